@@ -1,0 +1,17 @@
+"""kas: set up and run bitbake based builds (OpenEmbedded/Yocto and Isar).
+
+Only constants live here so that ``import kas`` stays cheap; everything
+else is imported lazily by the command that needs it.
+"""
+
+__version__ = "5.5"
+
+# Newest and oldest project configuration format version we read.
+CONFIG_FORMAT_VERSION = 23
+COMPAT_FORMAT_VERSION = 1
+
+# Header version of the lock files that `kas lock` / `dump --lock` write.
+LOCKFILE_VERSION = 14
+
+DOCS_URL = "https://kas.readthedocs.io/en/{}/userguide/project-configuration.html".format(
+    __version__)

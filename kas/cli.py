@@ -1,0 +1,118 @@
+"""The ``kas`` command: argument parsing, dispatch, logging and exit codes.
+
+The dispatcher knows no command by name: it asks :mod:`kas.plugins` for the
+plugin modules and gives each one a sub-parser.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
+from kas.errors import Cancelled, KasUserError
+from kas.log import LEVELS, setup_logging
+
+EXIT_INTERRUPTED = 130
+
+
+def program_name(argv0=None):
+    """The name argparse would derive, with ``python -m kas`` shown as kas."""
+    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
+    return "kas" if name in ("__main__.py", "") else name
+
+
+def build_parser(prog):
+    from kas import plugins
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Setup tool for bitbake based projects")
+    parser.add_argument(
+        "--version", action="version",
+        version="%(prog)s {} (configuration format version {}, "
+                "earliest compatible version {})".format(
+                    __version__, CONFIG_FORMAT_VERSION, COMPAT_FORMAT_VERSION))
+    parser.add_argument(
+        "-l", "--log-level", choices=LEVELS, default="info",
+        help="Set log level (default: info)")
+    parser.add_argument(
+        "--no-color", action="store_true",
+        help="Disable colored output (also honours NO_COLOR)")
+    sub = parser.add_subparsers(dest="cmd", metavar="<command>",
+                                title="commands")
+    for plugin in plugins.discover():
+        sub_parser = sub.add_parser(plugin.COMMAND, help=plugin.HELP,
+                                    description=plugin.HELP)
+        plugin.setup_parser(sub_parser)
+        sub_parser.set_defaults(plugin=plugin)
+    return parser
+
+
+def start_line(prog):
+    import distro
+
+    release = distro.codename() or distro.version()
+    return "{} {} started on {} {}".format(prog, __version__, distro.name(), release)
+
+
+def _install_signal_handlers():
+    """First SIGINT/SIGTERM cancels gracefully, a second one exits at once."""
+
+    def forced(signum, frame):
+        logging.error("kas terminated forcefully")
+        os._exit(EXIT_INTERRUPTED)
+
+    def graceful(signum, frame):
+        signal.signal(signal.SIGINT, forced)
+        signal.signal(signal.SIGTERM, forced)
+        raise Cancelled()
+
+    signal.signal(signal.SIGINT, graceful)
+    signal.signal(signal.SIGTERM, graceful)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    prog = program_name()
+    if os.environ.get("NO_COLOR") == "":
+        del os.environ["NO_COLOR"]
+    _install_signal_handlers()
+    try:
+        parser = build_parser(prog)
+        args = parser.parse_args(argv)
+        color = (not args.no_color and not os.environ.get("NO_COLOR")
+                 and sys.stderr.isatty())
+        setup_logging(args.log_level, color)
+        logging.info(start_line(prog))
+        if args.cmd is None:
+            parser.print_help()
+            return 0
+        return _run_command(args)
+    except (Cancelled, KeyboardInterrupt):
+        logging.error("kas execution cancelled")
+        return EXIT_INTERRUPTED
+
+
+def _run_command(args):
+    from kas.context import Context
+
+    ctx = None
+    try:
+        ctx = Context(args, stdout_isatty=sys.stdout.isatty())
+        return args.plugin.run(ctx, args) or 0
+    except KasUserError as err:
+        for line in err.log_lines():
+            logging.error("%s", line)
+        return err.exit_code
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        logging.error("%s: %s", type(err).__name__, err, exc_info=True)
+        logging.error("This is a bug in kas, not in your configuration: "
+                      "please report it together with the output above.")
+        return 1
+    finally:
+        if ctx is not None:
+            ctx.run_cleanups()

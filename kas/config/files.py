@@ -1,0 +1,120 @@
+"""Reading one configuration file (CF-001 ... CF-004).
+
+YAML is read with PyYAML's safe loader (libyaml when available), JSON with
+the standard parser.  Errors name the file and the line and column.
+"""
+
+import json
+import os
+
+import yaml
+
+from kas.errors import ConfigError
+
+try:
+    _YamlLoader = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _YamlLoader = yaml.SafeLoader
+
+YAML_SUFFIXES = (".yml", ".yaml")
+JSON_SUFFIXES = (".json",)
+
+
+def file_format(path):
+    """'yaml' or 'json' from the last extension (case-sensitive, CF-001)."""
+    suffix = os.path.splitext(path)[1]
+    if suffix in YAML_SUFFIXES:
+        return "yaml"
+    if suffix in JSON_SUFFIXES:
+        return "json"
+    raise ConfigError("Config file extension not recognized: {}".format(path))
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ConfigError("Configuration file not found: {}".format(path)) from None
+    except OSError as err:
+        raise ConfigError("Cannot read configuration file {}: {}".format(
+            path, err.strerror)) from None
+
+
+def parse(path):
+    """Parse the file at ``path``; returns (data, raw bytes)."""
+    kind = file_format(path)
+    raw = read_bytes(path)
+    if kind == "yaml":
+        return _parse_yaml(path, raw), raw
+    return _parse_json(path, raw), raw
+
+
+def _parse_yaml(path, raw):
+    try:
+        return yaml.load(raw, Loader=_YamlLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        if mark is None:
+            raise ConfigError("Configuration file is not valid YAML: {} ({})".format(
+                path, problem)) from None
+        raise ConfigError(
+            "Configuration file is not valid YAML: Error in line {}: {} "
+            "(line {}, column {}: {})".format(
+                mark.line + 1, path, mark.line + 1, mark.column + 1, problem)) from None
+
+
+def _parse_json(path, raw):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            "Configuration file is not valid JSON: Error in line {}: {} "
+            "(line {}, column {}: {})".format(
+                err.lineno, path, err.lineno, err.colno, err.msg)) from None
+    except ValueError as err:  # undecodable bytes
+        raise ConfigError("Configuration file is not valid JSON: {} ({})".format(
+            path, err)) from None
+
+
+def locate(raw, key_path):
+    """Return (line, column), 1-based, of the node at ``key_path`` in the
+    document ``raw`` (YAML or JSON), or None.
+
+    Only called when reporting an error, so the slower pure-Python composer
+    that keeps node positions costs nothing on the good path.
+    """
+    try:
+        node = yaml.compose(raw, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    mark = node.start_mark if node is not None else None
+    for key in key_path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and _same_key(key_node, key):
+                    node, mark = value_node, key_node.start_mark
+                    break
+            else:
+                return _position(mark)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+                and key < len(node.value):
+            node = node.value[key]
+            mark = node.start_mark
+        else:
+            break
+    return _position(mark)
+
+
+def _same_key(key_node, key):
+    if key_node.value == str(key):
+        return True
+    if isinstance(key, bool) or key is None:
+        constructed = yaml.safe_load(key_node.value) if key_node.style is None else None
+        return constructed == key and type(constructed) is type(key)
+    return False
+
+
+def _position(mark):
+    return (mark.line + 1, mark.column + 1) if mark is not None else None

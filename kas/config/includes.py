@@ -1,0 +1,169 @@
+"""Loading the top files with their lock files and includes (INC-001 ...
+INC-090): one *pass* of the repository loop.
+
+A pass walks every top file depth-first and returns the ordered list of
+loaded files (lowest merge priority first) plus the ids of repositories
+whose includes could not be read yet because the repository is not on
+disk.  :mod:`kas.config.loop` runs passes until nothing is missing.
+"""
+
+import logging
+import os
+
+from kas.config import files, schema
+from kas.errors import ConfigError, IncludeError
+from kas.repos.local import vcs_root
+
+ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the future. "
+                    "Please use 'isar-privileged' or 'isar-rootless'.")
+
+
+class LoadedFile:
+    """One occurrence of a config file in the merge order."""
+
+    __slots__ = ("path", "data", "version", "is_lock", "in_lock", "external", "repo_root")
+
+    def __init__(self, path, data, version, is_lock, in_lock, external, repo_root):
+        self.path = path            # absolute path
+        self.data = data            # parsed and validated content
+        self.version = version      # integer format version
+        self.is_lock = is_lock      # this file is a lock file
+        self.in_lock = in_lock      # loaded as (part of) a lock file group
+        self.external = external    # reached through another repository (INC-076)
+        self.repo_root = repo_root  # root its string includes resolve against
+
+
+def lock_file_of(path):
+    """``dir/<stem>.lock<suffix>`` (INC-080)."""
+    stem, suffix = os.path.splitext(path)
+    return stem + ".lock" + suffix
+
+
+def within(path, base):
+    """True if resolved ``path`` is ``base`` or below it (both resolved)."""
+    base = os.path.realpath(base)
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def split_config_argument(argument, work_dir):
+    """INC-001/INC-002: the list of absolute top file paths."""
+    if not argument:
+        return [os.path.join(work_dir, ".config.yaml")]
+    return [os.path.abspath(name) for name in argument.split(":")]
+
+
+class ConfigLoader:
+    """Loads the top files; keeps what stays the same across passes."""
+
+    def __init__(self, ctx, top_files):
+        self.ctx = ctx
+        self.top_files = list(top_files)
+        self._top_repo_path = None
+        self._check_same_repository()
+
+    def _check_same_repository(self):
+        """INC-005: all top files in one checkout, or all outside VCS."""
+        if len(self.top_files) < 2:
+            return
+        roots = {vcs_root(os.path.dirname(f)) for f in self.top_files}
+        if len(roots) > 1:
+            raise ConfigError(
+                "All concatenated config files must belong to the same repository "
+                "or all must be outside of versioning control")
+
+    @property
+    def top_repo_path(self):
+        """INC-070: ``_source_dir``, else the VCS root, else the directory."""
+        if self._top_repo_path is None:
+            first_dir = os.path.dirname(self.top_files[0])
+            self._top_repo_path = vcs_root(first_dir) or first_dir
+        return self._top_repo_path
+
+    def run_pass(self, known_repos):
+        """Load all top files; returns (loaded files, missing repo ids)."""
+        loaded, missing = [], []
+        for index, path in enumerate(self.top_files):
+            self._load(path, None, loaded, missing, known_repos, stack=[],
+                       is_first=(index == 0), is_lock=False, in_lock=False,
+                       external=False)
+        return loaded, list(dict.fromkeys(missing))
+
+    def _load(self, path, repo_root, loaded, missing, known_repos, stack,
+              is_first, is_lock, in_lock, external):
+        real = os.path.realpath(path)
+        if real in stack:
+            chain = stack[stack.index(real):] + [real]
+            raise IncludeError("Include cycle detected: {}".format(" -> ".join(chain)))
+        if len(stack) > 200:
+            raise IncludeError("Includes nested more than 200 levels deep at {}".format(path))
+        data, raw = files.parse(path)
+        schema.validate(data, path, raw)
+        version = schema.check_version(data, path)
+        self._check_file_rules(data, path, is_first)
+        if repo_root is None:  # a top file: resolved after _source_dir is known
+            repo_root = self.top_repo_path
+
+        stack = stack + [real]
+        lock = lock_file_of(path)
+        if os.path.isfile(lock):
+            self._load(lock, repo_root, loaded, missing, known_repos, stack,
+                       is_first=False, is_lock=True, in_lock=True, external=external)
+        for item in data["header"].get("includes", []):
+            if isinstance(item, str):
+                target, root, ext = self._string_include(item, repo_root, path), \
+                    repo_root, external
+            else:
+                repo_path = known_repos.get(item["repo"])
+                if repo_path is None:
+                    missing.append(item["repo"])
+                    continue
+                target, root = self._repo_include(item, repo_path), repo_path
+                ext = external or (os.path.realpath(repo_path)
+                                   != os.path.realpath(self.top_repo_path))
+            self._load(target, root, loaded, missing, known_repos, stack,
+                       is_first=False, is_lock=False, in_lock=in_lock, external=ext)
+        loaded.append(LoadedFile(path, data, version, is_lock, in_lock, external, repo_root))
+
+    def _check_file_rules(self, data, path, is_first):
+        if "_source_dir" in data:
+            if not is_first:
+                raise ConfigError("'_source_dir' is only allowed in the top-level "
+                                  "kas configuration: {}".format(path))
+            self._top_repo_path = os.path.normpath(
+                os.path.join(os.path.dirname(path), data["_source_dir"]))
+        if is_first and data.get("build_system") == "isar":
+            self.ctx.warn_once("build_system-isar", ISAR_DEPRECATION)
+        if data.get("proxy_config"):
+            logging.warning("Obsolete proxy_config detected. This has no effect "
+                            "and will be rejected soon.")
+
+    @staticmethod
+    def _string_include(name, repo_root, including_file):
+        """INC-011/INC-013: repo-relative, then the deprecated file-relative."""
+        primary = os.path.realpath(os.path.join(repo_root, name))
+        if not within(primary, repo_root):
+            raise IncludeError("include {} resolves outside repository {}".format(
+                primary, repo_root))
+        if os.path.exists(primary):
+            return primary
+        file_dir = os.path.dirname(including_file)
+        alternate = os.path.realpath(os.path.join(file_dir, name))
+        if not within(alternate, file_dir):
+            raise IncludeError("include {} resolves outside repository {}".format(
+                alternate, file_dir))
+        if os.path.exists(alternate):
+            logging.warning('Falling back to file-relative addressing of local include "%s"',
+                            name)
+            logging.warning("Update your layer to repo-relative addressing to avoid "
+                            "this warning")
+            return alternate
+        return primary
+
+    @staticmethod
+    def _repo_include(item, repo_path):
+        """INC-020: a file inside a known repository."""
+        target = os.path.realpath(os.path.join(repo_path, item["file"]))
+        if not within(target, repo_path):
+            raise IncludeError("include {} resolves outside repository {}".format(
+                target, repo_path))
+        return target

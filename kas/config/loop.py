@@ -1,0 +1,74 @@
+"""The repository loop (INC-040 ... INC-048): load, find the repositories
+that includes need, make them available, load again.
+
+The loop only talks to repositories through a *provider*: an object with
+
+    provide(config, repo_ids) -> {repo id: directory}
+
+that makes the named repositories of the partial configuration available
+on disk (fetch, verify, check out) and returns the directories of those it
+handled.  Ids it cannot handle are left out; the loop then stops with the
+"Could not fetch all repos" error once a pass makes no progress.
+"""
+
+from kas.config.includes import ConfigLoader
+from kas.config.merge import merge
+from kas.config.model import Config
+from kas.errors import IncludeError
+
+
+class ConfigResolver:
+    """Runs the passes for one command line; yields the final Config."""
+
+    def __init__(self, ctx, top_files, provider):
+        self.ctx = ctx
+        self.loader = ConfigLoader(ctx, top_files)
+        self.provider = provider
+        self.known = {}
+        self.config = None
+        self.missing = []
+
+    def first_pass(self):
+        """Step ``init_setup_repos``: load with no repository known."""
+        self._pass()
+        return self.config
+
+    def complete(self):
+        """Step ``repo_setup_loop``: provide missing repos until none is."""
+        previous = None
+        while self.missing:
+            if self.missing == previous:
+                raise IncludeError(
+                    "Could not fetch all repos needed by includes. Missing repos: {}"
+                    .format(", ".join(self.missing)))
+            defined = self.config.repos()
+            wanted = [rid for rid in self.missing if rid in defined]
+            if wanted:
+                self.known.update(self.provider.provide(self.config, wanted))
+            previous = self.missing
+            self._pass()
+        return self.config
+
+    def _pass(self):
+        loaded, self.missing = self.loader.run_pass(self.known)
+        self.config = build_config(self.ctx, loaded, self.loader)
+
+
+def build_config(ctx, loaded, loader):
+    """Fold the loaded files into the effective configuration (INC-050)."""
+    used = [f for f in loaded if not (ctx.update and f.in_lock)]   # INC-085
+    data = {}
+    for loaded_file in used:
+        data = merge(data, loaded_file.data)
+    if used:
+        header = dict(data.get("header") or {})
+        header["version"] = max(f.version for f in used)          # INC-063
+        data["header"] = header
+    return Config(ctx, data, used, loader.top_files, loader.top_repo_path)
+
+
+def resolve(ctx, top_files, provider):
+    """Load the complete configuration in one call."""
+    resolver = ConfigResolver(ctx, top_files, provider)
+    resolver.first_pass()
+    return resolver.complete()

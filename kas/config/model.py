@@ -1,0 +1,77 @@
+"""The effective configuration and typed access to it.
+
+Environment overrides (KAS_MACHINE, KAS_DISTRO, KAS_TARGET, KAS_TASK) and
+defaults are applied here, so every consumer gets the same answer.
+"""
+
+DEFAULT_MACHINE = "qemux86-64"
+DEFAULT_DISTRO = "nodistro"
+DEFAULT_TARGET = "core-image-minimal"
+DEFAULT_TASK = "build"
+DEFAULT_BUILD_SYSTEM = "openembedded"
+
+ISAR_BUILD_SYSTEMS = ("isar-privileged", "isar-rootless")
+
+
+class Config:
+    def __init__(self, ctx, data, loaded_files, top_files, top_repo_path):
+        self.ctx = ctx
+        self.data = data                    # the merged mapping
+        self.loaded_files = loaded_files    # LoadedFile list, merge order
+        self.top_files = top_files          # absolute paths from the command line
+        self.top_repo_path = top_repo_path
+
+    @property
+    def environ(self):
+        return self.ctx.environ
+
+    def machine(self):
+        """CF-400: KAS_MACHINE (even empty) > machine > qemux86-64."""
+        if "KAS_MACHINE" in self.environ:
+            return self.environ["KAS_MACHINE"]
+        return self.data.get("machine", DEFAULT_MACHINE)
+
+    def distro(self):
+        """CF-401: KAS_DISTRO (even empty) > distro > nodistro."""
+        if "KAS_DISTRO" in self.environ:
+            return self.environ["KAS_DISTRO"]
+        return self.data.get("distro", DEFAULT_DISTRO)
+
+    def targets(self, cli_targets=None):
+        """CF-402: --target > KAS_TARGET words > target > the default."""
+        if cli_targets:
+            return list(cli_targets)
+        words = self.environ.get("KAS_TARGET", "").split()
+        if words:
+            return words
+        target = self.data.get("target", DEFAULT_TARGET)
+        return [target] if isinstance(target, str) else list(target)
+
+    def task(self, cli_task=None):
+        """CF-403: -c > KAS_TASK (even empty) > task > build."""
+        if cli_task is not None:
+            return cli_task
+        if "KAS_TASK" in self.environ:
+            return self.environ["KAS_TASK"]
+        return self.data.get("task", DEFAULT_TASK)
+
+    def build_system(self):
+        """CF-301: normalised; ``isar`` means ``isar-privileged``."""
+        value = self.data.get("build_system") or DEFAULT_BUILD_SYSTEM
+        return "isar-privileged" if value == "isar" else value
+
+    def is_isar(self):
+        return self.build_system() in ISAR_BUILD_SYSTEMS
+
+    def env_defaults(self):
+        """The ``env`` section: name -> default string or None."""
+        return dict(self.data.get("env") or {})
+
+    def resolved_env(self):
+        """CF-501: the caller's value if set (even empty), else the default."""
+        return {name: self.environ.get(name, default)
+                for name, default in self.env_defaults().items()}
+
+    def repos(self):
+        """repo id -> repo mapping (a null repo is an empty mapping)."""
+        return {rid: (value or {}) for rid, value in (self.data.get("repos") or {}).items()}

@@ -1,0 +1,109 @@
+"""Validation of one configuration file against ``kas/schema-kas.json``.
+
+Every file is validated on its own right after parsing (CF-010).  All
+violations are reported at once (CF-011), each naming the file, the line
+and column, and the key path.
+"""
+
+import json
+import os
+
+from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
+from kas.config.files import locate
+from kas.errors import ConfigError, ConfigValidationError
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schema-kas.json")
+
+_validator = None
+
+
+def load_schema():
+    with open(SCHEMA_PATH, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _get_validator():
+    # jsonschema costs ~0.1 s to import: only pay for it when a file is read.
+    global _validator
+    if _validator is None:
+        from jsonschema import Draft7Validator
+        _validator = Draft7Validator(load_schema())
+    return _validator
+
+
+def validate(data, path, raw):
+    """Raise ConfigValidationError listing every violation in ``data``."""
+    problems = list(_non_string_keys(data, ()))
+    if not problems:
+        problems = [_describe(err) for err in _get_validator().iter_errors(data)]
+    if not problems:
+        return
+    problems.sort(key=lambda p: (format_key_path(p[0]), p[1]))
+    lines = []
+    for key_path, message in problems:
+        pos = locate(raw, key_path)
+        where = "{}:{}:{}".format(path, *pos) if pos else path
+        lines.append("Config file validation Error:\n{}: {}: {}\n"
+                     "See {} for the configuration format.".format(
+                         where, format_key_path(key_path), message, DOCS_URL))
+    raise ConfigValidationError(path, lines)
+
+
+def _describe(err):
+    """(key path, message) of a jsonschema error, made more specific."""
+    key_path = tuple(err.absolute_path)
+    message = err.message
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = err.schema.get("properties", {})
+        extra = [k for k in err.instance if k not in allowed]
+        if extra:
+            key_path += (extra[0],)
+    elif err.context:
+        # anyOf/oneOf: say why the closest alternative did not match.
+        from jsonschema.exceptions import best_match
+        best = best_match(err.context)
+        if best is not None and best.message != message:
+            message = "{} ({})".format(message, best.message)
+    return key_path, message
+
+
+def _non_string_keys(node, key_path):
+    """User-chosen names must be strings (CF-005): YAML `42:` is not."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                yield key_path + (key,), (
+                    "key {!r} is not a string; quote it (\"{}\":)".format(key, key))
+            else:
+                yield from _non_string_keys(value, key_path + (key,))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _non_string_keys(item, key_path + (index,))
+
+
+def format_key_path(key_path):
+    """``repos.poky.layers.meta`` / ``header.includes[1]``."""
+    text = ""
+    for key in key_path:
+        if isinstance(key, int) and not isinstance(key, bool):
+            text += "[{}]".format(key)
+        else:
+            text += ("." if text else "") + str(key)
+    return text or "<top level>"
+
+
+def format_version(data):
+    """The integer format version of a validated file ("0.10" is 1)."""
+    version = data["header"]["version"]
+    return 1 if version == "0.10" else int(version)
+
+
+def check_version(data, path):
+    """CF-101: the supported range (validation already enforces it)."""
+    version = format_version(data)
+    if not COMPAT_FORMAT_VERSION <= version <= CONFIG_FORMAT_VERSION:
+        raise ConfigError(
+            "This version of kas is compatible with version {} to {}, "
+            "file has version {}: {}".format(
+                COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, version, path))
+    return version

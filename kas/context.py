@@ -1,0 +1,55 @@
+"""The state of one kas run, passed explicitly to every step.
+
+The context knows the caller's environment (a snapshot taken at start),
+the work and build directories, the effective color state, the warnings
+already given once, and the cleanups to run when kas exits.
+"""
+
+import logging
+import os
+
+
+class Context:
+    def __init__(self, args, environ=None, stdout_isatty=False):
+        self.args = args
+        # Snapshot of the environment kas was started in.  It is never
+        # passed to children as a whole (ENV-001).
+        self.environ = dict(os.environ if environ is None else environ)
+        if self.environ.get("NO_COLOR") == "":
+            # An empty NO_COLOR counts as unset (CLI-012).
+            del self.environ["NO_COLOR"]
+        self.no_color = (getattr(args, "no_color", False)
+                         or bool(self.environ.get("NO_COLOR"))
+                         or not stdout_isatty)
+        self.work_dir = self._dir_from_env("KAS_WORK_DIR", os.getcwd())
+        self.build_dir = self._dir_from_env(
+            "KAS_BUILD_DIR", os.path.join(self.work_dir, "build"))
+        self.build_dir_defaulted = not self.environ.get("KAS_BUILD_DIR")
+        self.update = bool(getattr(args, "update", False))
+        self.force_checkout = bool(getattr(args, "force_checkout", False))
+        self.config = None         # kas.config.model.Config, once loaded
+        self._warned = set()
+        self._cleanups = []
+
+    def _dir_from_env(self, name, default):
+        # Relative values are taken relative to the current directory (ENV-003).
+        return os.path.abspath(self.environ.get(name) or default)
+
+    def warn_once(self, key, message, *args):
+        """Log a WARNING only the first time ``key`` is seen in this process."""
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        logging.warning(message, *args)
+
+    def add_cleanup(self, func):
+        """Register ``func()`` to run when kas exits (in reverse order)."""
+        self._cleanups.append(func)
+
+    def run_cleanups(self):
+        while self._cleanups:
+            func = self._cleanups.pop()
+            try:
+                func()
+            except Exception as err:  # a failing cleanup must not hide the result
+                logging.warning("Cleanup failed: %s", err)

@@ -1,0 +1,79 @@
+"""The error hierarchy.
+
+A :class:`KasUserError` is bad input or a failed external command: the CLI
+logs its message as one ERROR line (no traceback) and exits with its
+``exit_code``.  Every other exception is a bug and is reported with a
+traceback and exit code 1.
+"""
+
+
+class KasUserError(Exception):
+    """An error the user can fix; reported without a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def log_lines(self):
+        """The ERROR records to emit for this error, in order."""
+        return [self.message]
+
+
+class ArgumentsError(KasUserError):
+    """An invalid combination of command line arguments."""
+
+    def __init__(self, detail):
+        super().__init__("Invalid combination of arguments: {}".format(detail))
+
+
+class ConfigError(KasUserError):
+    """A configuration file cannot be used (missing, unparsable, invalid)."""
+
+
+class ConfigValidationError(ConfigError):
+    """One file violates the schema; carries every violation found."""
+
+    def __init__(self, path, violations):
+        super().__init__(
+            "Error(s) occured while validating the config file: {}".format(path))
+        self.path = path
+        self.violations = violations
+
+    def log_lines(self):
+        return list(self.violations) + [self.message]
+
+
+class IncludeError(ConfigError):
+    """An include cannot be resolved (outside its repo, cycle, missing repo)."""
+
+
+class CommandError(KasUserError):
+    """An external command failed."""
+
+    def __init__(self, argv, returncode, stderr=None, cwd=None):
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        self.cwd = cwd
+        super().__init__('Command "{}" failed with error {}'.format(
+            format_command(argv), returncode))
+
+    def log_lines(self):
+        if self.stderr:
+            return ['Command "{}$ {}" failed:\n{}'.format(
+                self.cwd or "", format_command(self.argv), self.stderr.rstrip("\n")),
+                self.message]
+        return [self.message]
+
+
+class Cancelled(Exception):
+    """Raised when SIGINT/SIGTERM asks kas to stop (exit 130)."""
+
+    exit_code = 130
+
+
+def format_command(argv):
+    """Join argv like kas does in messages: words with spaces get quoted."""
+    return " ".join("'{}'".format(a) if " " in a else a for a in map(str, argv))

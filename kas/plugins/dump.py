@@ -1,0 +1,66 @@
+"""``kas dump``: print the effective configuration (CLI-140 ... CLI-147)."""
+
+import copy
+import logging
+import sys
+
+from kas.pipeline import add_setup_options, run_setup
+
+COMMAND = "dump"
+HELP = "Print the flattened configuration"
+HELP_ORDER = 80
+
+
+def setup_parser(parser):
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                        help="Output format (default: yaml)")
+    parser.add_argument("--indent", type=int, default=2,
+                        help="Line indent (number of spaces, default: 2)")
+    parser.add_argument("--sort", action="store_true",
+                        help="Sort keys alphanumerically at all levels")
+    parser.add_argument("--resolve-local", action="store_true",
+                        help="Add url and commit of the checkout of local repos")
+    parser.add_argument("--resolve-env", action="store_true",
+                        help="Replace env defaults by the values of the calling "
+                             "environment")
+    add_setup_options(parser)
+
+
+def run(ctx, args):
+    from kas.config.output import serialize
+
+    config = run_setup(ctx, args.skip)
+    data = copy.deepcopy(config.data)
+    header = data.get("header")
+    if isinstance(header, dict):
+        header.pop("includes", None)
+    if args.resolve_local:
+        resolve_local_repos(config, data)
+    if args.resolve_env and data.get("env"):
+        data["env"] = config.resolved_env()
+    sys.stdout.write(serialize(data, args.format, indent=args.indent, sort=args.sort))
+
+
+def resolve_local_repos(config, data):
+    """CLI-143: pin url-less repos to the checkout that contains them."""
+    from kas.repos.local import inspect
+    from kas.repos.model import repo_spec
+
+    for repo_id in list(data.get("repos") or {}):
+        spec = repo_spec(config, repo_id)
+        if not spec.is_local:
+            continue
+        checkout = inspect(spec.path)
+        if checkout is None:
+            logging.warning("Repository %s (root repo) is not under version control.",
+                            spec.name)
+            continue
+        if checkout.dirty:
+            logging.warning("Repository %s (root repo) contains uncommitted changes.",
+                            spec.name)
+        entry = data["repos"][repo_id] or {}
+        if checkout.url:
+            entry["url"] = checkout.url
+        if checkout.commit:
+            entry["commit"] = checkout.commit
+        data["repos"][repo_id] = entry

@@ -1,0 +1,1 @@
+"""Repositories: where they live, how they are fetched and checked out."""
