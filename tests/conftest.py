@@ -1,0 +1,97 @@
+"""Shared test helpers: run the real ``kas`` command, make real repos."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(REPO_ROOT, "tests", "fixtures")
+
+
+def kas_command():
+    """The installed ``kas`` console script next to this interpreter."""
+    candidate = os.path.join(os.path.dirname(sys.executable), "kas")
+    if os.path.exists(candidate):
+        return [candidate]
+    found = shutil.which("kas")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "kas"]
+
+
+class KasResult:
+    def __init__(self, proc):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    def __repr__(self):
+        return "KasResult(rc={}, stdout={!r}, stderr={!r})".format(
+            self.returncode, self.stdout, self.stderr)
+
+    def errors(self):
+        """Messages of the ERROR records on stderr."""
+        return [line.split(" - ERROR    - ", 1)[1]
+                for line in self.stderr.splitlines() if " - ERROR    - " in line]
+
+    def warnings(self):
+        return [line.split(" - WARNING  - ", 1)[1]
+                for line in self.stderr.splitlines() if " - WARNING  - " in line]
+
+
+def clean_env(**extra):
+    """A predictable environment: no KAS_* or NO_COLOR from the caller."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("KAS_") and k not in ("NO_COLOR",)}
+    env.update(extra)
+    return env
+
+
+def run_kas(*args, cwd=None, env=None, input=None, timeout=60):
+    """Run the real ``kas`` in a subprocess; returns a KasResult."""
+    proc = subprocess.run(kas_command() + [str(a) for a in args], cwd=cwd,
+                          env=env if env is not None else clean_env(),
+                          input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout)
+    return KasResult(proc)
+
+
+def write(path, text):
+    """Write dedented ``text`` to ``path`` (parents created); returns path."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo)] + list(args), check=True,
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+
+
+def make_git_repo(path, files=None, origin=None):
+    """A real git repository at ``path`` with one commit of ``files``."""
+    os.makedirs(str(path), exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    git(path, "config", "user.email", "test@example.com")
+    git(path, "config", "user.name", "Test")
+    for name, text in (files or {"README": "test\n"}).items():
+        write(os.path.join(str(path), name), text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    if origin:
+        git(path, "remote", "add", "origin", origin)
+    return str(path)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """An empty directory outside any VCS checkout, used as cwd and work dir."""
+    d = tmp_path / "work"
+    d.mkdir()
+    return d

@@ -1,0 +1,216 @@
+"""The kas command line itself: version, help, logging, colors, exit codes
+and signals (cli.md §1, CLI-001 ... CLI-021, CLI-340)."""
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import clean_env, kas_command, run_kas, write
+
+VERSION_LINE = "kas 5.5 (configuration format version 23, earliest compatible version 1)\n"
+START_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO     - kas 5\.5 started on \S.*\S$")
+
+
+def minimal_config(directory, extra=""):
+    return write(os.path.join(str(directory), "kas.yml"),
+                 "header:\n  version: 14\n" + extra)
+
+
+def test_version_is_exact_CLI_004():
+    result = run_kas("--version")
+    assert result.returncode == 0
+    assert result.stdout == VERSION_LINE
+
+
+def test_python_m_kas_behaves_identically_CLI_001(workdir):
+    minimal_config(workdir, "machine: m\n")
+    via_module = subprocess.run([sys.executable, "-m", "kas", "--version"],
+                                stdout=subprocess.PIPE, universal_newlines=True,
+                                env=clean_env())
+    assert via_module.stdout == VERSION_LINE
+    dumped = subprocess.run([sys.executable, "-m", "kas", "dump", "kas.yml"],
+                            cwd=str(workdir), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True,
+                            env=clean_env())
+    assert dumped.returncode == 0
+    assert dumped.stdout == run_kas("dump", "kas.yml", cwd=workdir).stdout
+    assert "kas 5.5 started on" in dumped.stderr
+
+
+def test_help_lists_commands_on_stdout_CLI_003():
+    result = run_kas("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: kas ")
+    assert "dump" in result.stdout
+    assert result.stderr == ""
+
+
+def test_command_help_CLI_003():
+    result = run_kas("dump", "--help")
+    assert result.returncode == 0
+    for option in ("--format", "--indent", "--sort", "--resolve-env", "--resolve-local",
+                   "--skip", "--update", "--force-checkout"):
+        assert option in result.stdout
+
+
+def test_no_command_prints_help_after_start_line_CLI_008():
+    result = run_kas()
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: kas ")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and START_LINE.match(lines[0]), result.stderr
+
+
+def test_start_line_is_first_record_CLI_011(workdir):
+    minimal_config(workdir)
+    result = run_kas("dump", "kas.yml", cwd=workdir)
+    assert START_LINE.match(result.stderr.splitlines()[0]), result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["-l", "verbose", "dump"],
+    ["-l", "DEBUG", "dump"],
+    ["-d", "dump"],
+    ["--preserve-env", "dump"],
+    ["nosuchcommand"],
+    ["dump", "--format", "xml"],
+    ["dump", "--skip", "nosuchstep"],
+], ids=["bad-level", "upper-case-level", "no-debug-flag-CLI-007",
+        "no-global-preserve-env-CLI-007", "unknown-command-CLI-002", "bad-format-CLI-147",
+        "bad-skip-step-CLI-042"])
+def test_argument_errors_exit_2_with_usage_CLI_021(argv):
+    result = run_kas(*argv)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_level_logs_steps_CLI_013(workdir):
+    minimal_config(workdir)
+    result = run_kas("-l", "debug", "dump", "kas.yml", cwd=workdir)
+    assert result.returncode == 0
+    assert "DEBUG    - execute init_setup_repos" in result.stderr
+
+
+def test_warning_level_hides_info_CLI_005(workdir):
+    minimal_config(workdir)
+    result = run_kas("-l", "warning", "dump", "kas.yml", cwd=workdir)
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_user_error_is_one_error_line_exit_2_CLI_020(workdir):
+    result = run_kas("dump", "missing.yml", cwd=workdir)
+    assert result.returncode == 2
+    assert result.errors() == [
+        "Configuration file not found: {}".format(workdir / "missing.yml")]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_internal_error_prints_traceback_and_bug_line_CLI_020(tmp_path):
+    # A plugin that raises an unexpected exception, driven through the real
+    # dispatcher and exit-code handling.
+    driver = write(tmp_path / "driver.py", """
+        import sys
+        import types
+        import kas.plugins
+        from kas.cli import main
+
+        def run(ctx, args):
+            raise RuntimeError("boom")
+
+        broken = types.SimpleNamespace(
+            COMMAND="broken", HELP="raises", HELP_ORDER=0,
+            setup_parser=lambda parser: None, run=run)
+        kas.plugins.discover = lambda: [broken]
+        sys.exit(main(["broken"]))
+        """)
+    proc = subprocess.run([sys.executable, driver], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          env=clean_env())
+    assert proc.returncode == 1
+    assert "ERROR    - RuntimeError: boom" in proc.stderr
+    assert "Traceback (most recent call last):" in proc.stderr
+    assert "This is a bug in kas" in proc.stderr.splitlines()[-1]
+
+
+def run_in_pty(argv, cwd, env):
+    """Run with stderr on a pseudo terminal; returns (rc, stderr text)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=str(cwd), env=env, stdout=subprocess.DEVNULL,
+                            stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 10)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=30), b"".join(chunks).decode()
+
+
+YELLOW = "\033[1;33m"
+RED = "\033[1;31m"
+
+
+@pytest.mark.parametrize("extra_args,extra_env,colored", [
+    ([], {}, True),
+    (["--no-color"], {}, False),
+    ([], {"NO_COLOR": "1"}, False),
+    ([], {"NO_COLOR": ""}, True),
+], ids=["tty", "no-color-flag", "NO_COLOR", "empty-NO_COLOR-is-unset"])
+def test_log_colors_on_a_tty_CLI_012(workdir, extra_args, extra_env, colored):
+    # proxy_config gives a WARNING, the missing second file an ERROR.
+    minimal_config(workdir, "proxy_config:\n  http_proxy: http://p\n")
+    argv = kas_command() + extra_args + ["dump", "kas.yml:missing.yml"]
+    rc, text = run_in_pty(argv, workdir, clean_env(**extra_env))
+    assert rc == 2
+    assert "Obsolete proxy_config detected" in text
+    assert (YELLOW in text) == colored
+    assert (RED in text) == colored
+
+
+def test_no_colors_when_stderr_is_not_a_tty_CLI_012(workdir):
+    minimal_config(workdir, "proxy_config:\n  http_proxy: http://p\n")
+    result = run_kas("dump", "kas.yml", cwd=workdir)
+    assert "Obsolete proxy_config detected" in result.stderr
+    assert "\033[" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_cancels_with_exit_130_CLI_340(workdir, signum):
+    # A FIFO as config file blocks kas in open() until the signal arrives.
+    fifo = workdir / "kas.yml"
+    os.mkfifo(str(fifo))
+    proc = subprocess.Popen(kas_command() + ["dump", "kas.yml"], cwd=str(workdir),
+                            env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    # The handlers are installed before the start line is logged.
+    first_line = proc.stderr.readline()
+    assert "started on" in first_line
+    time.sleep(0.2)
+    proc.send_signal(signum)
+    out, rest = proc.communicate(timeout=20)
+    err = first_line + rest
+    assert proc.returncode == 130
+    assert err.count("ERROR    - kas execution cancelled") == 1
+    assert "Traceback" not in err
+    assert out == ""
+
