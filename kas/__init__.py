@@ -13,5 +13,4 @@ COMPAT_FORMAT_VERSION = 1
 # Header version of the lock files that `kas lock` / `dump --lock` write.
 LOCKFILE_VERSION = 14
 
-DOCS_URL = "https://kas.readthedocs.io/en/{}/userguide/project-configuration.html".format(
-    __version__)
+DOCS_URL = f"https://kas.readthedocs.io/en/{__version__}/userguide/project-configuration.html"

@@ -14,6 +14,8 @@ from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
 from kas.errors import Cancelled, KasUserError
 from kas.log import LEVELS, setup_logging
 
+log = logging.getLogger(__name__)
+
 EXIT_INTERRUPTED = 130
 
 
@@ -31,9 +33,8 @@ def build_parser(prog):
         description="Setup tool for bitbake based projects")
     parser.add_argument(
         "--version", action="version",
-        version="%(prog)s {} (configuration format version {}, "
-                "earliest compatible version {})".format(
-                    __version__, CONFIG_FORMAT_VERSION, COMPAT_FORMAT_VERSION))
+        version=f"%(prog)s {__version__} (configuration format version {CONFIG_FORMAT_VERSION}, "
+                f"earliest compatible version {COMPAT_FORMAT_VERSION})")
     parser.add_argument(
         "-l", "--log-level", choices=LEVELS, default="info",
         help="Set log level (default: info)")
@@ -54,14 +55,14 @@ def start_line(prog):
     import distro
 
     release = distro.codename() or distro.version()
-    return "{} {} started on {} {}".format(prog, __version__, distro.name(), release)
+    return f"{prog} {__version__} started on {distro.name()} {release}"
 
 
 def _install_signal_handlers():
     """First SIGINT/SIGTERM cancels gracefully, a second one exits at once."""
 
     def forced(signum, frame):
-        logging.error("kas terminated forcefully")
+        log.error("kas terminated forcefully")
         os._exit(EXIT_INTERRUPTED)
 
     def graceful(signum, frame):
@@ -85,13 +86,13 @@ def main(argv=None):
         color = (not args.no_color and not os.environ.get("NO_COLOR")
                  and sys.stderr.isatty())
         setup_logging(args.log_level, color)
-        logging.info(start_line(prog))
+        log.info(start_line(prog))
         if args.cmd is None:
             parser.print_help()
             return 0
         return _run_command(args)
     except (Cancelled, KeyboardInterrupt):
-        logging.error("kas execution cancelled")
+        log.error("kas execution cancelled")
         return EXIT_INTERRUPTED
 
 
@@ -104,13 +105,13 @@ def _run_command(args):
         return args.plugin.run(ctx, args) or 0
     except KasUserError as err:
         for line in err.log_lines():
-            logging.error("%s", line)
+            log.error("%s", line)
         return err.exit_code
     except (Cancelled, KeyboardInterrupt):
         raise
     except Exception as err:
-        logging.error("%s: %s", type(err).__name__, err, exc_info=True)
-        logging.error("This is a bug in kas, not in your configuration: "
+        log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first
+        log.error("This is a bug in kas, not in your configuration: "
                       "please report it together with the output above.")
         return 1
     finally:

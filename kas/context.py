@@ -8,6 +8,8 @@ already given once, and the cleanups to run when kas exits.
 import logging
 import os
 
+log = logging.getLogger(__name__)
+
 
 class Context:
     def __init__(self, args, environ=None, stdout_isatty=False):
@@ -40,7 +42,7 @@ class Context:
         if key in self._warned:
             return
         self._warned.add(key)
-        logging.warning(message, *args)
+        log.warning(message, *args)
 
     def add_cleanup(self, func):
         """Register ``func()`` to run when kas exits (in reverse order)."""
@@ -51,5 +53,5 @@ class Context:
             func = self._cleanups.pop()
             try:
                 func()
-            except Exception as err:  # a failing cleanup must not hide the result
-                logging.warning("Cleanup failed: %s", err)
+            except Exception as err:  # noqa: BLE001 - a failing cleanup must not hide the result
+                log.warning("Cleanup failed: %s", err)

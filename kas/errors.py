@@ -25,7 +25,7 @@ class ArgumentsError(KasUserError):
     """An invalid combination of command line arguments."""
 
     def __init__(self, detail):
-        super().__init__("Invalid combination of arguments: {}".format(detail))
+        super().__init__(f"Invalid combination of arguments: {detail}")
 
 
 class ConfigError(KasUserError):
@@ -37,7 +37,7 @@ class ConfigValidationError(ConfigError):
 
     def __init__(self, path, violations):
         super().__init__(
-            "Error(s) occured while validating the config file: {}".format(path))
+            f"Error(s) occured while validating the config file: {path}")
         self.path = path
         self.violations = violations
 
@@ -57,8 +57,7 @@ class CommandError(KasUserError):
         self.returncode = returncode
         self.stderr = stderr
         self.cwd = cwd
-        super().__init__('Command "{}" failed with error {}'.format(
-            format_command(argv), returncode))
+        super().__init__(f'Command "{format_command(argv)}" failed with error {returncode}')
 
     def log_lines(self):
         if self.stderr:
@@ -76,4 +75,4 @@ class Cancelled(Exception):
 
 def format_command(argv):
     """Join argv like kas does in messages: words with spaces get quoted."""
-    return " ".join("'{}'".format(a) if " " in a else a for a in map(str, argv))
+    return " ".join(f"'{a}'" if " " in a else a for a in map(str, argv))

@@ -13,6 +13,8 @@ from kas.config.loop import ConfigResolver
 from kas.errors import ArgumentsError
 from kas.repos.provider import LocalRepoProvider
 
+log = logging.getLogger(__name__)
+
 
 def init_setup_repos(ctx):
     """Parse the configuration and find the repos that includes need."""
@@ -65,7 +67,7 @@ def run_setup(ctx, skip=(), default_skip=()):
     for name, step in STEPS:
         if name in skipped:
             continue
-        logging.debug("execute %s", name)
+        log.debug("execute %s", name)
         step(ctx)
     if ctx.config is None:
         raise ArgumentsError("this command needs the init_setup_repos step")

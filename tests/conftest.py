@@ -30,8 +30,7 @@ class KasResult:
         self.stderr = proc.stderr
 
     def __repr__(self):
-        return "KasResult(rc={}, stdout={!r}, stderr={!r})".format(
-            self.returncode, self.stdout, self.stderr)
+        return f"KasResult(rc={self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
     def errors(self):
         """Messages of the ERROR records on stderr."""
@@ -53,10 +52,9 @@ def clean_env(**extra):
 
 def run_kas(*args, cwd=None, env=None, input=None, timeout=60):
     """Run the real ``kas`` in a subprocess; returns a KasResult."""
-    proc = subprocess.run(kas_command() + [str(a) for a in args], cwd=cwd,
+    proc = subprocess.run(kas_command() + [str(a) for a in args], cwd=cwd, check=False,
                           env=env if env is not None else clean_env(),
-                          input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=timeout)
+                          input=input, capture_output=True, text=True, timeout=timeout)
     return KasResult(proc)
 
 
@@ -71,7 +69,7 @@ def write(path, text):
 
 def git(repo, *args):
     return subprocess.run(["git", "-C", str(repo)] + list(args), check=True,
-                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
 def make_git_repo(path, files=None, origin=None):

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import clean_env, kas_command, run_kas, write
 
 VERSION_LINE = "kas 5.5 (configuration format version 23, earliest compatible version 1)\n"
@@ -32,13 +31,13 @@ def test_version_is_exact_CLI_004():
 
 def test_python_m_kas_behaves_identically_CLI_001(workdir):
     minimal_config(workdir, "machine: m\n")
-    via_module = subprocess.run([sys.executable, "-m", "kas", "--version"],
-                                stdout=subprocess.PIPE, universal_newlines=True,
+    via_module = subprocess.run([sys.executable, "-m", "kas", "--version"], check=False,
+                                stdout=subprocess.PIPE, text=True,
                                 env=clean_env())
     assert via_module.stdout == VERSION_LINE
-    dumped = subprocess.run([sys.executable, "-m", "kas", "dump", "kas.yml"],
-                            cwd=str(workdir), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True,
+    dumped = subprocess.run([sys.executable, "-m", "kas", "dump", "kas.yml"], check=False,
+                            cwd=str(workdir), capture_output=True,
+                            text=True,
                             env=clean_env())
     assert dumped.returncode == 0
     assert dumped.stdout == run_kas("dump", "kas.yml", cwd=workdir).stdout
@@ -135,8 +134,8 @@ def test_internal_error_prints_traceback_and_bug_line_CLI_020(tmp_path):
         kas.plugins.discover = lambda: [broken]
         sys.exit(main(["broken"]))
         """)
-    proc = subprocess.run([sys.executable, driver], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True,
+    proc = subprocess.run([sys.executable, driver], check=False, capture_output=True,
+                          text=True,
                           env=clean_env())
     assert proc.returncode == 1
     assert "ERROR    - RuntimeError: boom" in proc.stderr

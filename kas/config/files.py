@@ -27,7 +27,7 @@ def file_format(path):
         return "yaml"
     if suffix in JSON_SUFFIXES:
         return "json"
-    raise ConfigError("Config file extension not recognized: {}".format(path))
+    raise ConfigError(f"Config file extension not recognized: {path}")
 
 
 def read_bytes(path):
@@ -35,10 +35,9 @@ def read_bytes(path):
         with open(path, "rb") as f:
             return f.read()
     except FileNotFoundError:
-        raise ConfigError("Configuration file not found: {}".format(path)) from None
+        raise ConfigError(f"Configuration file not found: {path}") from None
     except OSError as err:
-        raise ConfigError("Cannot read configuration file {}: {}".format(
-            path, err.strerror)) from None
+        raise ConfigError(f"Cannot read configuration file {path}: {err.strerror}") from None
 
 
 def parse(path):
@@ -57,12 +56,10 @@ def _parse_yaml(path, raw):
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         if mark is None:
-            raise ConfigError("Configuration file is not valid YAML: {} ({})".format(
-                path, problem)) from None
+            raise ConfigError(f"Configuration file is not valid YAML: {path} ({problem})") from None
         raise ConfigError(
-            "Configuration file is not valid YAML: Error in line {}: {} "
-            "(line {}, column {}: {})".format(
-                mark.line + 1, path, mark.line + 1, mark.column + 1, problem)) from None
+            f"Configuration file is not valid YAML: Error in line {mark.line + 1}: {path} "
+            f"(line {mark.line + 1}, column {mark.column + 1}: {problem})") from None
 
 
 def _parse_json(path, raw):
@@ -70,12 +67,10 @@ def _parse_json(path, raw):
         return json.loads(raw)
     except json.JSONDecodeError as err:
         raise ConfigError(
-            "Configuration file is not valid JSON: Error in line {}: {} "
-            "(line {}, column {}: {})".format(
-                err.lineno, path, err.lineno, err.colno, err.msg)) from None
+            f"Configuration file is not valid JSON: Error in line {err.lineno}: {path} "
+            f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
     except ValueError as err:  # undecodable bytes
-        raise ConfigError("Configuration file is not valid JSON: {} ({})".format(
-            path, err)) from None
+        raise ConfigError(f"Configuration file is not valid JSON: {path} ({err})") from None
 
 
 def locate(raw, key_path):

@@ -14,6 +14,8 @@ from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
 from kas.repos.local import vcs_root
 
+log = logging.getLogger(__name__)
+
 ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the future. "
                     "Please use 'isar-privileged' or 'isar-rootless'.")
 
@@ -21,7 +23,7 @@ ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the fut
 class LoadedFile:
     """One occurrence of a config file in the merge order."""
 
-    __slots__ = ("path", "data", "version", "is_lock", "in_lock", "external", "repo_root")
+    __slots__ = ("data", "external", "in_lock", "is_lock", "path", "repo_root", "version")
 
     def __init__(self, path, data, version, is_lock, in_lock, external, repo_root):
         self.path = path            # absolute path
@@ -95,7 +97,7 @@ class ConfigLoader:
             chain = stack[stack.index(real):] + [real]
             raise IncludeError("Include cycle detected: {}".format(" -> ".join(chain)))
         if len(stack) > 200:
-            raise IncludeError("Includes nested more than 200 levels deep at {}".format(path))
+            raise IncludeError(f"Includes nested more than 200 levels deep at {path}")
         data, raw = files.parse(path)
         schema.validate(data, path, raw)
         version = schema.check_version(data, path)
@@ -128,13 +130,13 @@ class ConfigLoader:
         if "_source_dir" in data:
             if not is_first:
                 raise ConfigError("'_source_dir' is only allowed in the top-level "
-                                  "kas configuration: {}".format(path))
+                                  f"kas configuration: {path}")
             self._top_repo_path = os.path.normpath(
                 os.path.join(os.path.dirname(path), data["_source_dir"]))
         if is_first and data.get("build_system") == "isar":
             self.ctx.warn_once("build_system-isar", ISAR_DEPRECATION)
         if data.get("proxy_config"):
-            logging.warning("Obsolete proxy_config detected. This has no effect "
+            log.warning("Obsolete proxy_config detected. This has no effect "
                             "and will be rejected soon.")
 
     @staticmethod
@@ -142,19 +144,17 @@ class ConfigLoader:
         """INC-011/INC-013: repo-relative, then the deprecated file-relative."""
         primary = os.path.realpath(os.path.join(repo_root, name))
         if not within(primary, repo_root):
-            raise IncludeError("include {} resolves outside repository {}".format(
-                primary, repo_root))
+            raise IncludeError(f"include {primary} resolves outside repository {repo_root}")
         if os.path.exists(primary):
             return primary
         file_dir = os.path.dirname(including_file)
         alternate = os.path.realpath(os.path.join(file_dir, name))
         if not within(alternate, file_dir):
-            raise IncludeError("include {} resolves outside repository {}".format(
-                alternate, file_dir))
+            raise IncludeError(f"include {alternate} resolves outside repository {file_dir}")
         if os.path.exists(alternate):
-            logging.warning('Falling back to file-relative addressing of local include "%s"',
+            log.warning('Falling back to file-relative addressing of local include "%s"',
                             name)
-            logging.warning("Update your layer to repo-relative addressing to avoid "
+            log.warning("Update your layer to repo-relative addressing to avoid "
                             "this warning")
             return alternate
         return primary
@@ -164,6 +164,5 @@ class ConfigLoader:
         """INC-020: a file inside a known repository."""
         target = os.path.realpath(os.path.join(repo_path, item["file"]))
         if not within(target, repo_path):
-            raise IncludeError("include {} resolves outside repository {}".format(
-                target, repo_path))
+            raise IncludeError(f"include {target} resolves outside repository {repo_path}")
         return target

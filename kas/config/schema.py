@@ -43,9 +43,8 @@ def validate(data, path, raw):
     for key_path, message in problems:
         pos = locate(raw, key_path)
         where = "{}:{}:{}".format(path, *pos) if pos else path
-        lines.append("Config file validation Error:\n{}: {}: {}\n"
-                     "See {} for the configuration format.".format(
-                         where, format_key_path(key_path), message, DOCS_URL))
+        lines.append(f"Config file validation Error:\n{where}: {format_key_path(key_path)}: {message}\n"
+                     f"See {DOCS_URL} for the configuration format.")
     raise ConfigValidationError(path, lines)
 
 
@@ -63,7 +62,7 @@ def _describe(err):
         from jsonschema.exceptions import best_match
         best = best_match(err.context)
         if best is not None and best.message != message:
-            message = "{} ({})".format(message, best.message)
+            message = f"{message} ({best.message})"
     return key_path, message
 
 
@@ -73,7 +72,7 @@ def _non_string_keys(node, key_path):
         for key, value in node.items():
             if not isinstance(key, str):
                 yield key_path + (key,), (
-                    "key {!r} is not a string; quote it (\"{}\":)".format(key, key))
+                    f"key {key!r} is not a string; quote it (\"{key}\":)")
             else:
                 yield from _non_string_keys(value, key_path + (key,))
     elif isinstance(node, list):
@@ -86,7 +85,7 @@ def format_key_path(key_path):
     text = ""
     for key in key_path:
         if isinstance(key, int) and not isinstance(key, bool):
-            text += "[{}]".format(key)
+            text += f"[{key}]"
         else:
             text += ("." if text else "") + str(key)
     return text or "<top level>"
@@ -103,7 +102,6 @@ def check_version(data, path):
     version = format_version(data)
     if not COMPAT_FORMAT_VERSION <= version <= CONFIG_FORMAT_VERSION:
         raise ConfigError(
-            "This version of kas is compatible with version {} to {}, "
-            "file has version {}: {}".format(
-                COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, version, path))
+            f"This version of kas is compatible with version {COMPAT_FORMAT_VERSION} to {CONFIG_FORMAT_VERSION}, "
+            f"file has version {version}: {path}")
     return version

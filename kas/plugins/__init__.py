@@ -23,7 +23,7 @@ def discover():
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module("{}.{}".format(__name__, info.name))
+        module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "COMMAND"):
             modules.append(module)
     return sorted(modules, key=lambda m: (m.HELP_ORDER, m.COMMAND))

@@ -6,6 +6,8 @@ import sys
 
 from kas.pipeline import add_setup_options, run_setup
 
+log = logging.getLogger(__name__)
+
 COMMAND = "dump"
 HELP = "Print the flattened configuration"
 HELP_ORDER = 80
@@ -52,11 +54,11 @@ def resolve_local_repos(config, data):
             continue
         checkout = inspect(spec.path)
         if checkout is None:
-            logging.warning("Repository %s (root repo) is not under version control.",
+            log.warning("Repository %s (root repo) is not under version control.",
                             spec.name)
             continue
         if checkout.dirty:
-            logging.warning("Repository %s (root repo) contains uncommitted changes.",
+            log.warning("Repository %s (root repo) contains uncommitted changes.",
                             spec.name)
         entry = data["repos"][repo_id] or {}
         if checkout.url:

@@ -12,9 +12,9 @@ import subprocess
 def _query(argv, cwd):
     """stdout of ``argv`` run in ``cwd``, or None if it fails or is missing."""
     try:
-        proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+        proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, check=False,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              universal_newlines=True)
+                              text=True)
     except OSError:
         return None
     return proc.stdout if proc.returncode == 0 else None

@@ -7,6 +7,8 @@ import shutil
 
 from kas.errors import KasUserError
 
+log = logging.getLogger(__name__)
+
 
 class RepoSpec:
     """Identity and location of one repository."""
@@ -43,7 +45,7 @@ def repo_spec(config, repo_id):
     defined_path = repo.get("path")
     if url is None and defined_path is None:
         path = config.top_repo_path
-        logging.info("Using %s as root for repository %s", path, name)
+        log.info("Using %s as root for repository %s", path, name)
     elif defined_path is None:
         path = os.path.join(config.ctx.work_dir, name)
     else:

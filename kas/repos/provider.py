@@ -17,8 +17,7 @@ class LocalRepoProvider:
             spec = repo_spec(config, repo_id)
             if not spec.is_local:
                 raise KasUserError(
-                    'Repository "{}" ({}) must be fetched to read an include from it, '
-                    "but this version of kas cannot fetch repositories yet".format(
-                        spec.name, spec.url))
+                    f'Repository "{spec.name}" ({spec.url}) must be fetched to read an include from it, '
+                    "but this version of kas cannot fetch repositories yet")
             found[repo_id] = spec.path
         return found

@@ -1,0 +1,25 @@
+"""The code base passes ruff (developers' guide: Python passes `ruff check`)."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+
+def ruff_command():
+    candidate = os.path.join(os.path.dirname(sys.executable), "ruff")
+    if os.path.exists(candidate):
+        return [candidate]
+    if shutil.which("ruff"):
+        return ["ruff"]
+    pytest.fail("ruff is not installed: install the project with its 'test' extra")
+
+
+def test_ruff_check_is_clean():
+    proc = subprocess.run(ruff_command() + ["check", "kas", "tests", "bench/startup"], check=False,
+                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout
