@@ -29,7 +29,10 @@ class Context:
         self.build_dir_defaulted = not self.environ.get("KAS_BUILD_DIR")
         self.update = bool(getattr(args, "update", False))
         self.force_checkout = bool(getattr(args, "force_checkout", False))
+        # `kas lock` resolves floating repos on purpose: no unpinned warnings.
+        self.suppress_unpinned_warnings = False
         self.config = None         # kas.config.model.Config, once loaded
+        self.repos = {}            # repo id -> kas.repos.model.RepoSpec
         self._warned = set()
         self._cleanups = []
 

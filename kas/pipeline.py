@@ -11,6 +11,7 @@ import logging
 from kas.config.includes import split_config_argument
 from kas.config.loop import ConfigResolver
 from kas.errors import ArgumentsError
+from kas.repos.model import build_repos
 from kas.repos.provider import LocalRepoProvider
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ def repo_setup_loop(ctx):
     if getattr(ctx, "resolver", None) is None:
         raise ArgumentsError("repo_setup_loop requires init_setup_repos")
     ctx.config = ctx.resolver.complete()
+    # Every repo definition is checked, needed or not (CF-603).
+    ctx.repos = build_repos(ctx.config)
 
 
 # In execution order.

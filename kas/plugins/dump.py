@@ -37,29 +37,27 @@ def run(ctx, args):
     if isinstance(header, dict):
         header.pop("includes", None)
     if args.resolve_local:
-        resolve_local_repos(config, data)
+        resolve_local_repos(ctx, data)
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
     sys.stdout.write(serialize(data, args.format, indent=args.indent, sort=args.sort))
 
 
-def resolve_local_repos(config, data):
+def resolve_local_repos(ctx, data):
     """CLI-143: pin url-less repos to the checkout that contains them."""
     from kas.repos.local import inspect
-    from kas.repos.model import repo_spec
 
-    for repo_id in list(data.get("repos") or {}):
-        spec = repo_spec(config, repo_id)
+    for repo_id, spec in ctx.repos.items():
         if not spec.is_local:
             continue
         checkout = inspect(spec.path)
         if checkout is None:
             log.warning("Repository %s (root repo) is not under version control.",
-                            spec.name)
+                        spec.name)
             continue
         if checkout.dirty:
             log.warning("Repository %s (root repo) contains uncommitted changes.",
-                            spec.name)
+                        spec.name)
         entry = data["repos"][repo_id] or {}
         if checkout.url:
             entry["url"] = checkout.url

@@ -1,5 +1,10 @@
-"""Where a repository of the effective configuration lives (CF-600 ...
-CF-630).  The fetch/checkout engine builds on these specs."""
+"""Repository definitions of the effective configuration (CF-600 ... CF-675).
+
+:func:`repo_spec` turns one entry of ``repos`` into a :class:`RepoSpec`:
+defaults and overrides applied, location computed, layers and patches
+listed, and every definition error of the spec raised.  The fetch and
+checkout engine works from these specs.
+"""
 
 import logging
 import os
@@ -9,45 +14,179 @@ from kas.errors import KasUserError
 
 log = logging.getLogger(__name__)
 
+class Layer:
+    __slots__ = ("key", "path", "prio")
+
+    def __init__(self, key, path, prio):
+        self.key = key      # the key as written ("." and "" mean the repo itself)
+        self.path = path    # absolute, normalised directory
+        self.prio = prio
+
+
+class PatchEntry:
+    __slots__ = ("id", "path", "repo_id")
+
+    def __init__(self, patch_id, repo_id, path):
+        self.id = patch_id
+        self.repo_id = repo_id  # repo whose directory holds ``path``
+        self.path = path        # relative to that repo's directory
+
 
 class RepoSpec:
-    """Identity and location of one repository."""
+    """One repository: identity, location, references, layers, patches."""
 
-    def __init__(self, repo_id, name, url, path, vcs_type, defined_path):
+    def __init__(self, repo_id, name, url, path, vcs_type):
         self.id = repo_id
         self.name = name
-        self.url = url                    # effective URL, None for local repos
-        self.path = path                  # absolute directory
-        self.type = vcs_type              # "git" or "hg"
-        self.defined_path = defined_path  # the `path` key as written, or None
+        self.url = url          # effective URL (after overrides); None: local repo
+        self.path = path        # absolute directory
+        self.type = vcs_type    # "git" or "hg"
+        self.commit = None
+        self.branch = None
+        self.tag = None
+        self.refspec = None     # legacy
+        self.signed = False
+        self.allowed_signers = []
+        self.layers = []        # enabled Layer objects, in definition order
+        self.patches = []       # PatchEntry objects, in application order
 
     @property
     def is_local(self):
         return self.url is None
 
 
-def _uses_refspec(repo, defaults):
-    return repo.get("refspec", defaults.get("refspec")) is not None
+def build_repos(config):
+    """RepoSpec of every repo of the configuration, in configuration order.
+
+    Raises the first definition error of any repo (CF-603)."""
+    return {repo_id: repo_spec(config, repo_id) for repo_id in config.repos()}
 
 
 def repo_spec(config, repo_id):
     """Build the RepoSpec of ``repo_id`` from the effective configuration."""
     repo = config.repos()[repo_id]
-    defaults = ((config.data.get("defaults") or {}).get("repos")) or {}
+    defaults = (config.data.get("defaults") or {}).get("repos") or {}
     override = ((config.data.get("overrides") or {}).get("repos") or {}).get(repo_id) or {}
     name = repo.get("name") or repo_id
-    url = repo.get("url")
-    if "url" in override and not _uses_refspec(repo, defaults):
-        url = override["url"]       # CF-706; legacy refspec repos ignore it
+
     vcs_type = repo.get("type", "git")
     if vcs_type == "hg" and shutil.which("hg") is None:
         raise KasUserError("hg is required for Mercurial repositories")
-    defined_path = repo.get("path")
-    if url is None and defined_path is None:
-        path = config.top_repo_path
-        log.info("Using %s as root for repository %s", path, name)
-    elif defined_path is None:
-        path = os.path.join(config.ctx.work_dir, name)
-    else:
-        path = os.path.join(config.ctx.work_dir, defined_path)
-    return RepoSpec(repo_id, name, url, os.path.normpath(path), vcs_type, defined_path)
+
+    # CF-641: refs with defaults; an explicit null in the repo drops a default.
+    commit = repo.get("commit")
+    tag = repo["tag"] if "tag" in repo else defaults.get("tag")
+    branch = repo["branch"] if "branch" in repo else defaults.get("branch")
+    refspec = repo.get("refspec", defaults.get("refspec"))
+    url = repo.get("url")
+
+    if url is not None and not (commit or tag or branch or refspec):
+        raise KasUserError(
+            f'No commit, tag or branch specified for repository "{name}". '
+            "This is only allowed for local repositories.")
+    if refspec is not None:
+        config.ctx.warn_once(("refspec", name),
+                             'Using deprecated refspec for repository "%s". '
+                             "You should migrate to commit/tag/branch.", name)
+        if commit or tag or branch:
+            raise KasUserError("Unsupported mixture of legacy refspec and "
+                               f'commit/tag/branch for repository "{name}"')
+        if override.get("commit"):          # CF-643: only the commit counts
+            commit, refspec = override["commit"], None
+    else:                                   # CF-706
+        commit = override.get("commit", commit)
+        branch = override.get("branch", branch)
+        url = override.get("url", url)
+
+    spec = RepoSpec(repo_id, name, url, _location(config, repo, name, url), vcs_type)
+    spec.commit, spec.branch, spec.tag, spec.refspec = commit, branch, tag, refspec
+    if not spec.is_local:
+        _check_remote_refs(config, spec)
+    _set_signing(config, spec, repo)
+    spec.layers = _layers(spec, repo)
+    spec.patches = _patches(config, spec, repo, defaults)
+    return spec
+
+
+def _location(config, repo, name, url):
+    """CF-621/CF-622: the directory of the repository."""
+    path = repo.get("path")
+    if path is None:
+        if url is None:
+            log.info("Using %s as root for repository %s", config.top_repo_path, name)
+            return os.path.normpath(config.top_repo_path)
+        path = name
+    return os.path.normpath(os.path.join(config.ctx.work_dir, path))
+
+
+def _check_remote_refs(config, spec):
+    if spec.tag and spec.branch:            # CF-644
+        raise KasUserError(f'Both tag "{spec.tag}" and branch "{spec.branch}" cannot '
+                           f'be specified for repository "{spec.name}"')
+    if spec.commit or config.ctx.update or config.ctx.suppress_unpinned_warnings:
+        return
+    if spec.tag:                            # CF-646
+        config.ctx.warn_once(("unpinned", spec.name),
+                             'Using tag without commit for repository "%s" is unsafe '
+                             "as tags are mutable.", spec.name)
+    elif spec.branch:
+        config.ctx.warn_once(("unpinned", spec.name),
+                             'Using branch without commit for repository "%s" is '
+                             "unsafe. Either add a commit or use a lock file.", spec.name)
+
+
+def _set_signing(config, spec, repo):
+    """CF-650 ... CF-652."""
+    if not repo.get("signed"):
+        return
+    allowed = repo.get("allowed_signers") or []
+    if not allowed:
+        raise KasUserError(
+            f'Repository "{spec.name}" is signed but no allowed signers specified.')
+    if spec.type != "git":
+        raise KasUserError(f"Repository {spec.name}: Only git repositories are supported")
+    signers = config.data.get("signers") or {}
+    types = set()
+    for signer in allowed:
+        if signer not in signers:
+            raise KasUserError(f"Repository {spec.name}: Allowed signer \"'{signer}'\" "
+                               "not found in config")
+        types.add((signers[signer] or {}).get("type", "gpg"))
+    if len(types) > 1:
+        raise KasUserError(f"Repository {spec.name}: Mixed signer types are not supported")
+    spec.signed, spec.allowed_signers = True, list(allowed)
+
+
+def _layers(spec, repo):
+    """CF-660 ... CF-663: the enabled layers."""
+    if "layers" not in repo:
+        return [Layer(".", spec.path, 0)]
+    layers = []
+    for key, value in repo["layers"].items():
+        if value is None or isinstance(value, dict):
+            prio = int((value or {}).get("prio", 0))
+            layers.append(Layer(key, os.path.normpath(os.path.join(spec.path, key)), prio))
+        elif value != "disabled":
+            # Schema validation let only the deprecated disable values through.
+            log.warning('Use of deprecated value "%s" for repo "%s", layer "%s". '
+                        'Replace with "disabled".', value, spec.name, key)
+    return layers
+
+
+def _patches(config, spec, repo, defaults):
+    """CF-670 ... CF-673: patch entries in application order."""
+    default_repo = (defaults.get("patches") or {}).get("repo")
+    entries = []
+    for patch_id in sorted(repo.get("patches") or {}):
+        entry = repo["patches"][patch_id]
+        if entry is None:
+            continue
+        repo_id = entry.get("repo", default_repo)
+        if repo_id is None:
+            raise KasUserError(f'No repo specified for patch entry "{patch_id}" and no '
+                               "default repo specified.")
+        if repo_id not in config.repos():
+            raise KasUserError(f"Could not find referenced repo. (missing repo: {repo_id}, "
+                               f"repo: {spec.name}, patch entry: {patch_id})")
+        entries.append(PatchEntry(patch_id, repo_id, entry["path"]))
+    return entries
