@@ -6,6 +6,7 @@ the standard parser.  Errors name the file and the line and column.
 
 import json
 import os
+import sys
 
 import yaml
 
@@ -52,11 +53,18 @@ def parse(path):
 def _parse_yaml(path, raw):
     try:
         return yaml.load(raw, Loader=_YamlLoader)
+    except yaml.reader.ReaderError as err:
+        # Undecodable bytes or control characters: no mark, but a position.
+        line = raw[:err.position].count(b"\n") + 1
+        raise ConfigError(
+            f"Configuration file is not valid YAML: Error in line {line}: {path} "
+            f"(line {line}: {err.reason})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
         if mark is None:
-            raise ConfigError(f"Configuration file is not valid YAML: {path} ({problem})") from None
+            raise ConfigError(
+                f"Configuration file is not valid YAML: {path} ({problem})") from None
         raise ConfigError(
             f"Configuration file is not valid YAML: Error in line {mark.line + 1}: {path} "
             f"(line {mark.line + 1}, column {mark.column + 1}: {problem})") from None
@@ -80,10 +88,15 @@ def locate(raw, key_path):
     Only called when reporting an error, so the slower pure-Python composer
     that keeps node positions costs nothing on the good path.
     """
+    # The composer recurses once per nesting level: allow deep documents.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))
     try:
         node = yaml.compose(raw, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
+    finally:
+        sys.setrecursionlimit(limit)
     mark = node.start_mark if node is not None else None
     for key in key_path:
         if isinstance(node, yaml.MappingNode):

@@ -61,13 +61,14 @@ class ConfigLoader:
         self.ctx = ctx
         self.top_files = list(top_files)
         self._top_repo_path = None
+        self._vcs_roots = {}
         self._check_same_repository()
 
     def _check_same_repository(self):
         """INC-005: all top files in one checkout, or all outside VCS."""
         if len(self.top_files) < 2:
             return
-        roots = {vcs_root(os.path.dirname(f)) for f in self.top_files}
+        roots = {self._vcs_root(os.path.dirname(f)) for f in self.top_files}
         if len(roots) > 1:
             raise ConfigError(
                 "All concatenated config files must belong to the same repository "
@@ -78,8 +79,13 @@ class ConfigLoader:
         """INC-070: ``_source_dir``, else the VCS root, else the directory."""
         if self._top_repo_path is None:
             first_dir = os.path.dirname(self.top_files[0])
-            self._top_repo_path = vcs_root(first_dir) or first_dir
+            self._top_repo_path = self._vcs_root(first_dir) or first_dir
         return self._top_repo_path
+
+    def _vcs_root(self, directory):
+        if directory not in self._vcs_roots:
+            self._vcs_roots[directory] = vcs_root(directory)
+        return self._vcs_roots[directory]
 
     def run_pass(self, known_repos):
         """Load all top files; returns (loaded files, missing repo ids)."""

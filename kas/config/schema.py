@@ -33,7 +33,7 @@ def _get_validator():
 
 def validate(data, path, raw):
     """Raise ConfigValidationError listing every violation in ``data``."""
-    problems = list(_non_string_keys(data, ()))
+    problems = list(_structure_problems(data))
     if not problems:
         problems = [_describe(err) for err in _get_validator().iter_errors(data)]
     if not problems:
@@ -66,18 +66,34 @@ def _describe(err):
     return key_path, message
 
 
-def _non_string_keys(node, key_path):
-    """User-chosen names must be strings (CF-005): YAML `42:` is not."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if not isinstance(key, str):
-                yield key_path + (key,), (
-                    f"key {key!r} is not a string; quote it (\"{key}\":)")
-            else:
-                yield from _non_string_keys(value, key_path + (key,))
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _non_string_keys(item, key_path + (index,))
+MAX_DEPTH = 64
+_PLAIN_TYPES = (str, int, float, bool, type(None), dict, list)
+
+
+def _structure_problems(data):
+    """What no schema rule can express but every consumer relies on: string
+    keys (CF-005), JSON-compatible values, no NUL characters, and a nesting
+    depth that recursive code can handle.  Iterative on purpose."""
+    stack = [((), data)]
+    while stack:
+        key_path, node = stack.pop()
+        if len(key_path) > MAX_DEPTH:
+            yield key_path, f"values nested more than {MAX_DEPTH} levels deep are not supported"
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str):
+                    stack.append((key_path + (key,), value))
+                else:
+                    yield key_path + (key,), (
+                        f'key {key!r} is not a string; quote it ("{key}":)')
+        elif isinstance(node, list):
+            stack.extend((key_path + (index,), item) for index, item in enumerate(node))
+        elif isinstance(node, str):
+            if "\0" in node:
+                yield key_path, "contains a NUL character"
+        elif not isinstance(node, _PLAIN_TYPES):
+            yield key_path, (f"{node!r} is a YAML {type(node).__name__}, not a string, "
+                             "number, boolean, list or mapping; quote it")
 
 
 def format_key_path(key_path):

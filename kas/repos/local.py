@@ -6,6 +6,7 @@ version control simply yields None.
 """
 
 import os
+import shutil
 import subprocess
 
 
@@ -29,10 +30,21 @@ def vcs_root(directory):
         paths = [line for line in out.splitlines() if line]
         if paths:
             return min(paths)
-    out = _query(["hg", "root"], directory)
-    if out is not None and out.strip():
-        return out.strip()
-    return None
+    return _hg_root(directory)
+
+
+def _hg_root(directory):
+    """What ``hg root`` answers, without starting hg (slow) outside hg trees."""
+    if shutil.which("hg") is None:
+        return None
+    current = os.path.realpath(directory)
+    while True:
+        if os.path.isdir(os.path.join(current, ".hg")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
 
 
 class LocalCheckout:
@@ -55,6 +67,8 @@ def inspect(directory):
         status = _query(["git", "status", "--porcelain", "--untracked-files=no"],
                         directory)
         return LocalCheckout("git", _strip(url), _strip(commit), bool(status and status.strip()))
+    if _hg_root(directory) is None:
+        return None
     commit = _query(["hg", "log", "-r", ".", "--template", "{node}"], directory)
     if commit is not None:
         url = _query(["hg", "paths", "default"], directory)
