@@ -33,8 +33,9 @@ def build_parser(prog):
         description="Setup tool for bitbake based projects")
     parser.add_argument(
         "--version", action="version",
-        version=f"%(prog)s {__version__} (configuration format version {CONFIG_FORMAT_VERSION}, "
-                f"earliest compatible version {COMPAT_FORMAT_VERSION})")
+        version=f"%(prog)s {__version__} (configuration format version "
+                f"{CONFIG_FORMAT_VERSION}, earliest compatible version "
+                f"{COMPAT_FORMAT_VERSION})")
     parser.add_argument(
         "-l", "--log-level", choices=LEVELS, default="info",
         help="Set log level (default: info)")
@@ -112,7 +113,7 @@ def _run_command(args):
     except Exception as err:
         log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first
         log.error("This is a bug in kas, not in your configuration: "
-                      "please report it together with the output above.")
+                  "please report it together with the output above.")
         return 1
     finally:
         if ctx is not None:

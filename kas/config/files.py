@@ -81,26 +81,32 @@ def _parse_json(path, raw):
         raise ConfigError(f"Configuration file is not valid JSON: {path} ({err})") from None
 
 
-def locate(raw, key_path):
-    """Return (line, column), 1-based, of the node at ``key_path`` in the
-    document ``raw`` (YAML or JSON), or None.
+def compose(raw):
+    """The YAML node tree of ``raw`` (YAML or JSON), with positions, or None.
 
-    Only called when reporting an error, so the slower pure-Python composer
-    that keeps node positions costs nothing on the good path.
+    Only used to report errors, so the slower pure-Python composer that
+    keeps node positions costs nothing on the good path.
     """
     # The composer recurses once per nesting level: allow deep documents.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 5000))
     try:
-        node = yaml.compose(raw, Loader=yaml.SafeLoader)
+        return yaml.compose(raw, Loader=yaml.SafeLoader)
     except (yaml.YAMLError, RecursionError):
         return None
     finally:
         sys.setrecursionlimit(limit)
+
+
+def locate(node, key_path):
+    """(line, column), 1-based, of the node at ``key_path`` below the
+    composed document ``node``, or the closest ancestor found; None if the
+    document could not be composed."""
     mark = node.start_mark if node is not None else None
     for key in key_path:
         if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
+            # The last occurrence of a duplicate key is the one that counts.
+            for key_node, value_node in reversed(node.value):
                 if isinstance(key_node, yaml.ScalarNode) and _same_key(key_node, key):
                     node, mark = value_node, key_node.start_mark
                     break

@@ -9,7 +9,7 @@ import json
 import os
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
-from kas.config.files import locate
+from kas.config.files import compose, locate
 from kas.errors import ConfigError, ConfigValidationError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schema-kas.json")
@@ -39,11 +39,13 @@ def validate(data, path, raw):
     if not problems:
         return
     problems.sort(key=lambda p: (format_key_path(p[0]), p[1]))
+    document = compose(raw)
     lines = []
     for key_path, message in problems:
-        pos = locate(raw, key_path)
-        where = "{}:{}:{}".format(path, *pos) if pos else path
-        lines.append(f"Config file validation Error:\n{where}: {format_key_path(key_path)}: {message}\n"
+        pos = locate(document, key_path)
+        where = f"{path}:{pos[0]}:{pos[1]}" if pos else path
+        lines.append(f"Config file validation Error:\n"
+                     f"{where}: {format_key_path(key_path)}: {message}\n"
                      f"See {DOCS_URL} for the configuration format.")
     raise ConfigValidationError(path, lines)
 
@@ -118,6 +120,6 @@ def check_version(data, path):
     version = format_version(data)
     if not COMPAT_FORMAT_VERSION <= version <= CONFIG_FORMAT_VERSION:
         raise ConfigError(
-            f"This version of kas is compatible with version {COMPAT_FORMAT_VERSION} to {CONFIG_FORMAT_VERSION}, "
-            f"file has version {version}: {path}")
+            f"This version of kas is compatible with version {COMPAT_FORMAT_VERSION} "
+            f"to {CONFIG_FORMAT_VERSION}, file has version {version}: {path}")
     return version

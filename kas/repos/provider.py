@@ -17,7 +17,7 @@ class LocalRepoProvider:
             spec = repo_spec(config, repo_id)
             if not spec.is_local:
                 raise KasUserError(
-                    f'Repository "{spec.name}" ({spec.url}) must be fetched to read an include from it, '
-                    "but this version of kas cannot fetch repositories yet")
+                    f'Repository "{spec.name}" ({spec.url}) must be fetched to read an '
+                    "include from it, but this version of kas cannot fetch repositories yet")
             found[repo_id] = spec.path
         return found
