@@ -7,14 +7,19 @@ whose includes could not be read yet because the repository is not on
 disk.  :mod:`kas.config.loop` runs passes until nothing is missing.
 """
 
+from __future__ import annotations
+
 import logging
 import os
+from typing import NamedTuple
 
 from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
 from kas.repos.local import vcs_root
 
 log = logging.getLogger(__name__)
+
+MAX_INCLUDE_DEPTH = 200
 
 ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the future. "
                     "Please use 'isar-privileged' or 'isar-rootless'.")
@@ -89,50 +94,12 @@ class ConfigLoader:
 
     def run_pass(self, known_repos):
         """Load all top files; returns (loaded files, missing repo ids)."""
-        loaded, missing = [], []
+        walk = _Pass(self, known_repos)
         for index, path in enumerate(self.top_files):
-            self._load(path, None, loaded, missing, known_repos, stack=[],
-                       is_first=(index == 0), is_lock=False, in_lock=False,
-                       external=False)
-        return loaded, list(dict.fromkeys(missing))
+            walk.load(path, _Scope(None, False, False), stack=[], is_first=(index == 0))
+        return walk.loaded, list(dict.fromkeys(walk.missing))
 
-    def _load(self, path, repo_root, loaded, missing, known_repos, stack,
-              is_first, is_lock, in_lock, external):
-        real = os.path.realpath(path)
-        if real in stack:
-            chain = stack[stack.index(real):] + [real]
-            raise IncludeError("Include cycle detected: {}".format(" -> ".join(chain)))
-        if len(stack) > 200:
-            raise IncludeError(f"Includes nested more than 200 levels deep at {path}")
-        data, raw = files.parse(path)
-        schema.validate(data, path, raw)
-        version = schema.check_version(data, path)
-        self._check_file_rules(data, path, is_first)
-        if repo_root is None:  # a top file: resolved after _source_dir is known
-            repo_root = self.top_repo_path
-
-        stack = stack + [real]
-        lock = lock_file_of(path)
-        if os.path.isfile(lock):
-            self._load(lock, repo_root, loaded, missing, known_repos, stack,
-                       is_first=False, is_lock=True, in_lock=True, external=external)
-        for item in data["header"].get("includes", []):
-            if isinstance(item, str):
-                target, root, ext = self._string_include(item, repo_root, path), \
-                    repo_root, external
-            else:
-                repo_path = known_repos.get(item["repo"])
-                if repo_path is None:
-                    missing.append(item["repo"])
-                    continue
-                target, root = self._repo_include(item, repo_path), repo_path
-                ext = external or (os.path.realpath(repo_path)
-                                   != os.path.realpath(self.top_repo_path))
-            self._load(target, root, loaded, missing, known_repos, stack,
-                       is_first=False, is_lock=False, in_lock=in_lock, external=ext)
-        loaded.append(LoadedFile(path, data, version, is_lock, in_lock, external, repo_root))
-
-    def _check_file_rules(self, data, path, is_first):
+    def check_file_rules(self, data, path, is_first):
         if "_source_dir" in data:
             if not is_first:
                 raise ConfigError("'_source_dir' is only allowed in the top-level "
@@ -143,10 +110,10 @@ class ConfigLoader:
             self.ctx.warn_once("build_system-isar", ISAR_DEPRECATION)
         if data.get("proxy_config"):
             log.warning("Obsolete proxy_config detected. This has no effect "
-                            "and will be rejected soon.")
+                        "and will be rejected soon.")
 
     @staticmethod
-    def _string_include(name, repo_root, including_file):
+    def string_include(name, repo_root, including_file):
         """INC-011/INC-013: repo-relative, then the deprecated file-relative."""
         primary = os.path.realpath(os.path.join(repo_root, name))
         if not within(primary, repo_root):
@@ -159,16 +126,71 @@ class ConfigLoader:
             raise IncludeError(f"include {alternate} resolves outside repository {file_dir}")
         if os.path.exists(alternate):
             log.warning('Falling back to file-relative addressing of local include "%s"',
-                            name)
+                        name)
             log.warning("Update your layer to repo-relative addressing to avoid "
-                            "this warning")
+                        "this warning")
             return alternate
         return primary
 
     @staticmethod
-    def _repo_include(item, repo_path):
+    def repo_include(item, repo_path):
         """INC-020: a file inside a known repository."""
         target = os.path.realpath(os.path.join(repo_path, item["file"]))
         if not within(target, repo_path):
             raise IncludeError(f"include {target} resolves outside repository {repo_path}")
         return target
+
+
+class _Scope(NamedTuple):
+    """What a file inherits from the file that brought it in."""
+
+    repo_root: str | None       # None for top files: the top repository
+    in_lock: bool               # part of a lock file group
+    external: bool              # reached through another repository
+
+
+class _Pass:
+    """The state of one pass: the loaded files and the missing repo ids."""
+
+    def __init__(self, loader, known_repos):
+        self.loader = loader
+        self.known_repos = known_repos
+        self.loaded = []
+        self.missing = []
+
+    def load(self, path, scope, stack, is_first=False, is_lock=False):
+        """INC-010: ``path``'s lock file, its includes, then ``path`` itself."""
+        loader = self.loader
+        real = os.path.realpath(path)
+        if real in stack:
+            chain = " -> ".join(stack[stack.index(real):] + [real])
+            raise IncludeError(f"Include cycle detected: {chain}")
+        if len(stack) > MAX_INCLUDE_DEPTH:
+            raise IncludeError(
+                f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
+        data, raw = files.parse(path)
+        schema.validate(data, path, raw)
+        version = schema.check_version(data, path)
+        loader.check_file_rules(data, path, is_first)
+        if scope.repo_root is None:     # known once _source_dir has been seen
+            scope = scope._replace(repo_root=loader.top_repo_path)
+
+        stack = stack + [real]
+        lock = lock_file_of(path)
+        if os.path.isfile(lock):
+            self.load(lock, scope._replace(in_lock=True), stack, is_lock=True)
+        for item in data["header"].get("includes", []):
+            if isinstance(item, str):
+                target = loader.string_include(item, scope.repo_root, path)
+                self.load(target, scope, stack)
+                continue
+            repo_path = self.known_repos.get(item["repo"])
+            if repo_path is None:
+                self.missing.append(item["repo"])
+                continue
+            external = scope.external or (os.path.realpath(repo_path)
+                                          != os.path.realpath(loader.top_repo_path))
+            self.load(loader.repo_include(item, repo_path),
+                      scope._replace(repo_root=repo_path, external=external), stack)
+        self.loaded.append(LoadedFile(path, data, version, is_lock, scope.in_lock,
+                                      scope.external, scope.repo_root))
