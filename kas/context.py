@@ -31,6 +31,7 @@ class Context:
         self.force_checkout = bool(getattr(args, "force_checkout", False))
         # `kas lock` resolves floating repos on purpose: no unpinned warnings.
         self.suppress_unpinned_warnings = False
+        self.resolver = None       # kas.config.loop.ConfigResolver of this run
         self.config = None         # kas.config.model.Config, once loaded
         self.repos = {}            # repo id -> kas.repos.model.RepoSpec
         self._warned = set()

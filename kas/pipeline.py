@@ -1,24 +1,28 @@
 """The setup pipeline shared by the commands (CLI-040): named steps that
 run in a fixed order, each skippable with ``--skip``.
 
-Steps take the context and store their results on it.  Commands pick the
-steps they need with :func:`steps_for`, add the common options with
-:func:`add_setup_options` and run them with :func:`run_setup`.
+Steps take the context and store their results on it.  Commands add the
+common options with :func:`add_setup_options` and run the steps with
+:func:`run_setup`, naming the steps they leave out.
 """
 
 import logging
 
-from kas.config.includes import split_config_argument
-from kas.config.loop import ConfigResolver
 from kas.errors import ArgumentsError
-from kas.repos.model import build_repos
-from kas.repos.provider import LocalRepoProvider
 
 log = logging.getLogger(__name__)
 
 
+# Commands build their parsers from this module on every start (even for
+# --version), so the configuration machinery is imported inside the steps.
+
+
 def init_setup_repos(ctx):
     """Parse the configuration and find the repos that includes need."""
+    from kas.config.includes import split_config_argument
+    from kas.config.loop import ConfigResolver
+    from kas.repos.provider import LocalRepoProvider
+
     top_files = split_config_argument(ctx.args.config, ctx.work_dir)
     ctx.resolver = ConfigResolver(ctx, top_files, LocalRepoProvider())
     ctx.config = ctx.resolver.first_pass()
@@ -26,7 +30,9 @@ def init_setup_repos(ctx):
 
 def repo_setup_loop(ctx):
     """Make the repos needed by includes available until the config is complete."""
-    if getattr(ctx, "resolver", None) is None:
+    from kas.repos.model import build_repos
+
+    if ctx.resolver is None:
         raise ArgumentsError("repo_setup_loop requires init_setup_repos")
     ctx.config = ctx.resolver.complete()
     # Every repo definition is checked, needed or not (CF-603).
