@@ -527,6 +527,17 @@ def test_cf950_source_dir_is_the_root_for_the_first_files_includes(source_dir, t
     assert repo_spec(config, "this").path == source_dir
 
 
+def test_cf950_relative_source_dir_is_relative_to_the_file(source_dir, tmp):
+    """The spec is silent; a relative value is read against the directory of
+    the file that holds it (like an include), not the current directory."""
+    work = os.path.join(tmp, "kaswork")
+    top = conf(os.path.join(work, ".config.yaml"), includes=["kas/inc.yml"],
+               _source_dir="../src", repos={"this": None})
+    config = load([top], os.path.join(tmp))
+    assert config.top_repo_path == source_dir
+    assert config.data["machine"] == "from-src"
+
+
 def test_inc032_source_dir_applies_to_later_top_files(source_dir, tmp):
     work = os.path.join(tmp, "kaswork")
     first = conf(os.path.join(work, "first.yml"), _source_dir=source_dir)
