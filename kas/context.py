@@ -26,9 +26,7 @@ class Context:
         self.work_dir = self._dir_from_env("KAS_WORK_DIR", os.getcwd())
         self.build_dir = self._dir_from_env(
             "KAS_BUILD_DIR", os.path.join(self.work_dir, "build"))
-        self.build_dir_defaulted = not self.environ.get("KAS_BUILD_DIR")
         self.update = bool(getattr(args, "update", False))
-        self.force_checkout = bool(getattr(args, "force_checkout", False))
         # `kas lock` resolves floating repos on purpose: no unpinned warnings.
         self.suppress_unpinned_warnings = False
         self.resolver = None       # kas.config.loop.ConfigResolver of this run

@@ -1,5 +1,6 @@
 """Shared test helpers: run the real ``kas`` command, make real repos."""
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -85,6 +86,26 @@ def make_git_repo(path, files=None, origin=None):
     if origin:
         git(path, "remote", "add", "origin", origin)
     return str(path)
+
+
+def make_context(work_dir, environ=None, update=False):
+    """A kas Context as the CLI builds it, for in-process tests."""
+    from kas.context import Context
+
+    environ = dict(environ or {})
+    environ.setdefault("KAS_WORK_DIR", str(work_dir))
+    args = argparse.Namespace(config="", update=update, force_checkout=False,
+                              no_color=True, skip=[], log_level="info")
+    return Context(args, environ=environ)
+
+
+def load_config(top_files, work_dir, environ=None, update=False, provider=None):
+    """The effective Config of ``top_files``, built like ``kas dump`` does."""
+    from kas.config.loop import resolve
+    from kas.repos.provider import LocalRepoProvider
+
+    ctx = make_context(work_dir, environ=environ, update=update)
+    return resolve(ctx, [str(f) for f in top_files], provider or LocalRepoProvider())
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ configuration with :func:`kas.config.loop.resolve` from a real file, like
 kas/pipeline.py does, with an explicit environment.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -15,11 +14,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, make_git_repo, run_kas, write
-
-from kas.config.loop import resolve
-from kas.context import Context
-from kas.repos.provider import LocalRepoProvider
+from conftest import clean_env, git, load_config, make_git_repo, run_kas, write
 
 real = os.path.realpath
 
@@ -492,12 +487,7 @@ def config_of(tmp_path, text, environ=None):
     d.mkdir(exist_ok=True)
     subprocess.run(["git", "init", "-q", str(d)], check=True)
     path = write(str(d / "kas.yml"), "header:\n  version: 14\n" + text)
-    environ = dict(environ or {})
-    environ.setdefault("KAS_WORK_DIR", str(d))
-    args = argparse.Namespace(config=path, update=False, force_checkout=False,
-                              no_color=True, skip=[])
-    ctx = Context(args, environ=environ)
-    return resolve(ctx, [path], LocalRepoProvider())
+    return load_config([path], d, environ=environ)
 
 
 @pytest.mark.parametrize("text, environ, expected", [

@@ -9,7 +9,6 @@ which the files were merged.  Where the internals are clearer (top repository
 path, number of passes) :func:`kas.config.loop.resolve` is called directly.
 """
 
-import argparse
 import copy
 import json
 import os
@@ -18,10 +17,9 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, make_git_repo, run_kas, write
+from conftest import clean_env, git, load_config, make_context, make_git_repo, run_kas, write
 
-from kas.config.loop import ConfigResolver, resolve
-from kas.context import Context
+from kas.config.loop import ConfigResolver
 from kas.repos.model import repo_spec
 from kas.repos.provider import LocalRepoProvider
 
@@ -85,18 +83,9 @@ def order(doc):
     return list(doc.get("local_conf_header") or {})
 
 
-def make_context(work_dir, environ=None, update=False):
-    environ = dict(environ or {})
-    environ.setdefault("KAS_WORK_DIR", str(work_dir))
-    args = argparse.Namespace(config="", update=update, force_checkout=False,
-                              no_color=True, skip=[], log_level="info")
-    return Context(args, environ=environ)
-
-
 def load(top_files, work_dir, provider=None, **kw):
     """The effective Config built like ``kas dump`` does (kas/pipeline.py)."""
-    ctx = make_context(work_dir, **kw)
-    return resolve(ctx, [str(f) for f in top_files], provider or LocalRepoProvider())
+    return load_config(top_files, work_dir, provider=provider, **kw)
 
 
 def effective(config, cwd, update=False):

@@ -17,17 +17,15 @@ not fetch anything.  The subprocess tests use real git repositories as
 origins so that they stay valid once kas fetches.
 """
 
-import argparse
 import logging
 import os
 import shutil
 import subprocess
 
 import pytest
-from conftest import git, make_git_repo, run_kas, write
+from conftest import git, make_context, make_git_repo, run_kas, write
 
 from kas.config.loop import resolve
-from kas.context import Context
 from kas.errors import KasUserError
 from kas.repos.model import build_repos, repo_spec
 from kas.repos.provider import LocalRepoProvider
@@ -65,9 +63,7 @@ class Env:
         return write(os.path.join(self.top, name), text)
 
     def context(self, top_file, update=False):
-        args = argparse.Namespace(config=top_file, update=update, force_checkout=False,
-                                  no_color=True, skip=[])
-        return Context(args, environ={"KAS_WORK_DIR": self.work})
+        return make_context(self.work, update=update)
 
     def load(self, text, update=False, provider=None, name="kas.yml"):
         """(ctx, config) of the config file ``text`` written as ``name``."""
