@@ -59,6 +59,15 @@ def run_kas(*args, cwd=None, env=None, input=None, timeout=60):
     return KasResult(proc)
 
 
+def kas_ok(*args, cwd=None, env=None):
+    """Run the real ``kas`` expecting success: exit 0, no ERROR, no traceback."""
+    result = run_kas(*args, cwd=cwd, env=env)
+    assert "Traceback" not in result.stderr, result
+    assert result.returncode == 0, result
+    assert result.errors() == [], result
+    return result
+
+
 def write(path, text):
     """Write dedented ``text`` to ``path`` (parents created); returns path."""
     path = str(path)

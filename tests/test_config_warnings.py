@@ -9,7 +9,7 @@
 """
 
 import pytest
-from conftest import make_git_repo, run_kas, write
+from conftest import kas_ok, make_git_repo, write
 
 ISAR = ("The semantics of build_system: isar might change in the future. "
         "Please use 'isar-privileged' or 'isar-rootless'.")
@@ -19,11 +19,7 @@ UPDATE = "Update your layer to repo-relative addressing to avoid this warning"
 
 
 def dump(cwd, *args):
-    result = run_kas("dump", *args, cwd=str(cwd))
-    assert "Traceback" not in result.stderr, result
-    assert result.returncode == 0, result
-    assert result.errors() == [], result
-    return result
+    return kas_ok("dump", *args, cwd=str(cwd))
 
 
 # --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, load_config, make_git_repo, run_kas, write
+from conftest import clean_env, git, kas_ok, load_config, make_git_repo, run_kas, write
 
 real = os.path.realpath
 
@@ -37,10 +37,7 @@ def root_repo_warnings(res):
 
 
 def dump(cwd, *args, env=None):
-    res = run_kas("dump", *args, cwd=cwd, env=env)
-    assert res.returncode == 0, res
-    assert "Traceback" not in res.stderr, res
-    return res
+    return kas_ok("dump", *args, cwd=cwd, env=env)
 
 
 # --- the example used for the format tests --------------------------------------

@@ -17,7 +17,16 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, load_config, make_context, make_git_repo, run_kas, write
+from conftest import (
+    clean_env,
+    git,
+    kas_ok,
+    load_config,
+    make_context,
+    make_git_repo,
+    run_kas,
+    write,
+)
 
 from kas.config.loop import ConfigResolver
 from kas.repos.model import repo_spec
@@ -63,10 +72,7 @@ def conf(path, name=None, version=14, includes=None, **keys):
 
 def dump(config, cwd, *options, env=None):
     """Run ``kas dump`` successfully; returns the parsed document."""
-    res = run_kas("dump", *options, config, cwd=cwd, env=env)
-    assert res.returncode == 0, res
-    assert "Traceback" not in res.stderr, res
-    return yaml.safe_load(res.stdout)
+    return yaml.safe_load(kas_ok("dump", *options, config, cwd=cwd, env=env).stdout)
 
 
 def dump_fails(config, cwd, *options, env=None):

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import git, make_context, make_git_repo, run_kas, write
+from conftest import git, kas_ok, make_context, make_git_repo, run_kas, write
 
 from kas.config.loop import resolve
 from kas.errors import KasUserError
@@ -105,11 +105,7 @@ def layers_of(spec):
 
 
 def dump(cwd, *args):
-    result = run_kas("dump", *args, cwd=str(cwd))
-    assert "Traceback" not in result.stderr, result
-    assert result.returncode == 0, result
-    assert result.errors() == [], result
-    return result
+    return kas_ok("dump", *args, cwd=str(cwd))
 
 
 # --------------------------------------------------------------------------
