@@ -22,12 +22,31 @@ def load_schema():
         return json.load(f)
 
 
+def _inline_refs(node, definitions):
+    """Replace every local ``$ref`` by the definition it names.
+
+    Our schema is not recursive, and resolving references on every
+    validation is where jsonschema spends most of its time.  As draft 7
+    says, keywords next to a ``$ref`` are ignored.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/definitions/"):
+            return _inline_refs(definitions[ref[len("#/definitions/"):]], definitions)
+        return {k: _inline_refs(v, definitions) for k, v in node.items()
+                if k != "definitions"}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
 def _get_validator():
     # jsonschema costs ~0.1 s to import: only pay for it when a file is read.
     global _validator
     if _validator is None:
         from jsonschema import Draft7Validator
-        _validator = Draft7Validator(load_schema())
+        schema = load_schema()
+        _validator = Draft7Validator(_inline_refs(schema, schema.get("definitions", {})))
     return _validator
 
 
