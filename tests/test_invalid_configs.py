@@ -670,3 +670,21 @@ def test_valid_lookalike(body, version, workdir):
     assert "Traceback" not in result.stderr, result
     assert result.returncode == 0, result
     assert result.stdout.startswith("header:\n  version: "), result
+
+
+# --------------------------------------------------------------------------
+# Absurdly deep flow collections: libyaml would crash the interpreter and
+# the JSON decoder hits the recursion limit; both are one clear error.
+
+
+@pytest.mark.parametrize("name,template", [
+    ("deep.yml", "header:\n  version: 14\nmachine: {}\n"),
+    ("deep.json", '{{"header": {{"version": 14}}, "machine": {}}}'),
+])
+def test_extremely_deep_nesting_is_a_clear_error(workdir, name, template):
+    depth = 100000
+    (workdir / name).write_text(template.format("[" * depth + "]" * depth))
+    result = run_kas("dump", name, cwd=str(workdir))
+    assert result.returncode == 2, result
+    assert result.errors() == [f"Configuration file is nested too deeply: {workdir / name}"]
+    assert "Traceback" not in result.stderr

@@ -50,9 +50,20 @@ def parse(path):
     return _parse_json(path, raw), raw
 
 
+# libyaml recurses without a limit and crashes the interpreter on absurdly
+# deep flow collections.  Files with many brackets (rare) are read with the
+# pure-Python loader, whose depth is bounded by the recursion limit.
+_MAX_FAST_BRACKETS = 1000
+
+
 def _parse_yaml(path, raw):
+    loader = _YamlLoader
+    if raw.count(b"[") + raw.count(b"{") > _MAX_FAST_BRACKETS:
+        loader = yaml.SafeLoader
     try:
-        return yaml.load(raw, Loader=_YamlLoader)
+        return yaml.load(raw, Loader=loader)
+    except RecursionError:
+        raise ConfigError(f"Configuration file is nested too deeply: {path}") from None
     except yaml.reader.ReaderError as err:
         # Undecodable bytes or control characters: no mark, but a position.
         line = raw[:err.position].count(b"\n") + 1
@@ -73,6 +84,8 @@ def _parse_yaml(path, raw):
 def _parse_json(path, raw):
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise ConfigError(f"Configuration file is nested too deeply: {path}") from None
     except json.JSONDecodeError as err:
         raise ConfigError(
             f"Configuration file is not valid JSON: Error in line {err.lineno}: {path} "
