@@ -8,7 +8,16 @@ already given once, and the cleanups to run when kas exits.
 import logging
 import os
 
+from kas.errors import KasUserError
+
 log = logging.getLogger(__name__)
+
+
+def _current_directory():
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise KasUserError("The current directory does not exist any more") from None
 
 
 class Context:
@@ -23,7 +32,7 @@ class Context:
         self.no_color = (getattr(args, "no_color", False)
                          or bool(self.environ.get("NO_COLOR"))
                          or not stdout_isatty)
-        self.work_dir = self._dir_from_env("KAS_WORK_DIR", os.getcwd())
+        self.work_dir = self._dir_from_env("KAS_WORK_DIR", _current_directory())
         self.build_dir = self._dir_from_env(
             "KAS_BUILD_DIR", os.path.join(self.work_dir, "build"))
         self.update = bool(getattr(args, "update", False))

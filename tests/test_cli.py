@@ -213,3 +213,14 @@ def test_signal_cancels_with_exit_130_CLI_340(workdir, signum):
     assert "Traceback" not in err
     assert out == ""
 
+
+
+def test_deleted_current_directory_is_a_user_error(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = 'cd "$1" && rmdir "$1" && exec "$2" dump kas.yml'
+    proc = subprocess.run(["sh", "-c", script, "sh", str(gone), kas_command()[0]],
+                          capture_output=True, text=True, env=clean_env(), check=False)
+    assert proc.returncode == 2
+    assert "ERROR    - The current directory does not exist any more" in proc.stderr
+    assert "Traceback" not in proc.stderr
