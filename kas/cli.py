@@ -109,6 +109,8 @@ def _run_command(args):
             log.error("%s", line)
         return err.exit_code
     except (Cancelled, KeyboardInterrupt):
+        if ctx is not None:
+            ctx.runner.cancel()
         raise
     except Exception as err:
         log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first

@@ -8,7 +8,9 @@ already given once, and the cleanups to run when kas exits.
 import logging
 import os
 
+from kas.environment import managed_environment, tool_environment
 from kas.errors import KasUserError
+from kas.process import Runner
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class Context:
         if self.environ.get("NO_COLOR") == "":
             # An empty NO_COLOR counts as unset (CLI-012).
             del self.environ["NO_COLOR"]
+        self.stdout_isatty = stdout_isatty
         self.no_color = (getattr(args, "no_color", False)
                          or bool(self.environ.get("NO_COLOR"))
                          or not stdout_isatty)
@@ -41,12 +44,21 @@ class Context:
         self.resolver = None       # kas.config.loop.ConfigResolver of this run
         self.config = None         # kas.config.model.Config, once loaded
         self.repos = {}            # repo id -> kas.repos.model.RepoSpec
+        self.runner = Runner()     # starts (and on cancellation stops) children
+        # The managed environment (ENV-100); steps add HOME etc. (ENV-101).
+        self.env = managed_environment(self.environ, self.no_color)
+        self.preserve_env = False  # -E: self.env is the whole caller environment
+        self.build_env = None      # the environment of bitbake, after setup_environ
         self._warned = set()
         self._cleanups = []
 
     def _dir_from_env(self, name, default):
         # Relative values are taken relative to the current directory (ENV-003).
         return os.path.abspath(self.environ.get(name) or default)
+
+    def tool_env(self):
+        """The environment for git and hg: managed, plus the caller's PATH."""
+        return tool_environment(self.env, self.environ)
 
     def warn_once(self, key, message, *args):
         """Log a WARNING only the first time ``key`` is seen in this process."""

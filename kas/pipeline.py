@@ -3,28 +3,67 @@ run in a fixed order, each skippable with ``--skip``.
 
 Steps take the context and store their results on it.  Commands add the
 common options with :func:`add_setup_options` and run the steps with
-:func:`run_setup`, naming the steps they leave out.
+:func:`run_setup`, naming the steps they leave out.  Cleanups registered
+by steps (private HOME, ssh-agent) run in reverse order when kas exits,
+whatever happened (see kas.cli).
 """
 
 import logging
+import os
 
-from kas.errors import ArgumentsError
+from kas.errors import ArgumentsError, KasUserError
 
 log = logging.getLogger(__name__)
 
-
 # Commands build their parsers from this module on every start (even for
-# --version), so the configuration machinery is imported inside the steps.
+# --version), so the machinery is imported inside the steps.
+
+CACHEDIR_TAG = """Signature: 8a477f597d28d172789f06886806bc55
+# This file is a cache directory tag created by kas.
+# For information about cache directory tags, see:
+# https://bford.info/cachedir/spec.html
+#
+# kas build directory
+"""
+
+
+def setup_dir(ctx):
+    """Create the build directory (one level) and its CACHEDIR.TAG."""
+    try:
+        os.mkdir(ctx.build_dir)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise KasUserError("Cannot create the build directory "
+                           f"{ctx.build_dir}: its parent does not exist") from None
+    tag = os.path.join(ctx.build_dir, "CACHEDIR.TAG")
+    if not os.path.exists(tag):
+        with open(tag, "w") as f:
+            f.write(CACHEDIR_TAG)
+
+
+def setup_home(ctx):
+    """Private temporary HOME with the handed-over credentials (CLI-070)."""
+    from kas.home import create_home
+
+    environ = ctx.environ
+    if ctx.preserve_env:
+        environ = {k: v for k, v in environ.items() if k not in IGNORED_WITH_PRESERVED_ENV}
+    ctx.env["HOME"] = create_home(ctx, environ)
+
+
+def make_non_interactive(ctx):
+    ctx.env["GIT_TERMINAL_PROMPT"] = "false"
 
 
 def init_setup_repos(ctx):
     """Parse the configuration and find the repos that includes need."""
     from kas.config.includes import split_config_argument
     from kas.config.loop import ConfigResolver
-    from kas.repos.provider import LocalRepoProvider
+    from kas.repos.provider import RepoProvider
 
     top_files = split_config_argument(ctx.args.config, ctx.work_dir)
-    ctx.resolver = ConfigResolver(ctx, top_files, LocalRepoProvider())
+    ctx.resolver = ConfigResolver(ctx, top_files, RepoProvider(ctx))
     ctx.config = ctx.resolver.first_pass()
 
 
@@ -39,17 +78,68 @@ def repo_setup_loop(ctx):
     ctx.repos = build_repos(ctx.config)
 
 
-# In execution order.
+def finish_setup_repos(ctx):
+    """Fetch every repo of the complete configuration, in parallel."""
+    from kas.config.output import to_yaml
+    from kas.repos.fetch import fetch_all
+
+    fetch_all(ctx, list(ctx.repos.values()))
+    log.debug("Configuration from config file:\n%s", to_yaml(ctx.config.data))
+
+
+def repos_checkout(ctx):
+    from kas.repos.checkout import checkout_all
+
+    checkout_all(ctx, list(ctx.repos.values()))
+
+
+def repos_apply_patches(ctx):
+    from kas.repos.patches import apply_all
+
+    if "HOME" not in ctx.env:
+        raise ArgumentsError("Apply patches requires setup_home")
+    apply_all(ctx, ctx.repos)
+
+
+def setup_environ(ctx):
+    """Source the init script and compose the build environment."""
+    from kas.buildenv.environ import build_environment
+    from kas.buildenv.initscript import find_init_script, source_init_script
+
+    spec, script = find_init_script(ctx.config, ctx.repos)
+    ctx.build_env = build_environment(ctx, source_init_script(ctx, spec, script))
+
+
+def write_bbconfig(ctx):
+    from kas.buildenv.bbconfig import write_bbconfig as write
+
+    write(ctx)
+
+
+# In execution order (CLI-040).
 STEPS = (
+    ("setup_dir", setup_dir),
+    ("setup_home", setup_home),
+    ("make_non_interactive", make_non_interactive),
     ("init_setup_repos", init_setup_repos),
     ("repo_setup_loop", repo_setup_loop),
+    ("finish_setup_repos", finish_setup_repos),
+    ("repos_checkout", repos_checkout),
+    ("repos_apply_patches", repos_apply_patches),
+    ("setup_environ", setup_environ),
+    ("write_bbconfig", write_bbconfig),
 )
 
 STEP_NAMES = tuple(name for name, _ in STEPS)
 
+# CLI-045: what -k/--keep-config-unchanged leaves out.
+KEEP_CONFIG_SKIPS = ("setup_dir", "finish_setup_repos", "repos_checkout",
+                     "repos_apply_patches", "write_bbconfig")
 
-def add_setup_options(parser):
-    """--skip, --force-checkout, --update and the config argument."""
+
+def add_setup_options(parser, keep_config=False, preserve_env=False):
+    """--skip, --force-checkout, --update, optionally -k and -E, and the
+    config argument."""
     parser.add_argument(
         "--skip", action="append", default=[], metavar="STEP", choices=STEP_NAMES,
         help="Skip the named setup step (repeatable). Choices: {}".format(
@@ -60,6 +150,14 @@ def add_setup_options(parser):
     parser.add_argument(
         "--update", action="store_true",
         help="Pull new upstream changes of unpinned repos; ignore lock files")
+    if keep_config:
+        parser.add_argument(
+            "-k", "--keep-config-unchanged", action="store_true",
+            help="Skip the steps that change the repos and the bitbake config files")
+    if preserve_env:
+        parser.add_argument(
+            "-E", "--preserve-env", action="store_true",
+            help="Keep the whole calling environment (only from a terminal)")
     add_config_argument(parser)
 
 
@@ -70,9 +168,19 @@ def add_config_argument(parser):
              "<KAS_WORK_DIR>/.config.yaml")
 
 
+def requested_skips(args):
+    """The steps the command line asks to skip (--skip and -k)."""
+    skips = set(getattr(args, "skip", None) or ())
+    if getattr(args, "keep_config_unchanged", False):
+        skips.update(KEEP_CONFIG_SKIPS)
+    return skips
+
+
 def run_setup(ctx, skip=(), default_skip=()):
     """Run every step not in ``skip`` or ``default_skip``, in order."""
     skipped = set(skip) | set(default_skip)
+    if getattr(ctx.args, "preserve_env", False):
+        preserve_environment(ctx)
     for name, step in STEPS:
         if name in skipped:
             continue
@@ -81,3 +189,24 @@ def run_setup(ctx, skip=(), default_skip=()):
     if ctx.config is None:
         raise ArgumentsError("this command needs the init_setup_repos step")
     return ctx.config
+
+
+# CLI-330: credential variables that -E makes meaningless.
+IGNORED_WITH_PRESERVED_ENV = (
+    "GIT_CREDENTIAL_HELPER", "GIT_CREDENTIAL_USEHTTPPATH", "GITCONFIG_FILE",
+    "AWS_CONFIG_FILE", "AWS_ROLE_ARN", "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "NETRC_FILE", "NPMRC_FILE", "REGISTRY_AUTH_FILE")
+
+
+def preserve_environment(ctx):
+    """-E: the whole calling environment becomes the managed one."""
+    for name in IGNORED_WITH_PRESERVED_ENV:
+        if name in ctx.environ:
+            log.warning('Environment variable "%s" ignored because user environment is '
+                        "being used", name)
+    if not ctx.stdout_isatty:
+        raise KasUserError("--preserve-env can only be run from a tty")
+    log.warning("Preserving the current environment block may have unintended side "
+                "effects on the build.")
+    ctx.env = dict(ctx.environ)
+    ctx.preserve_env = True

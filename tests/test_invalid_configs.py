@@ -666,7 +666,9 @@ VALID_LOOKALIKES = [
 @pytest.mark.parametrize("version", ["23", "5.0", "\"0.10\""])
 def test_valid_lookalike(body, version, workdir):
     (workdir / "kas.yml").write_text(f"header:\n  version: {version}\n{body}")
-    result = run_kas("dump", "kas.yml", cwd=str(workdir))
+    # The example URLs cannot be fetched: validate without touching repos.
+    result = run_kas("dump", "--skip", "finish_setup_repos", "--skip", "repos_checkout",
+                     "kas.yml", cwd=str(workdir))
     assert "Traceback" not in result.stderr, result
     assert result.returncode == 0, result
     assert result.stdout.startswith("header:\n  version: "), result

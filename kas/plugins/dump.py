@@ -4,13 +4,16 @@ import copy
 import logging
 import sys
 
-from kas.pipeline import add_setup_options, run_setup
+from kas.pipeline import add_setup_options, requested_skips, run_setup
 
 log = logging.getLogger(__name__)
 
 COMMAND = "dump"
 HELP = "Print the flattened configuration"
 HELP_ORDER = 80
+
+# CLI-140: repos are fetched and checked out, nothing else is touched.
+DUMP_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
 
 
 def setup_parser(parser):
@@ -20,6 +23,8 @@ def setup_parser(parser):
                         help="Line indent (number of spaces, default: 2)")
     parser.add_argument("--sort", action="store_true",
                         help="Sort keys alphanumerically at all levels")
+    parser.add_argument("--resolve-refs", action="store_true",
+                        help="Replace branches and tags by the commits they resolve to")
     parser.add_argument("--resolve-local", action="store_true",
                         help="Add url and commit of the checkout of local repos")
     parser.add_argument("--resolve-env", action="store_true",
@@ -31,11 +36,13 @@ def setup_parser(parser):
 def run(ctx, args):
     from kas.config.output import serialize
 
-    config = run_setup(ctx, args.skip)
+    config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     data = copy.deepcopy(config.data)
     header = data.get("header")
     if isinstance(header, dict):
         header.pop("includes", None)
+    if args.resolve_refs:
+        resolve_refs(ctx, data)
     if args.resolve_local:
         resolve_local_repos(ctx, data)
     if args.resolve_env and data.get("env"):
@@ -64,3 +71,21 @@ def resolve_local_repos(ctx, data):
         if checkout.commit:
             entry["commit"] = checkout.commit
         data["repos"][repo_id] = entry
+
+
+def resolve_refs(ctx, data):
+    """CLI-142: pin every managed repo to the commit its ref resolves to."""
+    from kas.repos.vcs import FetchSettings, backend_for
+
+    settings = FetchSettings(ctx)
+    for repo_id, spec in ctx.repos.items():
+        if spec.is_local:
+            continue
+        entry = data["repos"][repo_id] or {}
+        commit = backend_for(ctx, spec, settings).resolve_commit()
+        if spec.refspec is not None:
+            entry["refspec"] = commit
+        else:
+            entry["commit"] = commit
+        data["repos"][repo_id] = entry
+    data.pop("overrides", None)

@@ -1,13 +1,27 @@
 """Providers of repositories for the include loop (see kas.config.loop).
 
-:class:`LocalRepoProvider` knows only repositories that need no fetching:
-those without ``url`` (the top repository or a local ``path``).  A remote
-repository needed by an include is a clear error until the fetch engine
-provides it.
+:class:`RepoProvider` fetches and checks out the repositories an include
+needs, using the definitions of the partial configuration (INC-042).
+:class:`LocalRepoProvider` knows only repositories that need no fetching
+(those without ``url``); tests that must not touch the network use it.
 """
 
 from kas.errors import KasUserError
 from kas.repos.model import repo_spec
+
+
+class RepoProvider:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def provide(self, config, repo_ids):
+        from kas.repos.checkout import checkout_all
+        from kas.repos.fetch import fetch_all
+
+        specs = [repo_spec(config, repo_id) for repo_id in repo_ids]
+        fetch_all(self.ctx, specs)
+        checkout_all(self.ctx, specs)
+        return {spec.id: spec.path for spec in specs}
 
 
 class LocalRepoProvider:
@@ -18,6 +32,6 @@ class LocalRepoProvider:
             if not spec.is_local:
                 raise KasUserError(
                     f'Repository "{spec.name}" ({spec.url}) must be fetched to read an '
-                    "include from it, but this version of kas cannot fetch repositories yet")
+                    "include from it, which this provider does not do")
             found[repo_id] = spec.path
         return found

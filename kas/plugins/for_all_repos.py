@@ -1,0 +1,44 @@
+"""``kas for-all-repos``: run a shell command in every repository
+(CLI-130 ... CLI-132)."""
+
+import logging
+
+from kas.errors import KasUserError
+from kas.pipeline import add_setup_options, requested_skips, run_setup
+
+log = logging.getLogger(__name__)
+
+COMMAND = "for-all-repos"
+HELP = "Run a command in each repository"
+HELP_ORDER = 40
+
+
+def setup_parser(parser):
+    add_setup_options(parser, keep_config=True, preserve_env=True)
+    parser.add_argument("command", help="Command to be executed as a string")
+
+
+def repo_variables(spec):
+    """CLI-131: the configured values, not resolved ones."""
+    return {
+        "KAS_REPO_NAME": spec.name,
+        "KAS_REPO_PATH": spec.path,
+        "KAS_REPO_URL": spec.url or "",
+        "KAS_REPO_COMMIT": (spec.commit or "") if not spec.is_local else "",
+        "KAS_REPO_BRANCH": spec.branch or "",
+        "KAS_REPO_TAG": spec.tag or "",
+        "KAS_REPO_REFSPEC": spec.refspec or "",
+    }
+
+
+def run(ctx, args):
+    from kas.process import run_interactive
+
+    run_setup(ctx, requested_skips(args))
+    base = ctx.build_env if ctx.build_env is not None else ctx.tool_env()
+    for spec in ctx.repos.values():
+        log.info("%s$ %s", spec.path, args.command)
+        env = dict(base, **repo_variables(spec))
+        returncode = run_interactive(["/bin/sh", "-c", args.command], cwd=spec.path, env=env)
+        if returncode != 0:
+            raise KasUserError(f'Command "{args.command}" failed with error {returncode}')

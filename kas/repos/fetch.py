@@ -1,0 +1,124 @@
+"""Fetching repositories in parallel (CLI-087, CLI-088).
+
+Each repository is one task on a bounded thread pool; the work itself is
+done by git/hg child processes.  The first failure cancels the others.
+A clone goes to a temporary sibling directory that is renamed into place
+only when complete, so an interrupted clone never looks like a good repo.
+"""
+
+import concurrent.futures
+import logging
+import os
+import shutil
+
+from kas.errors import Cancelled
+from kas.repos.status import progress_for
+from kas.repos.vcs import FetchSettings, backend_for
+
+log = logging.getLogger(__name__)
+
+JOBS_VARIABLE = "KAS_FETCH_JOBS"
+
+
+def fetch_jobs(environ):
+    """How many repositories are fetched at once.
+
+    Default: four per CPU (the work waits on the network or the disk far
+    more than on the CPU), at least 4 and at most 32."""
+    value = environ.get(JOBS_VARIABLE, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(4, min(32, 4 * (os.cpu_count() or 1)))
+
+
+def partial_path(path):
+    """Where a clone of ``path`` is made before it is renamed into place."""
+    parent, name = os.path.split(path)
+    return os.path.join(parent, f".{name}.kas-partial")
+
+
+def fetch_all(ctx, specs):
+    """Fetch the remote repos among ``specs`` concurrently."""
+    settings = FetchSettings(ctx)
+    remote = [s for s in specs if not s.is_local]
+    if not remote:
+        return
+    with progress_for(ctx) as progress:
+        run_parallel(ctx, [(lambda s=s: fetch_repo(ctx, s, settings, progress))
+                           for s in remote], fetch_jobs(ctx.environ))
+
+
+def run_parallel(ctx, tasks, jobs):
+    """Run ``tasks`` on ``jobs`` threads; the first exception cancels the
+    rest (their children are terminated) and is raised."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(tasks)))
+    futures = [pool.submit(task) for task in tasks]
+    try:
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+    except BaseException:
+        _stop(ctx, pool, futures)
+        raise
+    failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+    if failed:
+        _stop(ctx, pool, futures)
+        # The first real error in configuration order; the others were
+        # mostly cancelled by it.
+        errors = [f.exception() for f in failed]
+        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+    pool.shutdown(wait=True)
+
+
+def _stop(ctx, pool, futures):
+    for future in futures:
+        future.cancel()
+    ctx.runner.cancel()
+    pool.shutdown(wait=True)
+    ctx.runner.cancelled.clear()
+
+
+def fetch_repo(ctx, spec, settings, progress):
+    """CLI-088 for one repository."""
+    backend = backend_for(ctx, spec, settings)
+    if settings.depth and spec.refspec is not None:
+        ctx.warn_once(("shallow-refspec", spec.name),
+                      'Shallow cloning is not supported for legacy refspec on repository '
+                      '"%s". Performing full clone.', spec.name)
+    origin_ok = False
+    if not os.path.exists(spec.path):
+        log.info("Cloning repository %s", spec.name)
+        progress.start(spec.name, "cloning")
+        origin_ok = clone_atomically(backend)
+    else:
+        progress.start(spec.name, "checking")
+    if not origin_ok:
+        backend.sync_origin()
+    if settings.update and spec.commit:
+        ctx.warn_once(("update-pinned", spec.name),
+                      'Update of "%s" requested, but repo is pinned to a fixed commit. '
+                      "Not updating.", spec.name)
+    if not settings.update or spec.commit:
+        present = backend.present_ref()
+        if present is not None:
+            log.info("Repository %s already contains %s as %s", spec.name, *present)
+            progress.finish(spec.name, "up to date")
+            return
+    progress.update(spec.name, "fetching")
+    backend.fetch()
+    log.info("Repository %s updated", spec.name)
+    progress.finish(spec.name, "updated")
+
+
+def clone_atomically(backend):
+    """Clone to a temporary sibling and rename it to the repo path."""
+    path = backend.path
+    temp = partial_path(path)
+    if os.path.lexists(temp):
+        shutil.rmtree(temp)     # left by an interrupted earlier run
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        origin_ok = backend.clone(temp)
+        os.rename(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return origin_ok

@@ -1,0 +1,270 @@
+"""git backend: clone, fetch, checkout and patch one checkout (§4)."""
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+
+from kas.errors import CommandError, KasUserError
+from kas.repos.vcs import Backend, is_full_sha, verify_commit
+
+log = logging.getLogger(__name__)
+
+PATCH_IDENTITY = {"GIT_AUTHOR_NAME": "kas", "GIT_AUTHOR_EMAIL": "kas@example.com",
+                  "GIT_COMMITTER_NAME": "kas", "GIT_COMMITTER_EMAIL": "kas@example.com"}
+
+
+def strip_refs(name):
+    """``refs/heads/x`` -> ``heads/x``: the part kept below refs/remotes/origin."""
+    return name.removeprefix("refs/")
+
+
+def local_branch_name(branch):
+    """CLI-090 step 5: a leading ``refs/`` and then ``heads/`` are removed."""
+    name = strip_refs(branch)
+    return name.removeprefix("heads/")
+
+
+def checkout_rev(rev):
+    """CLI-090 step 8: a full id can never be taken for a branch name."""
+    return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
+
+
+class GitBackend(Backend):
+    # -- fetch ---------------------------------------------------------
+
+    def remote_branch(self):
+        return f"refs/remotes/origin/{strip_refs(self.spec.branch)}"
+
+    def shallow(self):
+        return self.settings.depth > 0 and self.spec.refspec is None
+
+    def clone(self, into):
+        """Clone into the (not yet existing) directory ``into``."""
+        options = ["-q"]
+        branch = self.spec.branch
+        if self.shallow():
+            options += ["--depth", str(self.settings.depth)]
+            if branch and (not branch.startswith("refs/") or branch.startswith("refs/heads/")):
+                options += ["--branch", local_branch_name(branch)]
+        if self.settings.ref_dir:
+            reference = self._reference_repo()
+            self._git_clone(options + ["--reference", reference, "--", reference, into])
+            return False
+        self._git_clone(options + ["--", self.url, into])
+        return True
+
+    def _git_clone(self, args):
+        try:
+            self.ctx.runner.run(["git", "clone"] + args, cwd=os.path.dirname(args[-1]),
+                                env=self.env)
+        except CommandError as err:
+            raise KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
+                               f"{(err.stderr or '').strip()}") from None
+
+    def _reference_repo(self):
+        """CLI-084: the shared bare clone, created race-free."""
+        from kas.repos.urls import qualified_name
+
+        ref_dir = self.settings.ref_dir
+        os.makedirs(ref_dir, exist_ok=True)
+        target = os.path.join(ref_dir, qualified_name(self.spec.url))
+        if os.path.isdir(target):
+            return target
+        temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
+        try:
+            self._git_clone(["-q", "--bare", "--", self.url, temp])
+            try:
+                os.rename(temp, target)
+            except OSError:
+                pass        # another kas instance was faster; its copy is as good
+        finally:
+            if os.path.exists(temp):
+                shutil.rmtree(temp, ignore_errors=True)
+        return target
+
+    def sync_origin(self):
+        """CLI-085: origin always matches the (effective) configured URL."""
+        if self._configured_origin() != self.url:
+            self.run(["git", "remote", "set-url", "origin", self.url])
+
+    def _configured_origin(self):
+        # Reading .git/config spares a git process per repo on no-op runs;
+        # anything unusual just leads to a (harmless) set-url.
+        try:
+            with open(os.path.join(self.path, ".git", "config")) as f:
+                text = f.read()
+        except OSError:
+            return None
+        match = re.search(r'^\[remote "origin"\]\n\s*url = (.*)$', text, re.MULTILINE)
+        return match.group(1) if match else None
+
+    def object_type(self, ref):
+        if ref.startswith("-"):
+            return None
+        result = self.run(["git", "cat-file", "-t", ref], check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def present_ref(self):
+        """CLI-088 step 5: (ref, object type) if nothing needs fetching."""
+        spec = self.spec
+        if spec.commit:
+            kind = self.object_type(spec.commit)
+            if kind is None:
+                return None
+            if spec.tag and self.object_type(f"refs/tags/{spec.tag}") is None:
+                return None
+            if spec.branch and not self.shallow() and not self.succeeds(
+                    ["git", "merge-base", "--is-ancestor", spec.commit,
+                     self.remote_branch()]):
+                return None
+            return spec.commit, kind
+        if spec.tag:
+            kind = self.object_type(f"refs/tags/{spec.tag}")
+            return (spec.tag, kind) if kind else None
+        if spec.branch:
+            kind = self.object_type(self.remote_branch())
+            return (spec.branch, kind) if kind else None
+        kind = self.object_type(spec.refspec)
+        return (spec.refspec, kind) if kind else None
+
+    def fetch(self):
+        """CLI-088 step 6."""
+        spec, depth = self.spec, self.settings.depth
+        argv = ["git", "fetch", "-q"]
+        if self.shallow():
+            argv += ["--depth", str(depth)]
+        if spec.commit and self.shallow():
+            argv += ["origin", spec.commit]
+        elif spec.tag:
+            argv += ["origin", f"+refs/tags/{spec.tag}:refs/tags/{spec.tag}"]
+        elif spec.branch and (spec.branch.startswith("refs/") or self.shallow()):
+            argv += ["origin", f"+{spec.branch}:{self.remote_branch()}"]
+        result = self.run(argv, check=False)
+        if result.returncode != 0:
+            raise KasUserError(f'Fetching of repo: "{spec.name}" failed: '
+                               f"{result.stderr.strip()}")
+
+    # -- checkout ------------------------------------------------------
+
+    def is_dirty(self):
+        return bool(self.output(["git", "status", "--porcelain", "--untracked-files=no"]))
+
+    def verify(self, commit):
+        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                           f"{commit}^{{commit}}"], check=False)
+        if result.returncode != 0:
+            raise KasUserError(f'Commit "{commit}" cannot be found in repository '
+                               f'"{self.spec.name}"')
+        return verify_commit(self, result.stdout.strip(), commit)
+
+    def tag_ids(self):
+        """(tag object id, commit id) of the configured tag, or None."""
+        ref = f"refs/tags/{self.spec.tag}"
+        result = self.run(["git", "rev-parse", "--verify", "-q", ref], check=False)
+        if result.returncode != 0:
+            return None
+        return result.stdout.strip(), self.output(["git", "rev-parse", f"{ref}^{{commit}}"])
+
+    def target(self):
+        """(revision to check out, local branch or None) per CLI-090."""
+        spec = self.spec
+        if spec.tag:
+            ids = self.tag_ids()
+            if ids is None:
+                raise KasUserError(f'Tag "{spec.tag}" cannot be found in repository '
+                                   f'"{spec.name}"')
+            tag_object, tag_commit = ids
+            if spec.commit and not (tag_object.startswith(spec.commit)
+                                    or self.verify(spec.commit) == tag_commit):
+                raise KasUserError(
+                    f'Provided tag "{spec.tag}" ("{tag_commit}") does not match provided '
+                    f'commit "{spec.commit}" in repository "{spec.name}", aborting!')
+            return tag_commit, None
+        if spec.branch:
+            remote = self.remote_branch()
+            result = self.run(["git", "rev-parse", "--verify", "-q", remote], check=False)
+            if result.returncode != 0:
+                raise KasUserError(f'Branch "{spec.branch}" cannot be found in repository '
+                                   f'"{spec.name}"')
+            rev = result.stdout.strip()
+            if spec.commit:
+                rev = self.verify(spec.commit)
+                if not self.shallow() and not self.succeeds(
+                        ["git", "merge-base", "--is-ancestor", rev, remote]):
+                    raise KasUserError(f'Branch "{spec.branch}" in repository "{spec.name}" '
+                                       f'does not contain commit "{spec.commit}"')
+            return rev, local_branch_name(spec.branch)
+        if spec.commit:
+            return self.verify(spec.commit), None
+        return spec.refspec, None
+
+    def _at_target(self, rev, branch):
+        """Whether HEAD already is ``rev`` (detached) - the no-op fast path."""
+        if branch is not None or self.settings.force_checkout or not is_full_sha(rev):
+            return False
+        try:
+            with open(os.path.join(self.path, ".git", "HEAD")) as f:
+                return f.read().strip() == rev
+        except OSError:
+            return False
+
+    def checkout(self):
+        rev, branch = self.target()
+        if self._at_target(rev, branch):
+            return rev
+        argv = ["git", "checkout", "-q"]
+        if branch is not None:
+            argv += ["-B", branch]
+        argv.append(checkout_rev(rev))
+        if self.settings.force_checkout:
+            argv.append("--force")
+        self.run(argv)
+        return rev
+
+    def head(self):
+        return self.output(["git", "rev-parse", "HEAD"])
+
+    def resolve_commit(self):
+        rev, _ = self.target()
+        if is_full_sha(rev):
+            return rev
+        return self.output(["git", "rev-parse", "--verify", "--end-of-options",
+                            f"{rev}^{{commit}}"])
+
+    # -- patches -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def patch_session(self, branch):
+        """Switch to ``branch`` at HEAD; on failure go back to the exact
+        pre-patch state (commit, branch, clean tree)."""
+        before = self.head()
+        symbolic = self.run(["git", "symbolic-ref", "-q", "HEAD"], check=False).stdout.strip()
+        self.run(["git", "checkout", "-q", "-B", branch])
+        try:
+            yield self
+        except BaseException:
+            restore = symbolic[len("refs/heads/"):] if symbolic else f"{before}^{{commit}}"
+            if symbolic:
+                self.run(["git", "checkout", "-q", "-B", restore, before, "--force"])
+            else:
+                self.run(["git", "checkout", "-q", "--force", restore])
+            if restore != branch:
+                self.run(["git", "branch", "-D", branch], check=False)
+            raise
+
+    def apply_patch(self, path, message, date):
+        """Apply one patch file and commit it as kas (CLI-093).
+
+        ``--index`` stages exactly what the patch touches, so files the
+        user keeps untracked are neither committed nor lost on rollback."""
+        result = self.run(["git", "apply", "--index", "--whitespace=nowarn", path],
+                          check=False)
+        if result.returncode != 0:
+            return result.stderr.strip() or f"git apply failed with error {result.returncode}"
+        env = dict(self.env, **PATCH_IDENTITY, GIT_COMMITTER_DATE=date.git())
+        self.run(["git", "commit", "-q", "--no-verify", "--allow-empty",
+                  "--date", date.git(), "-m", message], env=env)
+        return None

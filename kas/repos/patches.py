@@ -1,0 +1,110 @@
+"""Applying the configured patches (CF-670 ... CF-675, CLI-093).
+
+All patch files of a repository are located (and every series file read)
+before the repository is touched.  A failing patch rolls the repository
+back to its exact pre-patch state and names the file, repo and entry.
+"""
+
+import email.utils
+import logging
+import os
+
+from kas.errors import KasUserError
+from kas.repos.git import strip_refs
+from kas.repos.vcs import FetchSettings, backend_for
+
+log = logging.getLogger(__name__)
+
+
+class PatchDate:
+    """A commit date in the formats git and hg accept."""
+
+    def __init__(self, timestamp, offset_minutes):
+        self.timestamp = int(timestamp)
+        self.offset = offset_minutes          # east of UTC
+
+    def git(self):
+        sign = "-" if self.offset < 0 else "+"
+        hours, minutes = divmod(abs(self.offset), 60)
+        return f"@{self.timestamp} {sign}{hours:02d}{minutes:02d}"
+
+    def hg(self):
+        return f"{self.timestamp} {-self.offset * 60}"
+
+
+def patch_date(path):
+    """The ``Date:`` header on line 3 of the patch, else the file's mtime."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [f.readline() for _ in range(3)]
+        if lines[2].startswith("Date: "):
+            parsed = email.utils.parsedate_to_datetime(lines[2][len("Date: "):].strip())
+            offset = parsed.utcoffset()
+            minutes = int(offset.total_seconds() // 60) if offset else 0
+            return PatchDate(parsed.timestamp(), minutes)
+    except (TypeError, ValueError, IndexError):
+        pass
+    return PatchDate(os.path.getmtime(path), 0)
+
+
+def _describe(path, spec, entry):
+    return f"(patch path: {path}, repo: {spec.name}, patch entry: {entry.id})"
+
+
+def patch_files(spec, entry, repos):
+    """The files of one patch entry, in application order (CF-674)."""
+    path = os.path.join(repos[entry.repo_id].path, entry.path)
+    if os.path.isfile(path):
+        return [path]
+    series = os.path.join(path, "series")
+    if not os.path.isfile(series):
+        raise KasUserError(f"Could not find patch. {_describe(path, spec, entry)}")
+    files = []
+    with open(series) as f:
+        for number, line in enumerate(f, 1):
+            if line.startswith("#"):
+                continue
+            name = line.split(" #", 1)[0].rstrip()
+            if not name:
+                raise KasUserError(
+                    f"Could not find patch. {_describe(path, spec, entry)}: "
+                    f"line {number} of {series} is empty")
+            file = os.path.join(path, name)
+            if not os.path.isfile(file):
+                raise KasUserError(f"Could not find patch. {_describe(file, spec, entry)}")
+            files.append(file)
+    return files
+
+
+def patch_branch(spec):
+    ref = spec.commit or spec.tag or spec.branch or spec.refspec
+    return "patched-" + strip_refs(ref)
+
+
+def apply_all(ctx, repos):
+    """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec)."""
+    settings = FetchSettings(ctx)
+    for spec in repos.values():
+        if spec.is_local or not spec.patches:
+            continue
+        work = [(entry, patch_files(spec, entry, repos)) for entry in spec.patches]
+        backend = backend_for(ctx, spec, settings)
+        if backend.is_dirty():
+            log.warning("Repo %s is dirty - no patching", spec.name)
+            continue
+        apply_repo_patches(backend, work)
+
+
+def apply_repo_patches(backend, work):
+    spec = backend.spec
+    with backend.patch_session(patch_branch(spec)):
+        for entry, files in work:
+            for file in files:
+                message = f"kas: {entry.id}\n\npatch {file} applied by kas"
+                problem = backend.apply_patch(file, message, patch_date(file))
+                if problem is not None:
+                    raise KasUserError(
+                        "Could not apply patch. Please fix repos and patches: "
+                        f"{_describe(file, spec, entry)}\n{problem}")
+            log.info("Patch applied. (patch path: %s, repo: %s, patch entry: %s)",
+                     entry.path, spec.name, entry.id)

@@ -1,0 +1,48 @@
+"""URL rewriting and fetch settings from the environment (CLI-083 ... CLI-086)."""
+
+import re
+from urllib.parse import urlparse
+
+from kas.errors import KasUserError
+
+
+def premirror_rules(environ):
+    """KAS_PREMIRRORS as (compiled regex, replacement) pairs; malformed
+    lines are ignored."""
+    rules = []
+    for line in (environ.get("KAS_PREMIRRORS") or "").splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        try:
+            rules.append((re.compile(parts[0]), parts[1]))
+        except re.error:
+            continue
+    return rules
+
+
+def effective_url(url, rules):
+    """The URL kas clones from: the first matching premirror applied."""
+    for regex, replacement in rules:
+        if regex.match(url):
+            return regex.sub(replacement, url, count=1)
+    return url
+
+
+def qualified_name(url):
+    """Name of the reference repository of ``url`` (CLI-084)."""
+    parsed = urlparse(url)
+    name = parsed.netloc + parsed.path
+    if not parsed.netloc and not parsed.scheme:
+        name = url              # scp-like "host:path" or a plain path
+    for char in "@:/*":
+        name = name.replace(char, ".")
+    return name
+
+
+def clone_depth(environ):
+    """KAS_CLONE_DEPTH as an int; 0 means full clones."""
+    value = environ.get("KAS_CLONE_DEPTH", "0") or "0"
+    if not value.isdigit():
+        raise KasUserError("KAS_CLONE_DEPTH must be a number")
+    return int(value)
