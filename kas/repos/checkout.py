@@ -2,17 +2,18 @@
 
 import logging
 
+from kas.repos.parallel import run_in_order
 from kas.repos.vcs import FetchSettings, backend_for
 
 log = logging.getLogger(__name__)
 
 
 def checkout_all(ctx, specs):
-    """Check out the remote repos among ``specs``, in configuration order."""
+    """Check out the remote repos among ``specs``.  The work runs in
+    parallel; messages and errors come in configuration order."""
     settings = FetchSettings(ctx)
-    for spec in specs:
-        if not spec.is_local:
-            checkout_repo(ctx, spec, settings)
+    run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings))
+                       for s in specs if not s.is_local])
 
 
 def checkout_repo(ctx, spec, settings):

@@ -1,34 +1,20 @@
 """Fetching repositories in parallel (CLI-087, CLI-088).
 
-Each repository is one task on a bounded thread pool; the work itself is
-done by git/hg child processes.  The first failure cancels the others.
+Each repository is one task on a bounded thread pool (kas.repos.parallel);
+the first failure cancels the others.
 A clone goes to a temporary sibling directory that is renamed into place
 only when complete, so an interrupted clone never looks like a good repo.
 """
 
-import concurrent.futures
 import logging
 import os
 import shutil
 
-from kas.errors import Cancelled
+from kas.repos.parallel import run_parallel
 from kas.repos.status import progress_for
 from kas.repos.vcs import FetchSettings, backend_for
 
 log = logging.getLogger(__name__)
-
-JOBS_VARIABLE = "KAS_FETCH_JOBS"
-
-
-def fetch_jobs(environ):
-    """How many repositories are fetched at once.
-
-    Default: four per CPU (the work waits on the network or the disk far
-    more than on the CPU), at least 4 and at most 32."""
-    value = environ.get(JOBS_VARIABLE, "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return max(4, min(32, 4 * (os.cpu_count() or 1)))
 
 
 def partial_path(path):
@@ -45,35 +31,7 @@ def fetch_all(ctx, specs):
         return
     with progress_for(ctx) as progress:
         run_parallel(ctx, [(lambda s=s: fetch_repo(ctx, s, settings, progress))
-                           for s in remote], fetch_jobs(ctx.environ))
-
-
-def run_parallel(ctx, tasks, jobs):
-    """Run ``tasks`` on ``jobs`` threads; the first exception cancels the
-    rest (their children are terminated) and is raised."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(tasks)))
-    futures = [pool.submit(task) for task in tasks]
-    try:
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-    except BaseException:
-        _stop(ctx, pool, futures)
-        raise
-    failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
-    if failed:
-        _stop(ctx, pool, futures)
-        # The first real error in configuration order; the others were
-        # mostly cancelled by it.
-        errors = [f.exception() for f in failed]
-        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
-    pool.shutdown(wait=True)
-
-
-def _stop(ctx, pool, futures):
-    for future in futures:
-        future.cancel()
-    ctx.runner.cancel()
-    pool.shutdown(wait=True)
-    ctx.runner.cancelled.clear()
+                           for s in remote])
 
 
 def fetch_repo(ctx, spec, settings, progress):

@@ -1,0 +1,115 @@
+"""Running per-repository work on a bounded thread pool.
+
+The work itself is done by git/hg child processes, so threads are enough.
+Children of cancelled tasks are terminated through the context's runner.
+"""
+
+import concurrent.futures
+import logging
+import os
+import threading
+
+from kas.errors import Cancelled
+
+JOBS_VARIABLE = "KAS_FETCH_JOBS"
+
+
+def jobs(environ):
+    """How many repositories are worked on at once (KAS_FETCH_JOBS).
+
+    Default: four per CPU (the work waits on the network or the disk far
+    more than on the CPU), at least 4 and at most 32."""
+    value = environ.get(JOBS_VARIABLE, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(4, min(32, 4 * (os.cpu_count() or 1)))
+
+
+def run_parallel(ctx, tasks):
+    """Run ``tasks``; the first exception cancels the rest (their children
+    are terminated) and is raised."""
+    pool, futures = _start(ctx, tasks)
+    try:
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+    except BaseException:
+        _stop(ctx, pool, futures)
+        raise
+    failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+    if failed:
+        _stop(ctx, pool, futures)
+        # The first real error in configuration order; the others were
+        # mostly cancelled by it.
+        errors = [f.exception() for f in failed]
+        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+    pool.shutdown(wait=True)
+
+
+def run_in_order(ctx, tasks):
+    """Run ``tasks`` concurrently but log and fail as if one after another:
+    the log records of each task are held back and emitted in task order,
+    and the first failing task (in that order) raises its error."""
+    held = _HeldRecords()
+    pool, futures = _start(ctx, [held.wrap(task) for task in tasks])
+    try:
+        concurrent.futures.wait(futures)
+    except BaseException:
+        _stop(ctx, pool, futures)
+        raise
+    finally:
+        held.remove()
+    pool.shutdown(wait=True)
+    for future in futures:
+        records, error = future.result()
+        for record in records:
+            logging.getLogger(record.name).handle(record)
+        if error is not None:
+            raise error
+
+
+def _start(ctx, tasks):
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, min(jobs(ctx.environ), len(tasks))))
+    return pool, [pool.submit(task) for task in tasks]
+
+
+def _stop(ctx, pool, futures):
+    for future in futures:
+        future.cancel()
+    ctx.runner.cancel()
+    pool.shutdown(wait=True)
+    ctx.runner.cancelled.clear()
+
+
+class _HeldRecords(logging.Filter):
+    """A filter on the root handlers that keeps the records of worker
+    threads running a wrapped task."""
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+        self.handlers = list(logging.getLogger().handlers)
+        for handler in self.handlers:
+            handler.addFilter(self)
+
+    def remove(self):
+        for handler in self.handlers:
+            handler.removeFilter(self)
+
+    def filter(self, record):
+        records = getattr(self.local, "records", None)
+        if records is None:
+            return True
+        records.append(record)
+        return False
+
+    def wrap(self, task):
+        def held_task():
+            self.local.records = records = []
+            try:
+                task()
+            except Exception as err:  # noqa: BLE001 - re-raised in task order
+                return records, err
+            finally:
+                self.local.records = None
+            return records, None
+        return held_task

@@ -1,0 +1,106 @@
+"""Interrupting kas while it clones (CLI-340, CLI-343; issue: interruption).
+
+The upstream is reached through git's ``ext::`` transport with a command
+that first waits, so the clone is reliably in progress when the signal
+arrives.  The transport is allowed through GITCONFIG_FILE, which kas
+copies into its private HOME (CLI-072).
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, write
+
+MARKER = "kas-interrupt-test-transport"
+
+
+def slow_url(upstream, seconds):
+    # ext:: separates arguments by spaces; "% " is a literal space.  The
+    # marker lets the test find leftover transport processes.
+    script = f"sleep {seconds}; : {MARKER}; exec git-upload-pack {upstream}"
+    return "ext::sh -c " + script.replace(" ", "% ")
+
+
+@pytest.fixture
+def setup(tmp_path):
+    upstream = make_git_repo(tmp_path / "upstream", {"README": "hello\n"})
+    commit = git(upstream, "rev-parse", "HEAD")
+    work = tmp_path / "work"
+    work.mkdir()
+    write(work / "oe-init-build-env", 'mkdir -p "$1/conf"\n')
+    gitconfig = write(tmp_path / "gitconfig", '[protocol "ext"]\n\tallow = always\n')
+    env = clean_env(GITCONFIG_FILE=gitconfig, KAS_WORK_DIR=str(work))
+
+    def config(url):
+        return write(work / "kas.yml", f"""
+            header:
+              version: 23
+            repos:
+              this:
+              slow:
+                url: {url}
+                commit: {commit}
+            """)
+    return upstream, work, env, config
+
+
+def transport_processes():
+    out = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True,
+                         check=False).stdout
+    return [pid for pid in out.split() if int(pid) != os.getpid()]
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
+    """CLI-340: exit 130, children stopped, no half-cloned directory."""
+    upstream, work, env, config = setup
+    config(slow_url(upstream, 60))
+    proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: transport_processes()), "the clone never started"
+        assert (work / ".slow.kas-partial").exists()
+        started = time.monotonic()
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "kas execution cancelled" in stderr
+    assert "Traceback" not in stderr
+    assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
+    assert not (work / "slow").exists()
+    assert not (work / ".slow.kas-partial").exists()
+    assert wait_for(lambda: not transport_processes(), timeout=5), "clone left running"
+
+
+def test_run_after_interruption_clones_a_good_repo(setup):
+    upstream, work, env, config = setup
+    config(slow_url(upstream, 60))
+    proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: transport_processes())
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    config(slow_url(upstream, 0))
+    kas_ok("checkout", "kas.yml", cwd=work, env=env)
+    assert git(work / "slow", "rev-parse", "HEAD") == git(upstream, "rev-parse", "HEAD")
+    assert (work / "slow" / "README").read_text() == "hello\n"
