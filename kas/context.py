@@ -49,6 +49,7 @@ class Context:
         self.env = managed_environment(self.environ, self.no_color)
         self.preserve_env = False  # -E: self.env is the whole caller environment
         self.build_env = None      # the environment of bitbake, after setup_environ
+        self.fresh_clones = set()  # repo directories cloned by this run
         self._warned = set()
         self._cleanups = []
 

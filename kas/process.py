@@ -48,6 +48,10 @@ class Runner:
             self._children.add(proc)
         try:
             stdout, stderr = proc.communicate(input)
+        except BaseException:
+            # Interrupted while waiting (a signal in the main thread).
+            _stop_group(proc)
+            raise
         finally:
             with self._lock:
                 self._children.discard(proc)
@@ -70,15 +74,26 @@ class Runner:
         self.cancelled.set()
         with self._lock:
             children = list(self._children)
-        for proc in children:
+        for proc in children:       # all at once, so they stop in parallel
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + TERMINATE_GRACE
         for proc in children:
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
+            _stop_group(proc, deadline)
+
+
+def _stop_group(proc, deadline=None):
+    """SIGTERM the child's group, SIGKILL it if it is still there at
+    ``deadline``, and reap the child."""
+    _signal_group(proc, signal.SIGTERM)
+    if deadline is None:
+        deadline = time.monotonic() + TERMINATE_GRACE
+    try:
+        proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
+    # Also sweeps helpers (ssh, transports) that outlived the leader.
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
 
 
 def _signal_group(proc, signum):

@@ -20,7 +20,9 @@ def checkout_repo(ctx, spec, settings):
     backend = backend_for(ctx, spec, settings)
     # Signature verification (credentials issue) goes here: before anything
     # unverified is checked out.
-    if not settings.force_checkout and backend.is_dirty():
+    # A clone made by this run cannot hold local changes.
+    fresh = spec.path in ctx.fresh_clones
+    if not settings.force_checkout and not fresh and backend.is_dirty():
         log.warning("Repo %s is dirty - no checkout", spec.name)
         return
     rev = backend.checkout()

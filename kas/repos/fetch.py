@@ -46,6 +46,7 @@ def fetch_repo(ctx, spec, settings, progress):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
         origin_ok = clone_atomically(backend)
+        ctx.fresh_clones.add(spec.path)
     else:
         progress.start(spec.name, "checking")
     if not origin_ok:
