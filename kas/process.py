@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from kas.errors import Cancelled, CommandError
+from kas.errors import Cancelled, CommandError, format_command
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Runner:
         the command's stderr."""
         if self.cancelled.is_set():
             raise Cancelled()
+        log_command(argv, cwd)
         try:
             proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, start_new_session=True,
@@ -96,6 +97,11 @@ def _stop_group(proc, deadline=None):
     proc.wait()
 
 
+def log_command(argv, cwd):
+    """CLI-013: every external command at debug level."""
+    log.debug("%s$ %s", cwd or os.getcwd(), format_command(argv))
+
+
 def _signal_group(proc, signum):
     try:
         os.killpg(proc.pid, signum)
@@ -109,6 +115,7 @@ def run_interactive(argv, cwd=None, env=None):
     Returns its exit status (negative for a signal, like subprocess).  A
     terminal Ctrl-C reaches the child directly; when kas is cancelled the
     child is asked to stop too before kas goes on."""
+    log_command(argv, cwd)
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env)
     except OSError as err:
