@@ -82,7 +82,14 @@ def main(argv=None):
         del os.environ["NO_COLOR"]
     _install_signal_handlers()
     try:
-        parser = build_parser(prog)
+        try:
+            parser = build_parser(prog)
+        except KasUserError as err:
+            # Raised before logging is configured (e.g. CLI-060's check).
+            setup_logging("info", False)
+            for line in err.log_lines():
+                log.error("%s", line)
+            return err.exit_code
         args = parser.parse_args(argv)
         color = (not args.no_color and not os.environ.get("NO_COLOR")
                  and sys.stderr.isatty())

@@ -73,6 +73,9 @@ class Context:
         self._cleanups.append(func)
 
     def run_cleanups(self):
+        # Cleanups may run commands even after a cancellation stopped the
+        # children of the failed step.
+        self.runner.cancelled.clear()
         while self._cleanups:
             func = self._cleanups.pop()
             try:

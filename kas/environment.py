@@ -26,6 +26,22 @@ PASSED_IF_SET = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "SSH_AUTH
                  "BB_NUMBER_THREADS", "PARALLEL_MAKE")
 
 
+# ENV-060 ... ENV-062, checked in this order.
+MANAGED_ENVIRONMENTS = (
+    ("GITHUB_ACTIONS", "GitHub Actions"),
+    ("GITLAB_CI", "GitLab CI"),
+    ("REMOTE_CONTAINERS", "VSCode Remote Containers"),
+)
+
+
+def managed_ci(environ):
+    """The name of the managed CI environment kas runs in, or None."""
+    for variable, name in MANAGED_ENVIRONMENTS:
+        if environ.get(variable) == "true":
+            return name
+    return None
+
+
 def distro_ids():
     """The host's os-release ID_LIKE entries, else its ID, lower-cased."""
     import distro

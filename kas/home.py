@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 
+from kas.environment import managed_ci
 from kas.errors import KasUserError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ def existing_path(environ, name):
 def create_home(ctx, environ):
     """Create and populate the private HOME from the variables of
     ``environ``; returns its path."""
+    ci = managed_ci(environ)
+    if ci:
+        log.info("Running on %s", ci)
     home = tempfile.mkdtemp(prefix="kas-home-")
     ctx.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     old_umask = os.umask(0o077)
@@ -42,10 +46,15 @@ def create_home(ctx, environ):
         _write_netrc(environ, home)
         _copy_if_set(environ, "NPMRC_FILE", os.path.join(home, ".npmrc"))
         _write_registry_auth(environ, home)
-        _write_gitconfig(environ, home)
+        _write_gitconfig(environ, home, ci)
+        _write_aws(environ, home)
     finally:
         os.umask(old_umask)
     return home
+
+
+def real_home(environ):
+    return environ.get("HOME") or os.path.expanduser("~")
 
 
 def _copy_if_set(environ, name, target):
@@ -82,13 +91,84 @@ def _write_registry_auth(environ, home):
             json.dump(config, f, indent=4)
 
 
-def _write_gitconfig(environ, home):
+def _write_gitconfig(environ, home, ci):
+    """CLI-072."""
     target = os.path.join(home, ".gitconfig")
-    _copy_if_set(environ, "GITCONFIG_FILE", target)
+    copied = _copy_if_set(environ, "GITCONFIG_FILE", target)
+    if not copied and ci:
+        user_config = os.path.join(real_home(environ), ".gitconfig")
+        if os.path.isfile(user_config):
+            shutil.copyfile(user_config, target)
+            copied = True
+    lines = []
     helper = environ.get("GIT_CREDENTIAL_HELPER")
     if helper:
-        lines = ["[credential]\n", f"\thelper = {helper}\n"]
+        lines += ["[credential]\n", f"\thelper = {helper}\n"]
         if environ.get("GIT_CREDENTIAL_USEHTTPPATH"):
             lines.append(f"\tuseHttpPath = {environ['GIT_CREDENTIAL_USEHTTPPATH']}\n")
+    if ci == "GitLab CI" and not copied:
+        project_dir = existing_path(environ, "CI_PROJECT_DIR")
+        if project_dir:
+            lines += ["[safe]\n", f"\tdirectory = {project_dir}\n"]
+        if environ.get("CI_SERVER_HOST") and not ssh_configured(environ):
+            lines += gitlab_rewrites(environ)
+    if lines:
         with open(target, "a") as f:
             f.writelines(lines)
+
+
+def ssh_configured(environ):
+    """CLI-062: the caller has an ssh setup of its own."""
+    return (os.path.exists(os.path.join(real_home(environ), ".ssh", "config"))
+            or any(name in environ
+                   for name in ("SSH_PRIVATE_KEY", "SSH_PRIVATE_KEY_FILE", "SSH_AUTH_SOCK")))
+
+
+def gitlab_rewrites(environ):
+    """CLI-073: fetch the CI server's ssh URLs over https with the job token."""
+    host = environ["CI_SERVER_HOST"]
+    port = environ.get("CI_SERVER_PORT") or "443"
+    protocol = environ.get("CI_SERVER_PROTOCOL") or "https"
+    ssh_host = environ.get("CI_SERVER_SHELL_SSH_HOST") or host
+    ssh_port = environ.get("CI_SERVER_SHELL_SSH_PORT") or "22"
+    sources = (f"git@{ssh_host}:", f"git@{ssh_host}:{ssh_port}", f"ssh://git@{ssh_host}/",
+               f"ssh://git@{ssh_host}:{ssh_port}/")
+    lines = []
+    for base in (f"{protocol}://{host}/", f"{protocol}://{host}:{port}/"):
+        lines.append(f'[url "{base}"]\n')
+        lines += [f"\tinsteadOf = {source}\n" for source in sources]
+    return lines
+
+
+def _write_aws(environ, home):
+    """CLI-071: static credentials, SSO cache, web identity."""
+    import configparser
+
+    aws = os.path.join(home, ".aws")
+    config_file = existing_path(environ, "AWS_CONFIG_FILE")
+    credentials = existing_path(environ, "AWS_SHARED_CREDENTIALS_FILE")
+    token = existing_path(environ, "AWS_WEB_IDENTITY_TOKEN_FILE")
+    if config_file and credentials:
+        os.makedirs(aws, exist_ok=True)
+        shutil.copyfile(config_file, os.path.join(aws, "config"))
+        shutil.copyfile(credentials, os.path.join(aws, "credentials"))
+    if config_file:
+        for cache in (os.path.join(os.path.dirname(config_file), "sso", "cache"),
+                      os.path.join(real_home(environ), ".aws", "sso", "cache")):
+            if os.path.isdir(cache):
+                os.makedirs(aws, exist_ok=True)
+                shutil.copyfile(config_file, os.path.join(aws, "config"))
+                shutil.copytree(cache, os.path.join(aws, "sso", "cache"), dirs_exist_ok=True)
+                break
+    if token and environ.get("AWS_ROLE_ARN"):
+        os.makedirs(aws, exist_ok=True)
+        token_copy = os.path.join(aws, "web_identity_token")
+        shutil.copyfile(token, token_copy)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(os.path.join(aws, "config"))
+        if not parser.has_section("default"):
+            parser.add_section("default")
+        parser["default"]["role_arn"] = environ["AWS_ROLE_ARN"]
+        parser["default"]["web_identity_token_file"] = token_copy
+        with open(os.path.join(aws, "config"), "w") as f:
+            parser.write(f)

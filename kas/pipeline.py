@@ -42,6 +42,13 @@ def setup_dir(ctx):
             f.write(CACHEDIR_TAG)
 
 
+def setup_ssh_agent(ctx):
+    """Internal ssh-agent with the keys of SSH_PRIVATE_KEY(_FILE) (CLI-060)."""
+    from kas.ssh import setup_ssh_agent as start
+
+    start(ctx)
+
+
 def setup_home(ctx):
     """Private temporary HOME with the handed-over credentials (CLI-070)."""
     from kas.home import create_home
@@ -119,6 +126,7 @@ def write_bbconfig(ctx):
 # In execution order (CLI-040).
 STEPS = (
     ("setup_dir", setup_dir),
+    ("setup_ssh_agent", setup_ssh_agent),
     ("setup_home", setup_home),
     ("make_non_interactive", make_non_interactive),
     ("init_setup_repos", init_setup_repos),
@@ -132,6 +140,14 @@ STEPS = (
 
 STEP_NAMES = tuple(name for name, _ in STEPS)
 
+
+def steps_of_this_run(environ):
+    """CLI-040/042: setup_ssh_agent exists only when a key variable is set."""
+    from kas.ssh import agent_requested
+
+    return tuple(name for name in STEP_NAMES
+                 if name != "setup_ssh_agent" or agent_requested(environ))
+
 # CLI-045: what -k/--keep-config-unchanged leaves out.
 KEEP_CONFIG_SKIPS = ("setup_dir", "finish_setup_repos", "repos_checkout",
                      "repos_apply_patches", "write_bbconfig")
@@ -140,10 +156,14 @@ KEEP_CONFIG_SKIPS = ("setup_dir", "finish_setup_repos", "repos_checkout",
 def add_setup_options(parser, keep_config=False, preserve_env=False):
     """--skip, --force-checkout, --update, optionally -k and -E, and the
     config argument."""
+    from kas.ssh import check_agent_conflict
+
+    # CLI-060: checked while the parser is built, as the reference does.
+    check_agent_conflict(os.environ)
+    steps = steps_of_this_run(os.environ)
     parser.add_argument(
-        "--skip", action="append", default=[], metavar="STEP", choices=STEP_NAMES,
-        help="Skip the named setup step (repeatable). Choices: {}".format(
-            ", ".join(STEP_NAMES)))
+        "--skip", action="append", default=[], metavar="STEP", choices=steps,
+        help="Skip the named setup step (repeatable). Choices: {}".format(", ".join(steps)))
     parser.add_argument(
         "--force-checkout", action="store_true",
         help="Always check out the configured revision, discarding local changes")
@@ -181,8 +201,9 @@ def run_setup(ctx, skip=(), default_skip=()):
     skipped = set(skip) | set(default_skip)
     if getattr(ctx.args, "preserve_env", False):
         preserve_environment(ctx)
+    present = steps_of_this_run(ctx.environ)
     for name, step in STEPS:
-        if name in skipped:
+        if name in skipped or name not in present:
             continue
         log.debug("execute %s", name)
         step(ctx)

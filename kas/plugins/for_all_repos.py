@@ -35,7 +35,9 @@ def run(ctx, args):
     from kas.process import run_interactive
 
     run_setup(ctx, requested_skips(args))
-    base = ctx.build_env if ctx.build_env is not None else ctx.tool_env()
+    # Without setup_environ the managed environment, which has no PATH yet
+    # (ENV-100): /bin/sh then uses its default search path.
+    base = ctx.build_env if ctx.build_env is not None else ctx.env
     for spec in ctx.repos.values():
         log.info("%s$ %s", spec.path, args.command)
         env = dict(base, **repo_variables(spec))
