@@ -59,7 +59,7 @@ def test_clone_depth_must_be_a_number(value):
 
 def test_fetch_jobs_default_and_override():
     default = jobs({})
-    assert 4 <= default <= 32
+    assert 8 <= default <= 64
     assert jobs({"KAS_FETCH_JOBS": "3"}) == 3
     assert jobs({"KAS_FETCH_JOBS": "0"}) == default
     assert jobs({"KAS_FETCH_JOBS": "many"}) == default

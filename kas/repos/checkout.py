@@ -3,6 +3,7 @@
 import logging
 
 from kas.repos.parallel import run_in_order
+from kas.repos.status import progress_for
 from kas.repos.vcs import FetchSettings, backend_for
 
 log = logging.getLogger(__name__)
@@ -12,18 +13,22 @@ def checkout_all(ctx, specs):
     """Check out the remote repos among ``specs``.  The work runs in
     parallel; messages and errors come in configuration order."""
     settings = FetchSettings(ctx)
-    run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings))
-                       for s in specs if not s.is_local])
+    with progress_for(ctx) as progress:
+        run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings, progress))
+                           for s in specs if not s.is_local])
 
 
-def checkout_repo(ctx, spec, settings):
+def checkout_repo(ctx, spec, settings, progress):
     backend = backend_for(ctx, spec, settings)
+    progress.start(spec.name, "checking out")
     # Signature verification (credentials issue) goes here: before anything
     # unverified is checked out.
     # A clone made by this run cannot hold local changes.
     fresh = spec.path in ctx.fresh_clones
     if not settings.force_checkout and not fresh and backend.is_dirty():
         log.warning("Repo %s is dirty - no checkout", spec.name)
+        progress.finish(spec.name, "dirty, not checked out")
         return
     rev = backend.checkout()
     log.info("Repository %s checked out to %s", spec.name, rev)
+    progress.finish(spec.name, "checked out")

