@@ -743,3 +743,36 @@ def test_debug_level_logs_every_command_cli013(workdir, upstream):
     assert f"{workdir}$ git clone -q -- {upstream.path} {workdir / '.up.kas-partial'}" in lines
     assert f"{workdir / 'up'}$ git checkout -q {upstream.c1}^{{commit}}" in lines
     assert "execute repos_checkout" in lines
+
+
+def test_directory_that_is_not_a_checkout_is_refused_cli080(tmp_path, upstream):
+    """A plain directory at a repo's path inside the user's own git project
+    must not make kas run git there: git would act on the user's project
+    (set its origin, check out another commit)."""
+    project = tmp_path / "project"
+    make_git_repo(project, {"README": "mine\n"}, origin="https://example.org/mine.git")
+    before = git(project, "rev-parse", "HEAD")
+    write(project / "kas.yml", f"""
+        header:
+          version: 23
+        repos:
+          up:
+            url: {upstream.path}
+            commit: {upstream.c1}
+        """)
+    write(project / "up" / "notes.txt", "not a clone\n")
+    result = run_kas("checkout", "kas.yml", cwd=project)
+    assert result.returncode == 2, result
+    assert result.errors() == [
+        (f'Cannot use {project / "up"} for repository "up": it exists but is not a git '
+        "checkout. Move it away or fix the repo's path.")]
+    assert git(project, "remote", "get-url", "origin") == "https://example.org/mine.git"
+    assert git(project, "rev-parse", "HEAD") == before
+    assert (project / "up" / "notes.txt").read_text() == "not a clone\n"
+
+
+def test_empty_directory_at_repo_path_is_cloned_into(workdir, upstream):
+    setup_project(workdir, {"up": remote(upstream.path, commit=upstream.c1)})
+    (workdir / "up").mkdir()
+    kas_ok("checkout", "kas.yml", cwd=workdir)
+    assert head(workdir / "up") == upstream.c1

@@ -82,7 +82,9 @@ def resolve_refs(ctx, data):
         if spec.is_local:
             continue
         entry = data["repos"][repo_id] or {}
-        commit = backend_for(ctx, spec, settings).resolve_commit()
+        backend = backend_for(ctx, spec, settings)
+        backend.require_checkout()
+        commit = backend.resolve_commit()
         if spec.refspec is not None:
             entry["refspec"] = commit
         else:

@@ -20,6 +20,7 @@ def checkout_all(ctx, specs):
 
 def checkout_repo(ctx, spec, settings, progress):
     backend = backend_for(ctx, spec, settings)
+    backend.require_checkout()
     progress.start(spec.name, "checking out")
     # Signature verification (credentials issue) goes here: before anything
     # unverified is checked out.

@@ -42,12 +42,13 @@ def fetch_repo(ctx, spec, settings, progress):
                       'Shallow cloning is not supported for legacy refspec on repository '
                       '"%s". Performing full clone.', spec.name)
     origin_ok = False
-    if not os.path.exists(spec.path):
+    if not os.path.exists(spec.path) or _is_empty_dir(spec.path):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
         origin_ok = clone_atomically(backend)
         ctx.fresh_clones.add(spec.path)
     else:
+        backend.require_checkout()
         progress.start(spec.name, "checking")
     if not origin_ok:
         backend.sync_origin()
@@ -65,6 +66,10 @@ def fetch_repo(ctx, spec, settings, progress):
     backend.fetch()
     log.info("Repository %s updated", spec.name)
     progress.finish(spec.name, "updated")
+
+
+def _is_empty_dir(path):
+    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
 
 
 def clone_atomically(backend):

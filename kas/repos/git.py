@@ -33,6 +33,8 @@ def checkout_rev(rev):
 
 
 class GitBackend(Backend):
+    MARKER = ".git"
+
     # -- fetch ---------------------------------------------------------
 
     def remote_branch(self):

@@ -23,6 +23,8 @@ def _symbol(name):
 
 
 class HgBackend(Backend):
+    MARKER = ".hg"
+
     def _node(self, revset):
         result = self.run(["hg", "log", "-r", revset, "--template", "{node}\n"], check=False)
         nodes = result.stdout.split() if result.returncode == 0 else []

@@ -89,6 +89,7 @@ def apply_all(ctx, repos):
             continue
         work = [(entry, patch_files(spec, entry, repos)) for entry in spec.patches]
         backend = backend_for(ctx, spec, settings)
+        backend.require_checkout()
         if backend.is_dirty():
             log.warning("Repo %s is dirty - no patching", spec.name)
             continue

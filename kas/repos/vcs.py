@@ -47,6 +47,20 @@ class Backend:
     def env(self):
         return self.ctx.tool_env()
 
+    # The file or directory that marks the top of a checkout.
+    MARKER = None
+
+    def require_checkout(self):
+        """Refuse to run VCS commands in a directory that is not the top of
+        a checkout: they would act on an enclosing repository instead."""
+        if not os.path.exists(self.path):
+            raise KasUserError(f'Repository "{self.spec.name}" is not available: {self.path} '
+                               "does not exist (was fetching skipped?)")
+        if not os.path.lexists(os.path.join(self.path, self.MARKER)):
+            raise KasUserError(
+                f'Cannot use {self.path} for repository "{self.spec.name}": it exists but '
+                f"is not a {self.spec.type} checkout. Move it away or fix the repo's path.")
+
     def run(self, argv, check=True, input=None, env=None):
         return self.ctx.runner.run(argv, cwd=self.path, env=env or self.env, check=check,
                                    input=input)
@@ -57,9 +71,6 @@ class Backend:
     def succeeds(self, argv):
         return self.run(argv, check=False).returncode == 0
 
-    def error(self, message):
-        return KasUserError(message)
-
     # Implemented by each backend:
     #   clone(into) -> bool (True if origin already equals self.url)
     #   sync_origin()
@@ -69,7 +80,9 @@ class Backend:
     #   checkout() -> the revision text for the log
     #   head() -> full commit id of the work tree
     #   resolve_commit() -> full commit id of the configured ref
-    #   patch_session() -> context manager with apply(path, message, date)
+    #   patch_session(branch) -> context manager: switch to ``branch``,
+    #                            restore the pre-patch state on failure
+    #   apply_patch(path, message, date) -> None, or the tool's complaint
 
 
 def backend_for(ctx, spec, settings):
