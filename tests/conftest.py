@@ -43,10 +43,18 @@ class KasResult:
                 for line in self.stderr.splitlines() if " - WARNING  - " in line]
 
 
+# Caller variables that change what kas does; no test inherits them.
+SCRUBBED = ("NO_COLOR", "NETRC_FILE", "NPMRC_FILE", "REGISTRY_AUTH_FILE", "GITCONFIG_FILE",
+            "GITHUB_ACTIONS", "GITLAB_CI", "http_proxy", "https_proxy", "ftp_proxy",
+            "no_proxy", "NO_PROXY", "BB_NUMBER_THREADS", "PARALLEL_MAKE")
+SCRUBBED_PREFIXES = ("KAS_", "CI_", "AWS_", "SSH_", "GIT_", "REMOTE_CONTAINERS")
+
+
 def clean_env(**extra):
-    """A predictable environment: no KAS_* or NO_COLOR from the caller."""
+    """A predictable environment: nothing from the caller that kas reads
+    (KAS_*, NO_COLOR, credential, CI, proxy and ssh variables)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("KAS_") and k not in ("NO_COLOR",)}
+           if k not in SCRUBBED and not k.startswith(SCRUBBED_PREFIXES)}
     env.update(extra)
     return env
 

@@ -27,17 +27,11 @@ IGNORED_WITH_E = ("GIT_CREDENTIAL_HELPER", "GIT_CREDENTIAL_USEHTTPPATH", "GITCON
                   "REGISTRY_AUTH_FILE")
 PRESERVE_WARNING = ("Preserving the current environment block may have unintended side "
                     "effects on the build.")
-SCRUBBED_PREFIXES = ("CI_", "AWS_", "SSH_", "GIT_", "REMOTE_CONTAINERS")
 
 
 # --- helpers ------------------------------------------------------------------
 
-def kas_env(**extra):
-    """clean_env without credential, CI and ssh variables."""
-    env = {k: v for k, v in clean_env().items()
-           if k not in IGNORED_WITH_E and not k.startswith(SCRUBBED_PREFIXES)}
-    env.update(extra)
-    return env
+kas_env = clean_env     # nothing kas reads comes from the caller
 
 
 def project(directory, repos, script=True, extra=""):

@@ -6,6 +6,7 @@ arrives.  The transport is allowed through GITCONFIG_FILE, which kas
 copies into its private HOME (CLI-072).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,17 +45,22 @@ def setup(tmp_path):
                 url: {url}
                 commit: {commit}
             """)
-    return upstream, work, env, config
+    yield upstream, work, env, config
+    # A failed test may have killed kas, orphaning its clone: stop it.
+    for pid in transport_processes(upstream):
+        with contextlib.suppress(OSError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
-def transport_processes():
-    """Pids of the running slow transports (found through /proc)."""
+def transport_processes(upstream):
+    """Pids of the running slow transports to ``upstream`` (via /proc)."""
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if MARKER.encode() in f.read():
-                    pids.append(pid)
+                cmdline = f.read()
+            if MARKER.encode() in cmdline and upstream.encode() in cmdline:
+                pids.append(pid)
         except OSError:
             continue
     return pids
@@ -77,8 +83,9 @@ def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
     proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: transport_processes()), "the clone never started"
-        assert (work / ".slow.kas-partial").exists()
+        partial = work / ".slow.kas-partial"
+        assert wait_for(lambda: transport_processes(upstream) and partial.exists()), \
+            "the clone never started"
         started = time.monotonic()
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=15)
@@ -92,7 +99,8 @@ def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
     assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
     assert not (work / "slow").exists()
     assert not (work / ".slow.kas-partial").exists()
-    assert wait_for(lambda: not transport_processes(), timeout=5), "clone left running"
+    assert wait_for(lambda: not transport_processes(upstream), timeout=5), \
+        "clone left running"
 
 
 def test_run_after_interruption_clones_a_good_repo(setup):
@@ -101,7 +109,7 @@ def test_run_after_interruption_clones_a_good_repo(setup):
     proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: transport_processes())
+        assert wait_for(lambda: transport_processes(upstream))
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
     finally:
