@@ -47,6 +47,13 @@ class Runner:
             raise CommandError(argv, 127, stderr=str(err), cwd=cwd) from None
         with self._lock:
             self._children.add(proc)
+            # cancel() may have taken its snapshot just before the add.
+            cancelled = self.cancelled.is_set()
+        if cancelled:
+            _stop_group(proc)
+            with self._lock:
+                self._children.discard(proc)
+            raise Cancelled()
         try:
             stdout, stderr = proc.communicate(input)
         except BaseException:
@@ -72,8 +79,8 @@ class Runner:
 
     def cancel(self):
         """Terminate every running child (SIGTERM to its group) and wait."""
-        self.cancelled.set()
         with self._lock:
+            self.cancelled.set()
             children = list(self._children)
         for proc in children:       # all at once, so they stop in parallel
             _signal_group(proc, signal.SIGTERM)

@@ -10,10 +10,11 @@ import contextlib
 import os
 import signal
 import subprocess
+import textwrap
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, write
+from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
 
 MARKER = "kas-interrupt-test-transport"
 
@@ -35,8 +36,8 @@ def setup(tmp_path):
     gitconfig = write(tmp_path / "gitconfig", '[protocol "ext"]\n\tallow = always\n')
     env = clean_env(GITCONFIG_FILE=gitconfig, KAS_WORK_DIR=str(work))
 
-    def config(url):
-        return write(work / "kas.yml", f"""
+    def config(url, extra=""):
+        return write(work / "kas.yml", textwrap.dedent(f"""
             header:
               version: 23
             repos:
@@ -44,7 +45,7 @@ def setup(tmp_path):
               slow:
                 url: {url}
                 commit: {commit}
-            """)
+            """) + extra)
     yield upstream, work, env, config
     # A failed test may have killed kas, orphaning its clone: stop it.
     for pid in transport_processes(upstream):
@@ -119,3 +120,22 @@ def test_run_after_interruption_clones_a_good_repo(setup):
     kas_ok("checkout", "kas.yml", cwd=work, env=env)
     assert git(work / "slow", "rev-parse", "HEAD") == git(upstream, "rev-parse", "HEAD")
     assert (work / "slow" / "README").read_text() == "hello\n"
+
+
+def test_first_failure_cancels_the_other_fetches(setup, tmp_path):
+    """CLI-087: a failing repo stops a slow clone at once; nothing is left."""
+    upstream, work, env, config = setup
+    config(slow_url(upstream, 60), extra=f"""
+  broken:
+    url: {tmp_path / "no-such-repo"}
+    commit: {git(upstream, "rev-parse", "HEAD")}
+""")
+    started = time.monotonic()
+    result = run_kas("checkout", "kas.yml", cwd=work, env=env, timeout=30)
+    assert result.returncode == 2, result
+    assert time.monotonic() - started < 15
+    assert len(result.errors()) == 1, result
+    assert result.errors()[0].startswith('Fetching of repo: "broken" failed: ')
+    assert not (work / "slow").exists()
+    assert not (work / ".slow.kas-partial").exists()
+    assert wait_for(lambda: not transport_processes(upstream), timeout=5)
