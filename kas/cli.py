@@ -59,6 +59,12 @@ def start_line(prog):
     return f"{prog} {__version__} started on {distro.name()} {release}"
 
 
+def describe_os_error(err):
+    paths = [p for p in (err.filename, err.filename2) if p is not None]
+    where = " -> ".join(str(p) for p in paths)
+    return f"{err.strerror or err}: {where}" if where else str(err.strerror or err)
+
+
 def _install_signal_handlers():
     """First SIGINT/SIGTERM cancels gracefully, a second one exits at once."""
 
@@ -119,6 +125,12 @@ def _run_command(args):
         if ctx is not None:
             ctx.runner.cancel()
         raise
+    except OSError as err:
+        # The file system said no (permissions, a file where a directory
+        # should be, disk full): the user's to fix, not a bug.
+        log.debug("Details:", exc_info=True)
+        log.error("%s", describe_os_error(err))
+        return KasUserError.exit_code
     except Exception as err:
         log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first
         log.error("This is a bug in kas, not in your configuration: "

@@ -36,6 +36,9 @@ class Context:
                          or bool(self.environ.get("NO_COLOR"))
                          or not stdout_isatty)
         self.work_dir = self._dir_from_env("KAS_WORK_DIR", _current_directory())
+        if not os.path.isdir(self.work_dir):
+            raise KasUserError(f"The work directory {self.work_dir} (KAS_WORK_DIR) does not "
+                               "exist or is not a directory")
         self.build_dir = self._dir_from_env(
             "KAS_BUILD_DIR", os.path.join(self.work_dir, "build"))
         self.update = bool(getattr(args, "update", False))

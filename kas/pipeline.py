@@ -32,7 +32,9 @@ def setup_dir(ctx):
     try:
         os.mkdir(ctx.build_dir)
     except FileExistsError:
-        pass
+        if not os.path.isdir(ctx.build_dir):
+            raise KasUserError(f"The build directory {ctx.build_dir} exists but is not a "
+                               "directory") from None
     except FileNotFoundError:
         raise KasUserError("Cannot create the build directory "
                            f"{ctx.build_dir}: its parent does not exist") from None

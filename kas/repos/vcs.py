@@ -24,6 +24,8 @@ class FetchSettings:
         self.premirrors = premirror_rules(ctx.environ)            # CLI-083
         ref_dir = ctx.environ.get("KAS_REPO_REF_DIR")
         self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
+        if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
+            raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
         self.update = ctx.update
         self.force_checkout = bool(getattr(ctx.args, "force_checkout", False))
 
