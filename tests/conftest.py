@@ -105,6 +105,18 @@ def make_git_repo(path, files=None, origin=None):
     return str(path)
 
 
+MARKER = "kas-interrupt-test-transport"
+
+
+def slow_url(upstream, seconds):
+    """A URL to ``upstream`` whose transport first sleeps ``seconds``: git's
+    ext:: transport, which needs ``protocol.ext.allow=always``."""
+    # ext:: separates arguments by spaces; "% " is a literal space.  The
+    # marker lets the test find leftover transport processes.
+    script = f"sleep {seconds}; : {MARKER}; exec git-upload-pack {upstream}"
+    return "ext::sh -c " + script.replace(" ", "% ")
+
+
 def make_context(work_dir, environ=None, update=False):
     """A kas Context as the CLI builds it, for in-process tests."""
     from kas.context import Context

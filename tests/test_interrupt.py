@@ -14,16 +14,17 @@ import textwrap
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
-
-MARKER = "kas-interrupt-test-transport"
-
-
-def slow_url(upstream, seconds):
-    # ext:: separates arguments by spaces; "% " is a literal space.  The
-    # marker lets the test find leftover transport processes.
-    script = f"sleep {seconds}; : {MARKER}; exec git-upload-pack {upstream}"
-    return "ext::sh -c " + script.replace(" ", "% ")
+from conftest import (
+    MARKER,
+    clean_env,
+    git,
+    kas_command,
+    kas_ok,
+    make_git_repo,
+    run_kas,
+    slow_url,
+    write,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pty
 import subprocess
 
 import pytest
-from conftest import clean_env, git, kas_command, make_git_repo, run_kas, write
-from test_interrupt import slow_url
+from conftest import clean_env, git, kas_command, make_git_repo, run_kas, slow_url, write
 
 
 @pytest.fixture

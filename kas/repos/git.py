@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 
-from kas.errors import CommandError, KasUserError
+from kas.errors import CommandError
 from kas.repos.vcs import Backend, is_full_sha, verify_commit
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class GitBackend(Backend):
             self.ctx.runner.run(["git", "clone"] + args, cwd=os.path.dirname(args[-1]),
                                 env=self.env)
         except CommandError as err:
-            raise KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                               f"{(err.stderr or '').strip()}") from None
+            raise self.fetch_failed(err.stderr or "") from None
 
     def _reference_repo(self):
         """CLI-084: the shared bare clone, created race-free."""
@@ -146,8 +145,7 @@ class GitBackend(Backend):
             argv += ["origin", f"+{spec.branch}:{self.remote_branch()}"]
         result = self.run(argv, check=False)
         if result.returncode != 0:
-            raise KasUserError(f'Fetching of repo: "{spec.name}" failed: '
-                               f"{result.stderr.strip()}")
+            raise self.fetch_failed(result.stderr)
 
     # -- checkout ------------------------------------------------------
 
@@ -158,8 +156,7 @@ class GitBackend(Backend):
         result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
                            f"{commit}^{{commit}}"], check=False)
         if result.returncode != 0:
-            raise KasUserError(f'Commit "{commit}" cannot be found in repository '
-                               f'"{self.spec.name}"')
+            raise self.not_found("Commit", commit)
         return verify_commit(self, result.stdout.strip(), commit)
 
     def tag_ids(self):
@@ -176,28 +173,23 @@ class GitBackend(Backend):
         if spec.tag:
             ids = self.tag_ids()
             if ids is None:
-                raise KasUserError(f'Tag "{spec.tag}" cannot be found in repository '
-                                   f'"{spec.name}"')
+                raise self.not_found("Tag", spec.tag)
             tag_object, tag_commit = ids
             if spec.commit and not (tag_object.startswith(spec.commit)
                                     or self.verify(spec.commit) == tag_commit):
-                raise KasUserError(
-                    f'Provided tag "{spec.tag}" ("{tag_commit}") does not match provided '
-                    f'commit "{spec.commit}" in repository "{spec.name}", aborting!')
+                raise self.tag_mismatch(tag_commit)
             return tag_commit, None
         if spec.branch:
             remote = self.remote_branch()
             result = self.run(["git", "rev-parse", "--verify", "-q", remote], check=False)
             if result.returncode != 0:
-                raise KasUserError(f'Branch "{spec.branch}" cannot be found in repository '
-                                   f'"{spec.name}"')
+                raise self.not_found("Branch", spec.branch)
             rev = result.stdout.strip()
             if spec.commit:
                 rev = self.verify(spec.commit)
                 if not self.shallow() and not self.succeeds(
                         ["git", "merge-base", "--is-ancestor", rev, remote]):
-                    raise KasUserError(f'Branch "{spec.branch}" in repository "{spec.name}" '
-                                       f'does not contain commit "{spec.commit}"')
+                    raise self.branch_lacks_commit()
             return rev, local_branch_name(spec.branch)
         if spec.commit:
             return self.verify(spec.commit), None

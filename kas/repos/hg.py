@@ -5,7 +5,7 @@ import logging
 import os
 import re
 
-from kas.errors import CommandError, KasUserError
+from kas.errors import CommandError
 from kas.repos.vcs import Backend, verify_commit
 
 log = logging.getLogger(__name__)
@@ -13,13 +13,14 @@ log = logging.getLogger(__name__)
 PATCH_USER = "kas <kas@example.com>"
 
 
-def _literal(name):
-    """A revset string literal for ``name``."""
-    return "'literal:{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
-
-
 def _symbol(name):
+    """A quoted revset string for ``name``."""
     return "'{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
+
+
+def _literal(name):
+    """A revset pattern matching exactly ``name``."""
+    return _symbol("literal:" + name)
 
 
 class HgBackend(Backend):
@@ -37,8 +38,7 @@ class HgBackend(Backend):
             self.ctx.runner.run(["hg", "clone", "-q", "--", self.url, into],
                                 cwd=os.path.dirname(into), env=self.env)
         except CommandError as err:
-            raise KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                               f"{(err.stderr or '').strip()}") from None
+            raise self.fetch_failed(err.stderr or "") from None
         return True
 
     def sync_origin(self):
@@ -73,8 +73,7 @@ class HgBackend(Backend):
     def fetch(self):
         result = self.run(["hg", "pull", "-q"], check=False)
         if result.returncode != 0:
-            raise KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                               f"{(result.stderr or result.stdout).strip()}")
+            raise self.fetch_failed(result.stderr or result.stdout)
 
     # -- checkout ------------------------------------------------------
 
@@ -84,8 +83,7 @@ class HgBackend(Backend):
     def verify(self, commit):
         node = self._node(_symbol(commit))
         if node is None:
-            raise KasUserError(f'Commit "{commit}" cannot be found in repository '
-                               f'"{self.spec.name}"')
+            raise self.not_found("Commit", commit)
         return verify_commit(self, node, commit)
 
     def target(self):
@@ -93,25 +91,20 @@ class HgBackend(Backend):
         if spec.tag:
             tag_commit = self._node(f"tag({_literal(spec.tag)})")
             if tag_commit is None:
-                raise KasUserError(f'Tag "{spec.tag}" cannot be found in repository '
-                                   f'"{spec.name}"')
+                raise self.not_found("Tag", spec.tag)
             if spec.commit and self.verify(spec.commit) != tag_commit:
-                raise KasUserError(
-                    f'Provided tag "{spec.tag}" ("{tag_commit}") does not match provided '
-                    f'commit "{spec.commit}" in repository "{spec.name}", aborting!')
+                raise self.tag_mismatch(tag_commit)
             return tag_commit
         if spec.branch:
             head = self._branch_head()
             if head is None:
-                raise KasUserError(f'Branch "{spec.branch}" cannot be found in repository '
-                                   f'"{spec.name}"')
+                raise self.not_found("Branch", spec.branch)
             if not spec.commit:
                 return head
             node = self.verify(spec.commit)
             if self.settings.depth == 0 and not self._node(
                     f"{node} and ancestors(branch({_literal(spec.branch)}))"):
-                raise KasUserError(f'Branch "{spec.branch}" in repository "{spec.name}" '
-                                   f'does not contain commit "{spec.commit}"')
+                raise self.branch_lacks_commit()
             return node
         if spec.commit:
             return self.verify(spec.commit)

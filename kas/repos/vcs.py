@@ -63,6 +63,26 @@ class Backend:
                 f'Cannot use {self.path} for repository "{self.spec.name}": it exists but '
                 f"is not a {self.spec.type} checkout. Move it away or fix the repo's path.")
 
+    # The user-facing errors of §4, the same for every backend.
+
+    def fetch_failed(self, output):
+        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: {output.strip()}')
+
+    def not_found(self, kind, value):
+        return KasUserError(f'{kind} "{value}" cannot be found in repository '
+                            f'"{self.spec.name}"')
+
+    def tag_mismatch(self, tag_commit):
+        spec = self.spec
+        return KasUserError(f'Provided tag "{spec.tag}" ("{tag_commit}") does not match '
+                            f'provided commit "{spec.commit}" in repository "{spec.name}", '
+                            "aborting!")
+
+    def branch_lacks_commit(self):
+        spec = self.spec
+        return KasUserError(f'Branch "{spec.branch}" in repository "{spec.name}" does not '
+                            f'contain commit "{spec.commit}"')
+
     def run(self, argv, check=True, input=None, env=None):
         return self.ctx.runner.run(argv, cwd=self.path, env=env or self.env, check=check,
                                    input=input)
