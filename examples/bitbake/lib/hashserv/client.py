@@ -1,0 +1,1 @@
+"""Stand-in: see hashserv/__init__.py."""
