@@ -13,10 +13,9 @@ import sys
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
 from kas.errors import Cancelled, KasUserError
 from kas.log import LEVELS, setup_logging
+from kas.process import EXIT_INTERRUPTED, force_exit
 
 log = logging.getLogger(__name__)
-
-EXIT_INTERRUPTED = 130
 
 
 def program_name(argv0=None):
@@ -68,14 +67,10 @@ def describe_os_error(err):
 def _install_signal_handlers():
     """First SIGINT/SIGTERM cancels gracefully, a second one exits at once."""
 
-    def forced(signum, frame):
-        log.error("kas terminated forcefully")
-        os._exit(EXIT_INTERRUPTED)
-
     def graceful(signum, frame):
-        signal.signal(signal.SIGINT, forced)
-        signal.signal(signal.SIGTERM, forced)
-        raise Cancelled()
+        signal.signal(signal.SIGINT, force_exit)
+        signal.signal(signal.SIGTERM, force_exit)
+        raise Cancelled(signum)
 
     signal.signal(signal.SIGINT, graceful)
     signal.signal(signal.SIGTERM, graceful)

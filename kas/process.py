@@ -116,24 +116,134 @@ def _signal_group(proc, signum):
         pass
 
 
+EXIT_INTERRUPTED = 130
+
+
+def force_exit(signum=None, frame=None):
+    """CLI-341: a second SIGINT/SIGTERM ends kas at once."""
+    log.error("kas terminated forcefully")
+    os._exit(EXIT_INTERRUPTED)
+
+
+class _Handlers:
+    """Temporarily replaced SIGINT/SIGTERM handlers."""
+
+    def __init__(self, handler):
+        self.handler = handler
+
+    def __enter__(self):
+        self.saved = {sig: signal.signal(sig, self.handler)
+                      for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+
 def run_interactive(argv, cwd=None, env=None):
     """Run a child attached to the terminal, in kas's process group (CLI-342).
 
     Returns its exit status (negative for a signal, like subprocess).  A
-    terminal Ctrl-C reaches the child directly; when kas is cancelled the
-    child is asked to stop too before kas goes on."""
+    terminal Ctrl-C reaches the child directly and is its business (a shell
+    prompt clears its line), so kas ignores SIGINT meanwhile, like
+    system(3).  SIGTERM cancels kas: the child is asked to stop too."""
     log_command(argv, cwd)
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env)
-    except OSError as err:
-        raise CommandError(argv, 127, stderr=str(err), cwd=cwd) from None
-    try:
-        return proc.wait()
-    except BaseException:
-        proc.terminate()
+
+    def on_signal(signum, frame):
+        if signum == signal.SIGTERM:
+            raise Cancelled(signum)
+
+    with _Handlers(on_signal):
         try:
-            proc.wait(TERMINATE_GRACE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
+            proc = subprocess.Popen(argv, cwd=cwd, env=env)
+        except OSError as err:
+            raise CommandError(argv, 127, stderr=str(err), cwd=cwd) from None
+        try:
+            return proc.wait()
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(TERMINATE_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+
+
+def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
+    """Run a long job (bitbake) that must shut down cleanly when kas is
+    interrupted (CLI-340 ... CLI-342).
+
+    ``foreground``: the child shares kas's terminal and process group, so a
+    terminal Ctrl-C reaches it directly.  Otherwise it runs in its own
+    session and its output lines are handed to ``on_stdout``/``on_stderr``
+    as they come.  Returns the exit status; raises Cancelled once the child
+    has ended if kas was interrupted.
+
+    bitbake stops on SIGINT: the first one lets running tasks finish, the
+    second kills them.  So a Ctrl-C is passed on once (unless the terminal
+    already delivered it) and kas waits; SIGTERM, a request to end now, is
+    passed on as both; a second signal is passed on and ends kas at once."""
+    log_command(argv, cwd)
+    received = []
+    proc = None
+
+    def forward(signum):
+        if proc is not None and not (foreground and signum == signal.SIGINT):
+            _signal_process(proc, signal.SIGINT)
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        forward(signum)
+        if len(received) > 1:
+            force_exit()
+        if signum == signal.SIGTERM and proc is not None:
+            threading.Timer(FORCED_STOP_DELAY, _signal_process,
+                            (proc, signal.SIGINT)).start()
+
+    with _Handlers(on_signal):
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=env, start_new_session=not foreground,
+                stdin=None if foreground else subprocess.DEVNULL,
+                stdout=None if foreground else subprocess.PIPE,
+                stderr=None if foreground else subprocess.PIPE,
+                text=True, errors="replace", bufsize=1)
+        except OSError as err:
+            raise CommandError(argv, 127, stderr=str(err), cwd=cwd) from None
+        if received:        # a signal arrived while the child was starting
+            _signal_process(proc, signal.SIGINT)
+        readers = [] if foreground else [
+            _line_reader(proc.stdout, on_stdout), _line_reader(proc.stderr, on_stderr)]
+        returncode = proc.wait()
+        for reader in readers:
+            reader.join()
+    if received:
+        raise Cancelled(received[0])
+    return returncode
+
+
+# Between the two SIGINTs that stop bitbake at once: its UI must have
+# handled the first one.
+FORCED_STOP_DELAY = 1.0
+
+
+def _line_reader(stream, handle):
+    def pump():
+        with stream:
+            for line in stream:
+                if handle is not None:
+                    handle(line.rstrip("\n"))
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _signal_process(proc, signum):
+    if proc.returncode is None:
+        try:
+            proc.send_signal(signum)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,51 @@
+"""``kas shell``: the setup pipeline, then a shell in the build environment
+(CLI-120 ... CLI-124, ENV-111)."""
+
+import logging
+import os
+
+from kas.pipeline import add_setup_options, requested_skips, run_setup
+
+log = logging.getLogger(__name__)
+
+COMMAND = "shell"
+HELP = "Run a shell in the build environment"
+HELP_ORDER = 30
+
+
+def setup_parser(parser):
+    add_setup_options(parser, keep_config=True, preserve_env=True)
+    parser.add_argument(
+        "-c", "--command", default="",
+        help="Run a command in the shell instead of an interactive session")
+
+
+def shell_environment(ctx):
+    """The build environment (or the managed one if setup_environ was
+    skipped) with the settings of an interactive session."""
+    env = dict(ctx.build_env if ctx.build_env is not None else ctx.env)
+    env["GIT_TERMINAL_PROMPT"] = "true"         # step make_interactive
+    env["HISTFILE"] = os.path.join(ctx.work_dir, ".kas_shell_history")
+    return env
+
+
+def run(ctx, args):
+    from kas.errors import CommandError
+    from kas.process import run_interactive
+
+    run_setup(ctx, requested_skips(args))
+    config = ctx.config
+    log.info("To start the default build, run: bitbake -c %s %s",
+             config.task(), " ".join(config.targets()))
+    env = shell_environment(ctx)
+    shell = env.get("SHELL") or ctx.environ.get("SHELL") or "/bin/sh"
+    argv = [shell, "-c", args.command] if args.command else [shell]
+    returncode = run_interactive(argv, cwd=ctx.build_dir, env=env)
+    if returncode < 0:
+        returncode = 128 - returncode       # killed by a signal, as a shell reports it
+    if returncode != 0:
+        log.error("Shell returned non-zero exit status")
+        err = CommandError(argv, returncode)
+        err.exit_code = returncode
+        raise err
+    return 0
