@@ -112,11 +112,14 @@ def repos_apply_patches(ctx):
 
 def setup_environ(ctx):
     """Source the init script and compose the build environment."""
+    from kas.buildenv.buildtools import prepare_buildtools
     from kas.buildenv.environ import build_environment
     from kas.buildenv.initscript import find_init_script, source_init_script
 
     spec, script = find_init_script(ctx.config, ctx.repos)
-    ctx.build_env = build_environment(ctx, source_init_script(ctx, spec, script))
+    buildtools_setup = prepare_buildtools(ctx)
+    ctx.build_env = build_environment(
+        ctx, source_init_script(ctx, spec, script, buildtools_setup=buildtools_setup))
 
 
 def write_bbconfig(ctx):
