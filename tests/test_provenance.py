@@ -1,0 +1,368 @@
+"""``kas build --provenance`` (cli.md CLI-106, CLI-023; config-format.md CF-760,
+CLI-083 for the identity of a mirrored repo).
+
+Every test runs the real ``kas`` in a subprocess.  The project has a fake
+init script that puts a fake ``bitbake`` on ``PATH``; the fake bitbake
+notes that it ran and sources ``<record dir>/control.sh``, which by default
+writes artifact files under the build directory (its cwd).  Repositories
+fetched by kas are real git repositories made by the tests.
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import re
+import time
+
+import pytest
+from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+
+INIT_SCRIPT = """\
+mkdir -p "$1/conf"
+export PATH="{bin}:$PATH"
+export BB_ENV_PASSTHROUGH_ADDITIONS=FOO_INIT
+"""
+
+FAKE_BITBAKE = """\
+#!/bin/sh
+R='{rec}'
+echo run >> "$R/runs"
+if [ -f "$R/control.sh" ]; then . "$R/control.sh"; fi
+exit 0
+"""
+
+ARTIFACTS = {
+    "tmp/deploy/images/qemu/core.wic": b"image-1\n",
+    "tmp/deploy/images/qemu/core.ext4": b"image-2\n",
+    "tmp/deploy/images/qemu/core.manifest": b"not an artifact\n",
+    "tmp/deploy/sdk/x86_64/sdk.sh": b"sdk\n",
+    "tmp/top.sh": b"top\n",
+}
+
+MAKE_ARTIFACTS = "".join(
+    f"mkdir -p '{os.path.dirname(path)}'; printf '{data.decode()[:-1]}\\n' > '{path}'\n"
+    for path, data in ARTIFACTS.items())
+
+ARTIFACTS_CONFIG = """
+artifacts:
+  image: tmp/deploy/images/*/core.wic
+  rootfs: tmp/deploy/images/qemu/core.ext4
+  sdk: "tmp/**/*.sh"
+"""
+
+# (name, sha256) of every file the globs above match.
+EXPECTED_SUBJECTS = sorted(
+    (os.path.basename(path), hashlib.sha256(ARTIFACTS[path]).hexdigest())
+    for path in ("tmp/deploy/images/qemu/core.wic", "tmp/deploy/images/qemu/core.ext4",
+                 "tmp/deploy/sdk/x86_64/sdk.sh", "tmp/top.sh"))
+
+MINIMAL = """
+header:
+  version: 23
+repos:
+  this:
+"""
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def os_release():
+    values = {}
+    with open("/etc/os-release") as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            values[key] = value.strip('"')
+    return values
+
+
+def parse_time(text):
+    assert TIMESTAMP.fullmatch(text), text
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+class Project:
+    def __init__(self, tmp_path, workdir):
+        self.tmp = tmp_path
+        self.work = workdir
+        self.rec = tmp_path / "rec"
+        self.rec.mkdir()
+        self.bin = tmp_path / "bin"
+        os.chmod(write(self.bin / "bitbake", FAKE_BITBAKE.format(rec=self.rec)), 0o755)
+        self.control(MAKE_ARTIFACTS)
+
+    def init_script(self, directory=None):
+        return write((directory or self.work) / "oe-init-build-env",
+                     INIT_SCRIPT.format(bin=self.bin))
+
+    def control(self, text):
+        write(self.rec / "control.sh", text)
+
+    def build_dir(self, *parts):
+        return os.path.join(str(self.work), "build", *parts)
+
+    def attestation_path(self):
+        return self.build_dir("attestation", "kas-build.provenance.json")
+
+    def attestation(self):
+        text = read(self.attestation_path())
+        document = json.loads(text)
+        assert text == json.dumps(document, indent=4) + "\n"   # 4-space indent, newline
+        return document
+
+    def ran(self):
+        return (self.rec / "runs").exists()
+
+    def kas(self, *args, env=None, ok=True):
+        env = clean_env() if env is None else env
+        if ok:
+            return kas_ok(*args, cwd=self.work, env=env)
+        return run_kas(*args, cwd=self.work, env=env)
+
+
+@pytest.fixture
+def proj(tmp_path, workdir):
+    return Project(tmp_path, workdir)
+
+
+def subjects(document):
+    for entry in document["subject"]:
+        assert set(entry) == {"name", "digest"}, entry
+        assert set(entry["digest"]) == {"sha256"}, entry
+    return sorted((e["name"], e["digest"]["sha256"]) for e in document["subject"])
+
+
+def content_entry(path, media_type):
+    with open(path, "rb") as f:
+        content = base64.b64encode(f.read()).decode()
+    return {"content": content, "mediaType": media_type}
+
+
+def config_entries(document):
+    """The resolvedDependencies for config files, without their name."""
+    deps = document["predicate"]["buildDefinition"]["resolvedDependencies"]
+    entries = []
+    for dep in deps:
+        if "content" in dep:
+            assert set(dep) == {"name", "content", "mediaType"}, dep
+            entries.append((os.path.basename(dep["name"]),
+                            {"content": dep["content"], "mediaType": dep["mediaType"]}))
+    return entries
+
+
+# --- the statement (CLI-106) -------------------------------------------------------
+
+def test_cli106_attestation_of_a_build(proj, tmp_path):
+    """--provenance true: every field of the statement."""
+    upstream = make_git_repo(tmp_path / "upstream",
+                             {"meta-x/conf/layer.conf": "# layer\n", "README": "up\n"})
+    head = git(upstream, "rev-parse", "HEAD")
+    proj.init_script()
+    config = write(proj.work / "kas.yml", MINIMAL + (
+        "  up:\n"
+        f"    url: file://{upstream}\n"
+        f"    commit: {head}\n"
+        "    layers:\n"
+        "      meta-x:\n"
+        "target: from-config\n"
+        "task: from-config\n") + ARTIFACTS_CONFIG)
+    before = datetime.datetime.now(datetime.timezone.utc)
+    time.sleep(0.01)
+    proj.kas("build", "--provenance", "true", "kas.yml",
+             env=clean_env(CI_JOB_URL="https://ci.example/jobs/42"))
+    after = datetime.datetime.now(datetime.timezone.utc)
+    doc = proj.attestation()
+
+    assert set(doc) == {"_type", "subject", "predicateType", "predicate"}
+    assert doc["_type"] == "https://in-toto.io/Statement/v1"
+    assert doc["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert subjects(doc) == EXPECTED_SUBJECTS
+    assert set(doc["predicate"]) == {"buildDefinition", "runDetails"}
+
+    definition = doc["predicate"]["buildDefinition"]
+    assert definition["buildType"] == (
+        "https://kas.readthedocs.io/en/5.5/userguide/project-configuration.html")
+    assert definition["externalParameters"] == {
+        "command": "build", "config": ["kas.yml"], "target": None, "task": None,
+        "extra_bitbake_args": []}
+    assert definition["internalParameters"] == {}
+    repo_deps = [d for d in definition["resolvedDependencies"] if "content" not in d]
+    assert repo_deps == [{
+        "name": "up",
+        "uri": f"git+file://{upstream}",
+        "digest": {"gitCommit": head},
+        "annotations": {"dirty": False, "layers": ["meta-x"]},
+    }]
+    assert config_entries(doc) == [
+        ("kas.yml", content_entry(config, "application/vnd.kas+yaml"))]
+    # Repos first, then the config files.
+    assert "content" in definition["resolvedDependencies"][-1]
+
+    run = doc["predicate"]["runDetails"]
+    release = os_release()
+    assert run["builder"] == {"id": "https://github.com/siemens/kas",
+                              "version": {"kas": "5.5", "distro.name": release["NAME"],
+                                          "distro.version": release["VERSION_ID"]}}
+    assert run["byproducts"] == []
+    metadata = run["metadata"]
+    assert set(metadata) == {"invocationId", "startedOn", "finishedOn"}
+    assert metadata["invocationId"] == "https://ci.example/jobs/42"
+    started, finished = parse_time(metadata["startedOn"]), parse_time(metadata["finishedOn"])
+    assert before <= started <= finished <= after
+
+
+def test_cli106_cli_parameters_relative_configs_and_json(proj):
+    """mode=min; target/task/extra args from the command line; config paths
+    relative to the work dir; a .json config is application/vnd.kas+json."""
+    configs = proj.work / "configs"
+    proj.init_script(configs)
+    first = write(configs / "kas.yml", MINIMAL + "target: from-config\n" + ARTIFACTS_CONFIG)
+    second = write(configs / "extra.json", '{"header": {"version": 23}, "machine": "m"}\n')
+    proj.kas("build", "--provenance", "mode=min", "--target", "a", "--target", "b",
+             "--task", "fetch", "configs/kas.yml:configs/extra.json", "--", "-k", "-v",
+             env=clean_env(KAS_WORK_DIR=str(proj.work)))
+    doc = proj.attestation()
+    definition = doc["predicate"]["buildDefinition"]
+    assert definition["externalParameters"] == {
+        "command": "build", "config": ["configs/kas.yml", "configs/extra.json"],
+        "target": ["a", "b"], "task": "fetch", "extra_bitbake_args": ["-k", "-v"]}
+    assert definition["internalParameters"] == {}
+    assert sorted(config_entries(doc)) == sorted([
+        ("kas.yml", content_entry(first, "application/vnd.kas+yaml")),
+        ("extra.json", content_entry(second, "application/vnd.kas+json"))])
+    assert doc["predicate"]["runDetails"]["metadata"]["invocationId"] == ""
+
+
+def test_cli106_mode_max_and_a_dirty_repo(proj, tmp_path):
+    """internalParameters.env has the resolved env values; a clone with
+    uncommitted changes is annotated dirty (and left alone, CLI-090)."""
+    upstream = make_git_repo(tmp_path / "upstream", {"README": "up\n"})
+    head = git(upstream, "rev-parse", "HEAD")
+    clone = proj.work / "up"
+    git(tmp_path, "clone", "-q", upstream, str(clone))
+    write(clone / "README", "local change\n")
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + (
+        "  up:\n"
+        f"    url: {upstream}\n"
+        f"    commit: {head}\n"
+        "env:\n"
+        "  MYVAR: default\n"
+        '  OVERRIDDEN: "x"\n'
+        "  NULLVAR: null\n") + ARTIFACTS_CONFIG)
+    proj.kas("build", "--provenance", "mode=max", "kas.yml",
+             env=clean_env(OVERRIDDEN="fromenv"))
+    doc = proj.attestation()
+    internal = doc["predicate"]["buildDefinition"]["internalParameters"]
+    assert set(internal) == {"env"}
+    env = dict(internal["env"])
+    assert env.pop("NULLVAR", None) is None       # unset null entry: null or left out
+    assert env == {"MYVAR": "default", "OVERRIDDEN": "fromenv"}
+    deps = {d["name"]: d for d in doc["predicate"]["buildDefinition"]["resolvedDependencies"]}
+    assert deps["up"]["digest"] == {"gitCommit": head}
+    assert deps["up"]["annotations"] == {"dirty": True, "layers": ["."]}
+    assert read(clone / "README") == "local change\n"
+
+
+def test_cli106_cli083_credentials_removed_and_scp_url(proj, tmp_path):
+    """The configured URL is the identity (CLI-083), reported without user
+    name and password; ``user@host:path`` becomes ``ssh://host/path``."""
+    upstream = make_git_repo(tmp_path / "upstream", {"README": "up\n"})
+    head = git(upstream, "rev-parse", "HEAD")
+    secret_url = "http://user:SECRETTOKEN@127.0.0.1:9/x.git"
+    scp_url = "git@example.invalid:group/proj.git"
+    make_git_repo(proj.work, {
+        "oe-init-build-env": INIT_SCRIPT.format(bin=proj.bin),
+        "kas.yml": MINIMAL + (
+            "  secret:\n"
+            f"    url: {secret_url}\n"
+            f"    commit: {head}\n"
+            "  scp:\n"
+            f"    url: {scp_url}\n"
+            f"    commit: {head}\n") + ARTIFACTS_CONFIG})
+    premirrors = (f"http://user:SECRETTOKEN@127\\.0\\.0\\.1:9/x\\.git file://{upstream}\n"
+                  f"git@example\\.invalid:group/proj\\.git file://{upstream}\n")
+    proj.kas("build", "--provenance", "true", "kas.yml",
+             env=clean_env(KAS_PREMIRRORS=premirrors))
+    text = read(proj.attestation_path())
+    assert "SECRETTOKEN" not in text
+    assert "user:" not in text
+    deps = {d["name"]: d for d in proj.attestation()["predicate"]["buildDefinition"][
+        "resolvedDependencies"]}
+    assert deps["secret"]["uri"] == "git+http://127.0.0.1:9/x.git"
+    assert deps["scp"]["uri"] == "git+ssh://example.invalid/group/proj.git"
+    assert deps["secret"]["digest"] == deps["scp"]["digest"] == {"gitCommit": head}
+    # The config file is tracked by the top repository: no content entry.
+    assert config_entries(proj.attestation()) == []
+
+
+# --- artifacts (CF-760, CLI-023) ------------------------------------------------------
+
+def test_cf760_missing_artifact_is_an_error(proj):
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + '  missing: "tmp/*.nothing"\n')
+    result = proj.kas("build", "--provenance", "true", "kas.yml", ok=False)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert result.errors() == ['No artifact found for missing:"tmp/*.nothing"']
+    assert proj.ran()
+    assert not os.path.exists(proj.attestation_path())
+
+
+def test_cf760_missing_artifact_is_no_error_without_provenance(proj):
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + '\nartifacts:\n  missing: "tmp/*.nothing"\n')
+    proj.kas("build", "kas.yml")
+    assert proj.ran()
+    assert not os.path.exists(proj.build_dir("attestation"))
+
+
+def test_cli106_no_artifacts_configured_is_a_warning(proj):
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL)
+    result = proj.kas("build", "--provenance", "mode=min", "kas.yml")
+    assert "Attestation does not contain any artifacts." in result.warnings()
+    assert proj.attestation()["subject"] == []
+
+
+def test_cf760_artifact_older_than_the_build_is_a_warning(proj):
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + "  old: tmp/old.bin\n")
+    old = write(proj.build_dir("tmp", "old.bin"), "stale\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    result = proj.kas("build", "--provenance", "true", "kas.yml")
+    about_old = [w for w in result.warnings() if "old" in w]
+    assert len(about_old) == 1, result
+    assert not [w for w in result.warnings() if "core.wic" in w or "sdk" in w], result
+    assert ("old.bin", hashlib.sha256(b"stale\n").hexdigest()) in subjects(proj.attestation())
+
+
+def test_cli106_failing_bitbake_writes_no_attestation(proj):
+    proj.init_script()
+    proj.control("exit 1\n")
+    write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG)
+    result = proj.kas("build", "--provenance", "true", "kas.yml", ok=False)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert re.fullmatch(r'Command "(\S*/)?bitbake -c build core-image-minimal" failed with '
+                        r"error 1", result.errors()[-1]), result
+    assert not [e for e in result.errors() if "artifact" in e], result
+    assert not os.path.exists(proj.attestation_path())
+
+
+@pytest.mark.parametrize("value", ["false", "mode=full", "max"])
+def test_cli100_provenance_accepts_only_the_three_modes(proj, value):
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL)
+    result = proj.kas("build", "--provenance", value, "kas.yml", ok=False)
+    assert result.returncode == 2, result
+    assert "usage: kas" in result.stderr, result
+    assert not proj.ran()
