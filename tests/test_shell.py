@@ -1,0 +1,289 @@
+"""``kas shell`` (cli.md §5.3 CLI-120 ... CLI-124, §6 CLI-330, §7 CLI-342;
+environment.md ENV-111).
+
+Every test runs the real ``kas`` in a subprocess.  The project is a plain
+directory (the ``workdir`` fixture) with ``kas.yml`` and a fake init script
+that creates ``$1/conf`` and exports a variable.  ``SHELL`` usually points
+at a small recording shell: it notes that it was used and execs
+``/bin/sh +m`` (no job control, so an interactive session stays in kas's
+process group and a terminal Ctrl-C reaches kas as well).  Interactive runs
+happen on a pseudo terminal made by ``pty.fork()`` (the child's controlling
+terminal, so typed Ctrl-C characters raise SIGINT).
+"""
+
+import os
+import pty
+import re
+import select
+import time
+
+import pytest
+from conftest import clean_env, kas_command, kas_ok, run_kas, write
+
+real = os.path.realpath
+
+INIT_SCRIPT = ('mkdir -p "$1/conf"\n'
+               "export FROM_INIT=1\n")
+
+RECORDING_SHELL = """\
+#!/bin/sh
+printf '%s\\n' "$0" >> '{rec}/shell-used'
+exec /bin/sh +m "$@"
+"""
+
+CONFIG = """
+header:
+  version: 23
+target:
+  - a
+  - b
+task: fetch
+env:
+  MYVAR: default
+repos:
+  this:
+"""
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def parse_env(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+class Project:
+    def __init__(self, tmp_path, workdir):
+        self.work = workdir
+        self.rec = tmp_path / "rec"
+        self.rec.mkdir()
+        self.shell = write(tmp_path / "bin" / "recording-shell",
+                           RECORDING_SHELL.format(rec=self.rec))
+        os.chmod(self.shell, 0o755)
+        write(workdir / "oe-init-build-env", INIT_SCRIPT)
+        write(workdir / "kas.yml", CONFIG)
+
+    def build_dir(self, *parts):
+        return os.path.join(str(self.work), "build", *parts)
+
+    def histfile(self):
+        return os.path.join(str(self.work), ".kas_shell_history")
+
+    def env(self, **extra):
+        """Caller environment with SHELL set to the recording shell."""
+        return clean_env(SHELL=self.shell, **extra)
+
+    def shell_uses(self):
+        path = self.rec / "shell-used"
+        return read(path).splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def proj(tmp_path, workdir):
+    return Project(tmp_path, workdir)
+
+
+def info_lines(text):
+    return [line.split(" - INFO     - ", 1)[1] for line in text.splitlines()
+            if " - INFO     - " in line]
+
+
+class Terminal:
+    """``argv`` running on a pseudo terminal that is its controlling tty."""
+
+    def __init__(self, argv, cwd, env):
+        pid, fd = pty.fork()
+        if pid == 0:        # the child: exec kas, never return into pytest
+            try:
+                os.chdir(cwd)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.data = b""
+        self.closed = False
+
+    @property
+    def output(self):
+        return self.data.decode(errors="replace").replace("\r\n", "\n")
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:         # EIO: no process has the terminal open any more
+            chunk = b""
+        if not chunk:
+            self.closed = True
+        self.data += chunk
+
+    def appears(self, text, timeout):
+        """Whether ``text`` is in the output within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                return False
+            self._read(remaining)
+        return True
+
+    def wait_for(self, text, timeout=20):
+        if not self.appears(text, timeout):
+            self.kill()
+            raise AssertionError(f"{text!r} did not appear; output:\n{self.output}")
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def kill(self):
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+
+    def finish(self, timeout=20):
+        """Read to the end; returns the exit code."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise AssertionError(f"kas did not finish; output:\n{self.output}")
+            self._read(remaining)
+        os.close(self.fd)
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
+def kas_on_terminal(proj, *args, env=None):
+    return Terminal(kas_command() + list(args), proj.work,
+                    env if env is not None else proj.env(NO_COLOR="1"))
+
+
+# --- kas shell -c (CLI-121, CLI-122, ENV-111) -------------------------------------------
+
+def test_cli121_cli122_command_runs_in_the_build_environment(proj):
+    out = proj.rec / "cmd"
+    result = kas_ok("shell", "kas.yml", "-c", f'pwd > "{out}.cwd"; env > "{out}.env"',
+                    cwd=proj.work, env=proj.env(KAS_MACHINE="m", FOO_SECRET="s3cret"))
+    assert real(read(f"{out}.cwd").strip()) == real(proj.build_dir())
+    env = parse_env(read(f"{out}.env"))
+    assert env["FROM_INIT"] == "1"                       # the init script's variable
+    assert env["MYVAR"] == "default"                     # config env
+    assert env["HISTFILE"] == proj.histfile()             # ENV-111
+    assert env["GIT_TERMINAL_PROMPT"] == "true"          # make_interactive
+    assert env["SHELL"] == proj.shell                    # taken over from the caller
+    assert "FOO_SECRET" not in env
+    assert [k for k in env if k.startswith("KAS_")] == []
+    assert proj.shell_uses() == [proj.shell]
+    assert "To start the default build, run: bitbake -c fetch a b" in info_lines(
+        result.stderr)
+    # The full pipeline ran before the shell.
+    assert os.path.isfile(proj.build_dir("conf", "local.conf"))
+
+
+def test_cli121_info_line_uses_kas_target_and_kas_task(proj):
+    result = kas_ok("shell", "kas.yml", "-c", "true", cwd=proj.work,
+                    env=proj.env(KAS_TARGET="t1  t2", KAS_TASK="compile"))
+    assert "To start the default build, run: bitbake -c compile t1 t2" in info_lines(
+        result.stderr)
+
+
+def test_cli123_nonzero_exit_code_is_forwarded(proj):
+    result = run_kas("shell", "kas.yml", "-c", "exit 7", cwd=proj.work, env=proj.env())
+    assert result.returncode == 7, result
+    assert "Traceback" not in result.stderr, result
+    assert result.errors() == ["Shell returned non-zero exit status",
+                               f"Command \"{proj.shell} -c 'exit 7'\" failed with error 7"]
+
+
+def test_cli121_default_shell_is_bin_sh(proj):
+    env = proj.env()
+    del env["SHELL"]
+    out = proj.rec / "exe"
+    kas_ok("shell", "kas.yml", "-c", f'readlink /proc/$$/exe > "{out}"', cwd=proj.work,
+           env=env)
+    assert read(out).strip() == real("/bin/sh")
+    assert proj.shell_uses() == []
+
+
+def test_cli045_shell_k_keeps_conf_files(proj):
+    files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
+             for name in ("local.conf", "bblayers.conf")}
+    out = proj.rec / "ran"
+    kas_ok("shell", "-k", "kas.yml", "-c", f'pwd > "{out}"', cwd=proj.work, env=proj.env())
+    assert {name: read(path) for name, path in files.items()} == {
+        name: f"# mine: {name}\n" for name in files}
+    assert real(read(out).strip()) == real(proj.build_dir())
+    assert not os.path.exists(proj.build_dir("CACHEDIR.TAG"))
+
+
+# --- -E / --preserve-env (CLI-330) -------------------------------------------------
+
+IGNORED_NETRC = ('Environment variable "NETRC_FILE" ignored because user environment is '
+                 "being used")
+PRESERVING = ("Preserving the current environment block may have unintended side effects "
+              "on the build.")
+
+
+def test_cli330_preserve_env_needs_a_tty(proj, tmp_path):
+    netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
+    result = run_kas("shell", "-E", "kas.yml", "-c", "true", cwd=proj.work,
+                     env=proj.env(NETRC_FILE=netrc))
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert result.errors() == ["--preserve-env can only be run from a tty"]
+    assert IGNORED_NETRC in result.warnings()
+    assert proj.shell_uses() == []
+
+
+@pytest.mark.parametrize("option", ["-E", "--preserve-env"])
+def test_cli330_preserve_env_on_a_terminal(proj, tmp_path, option):
+    netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
+    env = proj.env(NO_COLOR="1", NETRC_FILE=netrc, CALLER_VAR="from-caller")
+    term = kas_on_terminal(proj, "shell", option, "kas.yml", "-c",
+                           "echo CALLER=$CALLER_VAR INIT=$FROM_INIT HOME=$HOME.", env=env)
+    code = term.finish()
+    output = term.output
+    assert code == 0, output
+    assert "CALLER=from-caller INIT=1 HOME=" in output
+    assert f"HOME={env['HOME']}." not in output      # setup_home still ran
+    assert f" - WARNING  - {IGNORED_NETRC}" in output
+    assert f" - WARNING  - {PRESERVING}" in output
+
+
+# --- interactive shell on a terminal (CLI-121, CLI-123, CLI-342) ------------------------
+
+def test_cli121_cli123_interactive_shell(proj):
+    term = kas_on_terminal(proj, "shell", "kas.yml")
+    term.wait_for("To start the default build, run: bitbake -c fetch a b")
+    term.send("echo $HISTFILE; exit 3\n")
+    code = term.finish()
+    assert code == 3, term.output
+    assert proj.histfile() in term.output
+    assert " - ERROR    - Shell returned non-zero exit status" in term.output
+    assert proj.shell_uses() == [proj.shell]
+
+
+def test_cli342_ctrl_c_at_the_shell_prompt_does_not_end_kas(proj):
+    term = kas_on_terminal(proj, "shell", "kas.yml")
+    term.wait_for("To start the default build")
+    term.send("echo READY-$((1+1))\n")
+    term.wait_for("READY-2")
+    term.send("\x03")
+    time.sleep(0.3)
+    # The shell may drop a line typed while it handles the interrupt: retry.
+    for _ in range(3):
+        term.send("echo ALIVE-$((2+3))\n")
+        if term.appears("ALIVE-5", 3) or term.closed:
+            break
+    term.wait_for("ALIVE-5", 0)
+    term.send("exit 0\n")
+    code = term.finish()
+    assert code == 0, term.output
+    assert "kas execution cancelled" not in term.output
+    assert not re.search(r" - ERROR    - ", term.output), term.output
