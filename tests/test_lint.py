@@ -25,3 +25,17 @@ def test_ruff_check_is_clean():
     proc = subprocess.run(ruff_command() + ["check", *paths], check=False, cwd=REPO_ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+SHELL_SCRIPTS = [(".ci/run", "sh"), ("examples/bitbake/bin/bitbake", "sh"),
+                 ("examples/bitbake/oe-init-build-env", "bash")]
+
+
+@pytest.mark.parametrize(("path", "shell"), SHELL_SCRIPTS)
+def test_shellcheck_is_clean(path, shell):
+    """Developers' guide: shell scripts pass shellcheck (.ci/run installs it)."""
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is not installed (apt-get install shellcheck)")
+    proc = subprocess.run(["shellcheck", "-s", shell, path], check=False, cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, proc.stdout
