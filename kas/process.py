@@ -126,35 +126,46 @@ def force_exit(signum=None, frame=None):
 
 
 class _Handlers:
-    """Temporarily replaced SIGINT/SIGTERM handlers."""
+    """Temporarily replaced SIGINT/SIGTERM handlers.  Once kas has been
+    interrupted (``escalate``), any further signal ends it at once, also
+    after the block."""
 
     def __init__(self, handler):
         self.handler = handler
+        self.escalated = False
 
     def __enter__(self):
         self.saved = {sig: signal.signal(sig, self.handler)
                       for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
+    def escalate(self):
+        self.escalated = True
+        for sig in self.saved:
+            signal.signal(sig, force_exit)
+
     def __exit__(self, *exc):
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
+        if not self.escalated:
+            for sig, handler in self.saved.items():
+                signal.signal(sig, handler)
 
 
-def run_interactive(argv, cwd=None, env=None):
+def run_interactive(argv, cwd=None, env=None, shell_session=False):
     """Run a child attached to the terminal, in kas's process group (CLI-342).
 
     Returns its exit status (negative for a signal, like subprocess).  A
-    terminal Ctrl-C reaches the child directly and is its business (a shell
-    prompt clears its line), so kas ignores SIGINT meanwhile, like
-    system(3).  SIGTERM cancels kas: the child is asked to stop too."""
+    terminal Ctrl-C reaches the child directly.  For an interactive shell
+    session (``shell_session``) that is the shell's business (a prompt
+    clears its line), so kas ignores SIGINT meanwhile, like system(3).
+    Otherwise a signal cancels kas too and the child is asked to stop."""
     log_command(argv, cwd)
 
     def on_signal(signum, frame):
-        if signum == signal.SIGTERM:
+        if not (shell_session and signum == signal.SIGINT):
+            handlers.escalate()
             raise Cancelled(signum)
 
-    with _Handlers(on_signal):
+    with _Handlers(on_signal) as handlers:
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=env)
         except OSError as err:
@@ -202,7 +213,7 @@ def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
             threading.Timer(FORCED_STOP_DELAY, _signal_process,
                             (proc, signal.SIGINT)).start()
 
-    with _Handlers(on_signal):
+    with _Handlers(on_signal) as handlers:
         try:
             proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, start_new_session=not foreground,
@@ -220,6 +231,7 @@ def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
         for reader in readers:
             reader.join()
     if received:
+        handlers.escalate()
         raise Cancelled(received[0])
     return returncode
 

@@ -278,3 +278,31 @@ def test_cli330_preserve_env_on_a_tty(workdir, tmp_path, credentials):
     assert seen["KAS_REPO_NAME"] == "this"
     assert seen["HOME"] != str(tmp_path)
     assert not os.path.exists(f"{log}.netrc"), "NETRC_FILE was used although ignored"
+
+
+# --- interruption (CLI-340, CLI-342) ------------------------------------------
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_cli340_a_signal_stops_the_command_and_kas_exits_130(workdir, signum):
+    import signal
+    import time
+
+    project(workdir, "  this:\n")
+    pid_file = workdir.parent / "command.pid"
+    command = f'echo $$ > "{pid_file}"; exec sleep 60'
+    proc = subprocess.Popen(kas_command() + ["for-all-repos", "kas.yml", command], cwd=workdir,
+                            env=kas_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert time.monotonic() < deadline, "the command did not start"
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, signum))
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "kas execution cancelled" in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

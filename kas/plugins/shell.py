@@ -40,7 +40,7 @@ def run(ctx, args):
     env = shell_environment(ctx)
     shell = env.get("SHELL") or ctx.environ.get("SHELL") or "/bin/sh"
     argv = [shell, "-c", args.command] if args.command else [shell]
-    returncode = run_interactive(argv, cwd=ctx.build_dir, env=env)
+    returncode = run_interactive(argv, cwd=ctx.build_dir, env=env, shell_session=True)
     if returncode < 0:
         returncode = 128 - returncode       # killed by a signal, as a shell reports it
     if returncode != 0:
