@@ -560,3 +560,43 @@ def test_cli101_bitbake_not_on_the_build_path_is_one_clear_error(proj):
     assert len(result.errors()) == 1, result
     assert "bitbake" in result.errors()[0]
     assert not proj.ran()
+
+
+# --- bad input: the init script (GEN-040, GEN-041) ------------------------------------
+
+def conf_snapshot(proj):
+    return {name: read(proj.build_dir("conf", name)) for name in ("local.conf", "bblayers.conf")}
+
+
+def init_script_problem(proj, problem):
+    if problem == "missing":
+        os.remove(proj.work / "oe-init-build-env")
+        return "Did not find any init-build-env script"
+    if problem == "two":
+        other = proj.work / "other"
+        proj.init_script(directory=other)
+        proj.config(MINIMAL + "  other:\n    path: other\n")
+        return ("Multiple init scripts found (other vs. this). Resolve ambiguity by "
+                "removing one of the repos")
+    proj.init_script(extra='echo "cannot set up: no sdk here" >&2\nfalse\n')
+    return "cannot set up: no sdk here"
+
+
+@pytest.mark.parametrize("command", ["build", "shell"])
+@pytest.mark.parametrize("problem", ["missing", "two", "failing"])
+def test_gen040_gen041_init_script_problems_stop_before_bitbake(proj, command, problem):
+    """One clear error, exit 2; bitbake never runs and the conf files of the
+    previous run stay as they were (write_bbconfig comes after setup_environ)."""
+    proj.config()
+    proj.kas("build", "kas.yml")
+    before = conf_snapshot(proj)
+    runs = proj.runs()
+    expected = init_script_problem(proj, problem)
+    args = ("build", "kas.yml") if command == "build" else ("shell", "kas.yml", "-c", "bitbake")
+    result = proj.kas(*args, ok=False)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr, result
+    assert len(result.errors()) == (2 if problem == "failing" else 1), result
+    assert proj.runs() == runs
+    assert conf_snapshot(proj) == before
