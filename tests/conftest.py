@@ -2,10 +2,13 @@
 
 import argparse
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -135,6 +138,106 @@ def load_config(top_files, work_dir, environ=None, update=False, provider=None):
 
     ctx = make_context(work_dir, environ=environ, update=update)
     return resolve(ctx, [str(f) for f in top_files], provider or LocalRepoProvider())
+
+
+def read(path):
+    with open(str(path)) as f:
+        return f.read()
+
+
+def parse_env(text):
+    """``NAME=value`` lines (e.g. the output of ``env``) as a dict."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def run_on_terminal(argv, cwd, env, timeout=60):
+    """Run ``argv`` with stdout and stderr on a pseudo terminal (not its
+    controlling tty); returns (exit code, everything written to it)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 4096)
+        except OSError:         # EIO: the child side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout), b"".join(chunks).decode(errors="replace")
+
+
+class Terminal:
+    """``argv`` running on a pseudo terminal that is its controlling tty."""
+
+    def __init__(self, argv, cwd, env):
+        pid, fd = pty.fork()
+        if pid == 0:        # the child: exec kas, never return into pytest
+            try:
+                os.chdir(cwd)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.data = b""
+        self.closed = False
+
+    @property
+    def output(self):
+        return self.data.decode(errors="replace").replace("\r\n", "\n")
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:         # EIO: no process has the terminal open any more
+            chunk = b""
+        if not chunk:
+            self.closed = True
+        self.data += chunk
+
+    def appears(self, text, timeout):
+        """Whether ``text`` is in the output within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                return False
+            self._read(remaining)
+        return True
+
+    def wait_for(self, text, timeout=20):
+        if not self.appears(text, timeout):
+            self.kill()
+            raise AssertionError(f"{text!r} did not appear; output:\n{self.output}")
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def kill(self):
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+
+    def finish(self, timeout=20):
+        """Read to the end; returns the exit code."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise AssertionError(f"kas did not finish; output:\n{self.output}")
+            self._read(remaining)
+        os.close(self.fd)
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
 
 
 @pytest.fixture

@@ -15,13 +15,20 @@ test wrote one) to print lines or choose its exit code.
 """
 
 import os
-import pty
 import re
 import subprocess
-import time
 
 import pytest
-from conftest import clean_env, kas_command, kas_ok, run_kas, write
+from conftest import (
+    clean_env,
+    kas_command,
+    kas_ok,
+    parse_env,
+    read,
+    run_kas,
+    run_on_terminal,
+    write,
+)
 
 real = os.path.realpath
 
@@ -60,15 +67,6 @@ header:
 repos:
   this:
 """
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def parse_env(text):
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 class Project:
@@ -472,27 +470,6 @@ def test_cli105_unknown_target(proj):
     result = proj.kas("build", "--target", "nosuch", "kas.yml", ok=False)
     failed_bitbake(result, "-c build nosuch", 1)
     assert "ERROR: Nothing PROVIDES 'nosuch'" in result.errors()
-
-
-def run_on_terminal(argv, cwd, env, timeout=30):
-    """Run ``argv`` with stdout and stderr on a pseudo terminal; returns
-    (exit code, everything written to the terminal)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(master, 4096)
-        except OSError:         # EIO: the child side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout), b"".join(chunks).decode(errors="replace")
 
 
 def test_cli105_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):

@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, kas_ok, run_kas, write
+from conftest import clean_env, kas_ok, read, run_kas, write
 
 HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
 DATE = "1600000000 0"
@@ -43,11 +43,6 @@ def hg_commit(repo, files, message):
         write(os.path.join(str(repo), name), text)
     hg(repo, "commit", "-q", "-A", "-u", "test", "-d", DATE, "-m", message)
     return hg(repo, "log", "-r", ".", "-T", "{node}")
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
 
 
 class Upstream:

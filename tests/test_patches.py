@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import git, kas_ok, make_git_repo, run_kas, write
+from conftest import git, kas_ok, make_git_repo, read, run_kas, write
 
 KAS_IDENTITY = "kas <kas@example.com>"
 MTIME = 1_500_000_000
@@ -32,11 +32,6 @@ def replace_patch(name, old, new):
 
 def new_file_patch(name, text):
     return f"--- /dev/null\n+++ b/{name}\n@@ -0,0 +1 @@\n+{text}\n"
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
 
 
 def error_text(result):

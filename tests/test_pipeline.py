@@ -18,7 +18,7 @@ import stat
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+from conftest import clean_env, git, kas_ok, make_git_repo, parse_env, read, run_kas, write
 
 real = os.path.realpath
 
@@ -59,15 +59,6 @@ def project(workdir, config=MINIMAL, script="oe-init-build-env", script_text=INI
 
 def build(workdir, *parts):
     return os.path.join(str(workdir), "build", *parts)
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def parse_env(text):
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def for_all(workdir, command, *options, env=None, ok=True):

@@ -2,12 +2,18 @@
 log lines otherwise, per-repo timings at debug level (issue: repositories,
 item 6)."""
 
-import os
-import pty
-import subprocess
 
 import pytest
-from conftest import clean_env, git, kas_command, make_git_repo, run_kas, slow_url, write
+from conftest import (
+    clean_env,
+    git,
+    kas_command,
+    make_git_repo,
+    run_kas,
+    run_on_terminal,
+    slow_url,
+    write,
+)
 
 
 @pytest.fixture
@@ -25,26 +31,6 @@ def slow_setup(tmp_path):
                 commit: {git(upstream, "rev-parse", "HEAD")}""")
     write(work / "kas.yml", "header:\n  version: 23\nrepos:" + "".join(repos) + "\n")
     return work, clean_env(GITCONFIG_FILE=gitconfig, KAS_WORK_DIR=str(work))
-
-
-def run_on_terminal(argv, cwd, env):
-    """Run ``argv`` with stdout and stderr on a pseudo terminal; returns
-    (exit code, everything written to the terminal)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:         # EIO: the child side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(), b"".join(chunks).decode(errors="replace")
 
 
 def test_terminal_shows_live_status_lines(slow_setup):

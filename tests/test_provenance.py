@@ -17,7 +17,7 @@ import re
 import time
 
 import pytest
-from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
 
 INIT_SCRIPT = """\
 mkdir -p "$1/conf"
@@ -66,11 +66,6 @@ repos:
 """
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
 
 
 def os_release():

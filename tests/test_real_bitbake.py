@@ -10,7 +10,6 @@ files kas wrote (GEN-000 ... GEN-053, CLI-101 ... CLI-123, CLI-340 ...).
 import fcntl
 import importlib.util
 import os
-import pty
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,18 @@ import textwrap
 import time
 
 import pytest
-from conftest import REPO_ROOT, clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from conftest import (
+    REPO_ROOT,
+    Terminal,
+    clean_env,
+    git,
+    kas_command,
+    kas_ok,
+    make_git_repo,
+    read,
+    run_kas,
+    write,
+)
 
 pytestmark = [
     pytest.mark.bitbake,
@@ -104,11 +114,6 @@ def project(tmp_path):
 
 def kas_env(work, **extra):
     return clean_env(KAS_WORK_DIR=str(work), **extra)
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
 
 
 def report(work):
@@ -321,50 +326,16 @@ def test_second_ctrl_c_ends_kas_at_once(project):
         time.sleep(0.2)
 
 
-def run_in_terminal(argv, cwd, env):
-    """Start ``argv`` as the session leader of a new pseudo terminal; returns
-    (pid, master fd)."""
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            os.chdir(cwd)
-            os.execvpe(argv[0], argv, env)
-        finally:
-            os._exit(127)
-    return pid, master
-
-
-def drain(master, until=None, timeout=60):
-    """Read terminal output until ``until`` appears or the child closes it."""
-    output = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        output += data
-        if until is not None and until in output:
-            break
-    return output.decode(errors="replace")
-
-
 def test_ctrl_c_on_a_terminal_stops_bitbake_and_kas_waits(project):
     work = slow_project(project, 4)
-    pid, master = run_in_terminal(kas_command() + ["build", "kas.yml"], work, kas_env(work))
-    try:
-        task_pid = wait_for(work / "build" / "slow.pid")
-        os.write(master, b"\x03")           # Ctrl-C: the terminal signals kas and bitbake
-        output = drain(master)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 130, output
+    terminal = Terminal(kas_command() + ["build", "kas.yml"], work, kas_env(work))
+    task_pid = wait_for(work / "build" / "slow.pid")
+    terminal.send("\x03")          # Ctrl-C: the terminal signals kas and bitbake
+    code = terminal.finish(timeout=60)
+    assert code == 130, terminal.output
     # On a terminal bitbake ran attached to it: kas announced the command.
-    assert f"{work / 'build'}$ " in output
-    assert "kas execution cancelled" in output
+    assert f"{work / 'build'}$ " in terminal.output
+    assert "kas execution cancelled" in terminal.output
     assert_bitbake_is_gone(work, task_pid)
 
 

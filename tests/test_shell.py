@@ -12,13 +12,11 @@ terminal, so typed Ctrl-C characters raise SIGINT).
 """
 
 import os
-import pty
 import re
-import select
 import time
 
 import pytest
-from conftest import clean_env, kas_command, kas_ok, run_kas, write
+from conftest import Terminal, clean_env, kas_command, kas_ok, parse_env, read, run_kas, write
 
 real = os.path.realpath
 
@@ -43,15 +41,6 @@ env:
 repos:
   this:
 """
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def parse_env(text):
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 class Project:
@@ -88,75 +77,6 @@ def proj(tmp_path, workdir):
 def info_lines(text):
     return [line.split(" - INFO     - ", 1)[1] for line in text.splitlines()
             if " - INFO     - " in line]
-
-
-class Terminal:
-    """``argv`` running on a pseudo terminal that is its controlling tty."""
-
-    def __init__(self, argv, cwd, env):
-        pid, fd = pty.fork()
-        if pid == 0:        # the child: exec kas, never return into pytest
-            try:
-                os.chdir(cwd)
-                os.execve(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        self.pid, self.fd = pid, fd
-        self.data = b""
-        self.closed = False
-
-    @property
-    def output(self):
-        return self.data.decode(errors="replace").replace("\r\n", "\n")
-
-    def _read(self, timeout):
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return
-        try:
-            chunk = os.read(self.fd, 4096)
-        except OSError:         # EIO: no process has the terminal open any more
-            chunk = b""
-        if not chunk:
-            self.closed = True
-        self.data += chunk
-
-    def appears(self, text, timeout):
-        """Whether ``text`` is in the output within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while text not in self.output:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.closed:
-                return False
-            self._read(remaining)
-        return True
-
-    def wait_for(self, text, timeout=20):
-        if not self.appears(text, timeout):
-            self.kill()
-            raise AssertionError(f"{text!r} did not appear; output:\n{self.output}")
-
-    def send(self, text):
-        os.write(self.fd, text.encode())
-
-    def kill(self):
-        try:
-            os.kill(self.pid, 9)
-        except ProcessLookupError:
-            pass
-
-    def finish(self, timeout=20):
-        """Read to the end; returns the exit code."""
-        deadline = time.monotonic() + timeout
-        while not self.closed:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise AssertionError(f"kas did not finish; output:\n{self.output}")
-            self._read(remaining)
-        os.close(self.fd)
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status)
 
 
 def kas_on_terminal(proj, *args, env=None):
