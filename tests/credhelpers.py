@@ -34,6 +34,36 @@ def sshd_program():
     return None
 
 
+# -- processes kas leaves behind ---------------------------------------------
+
+
+def marked_path():
+    """The caller's PATH plus a never-existing entry unique to this test
+    process; children started by kas inherit it (ENV-100's tool env)."""
+    return os.environ["PATH"] + os.pathsep + f"/nonexistent-kas-test-{os.getpid()}"
+
+
+def agents_with_marker(env):
+    """Running ssh-agent processes whose environment has ``env``'s PATH
+    marker: the agents a kas run of this test started."""
+    marker = env["PATH"].rsplit(os.pathsep, 1)[1].encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1][0] == "Z":
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read().startswith(b"ssh-agent"):
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 # -- GPG -------------------------------------------------------------------
 
 

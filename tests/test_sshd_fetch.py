@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import SshKey, SshServer, require, sshd_program
+from credhelpers import SshKey, SshServer, agents_with_marker, marked_path, require, sshd_program
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
@@ -63,30 +63,12 @@ def project(workdir, tmp_path, server):
             commit: {server.commit}
             branch: main
         """)
-    env = clean_env(GITCONFIG_FILE=gitconfig, KAS_WORK_DIR=str(workdir),
-                    PATH=os.environ["PATH"] + os.pathsep + f"/nonexistent-marker-{os.getpid()}")
+    env = clean_env(GITCONFIG_FILE=gitconfig, KAS_WORK_DIR=str(workdir), PATH=marked_path())
     return workdir, env
 
 
 def checkout(workdir, env):
     return run_kas("checkout", *STEPS, "kas.yml", cwd=workdir, env=env)
-
-
-def agents_of(env):
-    """ssh-agent processes started with this test's PATH (the marker)."""
-    marker = env["PATH"].rsplit(os.pathsep, 1)[1].encode()
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if not f.read().startswith(b"ssh-agent"):
-                    continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if marker in f.read():
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
 
 
 def assert_fetched(result, workdir, server):
@@ -102,7 +84,7 @@ def test_cli060_fetch_with_ssh_private_key(project, server):
     result = checkout(workdir, env)
     assert_fetched(result, workdir, server)
     assert "adding SSH key from env-var 'SSH_PRIVATE_KEY'" in result.stderr
-    assert agents_of(env) == []             # cleanup_ssh_agent ran
+    assert agents_with_marker(env) == []             # cleanup_ssh_agent ran
 
 
 def test_cli060_fetch_with_ssh_private_key_file(project, server, tmp_path):
@@ -111,7 +93,7 @@ def test_cli060_fetch_with_ssh_private_key_file(project, server, tmp_path):
     result = checkout(workdir, env)
     assert_fetched(result, workdir, server)
     assert f"adding SSH key from file '{server.client.private}'" in result.stderr
-    assert agents_of(env) == []
+    assert agents_with_marker(env) == []
 
 
 def test_cli061_fetch_with_an_external_agent(project, server):
@@ -156,7 +138,7 @@ def test_cli060_agent_stopped_when_the_fetch_fails(project, server):
     result = checkout(workdir, env)
     assert result.returncode == 2, result
     assert result.errors()[0].startswith('Fetching of repo: "r" failed: ')
-    assert agents_of(env) == []
+    assert agents_with_marker(env) == []
 
 
 # --------------------------------------------------------------------------
