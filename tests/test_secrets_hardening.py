@@ -142,11 +142,11 @@ def test_credentials_removed_and_agent_stopped_on_signal(workdir, secret_env, tm
     env, _secrets = secret_env
     write(workdir / "kas.yml", "header:\n  version: 23\nrepos:\n  this:\n")
     saved, log = tmp_path / "home.txt", tmp_path / "kas.log"
+    command = (f'echo "$HOME" > "{saved}.tmp" && mv "{saved}.tmp" "{saved}" '
+               "&& exec sleep 30")
     with open(log, "w") as stderr:
         proc = subprocess.Popen(
-            kas_command() + ["for-all-repos", "--skip", "setup_environ", "kas.yml",
-                             f'echo "$HOME" > "{saved}.tmp" && mv "{saved}.tmp" "{saved}" '
-                             "&& exec sleep 30"],
+            kas_command() + ["for-all-repos", "--skip", "setup_environ", "kas.yml", command],
             cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 20
@@ -220,9 +220,9 @@ def test_cf674_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
                      env=clean_env(KAS_WORK_DIR=str(workdir)))
     assert "Traceback" not in result.stderr, result
     assert result.returncode == 2, result
-    assert result.errors() == [
-        f"Patch {shown} resolves outside repository this ({os.path.realpath(workdir)}) "
-        "(repo: r, patch entry: p1)"]
+    expected = (f"Patch {shown} resolves outside repository this "
+                f"({os.path.realpath(workdir)}) (repo: r, patch entry: p1)")
+    assert result.errors() == [expected]
     # The repo is left as checked out: no patch branch, nothing applied.
     assert git(workdir / "r", "rev-parse", "HEAD") == commit
     assert "patched-" not in git(workdir / "r", "branch", "--list")
@@ -263,8 +263,9 @@ def test_inc020_repo_include_cannot_leave_its_repo_through_a_symlink(workdir, up
     result = run_kas("dump", "kas.yml", cwd=workdir, env=clean_env(KAS_WORK_DIR=str(workdir)))
     assert "Traceback" not in result.stderr, result
     assert result.returncode == 2, result
-    assert result.errors() == [f"include {os.path.realpath(outside)} resolves outside "
-                               f"repository {workdir / 'inc'}"]
+    expected = (f"include {os.path.realpath(outside)} resolves outside repository "
+                f"{workdir / 'inc'}")
+    assert result.errors() == [expected]
 
 
 # --------------------------------------------------------------------------
