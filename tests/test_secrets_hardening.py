@@ -229,6 +229,25 @@ def test_cf674_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
     assert not (workdir / "r" / "new.txt").exists()
 
 
+def test_cf674_a_bad_patch_path_leaves_every_repo_unpatched(workdir, upstream, tmp_path):
+    """The first repo's patch is fine, the second's leaves its repo: the
+    error comes before any repo is patched."""
+    path, commit = upstream
+    write(workdir / "oe-init-build-env", INIT_SCRIPT)
+    write(workdir / "good.patch", PATCH)
+    repos = "".join(
+        f"  {name}:\n    url: {path}\n    commit: {commit}\n    branch: main\n"
+        f"    patches:\n      p1:\n        repo: this\n        path: {patch}\n"
+        for name, patch in (("a", "good.patch"), ("b", "../outside.patch")))
+    write(workdir / "kas.yml", "header:\n  version: 23\nrepos:\n  this:\n" + repos)
+    result = run_kas("checkout", "kas.yml", cwd=workdir,
+                     env=clean_env(KAS_WORK_DIR=str(workdir)))
+    assert result.returncode == 2, result
+    assert result.errors()[0].startswith("Patch ")
+    assert not (workdir / "a" / "new.txt").exists()
+    assert git(workdir / "a", "rev-parse", "HEAD") == commit
+
+
 def test_cf674_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
     workdir, _commit, configure = patch_project
     write(workdir / "patches" / "good.patch", PATCH)

@@ -95,12 +95,15 @@ def patch_branch(spec):
 
 
 def apply_all(ctx, repos):
-    """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec)."""
+    """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec).
+
+    The patch files of all repos are located (and checked to stay inside
+    their repo) before any repo is touched, so a bad entry leaves every
+    repo as it was."""
     settings = FetchSettings(ctx)
-    for spec in repos.values():
-        if spec.is_local or not spec.patches:
-            continue
-        work = [(entry, patch_files(spec, entry, repos)) for entry in spec.patches]
+    plan = [(spec, [(entry, patch_files(spec, entry, repos)) for entry in spec.patches])
+            for spec in repos.values() if not spec.is_local and spec.patches]
+    for spec, work in plan:
         backend = backend_for(ctx, spec, settings)
         backend.require_checkout()
         if backend.is_dirty():
