@@ -5,11 +5,13 @@ OpenSSH server on 127.0.0.1 run as the current user.
 Nothing here touches the real HOME, ~/.gnupg or ~/.ssh.
 """
 
+import http.server
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -100,6 +102,40 @@ class GpgKey:
     def stop_agent(self):
         subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], check=False,
                        capture_output=True)
+
+
+class KeyServer:
+    """A minimal HKP key server on 127.0.0.1 that answers every lookup
+    with the armored key text it was given (run in a thread)."""
+
+    def __init__(self, armored):
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = armored.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/pgp-keys")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"hkp://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 # -- ssh keys ----------------------------------------------------------------

@@ -21,7 +21,8 @@ import subprocess
 
 import pytest
 from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import GpgKey, SshKey, free_port, require, signed_commit, signed_tag
+from credhelpers import (GpgKey, KeyServer, SshKey, free_port, require, signed_commit,
+                         signed_tag)
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
@@ -325,6 +326,35 @@ def test_cf802_cached_key_is_not_fetched_from_the_key_server(project, keys, upst
     result = checkout(project)
     assert result.returncode == 0, result
     assert "Repository sig signature valid: alice" in result.stderr
+
+
+def keyserver_signer(url, fingerprint):
+    return f"signers:\n  alice:\n    gpg_keyserver: {url}\n    fingerprint: {fingerprint}\n"
+
+
+def test_cf802_key_received_from_a_key_server(project, keys, upstream):
+    armored = keys["alice"].gpg("--armor", "--export", keys["alice"].fingerprint)
+    with KeyServer(armored) as server:
+        configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                            "signed: true", "allowed_signers: [alice]"],
+                  signers=keyserver_signer(server.url, keys["alice"].fingerprint))
+        result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: alice" in result.stderr
+    assert [r for r in server.requests if keys["alice"].fingerprint in r]
+
+
+def test_cf802_key_server_answering_with_another_key(project, keys, upstream):
+    """The server sends mallory's key for alice's fingerprint: nothing
+    usable is imported."""
+    armored = keys["mallory"].gpg("--armor", "--export", keys["mallory"].fingerprint)
+    with KeyServer(armored) as server:
+        configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                            "signed: true", "allowed_signers: [alice]"],
+                  signers=keyserver_signer(server.url, keys["alice"].fingerprint))
+        result = checkout(project)
+    assert_user_error(result, 'Could not import key "alice": No keys imported')
+    assert files(project) == [".git"]
 
 
 # --------------------------------------------------------------------------
