@@ -21,8 +21,7 @@ import subprocess
 
 import pytest
 from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import (GpgKey, KeyServer, SshKey, free_port, require, signed_commit,
-                         signed_tag)
+from credhelpers import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
