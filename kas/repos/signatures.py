@@ -247,10 +247,13 @@ def ssh_public_key(ctx, signer):
     if signer.fingerprint and fingerprint != signer.fingerprint:
         raise key_error(signer, f'Fingerprints do not match: Key has "{fingerprint}". '
                                 f'Expected "{signer.fingerprint}".')
-    with open(path) as f:
-        words = next(line.split() for line in f
-                     if line.strip() and not line.startswith("#"))
-    return words[0], words[1], f"{key_type} key {fingerprint}"
+    with open(path, errors="replace") as f:
+        keys = [line.split() for line in f if line.strip() and not line.startswith("#")]
+    # ssh-keygen also reads formats (PEM, options first) that are no
+    # "<type> <base64>" line; kas needs exactly that line.
+    if len(keys) != 1 or len(keys[0]) < 2 or not keys[0][0].startswith(("ssh-", "ecdsa-")):
+        raise key_error(signer, "not an OpenSSH public key file (<type> <key> [comment])")
+    return keys[0][0], keys[0][1], f"{key_type} key {fingerprint}"
 
 
 def gpg_result(spec, fingerprints, result):
