@@ -6,6 +6,8 @@ logs its message as one ERROR line (no traceback) and exits with its
 traceback and exit code 1.
 """
 
+import re
+
 
 class KasUserError(Exception):
     """An error the user can fix; reported without a traceback."""
@@ -62,7 +64,7 @@ class CommandError(KasUserError):
     def log_lines(self):
         if self.stderr:
             return ['Command "{}$ {}" failed:\n{}'.format(
-                self.cwd or "", format_command(self.argv), self.stderr.rstrip("\n")),
+                self.cwd or "", format_command(self.argv), redact(self.stderr.rstrip("\n"))),
                 self.message]
         return [self.message]
 
@@ -74,5 +76,15 @@ class Cancelled(Exception):
 
 
 def format_command(argv):
-    """Join argv like kas does in messages: words with spaces get quoted."""
-    return " ".join(f"'{a}'" if " " in a else a for a in map(str, argv))
+    """Join argv like kas does in messages: words with spaces get quoted.
+    Passwords in URLs are masked (the line goes to logs and errors)."""
+    return redact(" ".join(f"'{a}'" if " " in a else a for a in map(str, argv)))
+
+
+# scheme://user:password@ - the password part of a URL's userinfo.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
+
+
+def redact(text):
+    """``text`` with the passwords of the URLs in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)

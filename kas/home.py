@@ -83,12 +83,34 @@ def _write_registry_auth(environ, home):
             f.write("{}")
     registry, token = environ.get("CI_REGISTRY"), environ.get("CI_JOB_TOKEN")
     if registry and token and environ.get("CI_REGISTRY_USER"):
-        with open(target) as f:
-            config = json.load(f)
+        config = _registry_config(environ, target)
         config.setdefault("auths", {})[registry] = {
             "auth": base64.b64encode(token.encode()).decode()}
         with open(target, "w") as f:
             json.dump(config, f, indent=4)
+
+
+def _registry_config(environ, target):
+    """The copied registry auth file as a dict; a broken one is the
+    caller's error, named without its (secret) content."""
+    try:
+        with open(target) as f:
+            config = json.load(f)
+    except ValueError as err:
+        raise KasUserError(f"REGISTRY_AUTH_FILE {environ['REGISTRY_AUTH_FILE']} is not "
+                           f"valid JSON (line {getattr(err, 'lineno', '?')})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("auths", {}), dict):
+        raise KasUserError(f"REGISTRY_AUTH_FILE {environ['REGISTRY_AUTH_FILE']} is not a "
+                           'JSON object with an "auths" object')
+    return config
+
+
+def git_value(value):
+    """``value`` quoted for a gitconfig file, so a helper command with
+    quotes, backslashes or ';' stays one value."""
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\t", "\\t"))
+    return f'"{escaped}"'
 
 
 def _write_gitconfig(environ, home, ci):
@@ -103,13 +125,14 @@ def _write_gitconfig(environ, home, ci):
     lines = []
     helper = environ.get("GIT_CREDENTIAL_HELPER")
     if helper:
-        lines += ["[credential]\n", f"\thelper = {helper}\n"]
+        lines += ["[credential]\n", f"\thelper = {git_value(helper)}\n"]
         if environ.get("GIT_CREDENTIAL_USEHTTPPATH"):
-            lines.append(f"\tuseHttpPath = {environ['GIT_CREDENTIAL_USEHTTPPATH']}\n")
+            use_path = git_value(environ["GIT_CREDENTIAL_USEHTTPPATH"])
+            lines.append(f"\tuseHttpPath = {use_path}\n")
     if ci == "GitLab CI" and not copied:
         project_dir = existing_path(environ, "CI_PROJECT_DIR")
         if project_dir:
-            lines += ["[safe]\n", f"\tdirectory = {project_dir}\n"]
+            lines += ["[safe]\n", f"\tdirectory = {git_value(project_dir)}\n"]
         if environ.get("CI_SERVER_HOST") and not ssh_configured(environ):
             lines += gitlab_rewrites(environ)
     if lines:
@@ -158,17 +181,31 @@ def _write_aws(environ, home):
             if os.path.isdir(cache):
                 os.makedirs(aws, exist_ok=True)
                 shutil.copyfile(config_file, os.path.join(aws, "config"))
-                shutil.copytree(cache, os.path.join(aws, "sso", "cache"), dirs_exist_ok=True)
+                # copyfile, not copy2: the copies get the private 0600 mode.
+                shutil.copytree(cache, os.path.join(aws, "sso", "cache"), dirs_exist_ok=True,
+                                copy_function=shutil.copyfile)
+                _make_private(os.path.join(aws, "sso"))
                 break
     if token and environ.get("AWS_ROLE_ARN"):
         os.makedirs(aws, exist_ok=True)
         token_copy = os.path.join(aws, "web_identity_token")
         shutil.copyfile(token, token_copy)
         parser = configparser.ConfigParser(interpolation=None)
-        parser.read(os.path.join(aws, "config"))
+        try:
+            parser.read(os.path.join(aws, "config"))
+        except configparser.Error as err:
+            raise KasUserError(f"AWS_CONFIG_FILE {environ.get('AWS_CONFIG_FILE')} cannot be "
+                               f"extended for AWS_ROLE_ARN: {type(err).__name__} "
+                               f"(line {getattr(err, 'lineno', '?')})") from None
         if not parser.has_section("default"):
             parser.add_section("default")
         parser["default"]["role_arn"] = environ["AWS_ROLE_ARN"]
         parser["default"]["web_identity_token_file"] = token_copy
         with open(os.path.join(aws, "config"), "w") as f:
             parser.write(f)
+
+
+def _make_private(top):
+    """copytree copies the directory modes of the source: make them 0700."""
+    for directory, _dirs, _files in os.walk(top):
+        os.chmod(directory, 0o700)

@@ -90,10 +90,11 @@ def repo_setup_loop(ctx):
 def finish_setup_repos(ctx):
     """Fetch every repo of the complete configuration, in parallel."""
     from kas.config.output import to_yaml
+    from kas.errors import redact
     from kas.repos.fetch import fetch_all
 
     fetch_all(ctx, list(ctx.repos.values()))
-    log.debug("Configuration from config file:\n%s", to_yaml(ctx.config.data))
+    log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
 
 
 def repos_checkout(ctx):

@@ -47,8 +47,12 @@ def setup_ssh_agent(ctx):
 
 
 def _add_keys(ctx):
+    from kas.home import existing_path
+
     keys = []
-    path = ctx.environ.get("SSH_PRIVATE_KEY_FILE")
+    # ENV-004: a key file that is not there is an error, resolved like
+    # the other credential files (relative to the current directory).
+    path = existing_path(ctx.environ, "SSH_PRIVATE_KEY_FILE")
     if path:
         log.info("adding SSH key from file '%s'", path)
         try:

@@ -3,6 +3,7 @@
 import logging
 
 from kas.repos.parallel import run_in_order
+from kas.repos.signatures import SignatureVerifier
 from kas.repos.status import progress_for
 from kas.repos.vcs import FetchSettings, backend_for
 
@@ -13,23 +14,26 @@ def checkout_all(ctx, specs):
     """Check out the remote repos among ``specs``.  The work runs in
     parallel; messages and errors come in configuration order."""
     settings = FetchSettings(ctx)
+    verifier = SignatureVerifier(ctx)
+    remote = [s for s in specs if not s.is_local]
+    verifier.prepare(remote)
     with progress_for(ctx) as progress:
-        run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings, progress))
-                           for s in specs if not s.is_local])
+        run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings, progress, verifier))
+                           for s in remote])
 
 
-def checkout_repo(ctx, spec, settings, progress):
+def checkout_repo(ctx, spec, settings, progress, verifier):
     backend = backend_for(ctx, spec, settings)
     backend.require_checkout()
     progress.start(spec.name, "checking out")
-    # Signature verification (credentials issue) goes here: before anything
-    # unverified is checked out.
+    # CLI-090 step 1: verify first, then check out exactly what was verified.
+    target = verifier.verify(backend) if spec.signed else None
     # A clone made by this run cannot hold local changes.
     fresh = spec.path in ctx.fresh_clones
     if not settings.force_checkout and not fresh and backend.is_dirty():
         log.warning("Repo %s is dirty - no checkout", spec.name)
         progress.finish(spec.name, "dirty, not checked out")
         return
-    rev = backend.checkout()
+    rev = backend.checkout(target)
     log.info("Repository %s checked out to %s", spec.name, rev)
     progress.finish(spec.name, "checked out")

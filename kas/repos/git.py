@@ -16,6 +16,10 @@ PATCH_IDENTITY = {"GIT_AUTHOR_NAME": "kas", "GIT_AUTHOR_EMAIL": "kas@example.com
                   "GIT_COMMITTER_NAME": "kas", "GIT_COMMITTER_EMAIL": "kas@example.com"}
 
 
+# Where HEAD of a --no-checkout clone of a signed repo points until checkout.
+UNVERIFIED_HEAD = "refs/heads/kas-unverified"
+
+
 def strip_refs(name):
     """``refs/heads/x`` -> ``heads/x``: the part kept below refs/remotes/origin."""
     return name.removeprefix("refs/")
@@ -51,12 +55,23 @@ class GitBackend(Backend):
             options += ["--depth", str(self.settings.depth)]
             if branch and (not branch.startswith("refs/") or branch.startswith("refs/heads/")):
                 options += ["--branch", local_branch_name(branch)]
+        if self.spec.signed:
+            # CLI-090 step 1: nothing unverified in the work tree, not even
+            # the default branch a plain clone checks out.
+            options.append("--no-checkout")
         if self.settings.ref_dir:
             reference = self._reference_repo()
             self._git_clone(options + ["--reference", reference, "--", reference, into])
-            return False
-        self._git_clone(options + ["--", self.url, into])
-        return True
+            origin_ok = False
+        else:
+            self._git_clone(options + ["--", self.url, into])
+            origin_ok = True
+        if self.spec.signed:
+            # An unborn HEAD keeps the empty work tree clean, so a run whose
+            # verification failed does not leave a "dirty" repo behind.
+            self.ctx.runner.run(["git", "symbolic-ref", "HEAD", UNVERIFIED_HEAD], cwd=into,
+                                env=self.env)
+        return origin_ok
 
     def _git_clone(self, args):
         try:
@@ -205,8 +220,10 @@ class GitBackend(Backend):
         except OSError:
             return False
 
-    def checkout(self):
-        rev, branch = self.target()
+    def checkout(self, target=None):
+        """Check out ``target`` (revision, local branch), by default the
+        configured one; returns the revision text for the log."""
+        rev, branch = target or self.target()
         if self._at_target(rev, branch):
             return rev
         argv = ["git", "checkout", "-q"]

@@ -110,8 +110,9 @@ class HgBackend(Backend):
             return self.verify(spec.commit)
         return spec.refspec
 
-    def checkout(self):
-        rev = self.target()
+    def checkout(self, target=None):
+        # Signed repos are git only (CF-652): ``target`` is never given here.
+        rev = target or self.target()
         argv = ["hg", "checkout", "-q", rev]
         if self.settings.force_checkout:
             argv.append("--clean")

@@ -32,6 +32,21 @@ class PatchEntry:
         self.path = path        # relative to that repo's directory
 
 
+class Signer:
+    """One allowed signer of a signed repo (CF-800 ... CF-802)."""
+
+    __slots__ = ("fingerprint", "id", "keyserver", "path", "repo_name", "repo_path", "type")
+
+    def __init__(self, signer_id, definition):
+        self.id = signer_id
+        self.type = definition.get("type", "gpg")
+        self.path = definition.get("path")              # relative to the key repo
+        self.fingerprint = definition.get("fingerprint")
+        self.keyserver = definition.get("gpg_keyserver")
+        self.repo_name = None   # name of the repo holding ``path``
+        self.repo_path = None   # its directory
+
+
 class RepoSpec:
     """One repository: identity, location, references, layers, patches."""
 
@@ -47,6 +62,7 @@ class RepoSpec:
         self.refspec = None     # legacy
         self.signed = False
         self.allowed_signers = []
+        self.signers = []       # Signer objects of allowed_signers
         self.layers = []        # enabled Layer objects, in definition order
         self.patches = []       # PatchEntry objects, in application order
 
@@ -108,12 +124,13 @@ def repo_spec(config, repo_id):
     return spec
 
 
-def _location(config, repo, name, url):
+def _location(config, repo, name, url, quiet=False):
     """CF-621/CF-622: the directory of the repository."""
     path = repo.get("path")
     if path is None:
         if url is None:
-            log.info("Using %s as root for repository %s", config.top_repo_path, name)
+            if not quiet:
+                log.info("Using %s as root for repository %s", config.top_repo_path, name)
             return os.path.normpath(config.top_repo_path)
         path = name
     return os.path.normpath(os.path.join(config.ctx.work_dir, path))
@@ -155,6 +172,25 @@ def _set_signing(config, spec, repo):
     if len(types) > 1:
         raise KasUserError(f"Repository {spec.name}: Mixed signer types are not supported")
     spec.signed, spec.allowed_signers = True, list(allowed)
+    spec.signers = [_signer(config, spec, signer, signers[signer]) for signer in allowed]
+
+
+def _signer(config, spec, signer_id, definition):
+    """The Signer ``signer_id`` with the location of its key repo."""
+    signer = Signer(signer_id, definition or {})
+    if signer.path is None:
+        return signer
+    repo_id = definition.get("repo")
+    repos = config.repos()
+    if not isinstance(repo_id, str) or repo_id not in repos:
+        raise KasUserError(f'Repository {spec.name}: Signer "{signer_id}" refers to repo '
+                           f'"{repo_id}", which is not in the config')
+    repo = repos[repo_id] or {}
+    override = ((config.data.get("overrides") or {}).get("repos") or {}).get(repo_id) or {}
+    signer.repo_name = repo.get("name") or repo_id
+    signer.repo_path = _location(config, repo, signer.repo_name,
+                                 override.get("url", repo.get("url")), quiet=True)
+    return signer
 
 
 def _layers(spec, repo):

@@ -51,9 +51,22 @@ def _describe(path, spec, entry):
     return f"(patch path: {path}, repo: {spec.name}, patch entry: {entry.id})"
 
 
+def inside_repo(path, spec, entry, repos):
+    """``path`` if it stays inside the repo that holds the patch entry,
+    also after resolving symlinks; one clear error otherwise."""
+    holder = repos[entry.repo_id]
+    root = os.path.realpath(holder.path)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise KasUserError(f"Patch {path} resolves outside repository {holder.name} ({root}) "
+                           f"(repo: {spec.name}, patch entry: {entry.id})")
+    return path
+
+
 def patch_files(spec, entry, repos):
-    """The files of one patch entry, in application order (CF-674)."""
-    path = os.path.join(repos[entry.repo_id].path, entry.path)
+    """The files of one patch entry, in application order (CF-674).
+    Neither the entry nor a series line may leave the patch's repo."""
+    path = inside_repo(os.path.join(repos[entry.repo_id].path, entry.path), spec, entry,
+                       repos)
     if os.path.isfile(path):
         return [path]
     series = os.path.join(path, "series")
@@ -69,7 +82,7 @@ def patch_files(spec, entry, repos):
                 raise KasUserError(
                     f"Could not find patch. {_describe(path, spec, entry)}: "
                     f"line {number} of {series} is empty")
-            file = os.path.join(path, name)
+            file = inside_repo(os.path.join(path, name), spec, entry, repos)
             if not os.path.isfile(file):
                 raise KasUserError(f"Could not find patch. {_describe(file, spec, entry)}")
             files.append(file)
@@ -82,12 +95,15 @@ def patch_branch(spec):
 
 
 def apply_all(ctx, repos):
-    """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec)."""
+    """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec).
+
+    The patch files of all repos are located (and checked to stay inside
+    their repo) before any repo is touched, so a bad entry leaves every
+    repo as it was."""
     settings = FetchSettings(ctx)
-    for spec in repos.values():
-        if spec.is_local or not spec.patches:
-            continue
-        work = [(entry, patch_files(spec, entry, repos)) for entry in spec.patches]
+    plan = [(spec, [(entry, patch_files(spec, entry, repos)) for entry in spec.patches])
+            for spec in repos.values() if not spec.is_local and spec.patches]
+    for spec, work in plan:
         backend = backend_for(ctx, spec, settings)
         backend.require_checkout()
         if backend.is_dirty():

@@ -9,7 +9,7 @@ which order, what to log) lives in :mod:`kas.repos.fetch`,
 import logging
 import os
 
-from kas.errors import KasUserError
+from kas.errors import KasUserError, redact
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class Backend:
     # The user-facing errors of §4, the same for every backend.
 
     def fetch_failed(self, output):
-        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: {output.strip()}')
+        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
+                            f"{redact(output.strip())}")
 
     def not_found(self, kind, value):
         return KasUserError(f'{kind} "{value}" cannot be found in repository '

@@ -1,0 +1,289 @@
+"""Signature verification of signed repositories (CLI-092, CF-650 ... CF-653,
+CF-800 ... CF-802).
+
+A repo with ``signed: true`` is verified right before its checkout, so
+nothing unverified ever reaches its work tree (its clone was made with
+``--no-checkout``).  GPG keys live in the kas-private keyring
+``<KAS_WORK_DIR>/.kas_gnupg``; SSH keys are listed per repo in an
+``allowedSigners`` file below ``<KAS_WORK_DIR>/.kas_ssh-handler``.
+
+git's exit status alone is not trusted: the keyring is shared by every
+repo and kept between runs, so kas also checks that the key that made the
+signature belongs to one of *this* repo's allowed signers.
+"""
+
+import logging
+import os
+import re
+import shutil
+
+from kas.errors import KasUserError
+from kas.repos.vcs import is_full_sha
+
+log = logging.getLogger(__name__)
+
+GPG_DIR = ".kas_gnupg"
+SSH_DIR = ".kas_ssh-handler"
+
+# CLI-092: the ssh key types kas accepts (as ssh-keygen -l names them).
+SSH_KEY_TYPES = ("DSA", "RSA", "ECDSA", "ED25519")
+
+# GPG status keywords that mean a signature is not good.
+GPG_BAD = ("BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY")
+
+# OpenPGP ownertrust values (gpg --import-ownertrust).
+TRUST_NEVER, TRUST_ULTIMATE = 3, 6
+
+
+def key_error(signer, detail):
+    return KasUserError(f'Could not import key "{signer.id}": {detail}')
+
+
+def untrusted(spec, description=None):
+    suffix = f": {description}" if description else ""
+    return KasUserError(f"Repository {spec.name} is not signed with a trusted key{suffix}.")
+
+
+def key_file(signer):
+    """The key file of ``signer``: inside its repo, and present."""
+    root = os.path.realpath(signer.repo_path)
+    path = os.path.realpath(os.path.join(root, signer.path))
+    if os.path.commonpath([root, path]) != root:
+        raise key_error(signer, f"key file {signer.path} resolves outside repository "
+                                f"{signer.repo_name} ({root})")
+    if not os.path.isfile(path):
+        raise key_error(signer, f"key file {path} not found in repository "
+                                f"{signer.repo_name}")
+    return path
+
+
+class SignatureVerifier:
+    """Verifies the signed repos of one checkout round.  Keys are loaded
+    once per round (CF-802: in every iteration of the repo loop)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._gpg_ready = False
+        self._gpg_keys = {}              # signer id -> primary fingerprint
+
+    @property
+    def gnupg_home(self):
+        return os.path.join(self.ctx.work_dir, GPG_DIR)
+
+    def prepare(self, specs):
+        """Import the GPG keys of every signed repo among ``specs`` into the
+        shared keyring and export GNUPGHOME (ENV-101).  Done up front, in
+        configuration order, before the parallel checkouts start."""
+        for spec in specs:
+            if spec.signed and spec.signers[0].type == "gpg":
+                self.ctx.env["GNUPGHOME"] = self.gnupg_home
+                for signer in spec.signers:
+                    self._gpg_key(signer)
+
+    def verify(self, backend):
+        """CLI-092 for one repo.  Returns the checkout target (revision,
+        local branch) that was verified; raises if it is not trusted."""
+        spec = backend.spec
+        target = backend.target()
+        if spec.tag:
+            argv = ["git", "verify-tag", "--raw", f"refs/tags/{spec.tag}"]
+        else:
+            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target[0])]
+        if spec.signers[0].type == "ssh":
+            principals = self._write_allowed_signers(backend)
+            result = backend.run(argv, check=False)
+            description = ssh_result(spec, principals, result)
+        else:
+            fingerprints = {self._gpg_keys[s.id]: s for s in spec.signers}
+            result = backend.run(argv, check=False)
+            description = gpg_result(spec, fingerprints, result)
+        log.info("Repository %s signature valid: %s", spec.name, description)
+        return target
+
+    @staticmethod
+    def _commit_of(backend, rev):
+        if is_full_sha(rev):
+            return rev
+        return backend.output(["git", "rev-parse", "--verify", "--end-of-options",
+                               f"{rev}^{{commit}}"])
+
+    # -- gpg -----------------------------------------------------------
+
+    def _gpg(self, args, input=None, check=True, autostart=False):
+        # No gpg-agent is needed for public keys; one started here would
+        # outlive kas.  Only --recv-keys needs a dirmngr (stopped after).
+        autostart = [] if autostart else ["--no-autostart"]
+        return self.ctx.runner.run(
+            ["gpg", "--batch", "--no-tty", "--homedir", self.gnupg_home] + autostart + args,
+            env=self.ctx.tool_env(), input=input, check=check)
+
+    def _setup_gpg(self):
+        """The keyring (0700, kept between runs), every cached key reset
+        to no trust (CLI-092)."""
+        if self._gpg_ready:
+            return
+        if shutil.which("gpg", path=self.ctx.environ.get("PATH")) is None:
+            raise KasUserError('Program "gpg" is required for: signature verification')
+        os.makedirs(self.gnupg_home, mode=0o700, exist_ok=True)
+        os.chmod(self.gnupg_home, 0o700)
+        listing = self._gpg(["--with-colons", "--list-keys"], check=False).stdout
+        cached = primary_fingerprints(listing)
+        if cached:
+            self._set_trust(cached, TRUST_NEVER)
+        self._gpg_ready = True
+
+    def _set_trust(self, fingerprints, level):
+        lines = "".join(f"{fpr}:{level}:\n" for fpr in fingerprints)
+        self._gpg(["--import-ownertrust"], input=lines)
+
+    def _gpg_key(self, signer):
+        """Import the key of ``signer`` (file or key server) and trust it;
+        returns its primary fingerprint."""
+        if signer.id in self._gpg_keys:
+            return self._gpg_keys[signer.id]
+        self._setup_gpg()
+        if signer.path is not None:
+            fingerprint = self._import_file(signer)
+        else:
+            fingerprint = self._receive(signer)
+        self._set_trust([fingerprint], TRUST_ULTIMATE)
+        self._gpg_keys[signer.id] = fingerprint
+        return fingerprint
+
+    def _import_file(self, signer):
+        path = key_file(signer)
+        # Look before importing: a file with several keys must not add
+        # any of them to the keyring.
+        shown = self._gpg(["--with-colons", "--import-options", "show-only", "--import",
+                           path], check=False).stdout
+        fingerprint = one_fingerprint(signer, primary_fingerprints(shown))
+        self._gpg(["--import", path])
+        return fingerprint
+
+    def _receive(self, signer):
+        """A key server is asked only if the key is not cached yet (CF-802)."""
+        wanted = signer.fingerprint.upper()
+        if not self._gpg(["--with-colons", "--list-keys", wanted], check=False).returncode:
+            return wanted
+        try:
+            self._gpg(["--keyserver", signer.keyserver, "--recv-keys", wanted], check=False,
+                      autostart=True)
+        finally:
+            # --recv-keys starts a dirmngr daemon for the keyring: stop it.
+            self.ctx.runner.run(["gpgconf", "--homedir", self.gnupg_home, "--kill",
+                                 "all"], env=self.ctx.tool_env(), check=False)
+        listing = self._gpg(["--with-colons", "--list-keys", wanted], check=False)
+        return one_fingerprint(signer, primary_fingerprints(listing.stdout))
+
+    # -- ssh -----------------------------------------------------------
+
+    def _write_allowed_signers(self, backend):
+        """The repo's allowedSigners file, registered in its .git/config.
+        Returns principal -> description of every allowed key."""
+        spec = backend.spec
+        lines, principals = [], {}
+        for signer in spec.signers:
+            key_type, key, description = ssh_public_key(self.ctx, signer)
+            principal = f"kas-signer-{len(principals)}"
+            principals[principal] = f"{signer.id} ({description})"
+            lines.append(f'{principal} namespaces="git" {key_type} {key}\n')
+        directory = os.path.join(self.ctx.work_dir, SSH_DIR, safe_name(spec.name))
+        os.makedirs(directory, exist_ok=True)
+        allowed = os.path.join(directory, "allowedSigners")
+        with open(allowed, "w") as f:
+            f.writelines(lines)
+        backend.run(["git", "config", "gpg.ssh.allowedSignersFile", allowed])
+        return principals
+
+
+def safe_name(name):
+    """A repo name as one directory name below the handler directory."""
+    cleaned = name.replace(os.sep, "_")
+    return "_" + cleaned if cleaned in ("", ".", "..") else cleaned
+
+
+def primary_fingerprints(colons):
+    """The primary-key fingerprints in ``gpg --with-colons`` output."""
+    fingerprints, after_pub = [], False
+    for line in colons.splitlines():
+        fields = line.split(":")
+        if fields[0] == "pub":
+            after_pub = True
+        elif fields[0] == "fpr" and after_pub and len(fields) > 9:
+            fingerprints.append(fields[9])
+            after_pub = False
+    return fingerprints
+
+
+def one_fingerprint(signer, fingerprints):
+    """CLI-092: exactly one key, with the configured fingerprint if any."""
+    if not fingerprints:
+        raise key_error(signer, "No keys imported")
+    if len(fingerprints) > 1:
+        raise key_error(signer, "Multiple keys imported")
+    found = fingerprints[0]
+    if signer.fingerprint and found.upper() != signer.fingerprint.upper():
+        raise key_error(signer, f'Fingerprints do not match: Key has "{found}". '
+                                f'Expected "{signer.fingerprint}".')
+    return found
+
+
+def ssh_public_key(ctx, signer):
+    """(type, base64 key, description) of the ssh public key of ``signer``."""
+    path = key_file(signer)
+    if shutil.which("ssh-keygen", path=ctx.environ.get("PATH")) is None:
+        raise KasUserError('Program "ssh-keygen" is required for: signature verification')
+    result = ctx.runner.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path],
+                            env=ctx.tool_env(), check=False)
+    listed = result.stdout.splitlines() if result.returncode == 0 else []
+    if not listed:
+        raise key_error(signer, "No keys imported")
+    if len(listed) > 1:
+        raise key_error(signer, "Multiple keys imported")
+    fields = listed[0].split()
+    fingerprint, key_type = fields[1], fields[-1].strip("()")
+    if key_type not in SSH_KEY_TYPES:
+        raise key_error(signer, f"Unsupported key type {key_type}")
+    if signer.fingerprint and fingerprint != signer.fingerprint:
+        raise key_error(signer, f'Fingerprints do not match: Key has "{fingerprint}". '
+                                f'Expected "{signer.fingerprint}".')
+    with open(path, errors="replace") as f:
+        keys = [line.split() for line in f if line.strip() and not line.startswith("#")]
+    # ssh-keygen also reads formats (PEM, options first) that are no
+    # "<type> <base64>" line; kas needs exactly that line.
+    if len(keys) != 1 or len(keys[0]) < 2 or not keys[0][0].startswith(("ssh-", "ecdsa-")):
+        raise key_error(signer, "not an OpenSSH public key file (<type> <key> [comment])")
+    return keys[0][0], keys[0][1], f"{key_type} key {fingerprint}"
+
+
+def gpg_result(spec, fingerprints, result):
+    """Judge git's --raw GPG status output; the description of the key."""
+    status = [line.split()[1:] for line in result.stderr.splitlines()
+              if line.startswith("[GNUPG:] ") and len(line.split()) > 1]
+    words = {fields[0]: fields[1:] for fields in status}
+    good = words.get("GOODSIG")
+    valid = words.get("VALIDSIG")
+    uid = " ".join(good[1:]) if good else None
+    primary = valid[-1] if valid else None
+    if (result.returncode == 0 and good and primary in fingerprints
+            and not any(bad in words for bad in GPG_BAD)):
+        return f"{fingerprints[primary].id} ({uid}, {primary})"
+    if primary:
+        raise untrusted(spec, f"{uid} ({primary})")
+    for keyword in ("ERRSIG", "NO_PUBKEY", "BADSIG", "EXPKEYSIG", "REVKEYSIG"):
+        if words.get(keyword):
+            raise untrusted(spec, f"key {words[keyword][0]}")
+    raise untrusted(spec)
+
+
+SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with ', re.MULTILINE)
+SSH_KEY = re.compile(r" with (\S+ key \S+)")
+
+
+def ssh_result(spec, principals, result):
+    """Judge git's --raw SSH output; the description of the key."""
+    good = SSH_GOOD.search(result.stderr)
+    if result.returncode == 0 and good and good.group(1) in principals:
+        return principals[good.group(1)]
+    key = SSH_KEY.search(result.stderr)
+    raise untrusted(spec, key.group(1) if key else None)

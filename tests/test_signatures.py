@@ -1,0 +1,440 @@
+"""Signed repositories verified before checkout (cli.md CLI-090 step 1,
+CLI-092; config-format.md CF-650 ... CF-653, CF-800 ... CF-802), with real
+GPG and ssh keys and commits/tags signed by the tests.
+
+Upstream history (module fixture):
+
+    C0 (unsigned, README) - C1 alice (gpg) - C2 mallory (gpg)
+       - C3 bob (ssh) - C4 eve (ssh) - C5 unsigned
+    tags: v-alice -> C1 (signed by alice), v-mallory -> C1 (mallory),
+          v-bob -> C3 (ssh, bob), light -> C1 (lightweight)
+
+Each commit adds a file named after its signer, so a test can see which
+content reached the work tree.  ``mallory`` and ``eve`` are configured
+signers too (for another repo), so their keys are in kas's keyring: a
+signature that is good but by a key this repo does not allow must fail.
+"""
+
+import os
+import stat
+import subprocess
+
+import pytest
+from conftest import clean_env, git, make_git_repo, run_kas, write
+from credhelpers import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
+
+STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    require("gpg", "gpgconf", "ssh-keygen", "git")
+    directory = tmp_path_factory.mktemp("keys")
+    made = {"alice": GpgKey(directory, "alice"), "mallory": GpgKey(directory, "mallory"),
+            "bob": SshKey(directory, "bob"), "eve": SshKey(directory, "eve")}
+    yield made
+    for key in made.values():
+        if isinstance(key, GpgKey):
+            key.stop_agent()
+
+
+@pytest.fixture(scope="module")
+def upstream(keys, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("up") / "up")
+    make_git_repo(path, {"README": "upstream\n"})
+    commits = {"c0": git(path, "rev-parse", "HEAD")}
+    for name, signer in (("c1", "alice"), ("c2", "mallory"), ("c3", "bob"), ("c4", "eve")):
+        commits[name] = signed_commit(path, keys[signer], f"{signer}.txt", f"{name}\n")
+    commits["c5"] = signed_commit(path, None, "unsigned.txt", "c5\n")
+    signed_tag(path, keys["alice"], "v-alice", commits["c1"])
+    signed_tag(path, keys["mallory"], "v-mallory", commits["c1"])
+    signed_tag(path, keys["bob"], "v-bob", commits["c3"])
+    git(path, "tag", "light", commits["c1"])
+    commits["path"] = path
+    return commits
+
+
+SIGNERS = """\
+signers:
+  alice:
+    repo: this
+    path: keys/alice.asc
+    fingerprint: {alice}
+  mallory:
+    repo: this
+    path: keys/mallory.asc
+  bob:
+    type: ssh
+    repo: this
+    path: keys/bob.pub
+    fingerprint: {bob}
+  eve:
+    type: ssh
+    repo: this
+    path: keys/eve.pub
+"""
+
+
+@pytest.fixture
+def project(workdir, keys, upstream):
+    """A work dir with the public keys in the top repo ``this``."""
+    os.makedirs(workdir / "keys")
+    keys["alice"].export(workdir / "keys" / "alice.asc")
+    keys["mallory"].export(workdir / "keys" / "mallory.asc")
+    for name in ("bob", "eve"):
+        with open(keys[name].public) as src, open(workdir / "keys" / f"{name}.pub", "w") as f:
+            f.write(src.read())
+    return workdir
+
+
+def configure(workdir, keys, upstream, repo_lines, extra_repos="", signers=None):
+    """kas.yml with the signers and repo ``sig`` (signed) of ``repo_lines``."""
+    signers = signers if signers is not None else SIGNERS.format(
+        alice=keys["alice"].fingerprint, bob=keys["bob"].fingerprint)
+    body = "".join(f"    {line}\n" for line in repo_lines)
+    write(workdir / "kas.yml", "header:\n  version: 23\n" + signers
+          + f"repos:\n  this:\n  sig:\n    url: {upstream['path']}\n" + body + extra_repos)
+
+
+def checkout(workdir):
+    return run_kas("checkout", *STEPS, "kas.yml", cwd=workdir,
+                   env=clean_env(KAS_WORK_DIR=str(workdir)))
+
+
+def assert_user_error(result, message):
+    assert "Traceback" not in result.stderr, result
+    assert result.returncode == 2, result
+    assert result.errors() == [message], result
+
+
+def files(workdir):
+    return sorted(os.listdir(workdir / "sig"))
+
+
+# --------------------------------------------------------------------------
+# GPG
+
+
+def test_cli092_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
+    configure(project, keys, upstream,
+              [f"commit: {upstream['c1']}", "branch: main", "signed: true",
+               "allowed_signers: [alice, mallory]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    fpr = keys["alice"].fingerprint
+    assert (f"Repository sig signature valid: alice (Alice <alice@example.com>, {fpr})"
+            in result.stderr)
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+    assert "alice.txt" in files(project)
+    # CLI-092: the kas keyring is private and kept between runs.
+    gnupg = project / ".kas_gnupg"
+    assert stat.S_IMODE(os.stat(gnupg).st_mode) == 0o700
+
+
+def test_cf653_good_signature_of_a_key_not_allowed_for_this_repo(project, keys, upstream):
+    """mallory's key is in the keyring (another repo allows it) and the
+    signature is good, but this repo allows only alice."""
+    other = f"  other:\n    url: {upstream['path']}\n    commit: {upstream['c1']}\n" \
+            "    branch: main\n    signed: true\n    allowed_signers: [mallory]\n"
+    configure(project, keys, upstream,
+              [f"commit: {upstream['c2']}", "branch: main", "signed: true",
+               "allowed_signers: [alice]"], extra_repos=other)
+    result = checkout(project)
+    fpr = keys["mallory"].fingerprint
+    assert_user_error(result, "Repository sig is not signed with a trusted key: "
+                              f"Mallory <mallory@example.com> ({fpr}).")
+    # CLI-090 step 1: the fresh clone holds nothing unverified.
+    assert files(project) == [".git"]
+
+
+def test_cf653_unsigned_commit_and_unknown_key(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
+    assert files(project) == [".git"]
+    # A signature by a key kas has never seen names the key.
+    configure(project, keys, upstream, [f"commit: {upstream['c2']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    result = checkout(project)
+    assert_user_error(result, "Repository sig is not signed with a trusted key: "
+                              f"key {keys['mallory'].fingerprint[-16:]}.")
+
+
+def test_cli090_failed_verification_leaves_the_checkout_as_it_was(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert checkout(project).returncode == 0
+    configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+    assert "unsigned.txt" not in files(project)
+    assert git(project / "sig", "status", "--porcelain") == ""
+
+
+def test_cli090_a_clone_whose_verification_failed_is_not_dirty_later(project, keys,
+                                                                     upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert checkout(project).returncode == 2
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "dirty" not in result.stderr
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+    assert git(project / "sig", "rev-parse", "--abbrev-ref", "HEAD") == "main"
+
+
+def test_cf653_with_a_tag_only_the_tag_signature_counts(project, keys, upstream):
+    # v-alice is signed by alice; its commit C1 is signed too, but the
+    # commit signature is not what is checked: v-mallory fails.
+    configure(project, keys, upstream, ["tag: v-alice", f"commit: {upstream['c1']}",
+                                        "signed: true", "allowed_signers: [alice]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: alice" in result.stderr
+    configure(project, keys, upstream, ["tag: v-mallory", f"commit: {upstream['c1']}",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert_user_error(checkout(project), "Repository sig is not signed with a trusted key: "
+                                         f"key {keys['mallory'].fingerprint[-16:]}.")
+
+
+def test_cf653_lightweight_tag_has_no_signature(project, keys, upstream):
+    configure(project, keys, upstream, ["tag: light", f"commit: {upstream['c1']}",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
+
+
+def test_cli092_trust_of_cached_keys_is_reset_every_run(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c2']}", "branch: main",
+                                        "signed: true", "allowed_signers: [mallory]"])
+    assert checkout(project).returncode == 0
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert checkout(project).returncode == 0
+    trust = subprocess.run(["gpg", "--homedir", str(project / ".kas_gnupg"),
+                            "--export-ownertrust"], check=True, capture_output=True,
+                           text=True).stdout
+    assert f"{keys['alice'].fingerprint}:6:" in trust
+    assert f"{keys['mallory'].fingerprint}:3:" in trust
+
+
+def test_cli092_gnupghome_is_exported_to_children(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    result = run_kas("for-all-repos", *STEPS, "kas.yml", 'echo "GNUPGHOME=$GNUPGHOME"',
+                     cwd=project, env=clean_env(KAS_WORK_DIR=str(project)))
+    assert result.returncode == 0, result
+    assert f"GNUPGHOME={project / '.kas_gnupg'}" in result.stdout
+
+
+# --------------------------------------------------------------------------
+# key files (CLI-092, CF-802)
+
+
+def gpg_signer(path, fingerprint=None, repo="this"):
+    text = f"signers:\n  alice:\n    repo: {repo}\n    path: {path}\n"
+    return text + (f"    fingerprint: {fingerprint}\n" if fingerprint else "")
+
+
+def test_cli092_key_file_with_two_keys(project, keys, upstream):
+    both = (project / "keys" / "alice.asc").read_text() + \
+        (project / "keys" / "mallory.asc").read_text()
+    write(project / "keys" / "both.asc", both)
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer("keys/both.asc"))
+    assert_user_error(checkout(project), 'Could not import key "alice": Multiple keys imported')
+    # Neither key went into the keyring.
+    listing = subprocess.run(["gpg", "--homedir", str(project / ".kas_gnupg"),
+                              "--list-keys"], capture_output=True, text=True, check=False)
+    assert keys["mallory"].fingerprint not in listing.stdout
+    assert files(project) == [".git"]
+
+
+def test_cli092_key_file_without_a_key(project, keys, upstream):
+    write(project / "keys" / "junk.asc", "no key in here\n")
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer("keys/junk.asc"))
+    assert_user_error(checkout(project), 'Could not import key "alice": No keys imported')
+
+
+def test_cf802_fingerprint_must_match_the_key(project, keys, upstream):
+    wrong = keys["mallory"].fingerprint
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer("keys/alice.asc", wrong))
+    assert_user_error(checkout(project),
+                      'Could not import key "alice": Fingerprints do not match: Key has '
+                      f'"{keys["alice"].fingerprint}". Expected "{wrong}".')
+
+
+def test_key_file_missing(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer("keys/nothere.asc"))
+    assert_user_error(checkout(project),
+                      f'Could not import key "alice": key file {project}/keys/nothere.asc '
+                      "not found in repository this")
+
+
+@pytest.mark.parametrize("how", ["dotdot", "symlink"])
+def test_key_file_cannot_escape_its_repo(project, keys, upstream, tmp_path, how):
+    outside = tmp_path / "outside.asc"
+    keys["alice"].export(outside)
+    if how == "dotdot":
+        path = os.path.relpath(outside, project)
+    else:
+        os.symlink(outside, project / "keys" / "link.asc")
+        path = "keys/link.asc"
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer(path))
+    assert_user_error(checkout(project),
+                      f'Could not import key "alice": key file {path} resolves outside '
+                      f"repository this ({project})")
+
+
+def test_cf800_signer_repo_must_exist(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=gpg_signer("keys/alice.asc", repo="nothere"))
+    assert_user_error(checkout(project), 'Repository sig: Signer "alice" refers to repo '
+                                         '"nothere", which is not in the config')
+
+
+def test_cf802_cached_key_is_not_fetched_from_the_key_server(project, keys, upstream):
+    """A key server is used only for keys not in the keyring; an unreachable
+    one is the "No keys imported" error."""
+    dead = f"hkp://127.0.0.1:{free_port()}"
+    signer = ("signers:\n  alice:\n    gpg_keyserver: " + dead
+              + f"\n    fingerprint: {keys['alice'].fingerprint}\n")
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=signer)
+    assert_user_error(checkout(project), 'Could not import key "alice": No keys imported')
+    # Put the key into the keyring with a file signer, then use the server one.
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"])
+    assert checkout(project).returncode == 0
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [alice]"],
+              signers=signer)
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: alice" in result.stderr
+
+
+def keyserver_signer(url, fingerprint):
+    return f"signers:\n  alice:\n    gpg_keyserver: {url}\n    fingerprint: {fingerprint}\n"
+
+
+def test_cf802_key_received_from_a_key_server(project, keys, upstream):
+    armored = keys["alice"].gpg("--armor", "--export", keys["alice"].fingerprint)
+    with KeyServer(armored) as server:
+        configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                            "signed: true", "allowed_signers: [alice]"],
+                  signers=keyserver_signer(server.url, keys["alice"].fingerprint))
+        result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: alice" in result.stderr
+    assert [r for r in server.requests if keys["alice"].fingerprint in r]
+
+
+def test_cf802_key_server_answering_with_another_key(project, keys, upstream):
+    """The server sends mallory's key for alice's fingerprint: nothing
+    usable is imported."""
+    armored = keys["mallory"].gpg("--armor", "--export", keys["mallory"].fingerprint)
+    with KeyServer(armored) as server:
+        configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                            "signed: true", "allowed_signers: [alice]"],
+                  signers=keyserver_signer(server.url, keys["alice"].fingerprint))
+        result = checkout(project)
+    assert_user_error(result, 'Could not import key "alice": No keys imported')
+    assert files(project) == [".git"]
+
+
+# --------------------------------------------------------------------------
+# SSH
+
+
+def test_cli092_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob, eve]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert ("Repository sig signature valid: bob (ED25519 key "
+            f"{keys['bob'].fingerprint})") in result.stderr
+    allowed = project / ".kas_ssh-handler" / "sig" / "allowedSigners"
+    assert 'namespaces="git" ssh-ed25519 ' in allowed.read_text()
+    assert git(project / "sig", "config", "gpg.ssh.allowedSignersFile") == str(allowed)
+    assert "bob.txt" in files(project)
+
+
+def test_cli092_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
+    configure(project, keys, upstream, [f"commit: {upstream['c4']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob]"])
+    assert_user_error(checkout(project), "Repository sig is not signed with a trusted key: "
+                                         f"ED25519 key {keys['eve'].fingerprint}.")
+    assert files(project) == [".git"]
+
+
+def test_cli092_ssh_signed_tag(project, keys, upstream):
+    configure(project, keys, upstream, ["tag: v-bob", f"commit: {upstream['c3']}",
+                                        "signed: true", "allowed_signers: [bob]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: bob" in result.stderr
+
+
+def test_cf653_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstream):
+    """alice's key is trusted in the keyring (repo ``other``), but this repo
+    wants an ssh signer."""
+    other = f"  other:\n    url: {upstream['path']}\n    commit: {upstream['c1']}\n" \
+            "    branch: main\n    signed: true\n    allowed_signers: [alice]\n"
+    configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob]"],
+              extra_repos=other)
+    result = checkout(project)
+    assert result.returncode == 2, result
+    assert result.errors()[0].startswith("Repository sig is not signed with a trusted key")
+
+
+def test_cf802_ssh_fingerprint_must_match(project, keys, upstream):
+    signer = ("signers:\n  bob:\n    type: ssh\n    repo: this\n    path: keys/bob.pub\n"
+              f"    fingerprint: {keys['eve'].fingerprint}\n")
+    configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob]"],
+              signers=signer)
+    assert_user_error(checkout(project),
+                      'Could not import key "bob": Fingerprints do not match: Key has '
+                      f'"{keys["bob"].fingerprint}". Expected "{keys["eve"].fingerprint}".')
+
+
+def test_cli092_ssh_key_file_that_is_no_key(project, keys, upstream):
+    write(project / "keys" / "bob.pub", "not a key\n")
+    configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob]"])
+    assert_user_error(checkout(project), 'Could not import key "bob": No keys imported')
+
+
+# --------------------------------------------------------------------------
+# the include loop (CLI-092: verified there too)
+
+
+def test_cli092_repo_include_from_an_untrusted_repo_is_never_read(project, keys, upstream,
+                                                                   tmp_path):
+    inc = str(tmp_path / "inc")
+    make_git_repo(inc, {"inc.yml": "header:\n  version: 23\nmachine: from-include\n"})
+    unsigned = git(inc, "rev-parse", "HEAD")
+    signers = SIGNERS.format(alice=keys["alice"].fingerprint, bob=keys["bob"].fingerprint)
+    write(project / "kas.yml", "header:\n  version: 23\n  includes:\n"
+          "    - repo: inc\n      file: inc.yml\n" + signers
+          + f"repos:\n  this:\n  inc:\n    url: {inc}\n    commit: {unsigned}\n"
+          "    branch: main\n    signed: true\n    allowed_signers: [alice]\n")
+    result = run_kas("dump", "kas.yml", cwd=project, env=clean_env(KAS_WORK_DIR=str(project)))
+    assert_user_error(result, "Repository inc is not signed with a trusted key.")
+    assert os.listdir(project / "inc") == [".git"]
+    assert result.stdout == ""
