@@ -9,6 +9,7 @@ Files are replaced atomically: a failed run leaves them as they were.
 """
 
 import copy
+import errno
 import logging
 import os
 import tempfile
@@ -147,6 +148,9 @@ def replace_files(contents):
 
 def _stage(path, text):
     target = os.path.realpath(path)
+    if os.path.isdir(target):
+        # Found now, before any file is replaced, not at the rename.
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
     directory, name = os.path.split(target)
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".kas-tmp", dir=directory)
     try:
