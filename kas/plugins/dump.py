@@ -126,5 +126,13 @@ def resolve_refs(ctx, data):
             entry["refspec"] = commit
         else:
             entry["commit"] = commit
+            entry.update(effective_overrides(data, repo_id))
         data["repos"][repo_id] = entry
     data.pop("overrides", None)
+
+
+def effective_overrides(data, repo_id):
+    """The url/branch overrides of a repo (CF-706): they must survive the
+    removal of ``overrides``, or the branch would not contain the commit."""
+    override = ((data.get("overrides") or {}).get("repos") or {}).get(repo_id) or {}
+    return {key: override[key] for key in ("url", "branch") if key in override}
