@@ -8,7 +8,7 @@ import subprocess
 from conftest import clean_env, kas_ok, run_kas, write
 
 GIT_DATE = "2024-03-01 12:00:00 +0100"
-HG_DATE = "1709290800 3600"         # 2024-03-01 12:00:00 +0100 (hg: seconds west)
+HG_DATE = "1709290800 -3600"        # 2024-03-01 12:00:00 +0100 (hg: seconds west)
 AUTHOR, EMAIL = "Alice Example", "alice@example.com"
 
 GIT_ENV = clean_env(GIT_AUTHOR_NAME=AUTHOR, GIT_AUTHOR_EMAIL=EMAIL, GIT_AUTHOR_DATE=GIT_DATE,
