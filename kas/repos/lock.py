@@ -74,10 +74,10 @@ def lock(ctx, indent=None, sort=False):
     resolved = resolve_refs(ctx, candidates)
     lock_files = lock_files_in_use(ctx.config)
     remaining, moved = update_existing_locks(ctx, lock_files, candidates, resolved)
-    print_moved_commits(ctx, moved)
     if remaining:
         lock_files.append(add_to_top_lock(ctx.config, lock_files, remaining, resolved))
     write_lock_files(lock_files, indent, sort)
+    print_moved_commits(ctx, moved)     # only once the new pins are on disk
 
 
 def update_existing_locks(ctx, lock_files, candidates, resolved):
