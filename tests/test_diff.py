@@ -215,3 +215,28 @@ def test_cli012_no_color_on_a_terminal(history, args, env):
     out = run_on_terminal(project, *args, "diff", "old.yml", "new.yml", **env)
     assert "\033[" not in out
     assert "@@ config changed @@\n" in out
+
+
+def test_cli163_json_always_carries_both_parts(history):
+    """--commit-only/--content-only/--oneline shape the text report only."""
+    project = history[0]
+    data = json.loads(project.kas_ok("diff", "--format", "json", "--content-only",
+                                     "old.yml", "new.yml").stdout)
+    assert list(data) == ["values_changed", "vcs"]
+
+
+def test_cli162_shallow_clone_is_deepened_first(tmp_path):
+    """KAS_CLONE_DEPTH=1 (CLI-086) leaves out the commits in between."""
+    up = GitUpstream(tmp_path / "up")
+    second = up.commit("second")
+    third = up.commit("third")
+    project = Project(tmp_path / "p")
+    config = kas_yaml(repo_yaml("up", up, branch="main").replace(up.path, f"file://{up.path}"))
+    project.write("a.yml", config)
+    project.write("a.lock.yml", lock_yaml({"up": up.first}))
+    project.write("b.yml", config)
+    project.write("b.lock.yml", lock_yaml({"up": third}))
+    env = clean_env(KAS_CLONE_DEPTH="1")
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "a.yml", "b.yml", env=env)
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")

@@ -147,6 +147,18 @@ def test_cli152_annotated_tag_object_id_counts_as_up_to_date(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": tag_object})
 
 
+def test_cli152_update_of_several_repos_separates_their_commits(project, up, tmp_path):
+    other = GitUpstream(tmp_path / "other")
+    project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main"),
+                                      repo_yaml("other", other, branch="main")))
+    project.kas_ok("lock", "kas.yml")
+    up_new, other_new = up.commit("up moved"), other.commit("other moved")
+    result = project.kas_ok("lock", "--update", "kas.yml")
+    assert result.stdout == (f"@@ up commits diff @@\n{up_new[:7]} up moved\n---\n"
+                             f"@@ other commits diff @@\n{other_new[:7]} other moved\n")
+    assert project.read("kas.lock.yml") == lock_yaml({"up": up_new, "other": other_new})
+
+
 def test_inc088_update_goes_to_the_lock_file_that_has_the_entry(project, up, tmp_path):
     """Step 1 updates vendor.lock.yml; step 2 adds the uncovered repo to the
     first file's lock file."""
@@ -311,6 +323,17 @@ def test_lock_upstream_repository_gone(project, up):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.errors()) == 1
     assert result.errors()[0].startswith('Fetching of repo: "up" failed: ')
+    assert listing(project.path) == [".git", "kas.yml"]
+
+
+def test_lock_unresolvable_repo_writes_nothing(project, up):
+    """Every repo is resolved before any file is written."""
+    project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
+    result = project.kas("lock", "--skip", "finish_setup_repos", "--skip", "repos_checkout",
+                         "kas.yml")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.errors() == [(f'Repository "up" is not available: {project.file("up")} '
+                                "does not exist (was fetching skipped?)")]
     assert listing(project.path) == [".git", "kas.yml"]
 
 
