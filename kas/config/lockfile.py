@@ -60,7 +60,7 @@ class LockFile:
     @classmethod
     def from_loaded(cls, loaded):
         """A LockFile from a :class:`kas.config.includes.LoadedFile`."""
-        _, raw = files.parse(loaded.path)
+        raw = files.read_bytes(loaded.path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -71,10 +71,6 @@ class LockFile:
     @property
     def is_json(self):
         return files.file_format(self.path) == "json"
-
-    @property
-    def changed(self):
-        return bool(self.pins_set) or self.upgraded_from is not None or self.is_new
 
     def pins(self):
         """repo id -> locked commit (string entries only)."""
@@ -113,11 +109,13 @@ class LockFile:
         if self.is_json:
             return to_json(self.data, indent=size, sort=sort)
         full = to_yaml(self.data, indent=size, sort=sort)
-        if self.is_new or self.text is None:
+        if self.is_new:
             return full
         from kas.config.lockedit import CannotEdit, edit_lock_text
 
         try:
+            if self.text is None:
+                raise CannotEdit("the file is not UTF-8 text")
             if sort:
                 raise CannotEdit("--sort was given")
             return edit_lock_text(self.text, self.data, self.pins_set,

@@ -75,7 +75,9 @@ def lock(ctx, indent=None, sort=False):
     lock_files = lock_files_in_use(ctx.config)
     remaining, moved = update_existing_locks(ctx, lock_files, candidates, resolved)
     if remaining:
-        lock_files.append(add_to_top_lock(ctx.config, lock_files, remaining, resolved))
+        top = add_to_top_lock(ctx.config, lock_files, remaining, resolved)
+        if top.is_new:
+            lock_files.append(top)
     write_lock_files(lock_files, indent, sort)
     print_moved_commits(ctx, moved)     # only once the new pins are on disk
 
@@ -110,9 +112,7 @@ def add_to_top_lock(config, lock_files, specs, resolved):
     path = lock_file_of(config.top_files[0])
     real = os.path.realpath(path)
     top = next((f for f in lock_files if os.path.realpath(f.path) == real), None)
-    if top is not None:
-        lock_files.remove(top)      # re-appended by the caller
-    else:
+    if top is None:
         top = LockFile.new(path)
     for spec in specs:
         log.info("Adding lock of %s: %s", spec.name, resolved[spec.id].commit)
