@@ -176,6 +176,21 @@ def test_inc088_update_goes_to_the_lock_file_that_has_the_entry(project, up, tmp
     assert "Updating lockfile kas.lock.yml" in infos(result)
 
 
+def test_inc086_088_pin_in_two_lock_files_is_updated_in_both(project, up):
+    """kas.lock.yml and vendor.lock.yml both pin up; the vendor pin wins in
+    the merge, so updating only the first would change nothing."""
+    project.write("kas.yml", "header:\n  version: 14\n  includes:\n    - vendor.yml\n")
+    project.write("vendor.yml", kas_yaml(repo_yaml("up", up, branch="main")))
+    for name in ("kas.lock.yml", "vendor.lock.yml"):
+        project.write(name, lock_yaml({"up": up.first}))
+    new = up.commit("second")
+    result = project.kas_ok("lock", "--update", "kas.yml")
+    assert result.stdout == f"@@ up commits diff @@\n{new[:7]} second\n"
+    for name in ("kas.lock.yml", "vendor.lock.yml"):
+        assert project.read(name) == lock_yaml({"up": new})
+    assert f"commit: {new}" in project.kas_ok("dump", "kas.yml").stdout
+
+
 def test_inc085_update_ignores_lock_files_while_resolving(project, up):
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("kas.lock.yml", lock_yaml({"up": up.first}))

@@ -84,12 +84,16 @@ def lock(ctx, indent=None, sort=False):
 
 def update_existing_locks(ctx, lock_files, candidates, resolved):
     """CLI-152 step 1; returns the candidates no lock file covers and the
-    commits each updated lock moves over (repo id -> commits)."""
-    remaining, moved = list(candidates), {}
+    commits each updated lock moves over (repo id -> commits).
+
+    A repo pinned in several project lock files is updated in each of them
+    (INC-088: "in the lock files where they are found"): updating only the
+    first would leave a later, higher-priority pin in force (INC-086)."""
+    handled, moved = set(), {}
     for lock_file in lock_files:
         pins = lock_file.pins()
-        for spec in [s for s in remaining if s.id in pins]:
-            remaining.remove(spec)
+        for spec in [s for s in candidates if s.id in pins]:
+            handled.add(spec.id)
             old, new = pins[spec.id], resolved[spec.id]
             if new.matches(old):
                 log.info("Lock of %s is up-to-date: %s", spec.name, new.commit)
@@ -102,7 +106,7 @@ def update_existing_locks(ctx, lock_files, candidates, resolved):
                 if commits is not None:
                     moved[spec.id] = commits
                 lock_file.set_pin(spec.id, new.commit)
-    return remaining, moved
+    return [s for s in candidates if s.id not in handled], moved
 
 
 def add_to_top_lock(config, lock_files, specs, resolved):
