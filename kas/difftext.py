@@ -20,6 +20,7 @@ Text layout (colors only when the effective no-color state is off)::
     ---                                        (between repos)
 
 Values other than strings are shown as JSON (``true``, ``["a", "b"]``).
+Multi-line text that is new or gone is a unified diff against nothing.
 """
 
 import difflib
@@ -64,7 +65,7 @@ def config_lines(changes, palette):
         key = ".".join(path)
         if _is_text_block(old, new):
             lines.append(f"     {key}:")
-            lines += _text_diff(old, new, palette)
+            lines += _text_diff(old or "", new or "", palette)
             continue
         if old is not None:
             lines.append(palette.old(f"-    {key}: {show_value(old)}"))
@@ -74,8 +75,10 @@ def config_lines(changes, palette):
 
 
 def _is_text_block(old, new):
-    return (isinstance(old, str) and isinstance(new, str)
-            and ("\n" in old or "\n" in new))
+    """Multi-line text on one side, text or nothing on the other."""
+    sides = [v for v in (old, new) if v is not None]
+    return (all(isinstance(v, str) for v in sides)
+            and any("\n" in v for v in sides))
 
 
 def _text_diff(old, new, palette):

@@ -111,6 +111,7 @@ def test_cli161_missing_keys_lists_and_multiline_strings(tmp_path):
     project.write("b.yml", "header:\n  version: 14\nrepos:\n  this:\n"
                            "target: [one]\nlocal_conf_header:\n"
                            "  x: |\n    A = \"1\"\n    B = \"changed\"\n    C = \"3\"\n"
+                           "  y: |\n    NEW = \"1\"\n    MORE = \"2\"\n"
                            "task: fetch\n")
     result = project.kas_ok("diff", "a.yml", "b.yml")
     assert result.stdout == text_header("a.yml", "b.yml") + (
@@ -123,6 +124,10 @@ def test_cli161_missing_keys_lists_and_multiline_strings(tmp_path):
         '-    B = "2"\n'
         '+    B = "changed"\n'
         '     C = "3"\n'
+        "     local_conf_header.y:\n"
+        "     @@ -0,0 +1,2 @@\n"
+        '+    NEW = "1"\n'
+        '+    MORE = "2"\n'
         "-    distro: poky\n"
         "+    task: fetch\n")
     data = json.loads(project.kas_ok("diff", "--format", "json", "a.yml", "b.yml").stdout)
