@@ -53,7 +53,10 @@ class Palette:
 
 
 def show_value(value):
-    return value if isinstance(value, str) else json.dumps(value)
+    """A value on one line: plain text as is, anything else as JSON."""
+    if isinstance(value, str) and "\n" not in value:
+        return value
+    return json.dumps(value)
 
 
 def config_lines(changes, palette):
