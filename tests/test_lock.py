@@ -320,6 +320,22 @@ def test_lock_pinning_a_commit_missing_upstream(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": up.first})
 
 
+def test_cli090_lock_pinning_a_commit_the_branch_does_not_contain(project, up):
+    """The pin exists upstream, but only on another branch (e.g. after a
+    force push): the spec's branch error, and the lock file stays."""
+    up.git("checkout", "-q", "-b", "side")
+    side = up.commit("only on side")
+    up.git("checkout", "-q", "main")
+    project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
+    lock_text = lock_yaml({"up": side})
+    project.write("kas.lock.yml", lock_text)
+    result = project.kas("lock", "kas.yml")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.errors() == [
+        f'Branch "main" in repository "up" does not contain commit "{side}"']
+    assert project.read("kas.lock.yml") == lock_text
+
+
 def test_cf707_lock_entry_for_a_repo_not_in_the_config(project, up):
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, commit=up.first)))
     lock_text = lock_yaml({"removed": "0123456789abcdef0123456789abcdef01234567"})
