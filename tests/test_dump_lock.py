@@ -122,3 +122,9 @@ def test_cli142_resolve_refs_every_repo_kind(tmp_path, project, up):
     assert repos["hglegacy"] == {"url": hg_up.path, "type": "hg", "refspec": hg_up.first}
     assert repos["overridden"] == {"url": side.path, "branch": "main",
                                    "commit": side.first}
+
+
+def test_cli002_lock_and_diff_are_listed_around_dump(project):
+    """CLI-002: ... diff, dump, ..., lock ... in the help listing."""
+    text = project.kas_ok("--help").stdout
+    assert text.index("    diff ") < text.index("    dump ") < text.index("    lock ")

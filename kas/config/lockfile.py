@@ -154,6 +154,8 @@ def _stage(path, text):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())    # the rename must never expose an empty file
         os.chmod(temp, _mode_for(target))
     except BaseException:
         os.remove(temp)
