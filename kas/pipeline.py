@@ -159,9 +159,9 @@ KEEP_CONFIG_SKIPS = ("setup_dir", "finish_setup_repos", "repos_checkout",
                      "repos_apply_patches", "write_bbconfig")
 
 
-def add_setup_options(parser, keep_config=False, preserve_env=False):
-    """--skip, --force-checkout, --update, optionally -k and -E, and the
-    config argument."""
+def add_setup_options(parser, keep_config=False, preserve_env=False, config=True):
+    """--skip, --force-checkout, --update, optionally -k and -E, and (unless
+    ``config`` is False: diff has two) the config argument."""
     from kas.ssh import check_agent_conflict
 
     # CLI-060: checked while the parser is built, as the reference does.
@@ -184,7 +184,8 @@ def add_setup_options(parser, keep_config=False, preserve_env=False):
         parser.add_argument(
             "-E", "--preserve-env", action="store_true",
             help="Keep the whole calling environment (only from a terminal)")
-    add_config_argument(parser)
+    if config:
+        add_config_argument(parser)
 
 
 def add_config_argument(parser):

@@ -64,7 +64,7 @@ def build_config(ctx, loaded, loader):
         header = dict(data.get("header") or {})
         header["version"] = max(f.version for f in used)          # INC-063
         data["header"] = header
-    return Config(ctx, data, used, loader.top_files, loader.top_repo_path)
+    return Config(ctx, data, used, loader.top_files, loader.top_repo_path, all_files=loaded)
 
 
 def resolve(ctx, top_files, provider):

@@ -14,10 +14,13 @@ ISAR_BUILD_SYSTEMS = ("isar-privileged", "isar-rootless")
 
 
 class Config:
-    def __init__(self, ctx, data, loaded_files, top_files, top_repo_path):
+    def __init__(self, ctx, data, loaded_files, top_files, top_repo_path, all_files=None):
         self.ctx = ctx
         self.data = data                    # the merged mapping
         self.loaded_files = loaded_files    # LoadedFile list, merge order
+        # Every file loaded, lock files included even when --update leaves
+        # them out of the merge (kas lock rewrites them).
+        self.all_files = loaded_files if all_files is None else all_files
         self.top_files = top_files          # absolute paths from the command line
         self.top_repo_path = top_repo_path
 

@@ -1,9 +1,11 @@
 """``kas dump``: print the effective configuration (CLI-140 ... CLI-147)."""
 
+import argparse
 import copy
 import logging
 import sys
 
+from kas.errors import ArgumentsError
 from kas.pipeline import add_setup_options, requested_skips, run_setup
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,8 @@ DUMP_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconf
 def setup_parser(parser):
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml",
                         help="Output format (default: yaml)")
-    parser.add_argument("--indent", type=int, default=2,
+    # None: 2, or with --lock --inplace the indentation of the lock file.
+    parser.add_argument("--indent", type=int, default=None,
                         help="Line indent (number of spaces, default: 2)")
     parser.add_argument("--sort", action="store_true",
                         help="Sort keys alphanumerically at all levels")
@@ -27,16 +30,40 @@ def setup_parser(parser):
                         help="Replace branches and tags by the commits they resolve to")
     parser.add_argument("--resolve-local", action="store_true",
                         help="Add url and commit of the checkout of local repos")
-    parser.add_argument("--resolve-env", action="store_true",
-                        help="Replace env defaults by the values of the calling "
-                             "environment")
+    exclusive = parser.add_mutually_exclusive_group()
+    exclusive.add_argument("--resolve-env", action="store_true",
+                           help="Replace env defaults by the values of the calling "
+                                "environment")
+    exclusive.add_argument("--lock", action="store_true",
+                           help="Print a lock file pinning every repo to its commit")
+    # CLI-146: deprecated and hidden; `kas lock` replaces it.
+    parser.add_argument("-i", "--inplace", action="store_true", help=argparse.SUPPRESS)
     add_setup_options(parser)
+
+
+def check_arguments(args):
+    """CLI-145/CLI-146: combinations argparse cannot express."""
+    if args.inplace and not args.lock:
+        raise ArgumentsError("--inplace requires --lock")
+    if args.lock and args.resolve_local:
+        raise ArgumentsError("--resolve-local cannot be used with --lock")
 
 
 def run(ctx, args):
     from kas.config.output import serialize
 
+    check_arguments(args)
+    if args.inplace:
+        from kas.plugins.lock import run_lock
+
+        log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
+        return run_lock(ctx, args)
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
+    indent = 2 if args.indent is None else args.indent
+    if args.lock:
+        sys.stdout.write(serialize(lock_data(ctx), args.format, indent=indent,
+                                   sort=args.sort))
+        return None
     data = copy.deepcopy(config.data)
     header = data.get("header")
     if isinstance(header, dict):
@@ -47,7 +74,17 @@ def run(ctx, args):
         resolve_local_repos(ctx, data)
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
-    sys.stdout.write(serialize(data, args.format, indent=args.indent, sort=args.sort))
+    sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
+    return None
+
+
+def lock_data(ctx):
+    """CLI-145: a lock document pinning every managed repo (INC-087)."""
+    from kas.config.lockfile import lock_document
+    from kas.repos.lock import managed_repos, resolve_refs
+
+    resolved = resolve_refs(ctx, managed_repos(ctx))
+    return lock_document({rid: ref.commit for rid, ref in resolved.items()})
 
 
 def resolve_local_repos(ctx, data):
@@ -89,5 +126,13 @@ def resolve_refs(ctx, data):
             entry["refspec"] = commit
         else:
             entry["commit"] = commit
+            entry.update(effective_overrides(data, repo_id))
         data["repos"][repo_id] = entry
     data.pop("overrides", None)
+
+
+def effective_overrides(data, repo_id):
+    """The url/branch overrides of a repo (CF-706): they must survive the
+    removal of ``overrides``, or the branch would not contain the commit."""
+    override = ((data.get("overrides") or {}).get("repos") or {}).get(repo_id) or {}
+    return {key: override[key] for key in ("url", "branch") if key in override}

@@ -1,0 +1,37 @@
+"""``kas lock``: pin floating repos in lock files (CLI-150 ... CLI-153)."""
+
+from kas.pipeline import add_setup_options, requested_skips, run_setup
+
+COMMAND = "lock"
+HELP = "Create or update lock files pinning the floating repos to commits"
+HELP_ORDER = 100
+
+# CLI-150: the dump pipeline (CLI-140).
+LOCK_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
+
+
+def add_lock_format_options(parser, indent_default=None):
+    """--indent and --sort as lock and dump share them."""
+    parser.add_argument("--indent", type=int, default=indent_default,
+                        help="Line indent (number of spaces, default: 2; for an existing "
+                             "lock file: as the file has it)")
+    parser.add_argument("--sort", action="store_true",
+                        help="Sort keys alphanumerically at all levels")
+
+
+def setup_parser(parser):
+    add_lock_format_options(parser)
+    add_setup_options(parser)
+
+
+def run(ctx, args):
+    run_lock(ctx, args)
+
+
+def run_lock(ctx, args):
+    """Also ``kas dump --lock --inplace`` (CLI-146)."""
+    from kas.repos.lock import lock
+
+    ctx.suppress_unpinned_warnings = True
+    run_setup(ctx, requested_skips(args), LOCK_SKIPS)
+    lock(ctx, indent=args.indent, sort=args.sort)
