@@ -224,3 +224,17 @@ def test_deleted_current_directory_is_a_user_error(tmp_path):
     assert proc.returncode == 2
     assert "ERROR    - The current directory does not exist any more" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli002_commands_are_listed_in_the_spec_order():
+    """CLI-002: the help lists the commands in the spec's order (the ones
+    that exist so far)."""
+    order = ["build", "checkout", "clean", "cleansstate", "cleanall", "purge", "diff", "dump",
+             "for-all-repos", "lock", "menu", "shell"]
+    proc = subprocess.run(kas_command() + ["--help"], check=False, capture_output=True,
+                          text=True, env=clean_env())
+    section = proc.stdout.split("<command>", 1)[1]
+    listed = [line.split()[0] for line in section.splitlines()
+              if line.startswith("    ") and line.split()[0] in order]
+    assert listed == [name for name in order if name in listed]
+    assert {"build", "shell", "for-all-repos", "lock", "diff"} <= set(listed)

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "for-all-repos"
 HELP = "Run a command in each repository"
-HELP_ORDER = 40
+HELP_ORDER = 90
 
 
 def setup_parser(parser):

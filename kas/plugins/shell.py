@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "shell"
 HELP = "Run a shell in the build environment"
-HELP_ORDER = 30
+HELP_ORDER = 120
 
 
 def setup_parser(parser):
