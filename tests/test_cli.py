@@ -233,8 +233,8 @@ def test_cli002_commands_are_listed_in_the_spec_order():
              "for-all-repos", "lock", "menu", "shell"]
     proc = subprocess.run(kas_command() + ["--help"], check=False, capture_output=True,
                           text=True, env=clean_env())
-    section = proc.stdout.split("<command>", 1)[1]
+    section = proc.stdout.split("commands:", 1)[1]
     listed = [line.split()[0] for line in section.splitlines()
-              if line.startswith("    ") and line.split()[0] in order]
+              if line[:4] == "    " and line[4:5].strip() and line.split()[0] in order]
     assert listed == [name for name in order if name in listed]
     assert {"build", "shell", "for-all-repos", "lock", "diff"} <= set(listed)
