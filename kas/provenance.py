@@ -9,11 +9,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import urllib.parse
 
 from kas import __version__
-from kas.errors import KasUserError
+from kas.errors import KasUserError, redact
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,26 @@ MODES = ("true", "mode=min", "mode=max")
 BUILD_TYPE = f"https://kas.readthedocs.io/en/{__version__}/userguide/project-configuration.html"
 BUILDER_ID = "https://github.com/siemens/kas"
 ATTESTATION = os.path.join("attestation", "kas-build.provenance.json")
+
+
+# env names whose values are credentials (CI_JOB_TOKEN, GITHUB_TOKEN,
+# AWS_SECRET_ACCESS_KEY, ...): mode=max records them as "***".
+SECRET_NAME = re.compile(
+    r"(^|_)(TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIALS?|PRIVATE_KEY|API_KEY)(_|$)",
+    re.IGNORECASE)
+
+
+def recorded_env(config):
+    """The ``env`` entries with their values, secrets masked: an attestation
+    is published, a token in it would be leaked."""
+    recorded = {}
+    for name, value in config.resolved_env().items():
+        if value is not None and SECRET_NAME.search(name):
+            value = "***"
+        elif isinstance(value, str):
+            value = redact(value)       # user:password@ in URLs
+        recorded[name] = value
+    return recorded
 
 
 def timestamp(moment):
@@ -135,7 +156,7 @@ def statement(ctx, args, started, finished):
                if any(dep["name"] == spec.name for dep in repo_deps)]
     internal = {}
     if mode == "mode=max":
-        internal = {"env": ctx.config.resolved_env()}
+        internal = {"env": recorded_env(ctx.config)}
     return {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": find_artifacts(ctx.config, ctx.build_dir, started, finished),

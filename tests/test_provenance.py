@@ -266,6 +266,29 @@ def test_cli106_mode_max_and_a_dirty_repo(proj, tmp_path):
     assert read(clone / "README") == "local change\n"
 
 
+def test_mode_max_never_records_secrets(proj):
+    """Beyond the reference (issue: hardening): env entries named like
+    credentials are recorded as ***, passwords in URL values are masked."""
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + (
+        "env:\n"
+        "  CI_JOB_TOKEN: null\n"
+        "  AWS_SECRET_ACCESS_KEY: null\n"
+        "  MY_PASSWORD: null\n"
+        "  MIRROR: null\n"
+        "  TOKENIZER: plain\n") + ARTIFACTS_CONFIG)
+    result = proj.kas("build", "--provenance", "mode=max", "kas.yml", env=clean_env(
+        CI_JOB_TOKEN="glcbt-VALUE1", AWS_SECRET_ACCESS_KEY="VALUE2", MY_PASSWORD="VALUE3",
+        MIRROR="https://ci:VALUE4@mirror.example/dl"))
+    text = read(proj.build_dir("attestation", "kas-build.provenance.json"))
+    for value in ("VALUE1", "VALUE2", "VALUE3", "VALUE4"):
+        assert value not in text
+        assert value not in result.stderr
+    env = proj.attestation()["predicate"]["buildDefinition"]["internalParameters"]["env"]
+    assert env == {"CI_JOB_TOKEN": "***", "AWS_SECRET_ACCESS_KEY": "***", "MY_PASSWORD": "***",
+                   "MIRROR": "https://ci:***@mirror.example/dl", "TOKENIZER": "plain"}
+
+
 def test_cli106_cli083_credentials_removed_and_scp_url(proj, tmp_path):
     """The configured URL is the identity (CLI-083), reported without user
     name and password; ``user@host:path`` becomes ``ssh://host/path``."""
