@@ -18,7 +18,6 @@ from kas.errors import KasUserError, redact
 
 log = logging.getLogger(__name__)
 
-MODES = ("true", "mode=min", "mode=max")
 BUILD_TYPE = f"https://kas.readthedocs.io/en/{__version__}/userguide/project-configuration.html"
 BUILDER_ID = "https://github.com/siemens/kas"
 ATTESTATION = os.path.join("attestation", "kas-build.provenance.json")
