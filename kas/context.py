@@ -45,6 +45,7 @@ class Context:
         # `kas lock` resolves floating repos on purpose: no unpinned warnings.
         self.suppress_unpinned_warnings = False
         self.resolver = None       # kas.config.loop.ConfigResolver of this run
+        self.repo_provider = None  # repos for includes; None: kas.repos.provider.RepoProvider
         self.config = None         # kas.config.model.Config, once loaded
         self.repos = {}            # repo id -> kas.repos.model.RepoSpec
         self.runner = Runner()     # starts (and on cancellation stops) children

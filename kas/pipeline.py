@@ -72,7 +72,8 @@ def init_setup_repos(ctx):
     from kas.repos.provider import RepoProvider
 
     top_files = split_config_argument(ctx.args.config, ctx.work_dir)
-    ctx.resolver = ConfigResolver(ctx, top_files, RepoProvider(ctx))
+    provider = ctx.repo_provider or RepoProvider(ctx)
+    ctx.resolver = ConfigResolver(ctx, top_files, provider)
     ctx.config = ctx.resolver.first_pass()
 
 

@@ -2,9 +2,13 @@
 
 :class:`RepoProvider` fetches and checks out the repositories an include
 needs, using the definitions of the partial configuration (INC-042).
+:class:`OnDiskRepoProvider` takes the repositories as they are on disk
+and never fetches (``purge --dry-run``).
 :class:`LocalRepoProvider` knows only repositories that need no fetching
 (those without ``url``); tests that must not touch the network use it.
 """
+
+import os
 
 from kas.errors import KasUserError
 from kas.repos.model import repo_spec
@@ -33,5 +37,18 @@ class LocalRepoProvider:
                 raise KasUserError(
                     f'Repository "{spec.name}" ({spec.url}) must be fetched to read an '
                     "include from it, which this provider does not do")
+            found[repo_id] = spec.path
+        return found
+
+
+class OnDiskRepoProvider:
+    def provide(self, config, repo_ids):
+        found = {}
+        for repo_id in repo_ids:
+            spec = repo_spec(config, repo_id)
+            if not spec.is_local and not os.path.isdir(spec.path):
+                raise KasUserError(
+                    f'Repository "{spec.name}" is not on disk ({spec.path}), so the '
+                    "configuration it includes cannot be read without fetching it")
             found[repo_id] = spec.path
         return found

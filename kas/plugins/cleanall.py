@@ -1,0 +1,18 @@
+"""``kas cleanall``: ``cleansstate``, then empty the downloads (CLI-175)."""
+
+from kas.plugins.clean import Cleaner, add_clean_options
+
+COMMAND = "cleanall"
+HELP = "Clean build artifacts, sstate cache and downloads"
+HELP_ORDER = 50
+
+
+def setup_parser(parser):
+    add_clean_options(parser)
+
+
+def run(ctx, args):
+    cleaner = Cleaner(ctx, args)
+    cleaner.clean()
+    cleaner.clean_sstate()
+    cleaner.clean_downloads()

@@ -1,0 +1,17 @@
+"""``kas cleansstate``: ``clean``, then empty the sstate cache (CLI-174)."""
+
+from kas.plugins.clean import Cleaner, add_clean_options
+
+COMMAND = "cleansstate"
+HELP = "Clean build artifacts and sstate cache, keep downloads"
+HELP_ORDER = 40
+
+
+def setup_parser(parser):
+    add_clean_options(parser)
+
+
+def run(ctx, args):
+    cleaner = Cleaner(ctx, args)
+    cleaner.clean()
+    cleaner.clean_sstate()

@@ -1,0 +1,403 @@
+"""Removing directory trees safely, as the caller, with sudo, or from a
+user namespace (used by clean, cleansstate, cleanall and purge).
+
+Three ways to remove, one per build system (CLI-173):
+
+* :class:`PlainRemover` removes as the calling user (OpenEmbedded);
+* :class:`SudoRemover` runs one ``sudo rm -rf`` for root-owned Isar trees;
+* :class:`NamespaceRemover` removes what belongs to the caller's
+  subordinate ids (an interrupted isar-rootless build) from inside
+  ``unshare --map-auto --map-root-user``, then the rest as the caller.
+
+Whatever the way, a :class:`Guard` checks every target first: it must lie
+inside the directories kas may clean, it is never followed through a
+symlink (a link is removed, not its target), and no file system may be
+mounted below it.  A removal that leaves anything behind is an error that
+says what is left.
+"""
+
+import logging
+import os
+import pwd
+import shutil
+import stat
+
+from kas.errors import KasUserError
+
+log = logging.getLogger(__name__)
+
+# At most this many paths per unshare/sudo command line.
+ARGV_BATCH = 500
+# How many leftovers an error names.
+LEFTOVER_EXAMPLES = 3
+
+SUDO_PROMPT = "[sudo] enter password for %U to clean ISAR artifacts"
+USERNS_COMMAND = ("unshare", "--map-auto", "--map-root-user", "--keep-caps")
+
+
+class RemovalError(KasUserError):
+    """A removal failed or left something behind.  The reference reports
+    these as internal errors, with exit code 1 (CLI-173)."""
+
+    exit_code = 1
+
+
+# --- where kas may remove -------------------------------------------------
+
+def _within(path, base):
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def resolved(path):
+    """``path`` with its parent directories resolved, its last component
+    kept: a symlink stays the link, never its target."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
+class Guard:
+    """The directories kas may remove below (the work and build directory,
+    and directories the user named, e.g. SSTATE_DIR)."""
+
+    def __init__(self, work_dir, roots):
+        self.work_dir = os.path.realpath(work_dir)
+        self.roots = [os.path.realpath(r) for r in roots]
+
+    def check(self, path, what="remove"):
+        """Raise unless ``path`` may be removed.  Returns its resolved form."""
+        target = resolved(path)
+        if not any(_within(target, root) for root in self.roots):
+            raise RemovalError(f"Refusing to {what} {path}: it is outside of "
+                               f"{' and '.join(self.roots)}")
+        if _within(self.work_dir, os.path.realpath(target)):
+            raise RemovalError(f"Refusing to {what} {path}: it contains the work "
+                               f"directory {self.work_dir}")
+        mounts = mounts_below(target)
+        if mounts:
+            raise RemovalError(
+                f"Refusing to {what} {path}: a file system is mounted at {mounts[0]}. "
+                "Unmount it first (an interrupted Isar build can leave mounts behind), "
+                f"e.g. with: sudo umount --recursive {mounts[0]}")
+        return target
+
+    def inside_work_dir(self, path):
+        return _within(resolved(path), self.work_dir)
+
+    def may_enter(self, directory):
+        """True if the resolved ``directory`` lies inside a root (its contents
+        may be removed): false for a symlink pointing elsewhere."""
+        real = os.path.realpath(directory)
+        return any(_within(real, root) for root in self.roots)
+
+
+def _unescape_mountinfo(field):
+    # mountinfo escapes space, tab, newline and backslash as \ooo.
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mounts_below(path, mountinfo="/proc/self/mountinfo"):
+    """Mount points at or below ``path`` (resolved), in mount order."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = _unescape_mountinfo(fields[4])
+            if _within(point, path):
+                found.append(point)
+    return found
+
+
+# --- removing as the caller ----------------------------------------------
+
+def _make_writable(directory):
+    """Give the caller's own directory u+rwx (read-only trees, e.g. Go's
+    module cache, otherwise cannot be emptied).  False if not ours."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode):
+        return False
+    wanted = stat.S_IMODE(st.st_mode) | stat.S_IRWXU
+    if wanted == stat.S_IMODE(st.st_mode):
+        return False
+    os.chmod(directory, wanted)
+    return True
+
+
+def _retry_writable(func, path, parent):
+    try:
+        func(path)
+    except PermissionError:
+        if not _make_writable(parent):
+            raise
+        func(path)
+
+
+def _list_dir(directory):
+    try:
+        return os.listdir(directory)
+    except PermissionError:
+        if not _make_writable(directory):
+            raise
+        return os.listdir(directory)
+
+
+def remove_tree(path):
+    """``rm -rf path`` as the caller: symlinks are removed, never followed.
+
+    Continues past entries it cannot remove and returns the errors
+    (OSError objects); the caller reports what is left."""
+    errors = []
+    stack = [(path, False)]
+    while stack:
+        current, emptied = stack.pop()
+        try:
+            st = os.lstat(current)
+            parent = os.path.dirname(current)
+            if not stat.S_ISDIR(st.st_mode):
+                _retry_writable(os.unlink, current, parent)
+            elif emptied:
+                _retry_writable(os.rmdir, current, parent)
+            else:
+                stack.append((current, True))
+                stack.extend((os.path.join(current, name), False)
+                             for name in _list_dir(current))
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            errors.append(err)
+    return errors
+
+
+def remove_contents(directory):
+    """Remove everything in ``directory``; the directory stays."""
+    errors = []
+    for name in _list_dir(directory):
+        errors.extend(remove_tree(os.path.join(directory, name)))
+    return errors
+
+
+def leftovers(path, limit=LEFTOVER_EXAMPLES):
+    """(number of entries left at ``path``, whether some directory could
+    not be read so there may be more, up to ``limit`` examples with their
+    owners), without following symlinks."""
+    count, unreadable, examples, stack = 0, False, [], [path]
+    while stack:
+        current = stack.pop()
+        try:
+            st = os.lstat(current)
+        except OSError:
+            continue
+        count += 1
+        if len(examples) < limit:
+            examples.append(f"{current} (owner {st.st_uid}:{st.st_gid})")
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                stack.extend(os.path.join(current, n) for n in os.listdir(current))
+            except OSError:
+                unreadable = True
+    return count, unreadable, examples
+
+
+def report_leftovers(paths, hint, errors=()):
+    """Raise RemovalError if anything of ``paths`` still exists."""
+    left = [(p, *leftovers(p)) for p in paths if os.path.lexists(p)]
+    if not left:
+        return
+    total = sum(count for _, count, _, _ in left)
+    at_least = "at least " if any(unreadable for _, _, unreadable, _ in left) else ""
+    examples = [e for _, _, _, ex in left for e in ex][:LEFTOVER_EXAMPLES]
+    cause = f" ({errors[0].strerror})" if errors and errors[0].strerror else ""
+    where = ", ".join(p for p, _, _, _ in left)
+    raise RemovalError(
+        f"Could not remove everything in {where}{cause}: {at_least}{total} "
+        f"entr{'y is' if total == 1 else 'ies are'} left, e.g. {', '.join(examples)}. "
+        f"{hint}")
+
+
+# --- the three ways -------------------------------------------------------
+
+def find_program(ctx, name, purpose):
+    program = shutil.which(name, path=ctx.environ.get("PATH", os.defpath))
+    if program is None:
+        raise KasUserError(f'Program "{name}" is required for: {purpose}')
+    return program
+
+
+class PlainRemover:
+    """Removal by kas itself, as the calling user."""
+
+    hint = "Check the permissions of what is left."
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def remove(self, paths):
+        for path in paths:
+            errors = remove_tree(path)
+            report_leftovers([path], self.hint, errors)
+
+    def empty(self, directory):
+        errors = remove_contents(directory)
+        left = [os.path.join(directory, n) for n in _list_dir(directory)]
+        report_leftovers(left, self.hint, errors)
+
+
+class SudoRemover(PlainRemover):
+    """isar-privileged: the build created root-owned trees; one sudo call."""
+
+    hint = "They belong to other users; remove them as root."
+
+    def remove(self, paths):
+        from kas.errors import CommandError
+        from kas.process import run_interactive
+
+        if os.getuid() == 0 and shutil.which("sudo") is None:
+            super().remove(paths)       # root needs no sudo (e.g. in a container)
+            return
+        sudo = find_program(self.ctx, "sudo", "cleaning an isar-privileged build")
+        for start in range(0, len(paths), ARGV_BATCH):
+            argv = [sudo, "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
+            returncode = run_interactive(argv, env=self.ctx.tool_env())
+            if returncode != 0:
+                failed = CommandError(argv, returncode).message
+                report_leftovers(paths, failed)
+                raise RemovalError(failed)
+        report_leftovers(paths, self.hint)
+
+
+class NamespaceRemover(PlainRemover):
+    """isar-rootless: the build created trees owned by the caller's
+    subordinate ids, which only a user namespace mapping them can remove.
+    Never uses sudo."""
+
+    hint = ("Entries owned by ids outside your subordinate ranges (/etc/subuid, "
+            "/etc/subgid) can only be removed by root.")
+    purpose = "cleaning an isar-rootless build"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._unshare = None
+
+    def remove(self, paths):
+        # Everything is checked before the first entry goes.
+        foreign = {path: foreign_entries(path, os.getuid()) for path in paths}
+        if os.getuid() == 0:            # root removes everything itself
+            foreign = {}
+        if any(foreign.values()):
+            self._ensure_usable()
+        for path in paths:
+            if foreign.get(path):
+                self._remove_in_namespace(foreign[path])
+            errors = remove_tree(path)
+            report_leftovers([path], self.hint, errors)
+
+    def _remove_in_namespace(self, entries):
+        unshare = self._ensure_usable()
+        for start in range(0, len(entries), ARGV_BATCH):
+            argv = [unshare, *USERNS_COMMAND[1:], "rm", "-rf", "--",
+                    *entries[start:start + ARGV_BATCH]]
+            result = self.ctx.runner.run(argv, env=self.ctx.tool_env(), check=False)
+            if result.returncode != 0:
+                log.debug("%s", result.stderr.rstrip())
+                # What could not go is reported with the leftovers.
+
+    def _ensure_usable(self):
+        """Check once that a user namespace with the subordinate ids can be
+        entered, with an error that names the fix otherwise."""
+        if self._unshare is None:
+            unshare = find_program(self.ctx, "unshare",
+                                   f"{self.purpose} (util-linux 2.38 or newer)")
+            check_subordinate_ids(os.getuid())
+            probe_user_namespace(self.ctx, unshare)
+            self._unshare = unshare
+        return self._unshare
+
+
+def foreign_entries(path, uid):
+    """The topmost entries below (or at) ``path`` not owned by ``uid``;
+    directories owned by others are not entered."""
+    found, stack = [], [path]
+    while stack:
+        current = stack.pop()
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            continue
+        if st.st_uid != uid:
+            found.append(current)
+        elif stat.S_ISDIR(st.st_mode):
+            stack.extend(os.path.join(current, name) for name in _list_dir(current))
+    return sorted(found)
+
+
+def _ranges_of(owner_names, table):
+    try:
+        with open(table, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    return [line for line in lines if line.split(":", 1)[0] in owner_names]
+
+
+def check_subordinate_ids(uid, tables=("/etc/subuid", "/etc/subgid")):
+    """The caller needs a range in both tables for ``--map-auto``."""
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = None
+    owners = {str(uid)} | ({name} if name else set())
+    for table, kind in zip(tables, ("uid", "gid")):
+        if not _ranges_of(owners, table):
+            who = name or f"uid {uid}"
+            raise KasUserError(
+                f"{who} has no subordinate {kind} range in {table}, which is needed to "
+                f"remove the files of an isar-rootless build. Ask an administrator to add "
+                f"one, e.g.: usermod --add-sub{kind}s 100000-165535 {name or uid}")
+
+
+def probe_user_namespace(ctx, unshare):
+    """Enter the namespace once with ``true`` and explain a failure."""
+    argv = [unshare, *USERNS_COMMAND[1:], "true"]
+    result = ctx.runner.run(argv, env=ctx.tool_env(), check=False)
+    if result.returncode == 0:
+        return
+    stderr = result.stderr.strip()
+    if "map-auto" in stderr and ("unrecognized" in stderr or "invalid" in stderr):
+        version = ctx.runner.run([unshare, "--version"], env=ctx.tool_env(), check=False)
+        raise KasUserError(
+            f"{unshare} does not support --map-auto ({version.stdout.strip() or 'old version'})"
+            ", which is needed to remove the files of an isar-rootless build: install "
+            "util-linux 2.38 or newer")
+    if "newuidmap" in stderr or "newgidmap" in stderr:
+        raise KasUserError(
+            "newuidmap/newgidmap are needed to remove the files of an isar-rootless "
+            f"build (install the uidmap package): {stderr}")
+    raise KasUserError(
+        "Cannot enter a user namespace with your subordinate ids, which is needed to "
+        f"remove the files of an isar-rootless build: {stderr or 'unshare failed'}. "
+        "Check that unprivileged user namespaces are enabled "
+        "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone).")
+
+
+def remover_for(ctx, build_system):
+    """The remover of build artifacts for ``build_system`` (CLI-173)."""
+    if build_system == "isar-privileged":
+        return SudoRemover(ctx)
+    if build_system == "isar-rootless":
+        return NamespaceRemover(ctx)
+    return PlainRemover(ctx)
