@@ -28,7 +28,8 @@ def test_ruff_check_is_clean():
     assert proc.returncode == 0, proc.stdout
 
 
-SHELL_SCRIPTS = [(".ci/run", "sh"), ("examples/bitbake/bin/bitbake", "sh"),
+SHELL_SCRIPTS = [(".ci/run", "sh"), (".ci/setup-test-users", "sh"),
+                 ("examples/bitbake/bin/bitbake", "sh"),
                  ("examples/bitbake/oe-init-build-env", "bash")]
 
 

@@ -1,0 +1,342 @@
+"""Cleaning interrupted Isar builds for real (CLI-173): files owned by
+subordinate ids removed from a user namespace (isar-rootless), root-owned
+files removed with sudo (isar-privileged), and the errors that name the fix.
+
+The rootless tests run kas as an unprivileged user with subordinate ids
+(``kasci`` when the tests run as root, see .ci/setup-test-users), on a tree
+that user made inside ``unshare --map-auto --map-root-user`` with chown,
+exactly what an interrupted isar-rootless build leaves behind.
+"""
+
+import hashlib
+import os
+import shutil
+import stat
+
+import pytest
+from conftest import write
+from userhelpers import UserDirs, get_user, user_namespace_works
+
+UNSHARE_RM = "unshare --map-auto --map-root-user --keep-caps rm -rf"
+
+# What an interrupted isar-rootless build leaves in tmp: a rootfs owned by
+# the namespace's root and other mapped ids, read-only directories, and a
+# symlink out of the tree (a rootfs has plenty).  Run as the build user
+# inside `unshare --map-auto --map-root-user` (ns uid 0 is the user).
+ROOTFS_SCRIPT = """
+mkdir -p "$1/work/rootfs/etc" "$1/work/rootfs/usr/bin" "$1/work/rootfs/var/lib" "$1/deploy"
+echo root:x:0:0 > "$1/work/rootfs/etc/passwd"
+echo tool > "$1/work/rootfs/usr/bin/tool"
+echo state > "$1/work/rootfs/var/lib/state"
+echo image > "$1/deploy/image.wic"
+ln -s "$2" "$1/work/rootfs/outside"
+chown -R 1000:1000 "$1/work/rootfs/usr"
+chown -R 100:101 "$1/work/rootfs/var"
+chown 65534:65534 "$1/work/rootfs/etc/passwd"
+chmod 0500 "$1/work/rootfs/usr/bin"
+chmod 0700 "$1/work/rootfs/var/lib"
+"""
+
+
+def make_rootless_leftovers(user, base, tmp_name, outside):
+    """``base/tmp_name``: a tree with entries owned by subordinate ids."""
+    user.sh(f'unshare --map-auto --map-root-user sh -ec \'{ROOTFS_SCRIPT}\' - '
+            f'"{tmp_name}" "{outside}"', cwd=base)
+
+
+def owners(path):
+    """uids of everything below ``path``, without following symlinks."""
+    found = set()
+    for root, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            found.add(os.lstat(os.path.join(root, name)).st_uid)
+    return found
+
+
+def tree_hash(path):
+    """Paths, types, modes, owners, link targets and contents below ``path``
+    (readable as root; used only where the test runs as root or owns all)."""
+    digest = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            digest.update(f"{full}|{st.st_mode}|{st.st_uid}|{st.st_gid}\n".encode())
+            if stat.S_ISLNK(st.st_mode):
+                digest.update(os.readlink(full).encode())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def user_dir():
+    """``user_dir(user)``: a new directory owned by ``user``."""
+    dirs = UserDirs()
+    yield dirs
+    dirs.remove_all()
+
+
+@pytest.fixture
+def rootless_user():
+    user = get_user("kasci", need_subids=True)
+    problem = user_namespace_works(user)
+    if problem:
+        pytest.skip(problem)
+    return user
+
+
+def build_dir_with(user, base, outside):
+    """A work dir with a build dir holding conf, sstate, downloads and the
+    rootless leftovers in tmp."""
+    user.sh("mkdir -p build/conf build/sstate-cache/aa build/downloads && "
+            "echo 'MACHINE = \"qemuarm64\"' > build/conf/local.conf && "
+            "echo s > build/sstate-cache/aa/sstate.tgz && echo d > build/downloads/src.tgz",
+            cwd=base)
+    make_rootless_leftovers(user, os.path.join(base, "build"), "tmp", outside)
+
+
+def test_rootless_clean_removes_subordinate_owned_files_CLI_173(rootless_user, user_dir):
+    user = rootless_user
+    base = user_dir(user)
+    outside = user_dir(user)
+    user.sh("echo keep > sentinel", cwd=outside)
+    build_dir_with(user, base, outside)
+    tmp = os.path.join(base, "build", "tmp")
+    assert owners(tmp) - {user.uid}, "the tree must hold files of subordinate ids"
+
+    # The same tree cannot be removed by plain rm as the user...
+    make_rootless_leftovers(user, base, "plain", outside)
+    plain = user.run(["rm", "-rf", "plain"], cwd=base)
+    assert plain.returncode != 0 and "Permission denied" in plain.stderr
+    assert os.path.isdir(os.path.join(base, "plain", "work", "rootfs"))
+
+    # ...but kas clean --isar-rootless removes it, without sudo.
+    result = user.kas("-l", "debug", "clean", "--isar-rootless", cwd=base)
+    assert result.returncode == 0, result
+    assert "Traceback" not in result.stderr
+    assert f"Removing {tmp}" in result.stderr
+    assert UNSHARE_RM in result.stderr
+    assert "sudo" not in result.stderr
+    assert not os.path.lexists(tmp)
+    assert os.path.isfile(os.path.join(base, "build", "conf", "local.conf"))
+    assert os.path.isfile(os.path.join(base, "build", "sstate-cache", "aa", "sstate.tgz"))
+    # The symlink out of the tree went, its target stayed.
+    assert os.path.isfile(os.path.join(outside, "sentinel"))
+
+
+def test_rootless_cleanall_with_build_system_from_config_CLI_172_175(rootless_user, user_dir):
+    user = rootless_user
+    base = user_dir(user)
+    outside = user_dir(user)
+    build_dir_with(user, base, outside)
+    user.sh("printf 'header:\\n  version: 14\\nbuild_system: isar-rootless\\n' > kas.yml",
+            cwd=base)
+    result = user.kas("-l", "debug", "cleanall", "kas.yml", cwd=base)
+    assert result.returncode == 0, result
+    assert UNSHARE_RM in result.stderr
+    build = os.path.join(base, "build")
+    assert sorted(os.listdir(build)) == ["conf", "downloads", "sstate-cache"]
+    assert os.listdir(os.path.join(build, "sstate-cache")) == []
+    assert os.listdir(os.path.join(build, "downloads")) == []
+
+
+def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
+        rootless_user, user_dir):
+    user = rootless_user
+    base = user_dir(user)
+    outside = user_dir(user)
+    build_dir_with(user, base, outside)
+    if os.getuid() != 0:
+        pytest.skip("hashing a tree of subordinate ids needs root")
+    before = tree_hash(base)
+    result = user.kas("-l", "debug", "cleanall", "--dry-run", "--isar-rootless", cwd=base)
+    assert result.returncode == 0, result
+    assert result.warnings() == ["Dry run, not removing anything"]
+    assert "unshare" not in result.stderr
+    assert tree_hash(base) == before
+
+
+def test_rootless_clean_reports_what_is_left_CLI_173(rootless_user, user_dir):
+    """Files of an id outside the subordinate range (here real root) cannot
+    go: kas says what is left and fails, it never claims success."""
+    if os.getuid() != 0:
+        pytest.skip("making files of another real user needs root")
+    user = rootless_user
+    base = user_dir(user)
+    outside = user_dir(user)
+    build_dir_with(user, base, outside)
+    stuck = os.path.join(base, "build", "tmp", "work", "stuck")
+    os.makedirs(os.path.join(stuck, "sub"))
+    write(os.path.join(stuck, "sub", "file"), "root's\n")
+    result = user.kas("clean", "--isar-rootless", cwd=base)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    [error] = result.errors()
+    assert error.startswith(f"Could not remove everything in {base}/build/tmp")
+    assert "5 entries are left" in error     # tmp, work, stuck, sub, file
+    assert f"{stuck} (owner 0:0)" in error
+    assert "subordinate ranges" in error
+    # What could go, went.
+    assert not os.path.exists(os.path.join(base, "build", "tmp", "deploy"))
+    assert not os.path.exists(os.path.join(base, "build", "tmp", "work", "rootfs"))
+
+
+def test_rootless_without_subordinate_ids_names_the_fix(user_dir):
+    user = get_user("kasci-nosub", need_subids=False)
+    base = user_dir(user)
+    foreign = os.path.join(base, "build", "tmp", "rootfs")
+    os.makedirs(foreign)
+    write(os.path.join(foreign, "file"), "x\n")
+    os.chown(os.path.join(base, "build"), user.uid, user.gid)
+    os.chown(os.path.join(base, "build", "tmp"), user.uid, user.gid)
+    os.chown(foreign, 100999, 100999)
+    before = tree_hash(base)
+    result = user.kas("clean", "--isar-rootless", cwd=base)
+    assert result.returncode == 2, result
+    assert result.errors() == [(
+        f"{user.name} has no subordinate uid range in /etc/subuid, which is needed to "
+        "remove the files of an isar-rootless build. Ask an administrator to add one, "
+        f"e.g.: usermod --add-subuids 100000-165535 {user.name}")]
+    assert tree_hash(base) == before
+
+
+def fake_program(directory, name, script):
+    path = os.path.join(directory, name)
+    write(path, "#!/bin/sh\n" + script)
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_rootless_with_unshare_lacking_map_auto_names_the_fix(rootless_user, user_dir):
+    """util-linux before 2.38 has no --map-auto: a stand-in answers like it."""
+    user = rootless_user
+    base = user_dir(user)
+    bin_dir = user_dir(user)
+    fake_program(bin_dir, "unshare", """\
+case "$1" in
+--version) echo "unshare from util-linux 2.37.2"; exit 0;;
+esac
+echo "unshare: unrecognized option '--map-auto'" >&2
+echo "Try 'unshare --help' for more information." >&2
+exit 1
+""")
+    build_dir_with(user, base, bin_dir)
+    env = user.env(PATH=f"{bin_dir}:/usr/bin:/bin")
+    result = user.kas("clean", "--isar-rootless", cwd=base, env=env)
+    assert result.returncode == 2, result
+    assert result.errors() == [(
+        f"{bin_dir}/unshare does not support --map-auto (unshare from util-linux 2.37.2), "
+        "which is needed to remove the files of an isar-rootless build: install "
+        "util-linux 2.38 or newer")]
+    assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
+
+
+def test_rootless_without_unshare_names_the_fix(rootless_user, user_dir):
+    user = rootless_user
+    base = user_dir(user)
+    empty_bin = user_dir(user)
+    build_dir_with(user, base, empty_bin)
+    result = user.kas("clean", "--isar-rootless", cwd=base,
+                      env=user.env(PATH=empty_bin))
+    assert result.returncode == 2, result
+    assert result.errors() == [(
+        'Program "unshare" is required for: cleaning an isar-rootless build '
+        "(util-linux 2.38 or newer)")]
+    assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
+
+
+def test_rootless_as_root_removes_without_a_namespace(workdir):
+    """Root can remove any file itself (kas in a container runs as builder,
+    not root; this is the bare-metal case)."""
+    if os.getuid() != 0:
+        pytest.skip("runs as root")
+    from conftest import run_kas
+
+    rootfs = workdir / "build" / "tmp" / "rootfs"
+    rootfs.mkdir(parents=True)
+    write(rootfs / "file", "x\n")
+    os.chown(rootfs, 100999, 100999)
+    result = run_kas("-l", "debug", "clean", "--isar-rootless", cwd=workdir)
+    assert result.returncode == 0, result
+    assert "unshare" not in result.stderr
+    assert not (workdir / "build" / "tmp").exists()
+
+
+# --- isar-privileged with the real sudo ----------------------------------
+
+def make_root_owned_tree(base, name):
+    """What an interrupted privileged Isar build leaves: root's files."""
+    top = os.path.join(base, name)
+    os.makedirs(os.path.join(top, "work", "rootfs", "etc"))
+    write(os.path.join(top, "work", "rootfs", "etc", "shadow"), "root:*:\n")
+    os.chmod(os.path.join(top, "work", "rootfs"), 0o700)
+
+
+@pytest.fixture
+def sudo_user():
+    if os.getuid() != 0:
+        pytest.skip("making root-owned files needs root")
+    if shutil.which("sudo") is None:
+        pytest.skip("sudo is not installed: run .ci/setup-test-users after installing sudo")
+    user = get_user("kasci", need_subids=None)
+    if user.run(["sudo", "-n", "true"], cwd="/").returncode != 0:
+        pytest.skip(f"{user.name} may not use sudo without a password: "
+                    "run `sudo sh .ci/setup-test-users`")
+    return user
+
+
+def test_privileged_clean_uses_sudo_for_root_owned_files_CLI_173(sudo_user, user_dir):
+    user = sudo_user
+    base = user_dir(user)
+    build = os.path.join(base, "build")
+    user.sh("mkdir -p build/conf build/tmp-glibc", cwd=base)
+    make_root_owned_tree(build, "tmp")
+    make_root_owned_tree(base, "plain")
+    plain = user.run(["rm", "-rf", "plain"], cwd=base)
+    assert plain.returncode != 0 and "Permission denied" in plain.stderr
+
+    result = user.kas("-l", "debug", "clean", "--isar-privileged", cwd=base)
+    assert result.returncode == 0, result
+    assert ("sudo --prompt '[sudo] enter password for %U to clean ISAR artifacts' rm -rf "
+            f"{build}/tmp {build}/tmp-glibc") in result.stderr
+    assert sorted(os.listdir(build)) == ["conf"]
+
+
+def test_privileged_clean_failing_sudo_reports_what_is_left(user_dir):
+    """A user without sudo rights: sudo fails, kas says so and what is left."""
+    if os.getuid() != 0 or shutil.which("sudo") is None:
+        pytest.skip("needs root and sudo")
+    user = get_user("kasci-nosub", need_subids=None)
+    base = user_dir(user)
+    user.sh("mkdir build", cwd=base)
+    make_root_owned_tree(os.path.join(base, "build"), "tmp")
+    result = user.kas("clean", "--isar", cwd=base)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    [error] = result.errors()
+    # tmp, work, rootfs; the user cannot look into rootfs (0700).
+    assert error.startswith(
+        f"Could not remove everything in {base}/build/tmp: at least 3 entries are left")
+    assert "Command \"" in error and "sudo --prompt" in error
+    assert os.path.isfile(os.path.join(base, "build", "tmp", "work", "rootfs", "etc",
+                                       "shadow"))
+
+
+def test_mount_below_a_target_is_refused(rootless_user, user_dir):
+    """An interrupted Isar build can leave mounts in its rootfs; rm -rf
+    would descend into them."""
+    user = rootless_user
+    base = user_dir(user)
+    user.sh("mkdir -p build/tmp/work/rootfs/proc", cwd=base)
+    script = ("mount -t tmpfs none build/tmp/work/rootfs/proc && "
+              "echo data > build/tmp/work/rootfs/proc/keep && "
+              f"exec {user.python} -m kas clean --isar-rootless")
+    result = user.run(["unshare", "--map-root-user", "--mount", "sh", "-c", script],
+                      cwd=base)
+    if "mount:" in result.stderr and "kas" not in result.stderr:
+        pytest.skip(f"cannot mount in a user namespace here: {result.stderr.strip()}")
+    assert result.returncode == 1, result
+    assert ("a file system is mounted at "
+            f"{base}/build/tmp/work/rootfs/proc") in result.stderr
+    assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs"))
+

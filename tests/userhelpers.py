@@ -1,0 +1,158 @@
+"""Running kas as another, unprivileged user (the Isar cleaning tests).
+
+`.ci/setup-test-users` creates ``kasci`` (subordinate ids 100000-165535,
+passwordless sudo) and ``kasci-nosub`` (no subordinate ids).  When the
+tests run as root they switch to those users; a non-root developer with
+subordinate ids is used directly.  Whatever is missing is named in the
+skip reason.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from conftest import REPO_ROOT, KasResult, clean_env
+
+SETUP_HINT = "run `sudo sh .ci/setup-test-users` once"
+
+
+class User:
+    """A user the tests run commands as."""
+
+    def __init__(self, entry, python=None):
+        self.name = entry.pw_name
+        self.uid = entry.pw_uid
+        self.gid = entry.pw_gid
+        self.home = entry.pw_dir
+        self.python = python
+
+    @property
+    def is_me(self):
+        return self.uid == os.getuid()
+
+    def run(self, argv, cwd=None, env=None, check=False, timeout=60):
+        """Run ``argv`` as this user (no controlling terminal)."""
+        switch = {} if self.is_me else {"user": self.uid, "group": self.gid,
+                                        "extra_groups": []}
+        return subprocess.run([str(a) for a in argv], cwd=cwd, env=env or self.env(),
+                              check=check, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, start_new_session=True, **switch)
+
+    def sh(self, script, cwd):
+        """Run a shell script as this user; it must succeed."""
+        result = self.run(["sh", "-ec", script], cwd=cwd)
+        assert result.returncode == 0, result
+        return result
+
+    def env(self, **extra):
+        env = clean_env(HOME=self.home, USER=self.name, LOGNAME=self.name,
+                        PYTHONPATH=os.pathsep.join([REPO_ROOT, *_site_dirs()]))
+        env.update(extra)
+        return env
+
+    def kas(self, *args, cwd, env=None, timeout=60):
+        """Run kas as this user; returns a KasResult."""
+        proc = self.run([self.python, "-m", "kas", *args], cwd=cwd,
+                        env=env or self.env(), timeout=timeout)
+        return KasResult(proc)
+
+
+def _site_dirs():
+    import site
+
+    return [d for d in site.getsitepackages() if os.path.isdir(d)]
+
+
+def _python_for(user):
+    """An interpreter ``user`` can run kas with: this one, or the system
+    one of the same version (this one may live in root's home)."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    candidates = [sys.executable, f"/usr/bin/python{version}", "/usr/bin/python3"]
+    probe = "import sys, kas.cli, yaml, jsonschema, distro, git; print(sys.version)"
+    for python in dict.fromkeys(candidates):
+        if not os.path.exists(python):
+            continue
+        try:
+            result = user.run([python, "-c", probe], cwd="/")
+        except OSError:         # not executable for the user
+            continue
+        if result.returncode == 0 and result.stdout.startswith(version):
+            return python
+    return None
+
+
+def has_subordinate_ids(name, uid):
+    for table in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(table) as f:
+                owners = {line.split(":", 1)[0] for line in f}
+        except FileNotFoundError:
+            return False
+        if not owners & {name, str(uid)}:
+            return False
+    return True
+
+
+def get_user(name, need_subids):
+    """The user ``name`` (when running as root) or the current user, ready
+    to run kas, or skip naming what is missing."""
+    if os.getuid() == 0:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            pytest.skip(f"test user {name} does not exist: {SETUP_HINT}")
+    else:
+        entry = pwd.getpwuid(os.getuid())
+        if need_subids is False:
+            pytest.skip("needs a user without subordinate ids: run the tests as root "
+                        f"after {SETUP_HINT}")
+    user = User(entry)
+    if need_subids and not has_subordinate_ids(user.name, user.uid):
+        pytest.skip(f"user {user.name} has no range in /etc/subuid and /etc/subgid: "
+                    f"{SETUP_HINT}")
+    if need_subids is False and has_subordinate_ids(user.name, user.uid):
+        pytest.skip(f"user {user.name} has subordinate ids: {SETUP_HINT}")
+    user.python = _python_for(user)
+    if user.python is None:
+        pytest.skip(f"user {user.name} cannot run {sys.executable} or a system python "
+                    f"of the same version with {REPO_ROOT} and this venv's packages "
+                    "(directory permissions)")
+    return user
+
+
+def user_namespace_works(user):
+    """None if ``user`` can enter a namespace with its subordinate ids,
+    else why not."""
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    result = user.run(["unshare", "--map-auto", "--map-root-user", "true"], cwd="/")
+    if result.returncode != 0:
+        return ("unshare --map-auto --map-root-user fails here "
+                f"(kernel or newuidmap): {result.stderr.strip()}")
+    return None
+
+
+class UserDirs:
+    """Directories owned by test users, removed (as root) by ``remove_all``."""
+
+    def __init__(self):
+        self.made = []
+
+    def __call__(self, user):
+        path = tempfile.mkdtemp(prefix="kas-clean-")
+        os.chmod(path, 0o755)
+        if not user.is_me:
+            os.chown(path, user.uid, user.gid)
+        self.made.append(path)
+        return path
+
+    def remove_all(self):
+        for path in self.made:
+            subprocess.run(["rm", "-rf", path], check=False, capture_output=True)
+            if os.path.exists(path):    # not root: subordinate-owned leftovers
+                subprocess.run(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", path],
+                               check=False, capture_output=True)
