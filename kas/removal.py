@@ -156,26 +156,40 @@ def _list_dir(directory):
         return os.listdir(directory)
 
 
+def _scan_dir(directory):
+    """(path, is a directory) of each entry; d_type saves an lstat each."""
+    try:
+        entries = list(os.scandir(directory))
+    except PermissionError:
+        if not _make_writable(directory):
+            raise
+        entries = list(os.scandir(directory))
+    return [(e.path, e.is_dir(follow_symlinks=False)) for e in entries]
+
+
 def remove_tree(path):
     """``rm -rf path`` as the caller: symlinks are removed, never followed.
 
     Continues past entries it cannot remove and returns the errors
     (OSError objects); the caller reports what is left."""
     errors = []
-    stack = [(path, False)]
+    try:
+        is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return errors
+    # (path, is a directory, its entries are gone already)
+    stack = [(path, is_dir, False)]
     while stack:
-        current, emptied = stack.pop()
+        current, is_dir, emptied = stack.pop()
+        parent = os.path.dirname(current)
         try:
-            st = os.lstat(current)
-            parent = os.path.dirname(current)
-            if not stat.S_ISDIR(st.st_mode):
+            if not is_dir:
                 _retry_writable(os.unlink, current, parent)
             elif emptied:
                 _retry_writable(os.rmdir, current, parent)
             else:
-                stack.append((current, True))
-                stack.extend((os.path.join(current, name), False)
-                             for name in _list_dir(current))
+                stack.append((current, True, True))
+                stack.extend((p, d, False) for p, d in _scan_dir(current))
         except FileNotFoundError:
             continue
         except OSError as err:
