@@ -62,6 +62,7 @@ class Guard:
     def __init__(self, work_dir, roots):
         self.work_dir = os.path.realpath(work_dir)
         self.roots = [os.path.realpath(r) for r in roots]
+        self._mount_points = None
 
     def check(self, path, what="remove"):
         """Raise unless ``path`` may be removed.  Returns its resolved form."""
@@ -69,10 +70,12 @@ class Guard:
         if not any(_within(target, root) for root in self.roots):
             raise RemovalError(f"Refusing to {what} {path}: it is outside of "
                                f"{' and '.join(self.roots)}")
-        if _within(self.work_dir, os.path.realpath(target)):
+        if _within(self.work_dir, target):
             raise RemovalError(f"Refusing to {what} {path}: it contains the work "
                                f"directory {self.work_dir}")
-        mounts = mounts_below(target)
+        if self._mount_points is None:
+            self._mount_points = mount_points()
+        mounts = [m for m in self._mount_points if _within(m, target)]
         if mounts:
             raise RemovalError(
                 f"Refusing to {what} {path}: a file system is mounted at {mounts[0]}. "
@@ -103,21 +106,15 @@ def _unescape_mountinfo(field):
     return "".join(out)
 
 
-def mounts_below(path, mountinfo="/proc/self/mountinfo"):
-    """Mount points at or below ``path`` (resolved), in mount order."""
+def mount_points(mountinfo="/proc/self/mountinfo"):
+    """The mount points of this process's mount namespace, in mount order."""
     try:
         with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
             lines = f.read().splitlines()
     except OSError:
         return []
-    found = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 4:
-            point = _unescape_mountinfo(fields[4])
-            if _within(point, path):
-                found.append(point)
-    return found
+    return [_unescape_mountinfo(fields[4]) for fields in map(str.split, lines)
+            if len(fields) > 4]
 
 
 # --- removing as the caller ----------------------------------------------
@@ -283,9 +280,9 @@ class SudoRemover(PlainRemover):
         if os.getuid() == 0 and shutil.which("sudo") is None:
             super().remove(paths)       # root needs no sudo (e.g. in a container)
             return
-        sudo = find_program(self.ctx, "sudo", "cleaning an isar-privileged build")
+        find_program(self.ctx, "sudo", "cleaning an isar-privileged build")
         for start in range(0, len(paths), ARGV_BATCH):
-            argv = [sudo, "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
+            argv = ["sudo", "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
             returncode = run_interactive(argv, env=self.ctx.tool_env())
             if returncode != 0:
                 failed = CommandError(argv, returncode).message
@@ -305,7 +302,7 @@ class NamespaceRemover(PlainRemover):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self._unshare = None
+        self._usable = False
 
     def remove(self, paths):
         # Everything is checked before the first entry goes.
@@ -321,9 +318,9 @@ class NamespaceRemover(PlainRemover):
             report_leftovers([path], self.hint, errors)
 
     def _remove_in_namespace(self, entries):
-        unshare = self._ensure_usable()
+        self._ensure_usable()
         for start in range(0, len(entries), ARGV_BATCH):
-            argv = [unshare, *USERNS_COMMAND[1:], "rm", "-rf", "--",
+            argv = [*USERNS_COMMAND, "rm", "-rf", "--",
                     *entries[start:start + ARGV_BATCH]]
             result = self.ctx.runner.run(argv, env=self.ctx.tool_env(), check=False)
             if result.returncode != 0:
@@ -333,13 +330,12 @@ class NamespaceRemover(PlainRemover):
     def _ensure_usable(self):
         """Check once that a user namespace with the subordinate ids can be
         entered, with an error that names the fix otherwise."""
-        if self._unshare is None:
+        if not self._usable:
             unshare = find_program(self.ctx, "unshare",
                                    f"{self.purpose} (util-linux 2.38 or newer)")
             check_subordinate_ids(os.getuid())
             probe_user_namespace(self.ctx, unshare)
-            self._unshare = unshare
-        return self._unshare
+            self._usable = True
 
 
 def foreign_entries(path, uid):
@@ -386,7 +382,7 @@ def check_subordinate_ids(uid, tables=("/etc/subuid", "/etc/subgid")):
 
 def probe_user_namespace(ctx, unshare):
     """Enter the namespace once with ``true`` and explain a failure."""
-    argv = [unshare, *USERNS_COMMAND[1:], "true"]
+    argv = [*USERNS_COMMAND, "true"]
     result = ctx.runner.run(argv, env=ctx.tool_env(), check=False)
     if result.returncode == 0:
         return
