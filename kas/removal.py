@@ -64,21 +64,21 @@ class Guard:
         self.roots = [os.path.realpath(r) for r in roots]
         self._mount_points = None
 
-    def check(self, path, what="remove"):
+    def check(self, path):
         """Raise unless ``path`` may be removed.  Returns its resolved form."""
         target = resolved(path)
         if not any(_within(target, root) for root in self.roots):
-            raise RemovalError(f"Refusing to {what} {path}: it is outside of "
+            raise RemovalError(f"Refusing to remove {path}: it is outside of "
                                f"{' and '.join(self.roots)}")
         if _within(self.work_dir, target):
-            raise RemovalError(f"Refusing to {what} {path}: it contains the work "
+            raise RemovalError(f"Refusing to remove {path}: it contains the work "
                                f"directory {self.work_dir}")
         if self._mount_points is None:
             self._mount_points = mount_points()
         mounts = [m for m in self._mount_points if _within(m, target)]
         if mounts:
             raise RemovalError(
-                f"Refusing to {what} {path}: a file system is mounted at {mounts[0]}. "
+                f"Refusing to remove {path}: a file system is mounted at {mounts[0]}. "
                 "Unmount it first (an interrupted Isar build can leave mounts behind), "
                 f"e.g. with: sudo umount --recursive {mounts[0]}")
         return target
