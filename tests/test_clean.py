@@ -12,21 +12,29 @@ stand-in first on PATH that logs its arguments and runs the ``rm`` itself
 (the test against the real sudo lives in test_clean_isar.py).
 """
 
-import hashlib
 import os
 import shlex
-import stat
 import subprocess
 
 import pytest
+from cleanhelpers import (
+    DRY_RUN_WARNING,
+    MUTEX_ERROR,
+    SUDO_PROMPT,
+    assert_config_error,
+    debugs,
+    infos,
+    make_sudo,
+    removing,
+    run_in_mount_namespace,
+    snapshot,
+    sudo_calls,
+    userns_mount_available,
+)
 from conftest import clean_env, kas_command, kas_ok, run_kas, write
 
-SUDO_PROMPT = "[sudo] enter password for %U to clean ISAR artifacts"
-DRY_RUN_WARNING = "Dry run, not removing anything"
 ISAR_WARNING = ("The semantics of build_system: isar might change in the future. "
                 "Please use 'isar-privileged' or 'isar-rootless'.")
-MUTEX_ERROR = ("argument --isar-rootless: not allowed with argument "
-               "--isar-privileged/--isar")
 
 # The entries of make_build() whose names start with "tmp", sorted.
 TMP_ENTRIES = ("tmp", "tmp-glibc", "tmp-musl", "tmp.lock")
@@ -54,73 +62,6 @@ def make_build(build):
     write(os.path.join(build, "cache", "bb_cache.dat"), "cache\n")
     write(os.path.join(build, "mytmp", "keep"), "keep\n")     # does not start with tmp
     return build
-
-
-def snapshot(root):
-    """Everything observable of the tree at ``root``: relative path, file
-    type and mode, owner, file contents and symlink targets."""
-    root = str(root)
-    state = {}
-    for top, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                detail = os.readlink(path)
-            elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
-                    detail = hashlib.sha256(f.read()).hexdigest()
-            else:
-                detail = None
-            state[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, st.st_gid, detail)
-    return state
-
-
-def infos(result):
-    """The INFO messages of a run, without the start banner."""
-    return [line.split(" - INFO     - ", 1)[1] for line in result.stderr.splitlines()
-            if " - INFO     - " in line and " started on " not in line]
-
-
-def debugs(result):
-    return [line.split(" - DEBUG    - ", 1)[1] for line in result.stderr.splitlines()
-            if " - DEBUG    - " in line]
-
-
-def removing(*paths):
-    return [f"Removing {p}" for p in paths]
-
-
-def make_sudo(tmp_path, exit_code=None):
-    """A recording ``sudo`` stand-in; returns (PATH value, log file).
-
-    Each call appends a ``--- call`` line and its arguments, one per line,
-    to the log; then it drops ``--prompt <text>`` and runs the command (or
-    exits with ``exit_code``)."""
-    bindir = tmp_path / "sudo-bin"
-    log = tmp_path / "sudo.log"
-    tail = f"exit {exit_code}" if exit_code is not None else 'exec "$@"'
-    script = write(bindir / "sudo", f"""\
-        #!/bin/sh
-        {{ echo '--- call'; for arg in "$@"; do printf '%s\\n' "$arg"; done; }} >> {log}
-        if [ "$1" = --prompt ]; then shift 2; fi
-        {tail}
-        """)
-    os.chmod(script, 0o755)
-    return f"{bindir}{os.pathsep}{os.environ['PATH']}", log
-
-
-def sudo_calls(log):
-    """The argument lists the sudo stand-in was called with."""
-    if not log.exists():
-        return []
-    calls = []
-    for line in log.read_text().splitlines():
-        if line == "--- call":
-            calls.append([])
-        else:
-            calls[-1].append(line)
-    return calls
 
 
 def build_system_config(path, value, version=23):
@@ -353,18 +294,6 @@ def test_cli_173_175_read_only_trees_are_removed(workdir):
     kas_ok("cleanall", cwd=workdir)
     assert not os.path.lexists(os.path.join(build, "tmp"))
     assert os.listdir(os.path.join(build, "downloads")) == []
-
-
-def userns_mount_available():
-    return subprocess.run(["unshare", "-r", "-m", "true"], check=False,
-                          capture_output=True).returncode == 0
-
-
-def run_in_mount_namespace(script, cwd):
-    """``sh -c script`` as root of new user and mount namespaces."""
-    return subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], cwd=cwd,
-                          env=clean_env(), capture_output=True, text=True, check=False,
-                          timeout=60)
 
 
 NEEDS_USERNS = pytest.mark.skipif(
@@ -679,17 +608,7 @@ def test_cli_171_config_errors_change_nothing(tmp_path, workdir, command, case):
         expected = None
     before = snapshot(tmp_path)
     result = run_kas(command, *args, cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    errors = result.errors()
-    if expected is not None:
-        assert len(errors) == 1, result
-        assert errors[0].startswith(expected), result
-    else:
-        assert errors[0] == "Config file validation Error:", result
-        assert errors[-1].startswith("Error(s) occured while validating the config file: "), \
-            result
-    assert "Removing" not in result.stderr
+    assert_config_error(result, expected)
     assert snapshot(tmp_path) == before
 
 

@@ -8,12 +8,11 @@ that user made inside ``unshare --map-auto --map-root-user`` with chown,
 exactly what an interrupted isar-rootless build leaves behind.
 """
 
-import hashlib
 import os
 import shutil
-import stat
 
 import pytest
+from cleanhelpers import snapshot
 from conftest import write
 from userhelpers import UserDirs, get_user, user_namespace_works
 
@@ -51,21 +50,6 @@ def owners(path):
         for name in [*dirs, *files]:
             found.add(os.lstat(os.path.join(root, name)).st_uid)
     return found
-
-
-def tree_hash(path):
-    """Paths, types, modes, owners, link targets and contents below ``path``
-    (readable as root; used only where the test runs as root or owns all)."""
-    digest = hashlib.sha256()
-    for root, dirs, files in sorted(os.walk(path)):
-        dirs.sort()
-        for name in sorted([*dirs, *files]):
-            full = os.path.join(root, name)
-            st = os.lstat(full)
-            digest.update(f"{full}|{st.st_mode}|{st.st_uid}|{st.st_gid}\n".encode())
-            if stat.S_ISLNK(st.st_mode):
-                digest.update(os.readlink(full).encode())
-    return digest.hexdigest()
 
 
 @pytest.fixture
@@ -148,12 +132,12 @@ def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
     build_dir_with(user, base, outside)
     if os.getuid() != 0:
         pytest.skip("hashing a tree of subordinate ids needs root")
-    before = tree_hash(base)
+    before = snapshot(base)
     result = user.kas("-l", "debug", "cleanall", "--dry-run", "--isar-rootless", cwd=base)
     assert result.returncode == 0, result
     assert result.warnings() == ["Dry run, not removing anything"]
     assert "unshare" not in result.stderr
-    assert tree_hash(base) == before
+    assert snapshot(base) == before
 
 
 def test_rootless_clean_reports_what_is_left_CLI_173(rootless_user, user_dir):
@@ -190,14 +174,14 @@ def test_rootless_without_subordinate_ids_names_the_fix(user_dir):
     os.chown(os.path.join(base, "build"), user.uid, user.gid)
     os.chown(os.path.join(base, "build", "tmp"), user.uid, user.gid)
     os.chown(foreign, 100999, 100999)
-    before = tree_hash(base)
+    before = snapshot(base)
     result = user.kas("clean", "--isar-rootless", cwd=base)
     assert result.returncode == 2, result
     assert result.errors() == [(
         f"{user.name} has no subordinate uid range in /etc/subuid, which is needed to "
         "remove the files of an isar-rootless build. Ask an administrator to add one, "
         f"e.g.: usermod --add-subuids 100000-165535 {user.name}")]
-    assert tree_hash(base) == before
+    assert snapshot(base) == before
 
 
 def fake_program(directory, name, script):

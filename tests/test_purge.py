@@ -11,62 +11,34 @@ isar-privileged removal goes through a recording ``sudo`` stand-in put
 first on PATH (the test against the real sudo lives in test_clean_isar.py).
 """
 
-import hashlib
 import os
 import shlex
 import shutil
-import stat
 import subprocess
 
 import pytest
+from cleanhelpers import (
+    DRY_RUN_WARNING,
+    MUTEX_ERROR,
+    SUDO_PROMPT,
+    assert_config_error,
+    debugs,
+    infos,
+    make_sudo,
+    removing,
+    snapshot,
+    sudo_calls,
+    userns_mount_available,
+)
 from conftest import clean_env, kas_command, kas_ok, make_git_repo, run_kas, write
 
-SUDO_PROMPT = "[sudo] enter password for %U to clean ISAR artifacts"
-DRY_RUN_WARNING = "Dry run, not removing anything"
 NEEDS_CONFIG = "Purge requires a config file to locate managed repos."
-MUTEX_ERROR = ("argument --isar-rootless: not allowed with argument "
-               "--isar-privileged/--isar")
 TMP_ENTRIES = ("tmp", "tmp-glibc")
 KAS_FILES = (".kas_gnupg", ".kas_ssh-handler", ".kas_shell_history")
 
 
 # --------------------------------------------------------------------------
 # helpers
-
-
-def snapshot(root):
-    """Everything observable of the tree at ``root``: relative path, file
-    type and mode, owner, file contents and symlink targets."""
-    root = str(root)
-    state = {}
-    for top, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                detail = os.readlink(path)
-            elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
-                    detail = hashlib.sha256(f.read()).hexdigest()
-            else:
-                detail = None
-            state[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, st.st_gid, detail)
-    return state
-
-
-def infos(result):
-    """The INFO messages of a run, without the start banner."""
-    return [line.split(" - INFO     - ", 1)[1] for line in result.stderr.splitlines()
-            if " - INFO     - " in line and " started on " not in line]
-
-
-def debugs(result):
-    return [line.split(" - DEBUG    - ", 1)[1] for line in result.stderr.splitlines()
-            if " - DEBUG    - " in line]
-
-
-def removing(*paths):
-    return [f"Removing {p}" for p in paths]
 
 
 def ref_name(path):
@@ -113,34 +85,6 @@ class Project:
         write(self.work / ".kas_gnupg" / "pubring.kbx", "keys\n")
         write(self.work / ".kas_ssh-handler" / "helper", "ssh\n")
         write(self.work / ".kas_shell_history", "ls\n")
-
-
-def make_sudo(tmp_path):
-    """A recording ``sudo`` stand-in; returns (PATH value, log file).  Each
-    call appends ``--- call`` and its arguments (one per line) to the log,
-    then drops ``--prompt <text>`` and runs the command."""
-    bindir = tmp_path / "sudo-bin"
-    log = tmp_path / "sudo.log"
-    script = write(bindir / "sudo", f"""\
-        #!/bin/sh
-        {{ echo '--- call'; for arg in "$@"; do printf '%s\\n' "$arg"; done; }} >> {log}
-        if [ "$1" = --prompt ]; then shift 2; fi
-        exec "$@"
-        """)
-    os.chmod(script, 0o755)
-    return f"{bindir}{os.pathsep}{os.environ['PATH']}", log
-
-
-def sudo_calls(log):
-    if not log.exists():
-        return []
-    calls = []
-    for line in log.read_text().splitlines():
-        if line == "--- call":
-            calls.append([])
-        else:
-            calls[-1].append(line)
-    return calls
 
 
 # --------------------------------------------------------------------------
@@ -419,11 +363,6 @@ def test_cli_171_purge_dry_run_does_not_call_sudo(tmp_path, workdir):
 # safety: mounts
 
 
-def userns_mount_available():
-    return subprocess.run(["unshare", "-r", "-m", "true"], check=False,
-                          capture_output=True).returncode == 0
-
-
 @pytest.mark.skipif(not userns_mount_available(),
                     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")
 def test_cli_181_mount_below_managed_repo_is_refused(tmp_path, workdir):
@@ -478,17 +417,7 @@ def test_cli_181_config_errors_change_nothing(tmp_path, workdir, case):
         expected = None
     before = snapshot(tmp_path)
     result = run_kas("purge", *args, cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    errors = result.errors()
-    if expected is not None:
-        assert len(errors) == 1, result
-        assert errors[0].startswith(expected), result
-    else:
-        assert errors[0] == "Config file validation Error:", result
-        assert errors[-1].startswith("Error(s) occured while validating the config file: "), \
-            result
-    assert "Removing" not in result.stderr
+    assert_config_error(result, expected)
     assert snapshot(tmp_path) == before
 
 
