@@ -35,9 +35,18 @@ def run_menu(kconf, no_color):
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise KasUserError("kas menu needs a terminal: stdin and stdout must be a tty")
     try:
-        return curses.wrapper(lambda screen: Menu(screen, kconf, no_color).run())
+        screen = curses.initscr()
     except curses.error as err:
         raise KasUserError(f"Cannot run the menu on this terminal: {err}") from None
+    # Not curses.wrapper: it starts colors, which the monochrome UI must not.
+    try:
+        curses.noecho()
+        curses.cbreak()
+        return Menu(screen, kconf, no_color).run()
+    finally:
+        curses.echo()
+        curses.nocbreak()
+        curses.endwin()
 
 
 # --- what an entry shows and does -------------------------------------------------
