@@ -13,6 +13,7 @@ colors are used at all.
 
 import curses
 import sys
+import textwrap
 
 import kconfiglib
 
@@ -325,7 +326,10 @@ class Menu:
 
     def show_text(self, title, lines):
         """Help: a text box closed by any key."""
-        self.dialog_box(title, lines + ["", "Press any key to return"])
+        width = max(20, self.screen.getmaxyx()[1] - 8)
+        wrapped = [part for line in lines
+                   for part in (textwrap.wrap(line, width) or [""])]
+        self.dialog_box(title, wrapped + ["", "Press any key to return"])
         self.screen.refresh()
         self.screen.get_wch()
 
@@ -417,6 +421,7 @@ class Page:
         return None
 
     def move(self, step):
+        self.focus = -1         # moving in the list takes the focus back to it
         self.selected = max(0, min(self.selected + step, len(self.entries) - 1))
 
     def scroll_to_selection(self, rows):

@@ -103,12 +103,15 @@ class MenuTerminal:
     The command's exit code is printed as ``EXIT=<code>`` when it ends; the
     pane stays open so that the output can still be read."""
 
-    def __init__(self, args, cwd, env=None, width=100, height=30):
+    def __init__(self, args, cwd, env=None, width=100, height=30, kas_options=()):
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is not installed")
         self.socket = f"kas-menu-test-{uuid.uuid4().hex[:12]}"
-        command = " ".join(shlex.quote(a) for a in kas_command() + ["menu"] + list(args))
-        script = f"cd {shlex.quote(str(cwd))} && {command}; echo EXIT=$?; sleep 600"
+        argv = kas_command() + list(kas_options) + ["menu"] + list(args)
+        command = " ".join(shlex.quote(a) for a in argv)
+        # The trap keeps the shell alive on Ctrl-C (kas gets its own default).
+        script = (f"trap : INT; cd {shlex.quote(str(cwd))} && {command}; "
+                  "echo EXIT=$?; sleep 600")
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height),
                   "sh", "-c", script, env=env if env is not None else clean_env())
 

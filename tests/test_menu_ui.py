@@ -37,8 +37,8 @@ def menu(project):
     """A function starting ``kas menu`` in the project; closes the terminals."""
     terminals = []
 
-    def start(*args, env=None):
-        terminal = MenuTerminal(args, cwd=project, env=env)
+    def start(*args, env=None, kas_options=()):
+        terminal = MenuTerminal(args, cwd=project, env=env, kas_options=kas_options)
         terminals.append(terminal)
         terminal.wait_for(FEATURE_OFF.split("] ")[1])
         return terminal
@@ -201,15 +201,33 @@ def test_cli192_choice_submenu_return_and_help(menu, project):
 SGR_COLOR = re.compile(r"\x1b\[[0-9;]*(3[0-7]|4[0-7])[;m]")
 
 
-@pytest.mark.parametrize("no_color", [False, True], ids=["color", "NO_COLOR"])
-def test_cli192_monochrome_with_effective_no_color(menu, no_color):
-    """CLI-192/CLI-012: with NO_COLOR set the UI uses no colors at all."""
-    env = clean_env(NO_COLOR="1") if no_color else None
-    term = menu(env=env)
+@pytest.mark.parametrize(("env", "options", "no_color"), [
+    ({}, (), False),
+    ({"NO_COLOR": "1"}, (), True),
+    ({"NO_COLOR": ""}, (), False),
+    ({}, ("--no-color",), True),
+], ids=["color", "NO_COLOR", "empty-NO_COLOR", "--no-color"])
+def test_cli192_monochrome_with_effective_no_color(menu, env, options, no_color):
+    """CLI-192/CLI-012: with --no-color or a non-empty NO_COLOR the UI uses
+    no colors at all (an empty NO_COLOR counts as unset)."""
+    term = menu(env=clean_env(**env), kas_options=options)
     screen = term.screen(escapes=True)
     assert bool(SGR_COLOR.search(screen)) is not no_color, repr(screen)
+    assert "[ ] Enable the feature" in term.screen()
     term.keys("E")
     assert term.exit_code() == 0
+
+
+def test_cli340_ctrl_c_leaves_the_menu_without_writing(menu, project):
+    """Ctrl-C in the menu cancels kas (exit 130) after restoring the
+    terminal; nothing is written."""
+    term = menu()
+    term.keys("Space")
+    term.wait_for(FEATURE_ON)
+    term.keys("C-c")
+    assert term.exit_code() == 130
+    assert "ERROR    - kas execution cancelled" in term.history()
+    assert not os.path.exists(state(project))
 
 
 def test_cli193_build_button_runs_kas_build_on_the_state_file(menu, project):
