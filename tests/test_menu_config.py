@@ -10,7 +10,16 @@ import logging
 import os
 
 import pytest
-from conftest import clean_env, kas_ok, make_git_repo, read, run_kas, write
+from conftest import (
+    Terminal,
+    clean_env,
+    kas_command,
+    kas_ok,
+    make_git_repo,
+    read,
+    run_kas,
+    write,
+)
 from menuhelpers import make_project
 
 from kas.config import menuconfig
@@ -334,3 +343,14 @@ def test_cli190_menu_is_listed_and_takes_no_common_options(workdir):
         result = run_kas("menu", option, cwd=workdir)
         assert result.returncode == 2
         assert "unrecognized arguments" in result.stderr
+
+
+def test_cli192_unknown_terminal_type_is_a_clear_error(workdir):
+    """On a terminal curses cannot drive (unknown TERM): one ERROR, exit 2."""
+    kconfig(workdir)
+    term = Terminal(kas_command() + ["--no-color", "menu"], cwd=str(workdir),
+                    env=clean_env(TERM="no-such-terminal"))
+    assert term.finish() == 2
+    assert ("ERROR    - Cannot run the menu on this terminal: setupterm: could not find "
+            "terminal") in term.output
+    assert "Traceback" not in term.output
