@@ -242,7 +242,12 @@ def report_leftovers(paths, hint, errors=()):
 
 # --- the three ways -------------------------------------------------------
 
+def program_exists(ctx, name):
+    return shutil.which(name, path=ctx.environ.get("PATH", os.defpath)) is not None
+
+
 def find_program(ctx, name, purpose):
+    """The path of ``name`` on the caller's PATH, else an error naming ``purpose``."""
     program = shutil.which(name, path=ctx.environ.get("PATH", os.defpath))
     if program is None:
         raise KasUserError(f'Program "{name}" is required for: {purpose}')
@@ -277,7 +282,7 @@ class SudoRemover(PlainRemover):
         from kas.errors import CommandError
         from kas.process import run_interactive
 
-        if os.getuid() == 0 and shutil.which("sudo") is None:
+        if os.getuid() == 0 and not program_exists(self.ctx, "sudo"):
             super().remove(paths)       # root needs no sudo (e.g. in a container)
             return
         find_program(self.ctx, "sudo", "cleaning an isar-privileged build")

@@ -279,23 +279,6 @@ def test_cli_174_sstate_symlink_inside_work_dir_is_emptied(workdir):
     assert os.listdir(shared) == []
 
 
-def test_cli_173_175_read_only_trees_are_removed(workdir):
-    """Read-only directories owned by the caller (chmod 0555 trees, like Go's
-    module cache in DL_DIR) are removed."""
-    build = make_build(workdir / "build")
-    gomod = os.path.join(build, "downloads", "go", "pkg", "mod", "example.com", "m@v1.0.0")
-    write(os.path.join(gomod, "go.mod"), "module example.com/m\n")
-    write(os.path.join(build, "tmp", "ro", "sub", "file"), "x\n")
-    for top in (os.path.join(build, "downloads", "go"), os.path.join(build, "tmp", "ro")):
-        for d, _, files in os.walk(top, topdown=False):
-            for f in files:
-                os.chmod(os.path.join(d, f), 0o444)
-            os.chmod(d, 0o555)
-    kas_ok("cleanall", cwd=workdir)
-    assert not os.path.lexists(os.path.join(build, "tmp"))
-    assert os.listdir(os.path.join(build, "downloads")) == []
-
-
 NEEDS_USERNS = pytest.mark.skipif(
     not userns_mount_available(),
     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")

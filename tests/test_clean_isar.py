@@ -326,17 +326,20 @@ def test_mount_below_a_target_is_refused(rootless_user, user_dir):
 
 
 
-def test_read_only_tree_of_the_user_is_removed_CLI_173(user_dir):
-    """As a non-root user (where permissions count): a read-only tree of the
-    user's own, like Go's module cache, which plain rm -rf cannot remove."""
+def test_read_only_trees_of_the_user_are_removed_CLI_173_175(user_dir):
+    """As a non-root user (root ignores permissions): read-only trees of the
+    user's own, like Go's module cache, in tmp and in the downloads, which
+    plain rm -rf cannot remove."""
     user = get_user("kasci", need_subids=None)
     base = user_dir(user)
-    script = ("mkdir -p {t}/work/go/pkg/mod/example.com/m@v1/sub && "
-              "echo x > {t}/work/go/pkg/mod/example.com/m@v1/sub/file.go && "
-              "chmod -R a-w {t}/work/go")
-    user.sh(script.format(t="build/tmp") + " && " + script.format(t="plain"), cwd=base)
+    script = ("mkdir -p {t}/go/pkg/mod/example.com/m@v1/sub && "
+              "echo x > {t}/go/pkg/mod/example.com/m@v1/sub/file.go && "
+              "chmod -R a-w {t}/go")
+    user.sh(" && ".join(script.format(t=t) for t in
+                        ("build/tmp/work", "build/downloads", "plain")), cwd=base)
     plain = user.run(["rm", "-rf", "plain"], cwd=base)
     assert plain.returncode != 0 and "Permission denied" in plain.stderr
-    result = user.kas("clean", cwd=base)
+    result = user.kas("cleanall", cwd=base)
     assert result.returncode == 0, result
     assert not os.path.lexists(os.path.join(base, "build", "tmp"))
+    assert os.listdir(os.path.join(base, "build", "downloads")) == []
