@@ -58,6 +58,14 @@ def start_line(prog):
     return f"{prog} {__version__} started on {distro.name()} {release}"
 
 
+def warn_container_version_mismatch():
+    """kas-container passes its version; a mismatch is worth knowing (ENV-063)."""
+    script_version = os.environ.get("KAS_CONTAINER_SCRIPT_VERSION")
+    if script_version and script_version != __version__:
+        log.warning("kas-container (%s) and kas (%s) versions do not match",
+                    script_version, __version__)
+
+
 def describe_os_error(err):
     paths = [p for p in (err.filename, err.filename2) if p is not None]
     where = " -> ".join(str(p) for p in paths)
@@ -96,6 +104,7 @@ def main(argv=None):
                  and sys.stderr.isatty())
         setup_logging(args.log_level, color)
         log.info(start_line(prog))
+        warn_container_version_mismatch()
         if args.cmd is None:
             parser.print_help()
             return 0

@@ -238,3 +238,14 @@ def test_cli002_commands_are_listed_in_the_spec_order():
               if line[:4] == "    " and line[4:5].strip() and line.split()[0] in order]
     assert listed == [name for name in order if name in listed]
     assert {"build", "shell", "for-all-repos", "lock", "diff"} <= set(listed)
+
+
+@pytest.mark.parametrize(("script_version", "warned"),
+                         [("5.4", True), ("5.5", False), ("", False)])
+def test_container_script_version_mismatch_warns_ENV_063(workdir, script_version, warned):
+    minimal_config(workdir)
+    env = clean_env(KAS_CONTAINER_SCRIPT_VERSION=script_version)
+    result = run_kas("dump", "kas.yml", cwd=workdir, env=env)
+    assert result.returncode == 0, result
+    expected = ["kas-container (5.4) and kas (5.5) versions do not match"] if warned else []
+    assert result.warnings() == expected
