@@ -1,0 +1,282 @@
+"""kas-container on a real engine: rootless podman as ``kasci``, our images
+built from the Dockerfile (issue 8, layer c).
+
+* OpenEmbedded: `kas-container build` of the example runs a real bitbake in
+  the container, and the build directory belongs to the caller (KC-062).
+* isar-rootless: as ``builder`` in the container, nested user namespaces with
+  the subordinate ids the entrypoint computed, and mounts inside them
+  (KC-061, KC-106, KC-120); `kas-container --isar-rootless clean` removes
+  what such a build leaves behind (KC-027).
+* isar-privileged: `sudo podman run --privileged` (KC-060, KC-065).
+
+The engine commands are those of kas-container itself; tests/
+test_kas_container.py checks every argument against recording stand-ins.
+"""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import REPO_ROOT, write
+from containerhelpers import bitbake_test_image, kas_images, podman_user
+
+KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
+RUN_TIMEOUT = 600
+
+ISAR_INIT_SCRIPT = """\
+# shellcheck shell=bash
+# Stand-in for isar's init script: the build directory, nothing else.
+BUILDDIR=$(mkdir -p "${1:-build}" && cd "${1:-build}" && pwd)
+export BUILDDIR
+mkdir -p "$BUILDDIR/conf"
+cd "$BUILDDIR" || return 1
+"""
+
+ISAR_CONFIG = """\
+header:
+  version: 23
+build_system: {mode}
+machine: qemuamd64
+target: isar-image-base
+repos:
+  isar:
+    path: isar
+"""
+
+
+@pytest.fixture(scope="module")
+def user():
+    return podman_user()
+
+
+@pytest.fixture(scope="module")
+def images(user):
+    return kas_images(user)
+
+
+@pytest.fixture
+def project(user):
+    """A git repository owned by the user; removed afterwards, including
+    what subordinate ids own."""
+    path = user.mkdtemp(prefix="kas-container-project-")
+    yield path
+    user.rmtree(path)
+
+
+def commit_all(user, path):
+    user.sh("git init -q . && git add -A && git -c user.name=t -c user.email=t@e "
+            "commit -qm init", cwd=path)
+
+
+def isar_project(user, path, mode):
+    write(os.path.join(path, "isar", "isar-init-build-env"), ISAR_INIT_SCRIPT)
+    write(os.path.join(path, "isar.yml"), ISAR_CONFIG.format(mode=mode))
+    chown_tree(user, path)
+    commit_all(user, path)
+
+
+def chown_tree(user, path):
+    if user.is_me:
+        return
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), user.uid, user.gid)
+
+
+def kas_container(user, project, *args, **env):
+    """Run kas-container as ``user`` in ``project``; podman explicitly (this
+    machine may have a docker client without a daemon)."""
+    env.setdefault("KAS_CONTAINER_ENGINE", "podman")
+    return user.run([KAS_CONTAINER, *args], cwd=project, env=user.env(**env),
+                    timeout=RUN_TIMEOUT)
+
+
+def assert_ok(result):
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
+    assert "ERROR" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_openembedded_build_with_real_bitbake_KC_062(user, images, project):
+    image = bitbake_test_image(user)
+    shutil.copytree(os.path.join(REPO_ROOT, "examples"), os.path.join(project, "examples"),
+                    ignore=shutil.ignore_patterns(".bitbake-python", "__pycache__"))
+    chown_tree(user, project)
+    commit_all(user, project)
+
+    result = kas_container(user, project, "build", "examples/hello.yml",
+                           KAS_CONTAINER_IMAGE=image)
+
+    assert_ok(result)
+    deployed = os.path.join(project, "build", "tmp", "deploy", "hello-qemux86-64.txt")
+    with open(deployed) as f:
+        assert "Hello from kas" in f.read()
+    # --userns=keep-id: what builder wrote is the caller's on the host.
+    assert os.stat(deployed).st_uid == user.uid
+    # The config's repository is /repo in the container, the work dir /work.
+    with open(os.path.join(project, "build", "conf", "bblayers.conf")) as f:
+        bblayers = f.read()
+    assert "${TOPDIR}/../../repo/examples/meta-hello" in bblayers
+    assert "${TOPDIR}/../examples/bitbake" in bblayers
+    assert "kas 5.5 started on" in result.stderr
+    # kas-container passes its version and kas agrees (ENV-063).
+    assert "versions do not match" not in result.stderr
+
+
+def test_default_image_is_localhost_kas_KC_040(user, images, project):
+    # No KAS_CONTAINER_IMAGE: kas-container finds the image we built.
+    os.makedirs(os.path.join(project, "conf"))
+    write(os.path.join(project, "kas.yml"), "header:\n  version: 23\n")
+    chown_tree(user, project)
+    commit_all(user, project)
+
+    result = kas_container(user, project, "dump", "kas.yml")
+
+    assert_ok(result)
+    assert result.stdout.startswith("header:\n  version: 23\n"), result.stdout
+
+
+NESTED_USERNS = r"""
+set -e
+echo "uid=$(id -u) user=$(id -un)"
+echo "subuid=$(cat /etc/subuid) subgid=$(cat /etc/subgid)"
+grep -q 'ISAR_ROOTLESS ?= "1"' "$BUILDDIR/conf/local.conf" && echo rootless-conf
+unshare --map-auto --map-root-user --mount --pid --fork sh -ec '
+    mount -t proc proc /proc
+    test -r /proc/1/status
+    echo "nested-proc pid1=$(cat /proc/1/comm)"
+    mount -t tmpfs tmpfs /mnt
+    mkdir /mnt/owned
+    chown 1000:1000 /mnt/owned
+    echo "nested-chown $(stat -c %u:%g /mnt/owned)"
+'
+"""
+
+
+def test_isar_rootless_nested_userns_and_mounts_KC_061_KC_120(user, images, project):
+    isar_project(user, project, "isar-rootless")
+
+    result = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
+                           "-c", NESTED_USERNS)
+
+    assert_ok(result)
+    lines = result.stdout.splitlines()
+    assert f"uid={user.uid} user=builder" in lines
+    # podman keep-id: the entrypoint's range starts above builder's uid.
+    start = user.uid + 1
+    assert any(line.startswith(f"subuid=builder:{start}:") for line in lines), lines
+    assert "rootless-conf" in lines
+    assert "nested-proc pid1=sh" in lines
+    assert "nested-chown 1000:1000" in lines
+
+
+def test_isar_rootless_is_chosen_from_the_config_KC_026(user, images, project):
+    # No flag: build_system of the first config file selects the mode and
+    # the kas-isar image; isar-rootless picks podman when none is named.
+    isar_project(user, project, "isar-rootless")
+
+    result = kas_container(user, project, "shell", "isar.yml", "-c",
+                           "cat /etc/subuid; command -v mmdebstrap",
+                           KAS_CONTAINER_ENGINE="")
+
+    assert_ok(result)
+    assert result.stdout.startswith("builder:"), result.stdout
+    assert "/usr/bin/mmdebstrap" in result.stdout
+
+
+LEFTOVERS = r"""
+set -e
+unshare --map-auto --map-root-user sh -ec '
+    mkdir -p /work/build/tmp/work/rootfs/etc /work/build/tmp-glibc
+    echo root > /work/build/tmp/work/rootfs/etc/hostname
+    chmod 0555 /work/build/tmp/work/rootfs/etc
+    chown -R 1000:1000 /work/build/tmp/work /work/build/tmp-glibc
+'
+"""
+
+
+def test_isar_rootless_clean_removes_subordinate_owned_leftovers_KC_027(user, images,
+                                                                         project):
+    isar_project(user, project, "isar-rootless")
+    made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
+                         "-c", LEFTOVERS)
+    assert_ok(made)
+    tmp = os.path.join(project, "build", "tmp")
+    owner = os.stat(os.path.join(tmp, "work")).st_uid
+    assert owner != user.uid
+    # What an interrupted rootless build leaves: the user cannot remove it.
+    denied = user.run(["rm", "-rf", tmp])
+    assert denied.returncode != 0
+    assert "Permission denied" in denied.stderr
+
+    result = kas_container(user, project, "--isar-rootless", "clean")
+
+    assert_ok(result)
+    assert not os.path.exists(tmp)
+    assert not os.path.exists(os.path.join(project, "build", "tmp-glibc"))
+    assert os.path.isdir(os.path.join(project, "build", "conf"))
+
+
+def as_root(*argv):
+    """``argv`` as root: directly when the tests run as root, else sudo -n."""
+    return list(argv) if os.getuid() == 0 else ["sudo", "-n", *argv]
+
+
+def image_id(argv):
+    result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def rootful_isar_image(user, images):
+    """The kas-isar image in root's podman storage, where `sudo podman run`
+    finds it (copied from the user's storage when it differs)."""
+    if user.run(["sudo", "-n", "true"]).returncode != 0:
+        pytest.skip(f"{user.name} has no passwordless sudo: run `sudo sh .ci/setup-test-users`")
+    name = images["kas-isar"]
+    inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", name]
+    wanted = user.podman(*inspect[1:]).stdout.strip()
+    if image_id(as_root(*inspect)) != wanted:
+        save = subprocess.Popen(["podman", "save", name], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=user.env(),
+                                user=None if user.is_me else user.uid,
+                                group=None if user.is_me else user.gid, extra_groups=[],
+                                cwd=user.home)
+        load = subprocess.run(as_root("podman", "load", "-q"), stdin=save.stdout,
+                              check=False, capture_output=True, text=True, timeout=900)
+        save.stdout.close()
+        assert save.wait(timeout=60) == 0
+        assert load.returncode == 0, load.stderr
+    assert image_id(as_root(*inspect)) == wanted
+    return name
+
+
+ROOT_LEFTOVERS = r"""
+set -e
+echo "uid=$(id -u) user=$(id -un)"
+sudo mkdir -p /work/build/tmp/work/rootfs/etc /work/build/tmp/stamps
+echo root | sudo tee /work/build/tmp/work/rootfs/etc/hostname >/dev/null
+sudo chmod 0700 /work/build/tmp/work/rootfs
+"""
+
+
+def test_isar_privileged_through_sudo_podman_KC_060(user, rootful_isar_image, project):
+    isar_project(user, project, "isar-privileged")
+
+    made = kas_container(user, project, "--isar", "shell", "isar.yml", "-c", ROOT_LEFTOVERS)
+
+    assert_ok(made)
+    assert "The semantic of '--isar' might change in the future." in made.stderr
+    assert f"uid={user.uid} user=builder" in made.stdout.splitlines()
+    # A privileged container's root is the host's root.
+    tmp = os.path.join(project, "build", "tmp")
+    assert os.stat(os.path.join(tmp, "work", "rootfs")).st_uid == 0
+    assert user.run(["rm", "-rf", tmp]).returncode != 0
+    with open(os.path.join(project, "build", "conf", "local.conf")) as f:
+        assert "ISAR_ROOTLESS" not in f.read()
+
+    result = kas_container(user, project, "clean", "isar.yml")
+
+    assert_ok(result)
+    assert not os.path.exists(tmp)
