@@ -1476,16 +1476,22 @@ DIR_VARS = [("KAS_BUILD_DIR", "/build"), ("DL_DIR", "/downloads"),
             ("BB_HASHSERVE_DB_DIR", "/bb-hashserve-db"), ("KAS_BUILDTOOLS_DIR", "/buildtools")]
 
 
-def test_kc080_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
-    base = os.path.realpath(str(tmp_path))
+def run_with_dirs(kc, repo, work, parent):
+    """Run with every KC-080 variable set to a new directory below ``parent``;
+    returns (env, all units, the units after --user=root)."""
     env = {"KAS_WORK_DIR": work}
     for var, _ in DIR_VARS:
-        path = os.path.join(base, "dirs", var.lower())
+        path = os.path.join(parent, var.lower())
         os.makedirs(path)
         env[var] = path
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env=env)
     units = r.units
-    tail = units[units.index(("--user=root",)) + 1:]
+    return env, units, units[units.index(("--user=root",)) + 1:]
+
+
+def test_kc080_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
+    parent = os.path.join(os.path.realpath(str(tmp_path)), "dirs")
+    env, _, tail = run_with_dirs(kc, repo, work, parent)
     assert len(tail) == 2 * len(DIR_VARS)
     for var, target in DIR_VARS:
         i = tail.index(("-v", f"{env[var]}:{target}:rw"))
@@ -1493,14 +1499,7 @@ def test_kc080_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
 
 
 def test_kc080_forwarded_dirs_inside_work(kc, repo, work):
-    env = {"KAS_WORK_DIR": work}
-    for var, _ in DIR_VARS:
-        path = os.path.join(work, "in", var.lower())
-        os.makedirs(path)
-        env[var] = path
-    r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env=env)
-    units = r.units
-    tail = units[units.index(("--user=root",)) + 1:]
+    _, units, tail = run_with_dirs(kc, repo, work, os.path.join(work, "in"))
     assert sorted(tail) == sorted(("-e", f"{var}=/work/in/{var.lower()}")
                                   for var, _ in DIR_VARS)
     assert [u for u in units if u[0] == "-v"] == [("-v", f"{repo}:/repo:ro"),
