@@ -17,6 +17,8 @@ test module, e.g.::
         return kas_images(podman_user())
 """
 
+import atexit
+import grp
 import os
 import pwd
 import re
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+import time
 
 import pytest
 from conftest import REPO_ROOT
@@ -189,3 +192,204 @@ def bitbake_test_image(user):
         return BITBAKE_TEST_IMAGE
 
     return _once("bitbake", build)
+
+
+# ---------------------------------------------------------------------------
+# System (rootful) docker as a second engine (tests/test_container_docker.py).
+#
+# `.ci/setup-docker` installs docker.io, the runc-capfilter runtime (docker
+# --privileged on this kind of VM) and puts kasci into the docker group; it
+# starts no daemon.  ``system_docker()`` uses a daemon that already answers;
+# otherwise, as root, it starts /usr/sbin/dockerd once per session and
+# ``stop_system_docker()`` (also registered with atexit) stops exactly that
+# process.
+
+DOCKER_HINT = "run `sudo sh .ci/setup-docker` once"
+DOCKERD = "/usr/sbin/dockerd"
+RUNC_CAPFILTER = "/usr/local/sbin/runc-capfilter"
+DOCKER_GROUP = "docker"
+DOCKERD_READY_TIMEOUT = 60
+
+_DOCKERD = {}
+
+
+def _docker_env():
+    env = dict(os.environ)
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+    return env
+
+
+def _docker(*args, timeout=120, stdin=None):
+    """``docker ARGS`` as the test process itself (root in CI)."""
+    return subprocess.run(["docker", *args], check=False, capture_output=True, text=True,
+                          timeout=timeout, env=_docker_env(), stdin=stdin)
+
+
+def _docker_answers():
+    try:
+        return _docker("version", timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _log_tail(path, lines=30):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _start_dockerd():
+    """Start dockerd in its own session; returns once ``docker version``
+    answers (AssertionError with the log tail if it does not)."""
+    with tempfile.NamedTemporaryFile(prefix="kas-dockerd-", suffix=".log",
+                                     delete=False) as log:
+        proc = subprocess.Popen([DOCKERD], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=_docker_env())
+    _DOCKERD.update(proc=proc, log=log.name)
+    atexit.register(stop_system_docker)
+    deadline = time.monotonic() + DOCKERD_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _DOCKERD.pop("proc", None)
+            raise AssertionError(f"dockerd exited with {proc.returncode}:\n"
+                                 f"{_log_tail(log.name)}")
+        if _docker_answers():
+            return
+        time.sleep(0.25)
+    stop_system_docker()
+    raise AssertionError(f"dockerd (pid {proc.pid}) did not answer within "
+                         f"{DOCKERD_READY_TIMEOUT} s:\n{_log_tail(log.name)}")
+
+
+def stop_system_docker():
+    """Stop the dockerd that ``system_docker`` started (that PID only), if any."""
+    proc = _DOCKERD.pop("proc", None)
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+    log = _DOCKERD.pop("log", None)
+    if log and proc.returncode == 0:
+        os.unlink(log)
+
+
+def docker_missing():
+    """None if a system docker daemon answers (started here if needed and
+    possible), else why not."""
+    if shutil.which("docker", path=_docker_env()["PATH"]) is None:
+        return f"the docker client is not installed: {DOCKER_HINT}"
+    if _docker_answers():
+        return None
+    if os.getuid() != 0:
+        return ("no docker daemon answers (`docker version`) and only root can start one: "
+                f"start the system dockerd ({DOCKER_HINT})")
+    missing = [path for path in (DOCKERD, RUNC_CAPFILTER) if not os.path.exists(path)]
+    if missing:
+        return f"{' and '.join(missing)} not installed: {DOCKER_HINT}"
+    _start_dockerd()
+    return None
+
+
+def system_docker():
+    """Make sure a system (rootful) docker daemon answers for this session,
+    or skip; returns the PID of the dockerd started here (None if one ran
+    already)."""
+    def check():
+        missing = docker_missing()
+        if missing is None:
+            info = _docker("info", "--format", "{{json .SecurityOptions}}")
+            if "rootless" in info.stdout:
+                missing = "docker is rootless: these tests need the system docker"
+        return missing
+
+    missing = _once("dockerd", check)
+    if missing:
+        pytest.skip(missing)
+    proc = _DOCKERD.get("proc")
+    return proc.pid if proc else None
+
+
+class DockerUser(PodmanUser):
+    """The podman user, also in the docker group: ``run`` passes the group
+    (userhelpers.User.run drops all supplementary groups)."""
+
+    def __init__(self, entry, python=None, docker_gid=None):
+        super().__init__(entry, python=python)
+        self.docker_gid = docker_gid
+
+    def env(self, **extra):
+        env = super().env()
+        if os.environ.get("DOCKER_HOST") and self.is_me:
+            env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+        env.update(extra)
+        return env
+
+    def run(self, argv, cwd=None, env=None, check=False, timeout=60):
+        if self.is_me or self.docker_gid is None:
+            return super().run(argv, cwd=cwd, env=env, check=check, timeout=timeout)
+        return subprocess.run([str(a) for a in argv], cwd=cwd, env=env or self.env(),
+                              check=check, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, start_new_session=True,
+                              user=self.uid, group=self.gid,
+                              extra_groups=[self.docker_gid])
+
+    def docker(self, *args, timeout=300):
+        """``docker ARGS`` as this user; returns the CompletedProcess."""
+        return self.run(["docker", *args], cwd=self.home, timeout=timeout)
+
+
+def docker_user():
+    """The podman user (``kasci`` as root) with access to the system docker
+    (started by ``system_docker`` if needed), or skip."""
+    user = podman_user()
+    system_docker()
+    gid = None
+    if not user.is_me:
+        try:
+            group = grp.getgrnam(DOCKER_GROUP)
+        except KeyError:
+            pytest.skip(f"there is no group {DOCKER_GROUP}: {DOCKER_HINT}")
+        if user.name not in group.gr_mem and user.gid != group.gr_gid:
+            pytest.skip(f"{user.name} is not in the group {DOCKER_GROUP}: {DOCKER_HINT}")
+        gid = group.gr_gid
+    entry = pwd.getpwuid(user.uid)
+    duser = DockerUser(entry, python=user.python, docker_gid=gid)
+    version = duser.docker("version", "--format", "{{.Server.Version}}", timeout=60)
+    if version.returncode != 0:
+        pytest.skip(f"{user.name} cannot use the system docker "
+                    f"({version.stderr.strip()}): {DOCKER_HINT}")
+    return duser
+
+
+def _bare_id(image_id):
+    return image_id.strip().removeprefix("sha256:")
+
+
+def docker_image(user, image):
+    """Copy ``image`` from ``user``'s podman storage into docker (``podman
+    save | docker load``), unless docker has an image of that name with the
+    same ID already.  The ID is the digest of the image's config, which the
+    docker-archive format of ``podman save`` carries unchanged."""
+    def copy():
+        inspect = ("image", "inspect", "--format", "{{.Id}}", image)
+        wanted = user.podman(*inspect, timeout=120)
+        assert wanted.returncode == 0, f"{image} is not in podman: {wanted.stderr}"
+        wanted = _bare_id(wanted.stdout)
+        if _bare_id(user.docker(*inspect, timeout=120).stdout) == wanted:
+            return image
+        result = user.run(["bash", "-o", "pipefail", "-c",
+                           'podman save "$1" | docker load -q', "copy", image],
+                          cwd=user.home, timeout=BUILD_TIMEOUT)
+        assert result.returncode == 0, f"copying {image} into docker: {result.stderr}"
+        got = _bare_id(user.docker(*inspect, timeout=120).stdout)
+        assert got == wanted, f"{image}: docker has ID {got}, podman {wanted}"
+        return image
+
+    return _once(("docker", image), copy)
