@@ -96,31 +96,12 @@ def engine_command(result):
     return lines[0]
 
 
-NESTED_USERNS = r"""
-set -e
-echo "uid=$(id -u) user=$(id -un)"
-echo "subuid=$(cat /etc/subuid)"
-echo "subgid=$(cat /etc/subgid)"
-echo "uid_map=$(tr -s ' ' < /proc/self/uid_map | sed 's/^ //')"
-grep -q 'ISAR_ROOTLESS ?= "1"' "$BUILDDIR/conf/local.conf" && echo rootless-conf
-unshare --map-auto --map-root-user --mount --pid --fork sh -ec '
-    mount -t proc proc /proc
-    test -r /proc/1/status
-    echo "nested-proc pid1=$(cat /proc/1/comm)"
-    mount -t tmpfs tmpfs /mnt
-    mkdir /mnt/owned
-    chown 1000:1000 /mnt/owned
-    echo "nested-chown $(stat -c %u:%g /mnt/owned)"
-'
-"""
-
-
 def test_docker_isar_rootless_subuid_excludes_uid_0_nested_mounts_KC_061(
         user, isar_image, project):
     engine.isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "-l", "debug", "--isar-rootless", "shell",
-                           "isar.yml", "-c", NESTED_USERNS)
+                           "isar.yml", "-c", engine.NESTED_USERNS)
 
     assert_ok(result)
     # Rootful docker: no --privileged, no user namespace options (KC-063).
@@ -208,16 +189,11 @@ def test_docker_isar_rootless_clean_removes_nested_owned_leftovers_KC_027(
     nested = user.uid + 1 + 999
     assert os.stat(os.path.join(tmp, "work")).st_uid == nested
     assert os.stat(os.path.join(project, "build", "tmp-glibc")).st_gid == user.gid + 1000
-    denied = user.run(["rm", "-rf", tmp])
-    assert denied.returncode != 0
-    assert "Permission denied" in denied.stderr
+    engine.assert_user_cannot_remove(user, tmp)
 
     result = kas_container(user, project, "--isar-rootless", "clean")
 
-    assert_ok(result)
-    assert not os.path.exists(tmp)
-    assert not os.path.exists(os.path.join(project, "build", "tmp-glibc"))
-    assert os.path.isdir(os.path.join(project, "build", "conf"))
+    engine.assert_cleaned(result, project)
 
 
 def test_docker_openembedded_build_with_real_bitbake_KC_062(user, images, project):

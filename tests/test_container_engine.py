@@ -140,7 +140,9 @@ def test_default_image_is_localhost_kas_KC_040(user, images, project):
 NESTED_USERNS = r"""
 set -e
 echo "uid=$(id -u) user=$(id -un)"
-echo "subuid=$(cat /etc/subuid) subgid=$(cat /etc/subgid)"
+echo "subuid=$(cat /etc/subuid)"
+echo "subgid=$(cat /etc/subgid)"
+echo "uid_map=$(tr -s ' ' < /proc/self/uid_map | sed 's/^ //')"
 grep -q 'ISAR_ROOTLESS ?= "1"' "$BUILDDIR/conf/local.conf" && echo rootless-conf
 unshare --map-auto --map-root-user --mount --pid --fork sh -ec '
     mount -t proc proc /proc
@@ -196,6 +198,20 @@ unshare --map-auto --map-root-user sh -ec '
 """
 
 
+def assert_user_cannot_remove(user, path):
+    denied = user.run(["rm", "-rf", path])
+    assert denied.returncode != 0
+    assert "Permission denied" in denied.stderr
+
+
+def assert_cleaned(result, project):
+    """`kas-container ... clean` succeeded: tmp* gone, the rest kept."""
+    assert_ok(result)
+    assert not os.path.exists(os.path.join(project, "build", "tmp"))
+    assert not os.path.exists(os.path.join(project, "build", "tmp-glibc"))
+    assert os.path.isdir(os.path.join(project, "build", "conf"))
+
+
 def test_isar_rootless_clean_removes_subordinate_owned_leftovers_KC_027(user, images,
                                                                          project):
     isar_project(user, project, "isar-rootless")
@@ -206,16 +222,11 @@ def test_isar_rootless_clean_removes_subordinate_owned_leftovers_KC_027(user, im
     owner = os.stat(os.path.join(tmp, "work")).st_uid
     assert owner != user.uid
     # What an interrupted rootless build leaves: the user cannot remove it.
-    denied = user.run(["rm", "-rf", tmp])
-    assert denied.returncode != 0
-    assert "Permission denied" in denied.stderr
+    assert_user_cannot_remove(user, tmp)
 
     result = kas_container(user, project, "--isar-rootless", "clean")
 
-    assert_ok(result)
-    assert not os.path.exists(tmp)
-    assert not os.path.exists(os.path.join(project, "build", "tmp-glibc"))
-    assert os.path.isdir(os.path.join(project, "build", "conf"))
+    assert_cleaned(result, project)
 
 
 def as_root(*argv):
