@@ -409,8 +409,10 @@ def command_cases(up):
         # the tag (deliberate, documented deviation).
         "tag": (remote(url, tag="light"), False, f"-q -- {url}",
                 "-q origin +refs/tags/light:refs/tags/light"),
+        # issue 16.3: refs/heads/side is the branch side, kept where a
+        # clone keeps side (CLI-088 would write .../origin/heads/side).
         "refs_branch": (remote(url, branch="refs/heads/side"), False, f"-q -- {url}",
-                        "-q origin +refs/heads/side:refs/remotes/origin/heads/side"),
+                        "-q origin +refs/heads/side:refs/remotes/origin/side"),
         "plain_branch": (remote(url, branch="main"), False, f"-q -- {url}", "-q"),
         "shallow_commit": (remote(file_url, branch="main", commit=up.c1), True,
                            f"-q --depth 1 --branch main -- {file_url}",

@@ -20,9 +20,26 @@ PATCH_IDENTITY = {"GIT_AUTHOR_NAME": "kas", "GIT_AUTHOR_EMAIL": "kas@example.com
 UNVERIFIED_HEAD = "refs/heads/kas-unverified"
 
 
+HEADS, TAGS = "refs/heads/", "refs/tags/"
+
+
 def strip_refs(name):
     """``refs/heads/x`` -> ``heads/x``: the part kept below refs/remotes/origin."""
     return name.removeprefix("refs/")
+
+
+def tag_ref(tag):
+    """The full ref of a configured tag: ``4.3`` and ``refs/tags/4.3`` are
+    the same tag (issue 16.3)."""
+    return tag if tag.startswith(TAGS) else TAGS + tag
+
+
+def remote_branch_ref(branch):
+    """Where origin's ``branch`` is kept: ``refs/heads/x`` is the same
+    branch as ``x`` (issue 16.3), any other ``refs/...`` name lives below
+    refs/remotes/origin/ without its ``refs/``."""
+    name = branch[len(HEADS):] if branch.startswith(HEADS) else strip_refs(branch)
+    return f"refs/remotes/origin/{name}"
 
 
 def local_branch_name(branch):
@@ -42,7 +59,7 @@ class GitBackend(Backend):
     # -- fetch ---------------------------------------------------------
 
     def remote_branch(self):
-        return f"refs/remotes/origin/{strip_refs(self.spec.branch)}"
+        return remote_branch_ref(self.spec.branch)
 
     def shallow(self):
         return self.settings.depth > 0 and self.spec.refspec is None
@@ -53,7 +70,7 @@ class GitBackend(Backend):
         branch = self.spec.branch
         if self.shallow():
             options += ["--depth", str(self.settings.depth)]
-            if branch and (not branch.startswith("refs/") or branch.startswith("refs/heads/")):
+            if branch and (not branch.startswith("refs/") or branch.startswith(HEADS)):
                 options += ["--branch", local_branch_name(branch)]
         if self.spec.signed:
             # CLI-090 step 1: nothing unverified in the work tree, not even
@@ -130,7 +147,7 @@ class GitBackend(Backend):
             kind = self.object_type(spec.commit)
             if kind is None:
                 return None
-            if spec.tag and self.object_type(f"refs/tags/{spec.tag}") is None:
+            if spec.tag and self.object_type(tag_ref(spec.tag)) is None:
                 return None
             if spec.branch and not self.shallow() and not self.succeeds(
                     ["git", "merge-base", "--is-ancestor", spec.commit,
@@ -138,7 +155,7 @@ class GitBackend(Backend):
                 return None
             return spec.commit, kind
         if spec.tag:
-            kind = self.object_type(f"refs/tags/{spec.tag}")
+            kind = self.object_type(tag_ref(spec.tag))
             return (spec.tag, kind) if kind else None
         if spec.branch:
             kind = self.object_type(self.remote_branch())
@@ -152,10 +169,13 @@ class GitBackend(Backend):
         argv = ["git", "fetch", "-q"]
         if self.shallow():
             argv += ["--depth", str(depth)]
-        if spec.commit and self.shallow():
+        if spec.tag:
+            # Also with a commit: only the tag ref lets the checkout check
+            # that tag and commit agree, and a shallow fetch of the commit
+            # alone would not bring the tag (issue 16.2).
+            argv += ["origin", f"+{tag_ref(spec.tag)}:{tag_ref(spec.tag)}"]
+        elif spec.commit and self.shallow():
             argv += ["origin", spec.commit]
-        elif spec.tag:
-            argv += ["origin", f"+refs/tags/{spec.tag}:refs/tags/{spec.tag}"]
         elif spec.branch and (spec.branch.startswith("refs/") or self.shallow()):
             argv += ["origin", f"+{spec.branch}:{self.remote_branch()}"]
         result = self.run(argv, check=False)
@@ -174,9 +194,18 @@ class GitBackend(Backend):
             raise self.not_found("Commit", commit)
         return verify_commit(self, result.stdout.strip(), commit)
 
+    def _pins_commit(self, commit, tag_commit):
+        """Whether the configured ``commit`` is ``tag_commit``.  A commit
+        the clone lacks (a shallow clone has only the tag's history) is
+        not the tag's commit: that is a mismatch, not a missing commit."""
+        if not self.succeeds(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                              f"{commit}^{{commit}}"]):
+            return False
+        return self.verify(commit) == tag_commit
+
     def tag_ids(self):
         """(tag object id, commit id) of the configured tag, or None."""
-        ref = f"refs/tags/{self.spec.tag}"
+        ref = tag_ref(self.spec.tag)
         result = self.run(["git", "rev-parse", "--verify", "-q", ref], check=False)
         if result.returncode != 0:
             return None
@@ -191,7 +220,7 @@ class GitBackend(Backend):
                 raise self.not_found("Tag", spec.tag)
             tag_object, tag_commit = ids
             if spec.commit and not (tag_object.startswith(spec.commit)
-                                    or self.verify(spec.commit) == tag_commit):
+                                    or self._pins_commit(spec.commit, tag_commit)):
                 raise self.tag_mismatch(tag_commit)
             return tag_commit, None
         if spec.branch:

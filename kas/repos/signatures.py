@@ -18,6 +18,7 @@ import re
 import shutil
 
 from kas.errors import KasUserError
+from kas.repos.git import tag_ref
 from kas.repos.vcs import is_full_sha
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class SignatureVerifier:
         spec = backend.spec
         target = backend.target()
         if spec.tag:
-            argv = ["git", "verify-tag", "--raw", f"refs/tags/{spec.tag}"]
+            argv = ["git", "verify-tag", "--raw", tag_ref(spec.tag)]
         else:
             argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target[0])]
         if spec.signers[0].type == "ssh":
