@@ -200,6 +200,17 @@ def test_cf653_with_a_tag_only_the_tag_signature_counts(project, keys, upstream)
                                          f"key {keys['mallory'].fingerprint[-16:]}.")
 
 
+def test_signed_absolute_tag_issue16_3(project, keys, upstream):
+    """Issue 16.3 / CLI-092: ``tag: refs/tags/v-alice`` is verified and
+    checked out like ``tag: v-alice``."""
+    configure(project, keys, upstream, ["tag: refs/tags/v-alice", f"commit: {upstream['c1']}",
+                                        "signed: true", "allowed_signers: [alice]"])
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: alice" in result.stderr
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+
+
 def test_cf653_lightweight_tag_has_no_signature(project, keys, upstream):
     configure(project, keys, upstream, ["tag: light", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
