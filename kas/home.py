@@ -152,6 +152,8 @@ def complete_git_identity(ctx):
     ``git config`` edits only the keys it sets, so everything else
     (multi-valued keys such as several ``insteadOf`` included) stays as
     copied, in order."""
+    if shutil.which("git", path=ctx.tool_env().get("PATH")) is None:
+        return                  # hg-only hosts: nobody reads the gitconfig
     target = os.path.join(ctx.env["HOME"], ".gitconfig")
     for key, value in DEFAULT_GIT_IDENTITY:
         found = ctx.runner.run(["git", "config", "--file", target, "--includes", "--get", key],
