@@ -140,6 +140,39 @@ def _write_gitconfig(environ, home, ci):
             f.writelines(lines)
 
 
+# What the patch step leaves in the private gitconfig for a key the user
+# did not set (kas 5.5 behaviour), so commits made in `kas shell` work.
+DEFAULT_GIT_IDENTITY = (("user.name", "kas User"), ("user.email", "kas@example.com"))
+
+
+def complete_git_identity(ctx):
+    """End of the patch step: the private gitconfig keeps the user's own
+    ``user.name``/``user.email`` and gets kas's identity for a missing one.
+
+    ``git config`` edits only the keys it sets, so everything else
+    (multi-valued keys such as several ``insteadOf`` included) stays as
+    copied, in order."""
+    if shutil.which("git", path=ctx.tool_env().get("PATH")) is None:
+        return                  # hg-only hosts: nobody reads the gitconfig
+    target = os.path.join(ctx.env["HOME"], ".gitconfig")
+    for key, value in DEFAULT_GIT_IDENTITY:
+        found = ctx.runner.run(["git", "config", "--file", target, "--includes", "--get", key],
+                               env=ctx.tool_env(), check=False)
+        if found.returncode == 1:          # the key is not set anywhere in the file
+            _set_git_value(ctx, target, key, value)
+        elif found.returncode != 0:
+            raise KasUserError(f"The private gitconfig {target} cannot be read: "
+                               f"{found.stderr.strip()}")
+
+
+def _set_git_value(ctx, target, key, value):
+    old_umask = os.umask(0o077)         # a new file is private like the rest of HOME
+    try:
+        ctx.runner.run(["git", "config", "--file", target, key, value], env=ctx.tool_env())
+    finally:
+        os.umask(old_umask)
+
+
 def ssh_configured(environ):
     """CLI-062: the caller has an ssh setup of its own."""
     return (os.path.exists(os.path.join(real_home(environ), ".ssh", "config"))

@@ -105,11 +105,13 @@ def repos_checkout(ctx):
 
 
 def repos_apply_patches(ctx):
+    from kas.home import complete_git_identity
     from kas.repos.patches import apply_all
 
     if "HOME" not in ctx.env:
         raise ArgumentsError("Apply patches requires setup_home")
     apply_all(ctx, ctx.repos)
+    complete_git_identity(ctx)
 
 
 def setup_environ(ctx):

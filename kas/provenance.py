@@ -102,7 +102,7 @@ def public_uri(vcs, url):
     return f"{vcs}+" + urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def repo_dependencies(repos):
+def repo_dependencies(ctx, repos):
     """One resolved dependency per repo whose revision is known."""
     from kas.repos.local import inspect
 
@@ -115,7 +115,7 @@ def repo_dependencies(repos):
         dependencies.append({
             "name": spec.name,
             "uri": public_uri(checkout.vcs, url),
-            "digest": {f"{checkout.vcs}Commit": checkout.commit},
+            "digest": {f"{checkout.vcs}Commit": pinned_commit(ctx, spec, checkout)},
             "annotations": {
                 "dirty": checkout.dirty,
                 "layers": [os.path.relpath(layer.path, spec.path) for layer in spec.layers],
@@ -124,15 +124,22 @@ def repo_dependencies(repos):
     return dependencies
 
 
-def config_dependencies(ctx, repo_dirs):
-    """The config files no repo accounts for, by content."""
+def pinned_commit(ctx, spec, checkout):
+    """The commit a repo is pinned to: for a patched repo the one the
+    patches were applied on (its HEAD is kas's patch commit, which is
+    nothing upstream knows), else the checked-out HEAD."""
+    if spec.is_local or not spec.patches:
+        return checkout.commit
+    from kas.repos.vcs import FetchSettings, backend_for
+
+    return backend_for(ctx, spec, FetchSettings(ctx)).resolve_commit()
+
+
+def config_dependencies(ctx):
+    """The config files of the command line, by content (as kas 5.5: also
+    when a repo tracks them; included and lock files are not listed)."""
     dependencies = []
-    for loaded in ctx.config.loaded_files:
-        path = loaded.path
-        if ctx.update and loaded.in_lock:
-            continue            # ignored by this run (CLI-034)
-        if any(_inside(path, directory) for directory in repo_dirs):
-            continue
+    for path in ctx.config.top_files:
         with open(path, "rb") as f:
             content = base64.b64encode(f.read()).decode("ascii")
         kind = "json" if path.endswith(".json") else "yaml"
@@ -142,17 +149,11 @@ def config_dependencies(ctx, repo_dirs):
     return dependencies
 
 
-def _inside(path, directory):
-    return os.path.commonpath([os.path.abspath(path), directory]) == directory
-
-
 def statement(ctx, args, started, finished):
     import distro
 
     mode = args.provenance
-    repo_deps = repo_dependencies(ctx.repos)
-    tracked = [spec.path for spec in ctx.repos.values()
-               if any(dep["name"] == spec.name for dep in repo_deps)]
+    repo_deps = repo_dependencies(ctx, ctx.repos)
     internal = {}
     if mode == "mode=max":
         internal = {"env": recorded_env(ctx.config)}
@@ -172,12 +173,13 @@ def statement(ctx, args, started, finished):
                     "extra_bitbake_args": list(args.extra_bitbake_args),
                 },
                 "internalParameters": internal,
-                "resolvedDependencies": repo_deps + config_dependencies(ctx, tracked),
+                "resolvedDependencies": repo_deps + config_dependencies(ctx),
             },
             "runDetails": {
                 "builder": {
                     "id": BUILDER_ID,
-                    "version": {"kas": __version__, "distro.name": distro.name(),
+                    # The id (debian, ubuntu, ...), not the pretty name.
+                    "version": {"kas": __version__, "distro.name": distro.id(),
                                 "distro.version": distro.version()},
                 },
                 "metadata": {

@@ -120,7 +120,9 @@ def test_cli072_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_pat
     result, copy, _home = run_with_home(workdir, tmp_path, GITCONFIG_FILE=source,
                                         CI_PROJECT_DIR=str(workdir), **GITLAB)
     assert_ok(result)
-    assert (copy / ".gitconfig").read_text() == "[user]\n\tname = CI\n"
+    # The patch step adds only the missing email (issue 16.1).
+    assert (copy / ".gitconfig").read_text() == (
+        "[user]\n\tname = CI\n\temail = kas@example.com\n")
 
 
 def test_cli072_credential_helper_with_quotes_stays_one_value(workdir, tmp_path):
@@ -137,14 +139,17 @@ def test_cli074_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path
     result, copy, _home = run_with_home(workdir, tmp_path, GITHUB_ACTIONS="true",
                                         CI_SERVER_HOST="gitlab.example.com")
     assert_ok(result)
-    assert (copy / ".gitconfig").read_text() == "[user]\n\tname = Runner\n"
+    assert (copy / ".gitconfig").read_text() == (
+        "[user]\n\tname = Runner\n\temail = kas@example.com\n")
 
 
 def test_cli072_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path):
     write(tmp_path / "realhome" / ".gitconfig", "[user]\n\tname = Real\n")
     result, copy, _home = run_with_home(workdir, tmp_path)
     assert_ok(result)
-    assert not (copy / ".gitconfig").exists()
+    # Only kas's default identity of the patch step (issue 16.1).
+    assert (copy / ".gitconfig").read_text() == (
+        "[user]\n\tname = kas User\n\temail = kas@example.com\n")
 
 
 # --------------------------------------------------------------------------

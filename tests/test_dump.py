@@ -431,6 +431,22 @@ def test_cli143_resolve_local_null_entry_becomes_a_mapping_in_text(product, wd):
          in res.stdout)
 
 
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_cli143_resolve_local_without_origin_writes_url_null(tmp_path, wd, fmt):
+    """Issue 16.7: a resolved checkout without an origin remote keeps an
+    explicit null url next to its commit (YAML: empty value, CLI-141)."""
+    repo = make_git_repo(real(str(tmp_path / "product")), {
+        "kas.yml": "header:\n  version: 14\nrepos:\n  product:\n"})
+    head = git(repo, "rev-parse", "HEAD")
+    res = dump(wd, "--resolve-local", "--format", fmt, os.path.join(repo, "kas.yml"))
+    if fmt == "json":
+        assert json.loads(res.stdout)["repos"] == {"product": {"url": None, "commit": head}}
+        assert '"url": null' in res.stdout
+    else:
+        assert res.stdout == (f"header:\n  version: 14\nrepos:\n  product:\n"
+                              f"    url:\n    commit: {head}\n")
+
+
 def test_cli143_without_resolve_local_nothing_is_added(product, wd):
     repo, lib, _remote = product
     out = yaml.safe_load(dump(wd, os.path.join(repo, "kas.yml")).stdout)

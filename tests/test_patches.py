@@ -14,9 +14,11 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import git, kas_ok, make_git_repo, read, run_kas, write
+from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
 
-KAS_IDENTITY = "kas <kas@example.com>"
+KAS_AUTHOR = "kas <kas@example.com>"
+# Issue 16.1: kas 5.5's committer is the identity of the private gitconfig.
+KAS_COMMITTER = "kas User <kas@example.com>"
 MTIME = 1_500_000_000
 UPSTREAM_FILES = {"a.txt": "one\n", "b.txt": "alpha\n"}
 
@@ -127,8 +129,8 @@ def test_single_patch_is_committed_by_kas_CLI_093_CF_675_ENV_112(project):
 
     assert read(os.path.join(project.repo, "a.txt")) == "two\n"
     info = commit_info(project.repo)
-    assert info["author"] == KAS_IDENTITY
-    assert info["committer"] == KAS_IDENTITY
+    assert info["author"] == KAS_AUTHOR
+    assert info["committer"] == KAS_COMMITTER
     assert info["message"] == f"kas: p1\n\npatch {path} applied by kas"
     assert info["parents"] == [project.base]
     # No Date: header -> the file's mtime, also as committer date (ENV-112).
@@ -141,6 +143,29 @@ def test_single_patch_is_committed_by_kas_CLI_093_CF_675_ENV_112(project):
     patch_path, repo, entry = applied[0]
     assert (repo, entry) == ("meta-up", "p1")
     assert patch_path.endswith("patches/fix.patch")
+
+
+def test_patch_commit_id_matches_kas_5_5_whatever_the_user_identity_issue_16_1(
+        project, tmp_path):
+    """Issue 16.1: author ``kas``, committer ``kas User`` (both
+    kas@example.com), also when GITCONFIG_FILE names the user: the commit id
+    is the one git computes for that identity, date and message."""
+    path = project.patch("fix.patch", replace_patch("a.txt", "one", "two"))
+    project.config({"p1": top_patch("fix.patch")})
+    gitconfig = write(tmp_path / "gitconfig", "[user]\n\tname = Jane\n\temail = j@x.org\n")
+    kas_ok("checkout", "kas.yml", cwd=project.work, env=clean_env(GITCONFIG_FILE=gitconfig))
+
+    tree = git(project.repo, "rev-parse", "HEAD^{tree}")
+    identity = {"GIT_AUTHOR_NAME": "kas", "GIT_AUTHOR_EMAIL": "kas@example.com",
+                "GIT_AUTHOR_DATE": f"@{MTIME} +0000", "GIT_COMMITTER_NAME": "kas User",
+                "GIT_COMMITTER_EMAIL": "kas@example.com",
+                "GIT_COMMITTER_DATE": f"@{MTIME} +0000"}
+    expected = subprocess.run(
+        ["git", "-C", project.repo, "commit-tree", tree, "-p", project.base,
+         "-m", f"kas: p1\n\npatch {path} applied by kas"],
+        env=clean_env(**identity), check=True, stdout=subprocess.PIPE,
+        text=True).stdout.strip()
+    assert git(project.repo, "rev-parse", "HEAD") == expected
 
 
 def test_date_header_on_line_3_sets_author_and_committer_date_CF_675_ENV_112(
@@ -160,8 +185,8 @@ def test_date_header_on_line_3_sets_author_and_committer_date_CF_675_ENV_112(
     header_date = 1599992800        # 2020-09-13 10:26:40 UTC
     assert info["author_date"] == header_date
     assert info["committer_date"] == header_date
-    assert info["author"] == KAS_IDENTITY
-    assert info["committer"] == KAS_IDENTITY
+    assert info["author"] == KAS_AUTHOR
+    assert info["committer"] == KAS_COMMITTER
     assert info["message"] == f"kas: p1\n\npatch {path} applied by kas"
     assert read(os.path.join(project.repo, "a.txt")) == "two\n"
 

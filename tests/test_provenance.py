@@ -203,7 +203,7 @@ def test_cli106_attestation_of_a_build(proj, tmp_path):
     run = doc["predicate"]["runDetails"]
     release = os_release()
     assert run["builder"] == {"id": "https://github.com/siemens/kas",
-                              "version": {"kas": "5.5", "distro.name": release["NAME"],
+                              "version": {"kas": "5.5", "distro.name": release["ID"],
                                           "distro.version": release["VERSION_ID"]}}
     assert run["byproducts"] == []
     metadata = run["metadata"]
@@ -317,8 +317,54 @@ def test_cli106_cli083_credentials_removed_and_scp_url(proj, tmp_path):
     assert deps["secret"]["uri"] == "git+http://127.0.0.1:9/x.git"
     assert deps["scp"]["uri"] == "git+ssh://example.invalid/group/proj.git"
     assert deps["secret"]["digest"] == deps["scp"]["digest"] == {"gitCommit": head}
-    # The config file is tracked by the top repository: no content entry.
-    assert config_entries(proj.attestation()) == []
+    # Tracked by the top repository, listed all the same (issue 16.8).
+    assert config_entries(proj.attestation()) == [
+        ("kas.yml", content_entry(proj.work / "kas.yml", "application/vnd.kas+yaml"))]
+
+
+def test_issue_16_8_patched_repo_digest_is_the_commit_before_the_patches(proj, tmp_path):
+    """Issue 16.8: the digest of a patched repo is the commit its branch
+    pinned it to, not kas's patch commit on top."""
+    upstream = make_git_repo(tmp_path / "upstream", {"a.txt": "one\n"})
+    head = git(upstream, "rev-parse", "HEAD")
+    proj.init_script()
+    write(proj.work / "fix.patch", "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+two\n")
+    write(proj.work / "kas.yml", MINIMAL + (
+        "  up:\n"
+        f"    url: {upstream}\n"
+        "    branch: main\n"
+        "    patches:\n"
+        "      p1:\n"
+        "        repo: this\n"
+        "        path: fix.patch\n") + ARTIFACTS_CONFIG)
+    proj.kas("build", "--provenance", "true", "kas.yml")
+    patched = git(proj.work / "up", "rev-parse", "HEAD")
+    assert git(proj.work / "up", "rev-parse", "HEAD^") == head
+    deps = {d["name"]: d for d in proj.attestation()["predicate"]["buildDefinition"][
+        "resolvedDependencies"] if "content" not in d}
+    assert deps["up"]["digest"] == {"gitCommit": head} != {"gitCommit": patched}
+    assert deps["up"]["annotations"]["dirty"] is False
+
+
+@pytest.mark.parametrize("in_git", [True, False], ids=["top-repo", "no-vcs"])
+def test_issue_16_8_only_command_line_configs_are_listed(proj, in_git):
+    """Issue 16.8: the command-line config files are listed with their
+    content, also inside the top repository; their includes never are."""
+    files = {
+        "oe-init-build-env": INIT_SCRIPT.format(bin=proj.bin),
+        "kas.yml": "header:\n  version: 23\n  includes: [inc/common.yml]\n"
+                   "repos:\n  this:\n" + ARTIFACTS_CONFIG,
+        "inc/common.yml": "header:\n  version: 23\nmachine: m\n",
+        "extra.yml": "header:\n  version: 23\ndistro: d\n"}
+    if in_git:
+        make_git_repo(proj.work, files)
+    else:
+        for name, text in files.items():
+            write(proj.work / name, text)
+    proj.kas("build", "--provenance", "true", "kas.yml:extra.yml")
+    assert config_entries(proj.attestation()) == [
+        ("kas.yml", content_entry(proj.work / "kas.yml", "application/vnd.kas+yaml")),
+        ("extra.yml", content_entry(proj.work / "extra.yml", "application/vnd.kas+yaml"))]
 
 
 # --- artifacts (CF-760, CLI-023) ------------------------------------------------------

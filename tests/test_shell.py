@@ -131,6 +131,44 @@ def test_cli121_default_shell_is_bin_sh(proj):
     assert proj.shell_uses() == []
 
 
+# --- git identity in the private HOME (issue 16.1) -------------------------------------
+
+IDENTITY_QUERY = "git config --get user.name; git config --get user.email"
+
+
+def shell_output(proj, command, **env):
+    out = proj.rec / "out"
+    kas_ok("shell", "kas.yml", "-c", f'{{ {command}; }} > "{out}"', cwd=proj.work,
+           env=proj.env(**env))
+    return read(out).splitlines()
+
+
+def test_issue_16_1_shell_git_identity_defaults_to_kas_user(proj):
+    """Issue 16.1: with no identity configured anywhere, the private
+    gitconfig ends the patch step with kas's identity."""
+    assert shell_output(proj, IDENTITY_QUERY) == ["kas User", "kas@example.com"]
+
+
+def test_issue_16_1_shell_keeps_the_users_identity_and_multi_valued_keys(proj, tmp_path):
+    """Issue 16.1: the user's name from GITCONFIG_FILE is kept, only the
+    missing email is filled in; several insteadOf of one url section stay
+    there in order."""
+    gitconfig = write(tmp_path / "gitconfig",
+                      '[user]\n\tname = Jane Doe\n'
+                      '[url "https://mirror.example/"]\n'
+                      '\tinsteadOf = git://a.example/\n\tinsteadOf = git://b.example/\n'
+                      '\tinsteadOf = ssh://c.example/\n')
+    lines = shell_output(proj, IDENTITY_QUERY + "; git config --get-all "
+                         "url.https://mirror.example/.insteadof", GITCONFIG_FILE=gitconfig)
+    assert lines == ["Jane Doe", "kas@example.com",
+                     "git://a.example/", "git://b.example/", "ssh://c.example/"]
+
+
+def test_issue_16_1_shell_keeps_a_complete_user_identity(proj, tmp_path):
+    gitconfig = write(tmp_path / "gitconfig", "[user]\n\tname = Jane\n\temail = j@x.org\n")
+    assert shell_output(proj, IDENTITY_QUERY, GITCONFIG_FILE=gitconfig) == ["Jane", "j@x.org"]
+
+
 def test_cli045_shell_k_keeps_conf_files(proj):
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}

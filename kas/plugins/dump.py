@@ -103,8 +103,8 @@ def resolve_local_repos(ctx, data):
             log.warning("Repository %s (root repo) contains uncommitted changes.",
                         spec.name)
         entry = data["repos"][repo_id] or {}
-        if checkout.url:
-            entry["url"] = checkout.url
+        # kas 5.5 writes the url also when the checkout has no origin: null.
+        entry["url"] = checkout.url or None
         if checkout.commit:
             entry["commit"] = checkout.commit
         data["repos"][repo_id] = entry

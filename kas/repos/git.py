@@ -12,8 +12,11 @@ from kas.repos.vcs import Backend, is_full_sha, verify_commit
 
 log = logging.getLogger(__name__)
 
+# kas 5.5 commits as author "kas" but takes the committer from the private
+# gitconfig, which holds "kas User" while patching: the same identities give
+# the same commit ids as kas 5.5 (they end up in lock files and provenance).
 PATCH_IDENTITY = {"GIT_AUTHOR_NAME": "kas", "GIT_AUTHOR_EMAIL": "kas@example.com",
-                  "GIT_COMMITTER_NAME": "kas", "GIT_COMMITTER_EMAIL": "kas@example.com"}
+                  "GIT_COMMITTER_NAME": "kas User", "GIT_COMMITTER_EMAIL": "kas@example.com"}
 
 
 # Where HEAD of a --no-checkout clone of a signed repo points until checkout.
