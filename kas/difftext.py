@@ -87,8 +87,9 @@ def _value_lines(sign, key, value, color):
 
 
 def _text_diff(old, new, palette):
-    """A unified diff of two strings without its ---/+++ lines, the text
-    of every line in the ninth column (an empty line is its sign alone)."""
+    """A unified diff of two strings without its ---/+++ lines: hunk
+    headers indented 9, removed/added lines their sign and 8 spaces before
+    the text, unchanged lines 8 spaces (an empty line is its sign alone)."""
     lines = []
     diff = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="")
     for line in list(diff)[2:]:
