@@ -1,26 +1,28 @@
-"""Rendering of ``kas diff`` results (CLI-163, CLI-164), also used by
-``kas lock --update`` for the commits a lock moves over (CLI-152).
+"""Rendering of ``kas diff`` results (CLI-163, CLI-164, issue 16.6), also
+used by ``kas lock --update`` for the commits a lock moves over (CLI-152).
 
-Text layout (colors only when the effective no-color state is off)::
+Scripts parse this output, so its layout is kas 5.5's, byte for byte
+(colors only when the effective no-color state is off)::
 
     kas diff <config1> <config2>
-    --- <config1>
-    +++ <config2>
-    @@ config changed @@
-    -    <key>: <old value>                    (red)
+    ---  <config1>
+    +++  <config2>
+    @@ config changed @@                       (blue)
+         <key>:                                (string changed to string:)
+             @@ -1,3 +1,3 @@                   (blue)
+            unchanged line
+    -        old line                          (red)
+    +        new line                          (green)
+    -    <key>: <old value>                    (anything else; red)
     +    <key>: <new value>                    (green)
-         <key>:                                (multi-line strings:)
-         @@ -1,2 +1,2 @@                       (blue)
-         unchanged line
-    -    old line
-    +    new line
     @@ <repo> commits diff @@                  (blue)
     <sha>: <author> <date>                     (sha yellow)
         <message, indented 4 spaces>
-    ---                                        (between repos)
+    ---                                        (between repos; not for lock)
 
-Values other than strings are shown as JSON (``true``, ``["a", "b"]``).
-Multi-line text that is new or gone is a unified diff against nothing.
+A side that is null or empty is left out; values other than strings are
+shown as JSON (``true``, ``["a", "b"]``); a line break inside a value
+starts the next line with the same sign.
 """
 
 import difflib
@@ -53,10 +55,8 @@ class Palette:
 
 
 def show_value(value):
-    """A value on one line: plain text as is, anything else as JSON."""
-    if isinstance(value, str) and "\n" not in value:
-        return value
-    return json.dumps(value)
+    """A value after its key: text as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def config_lines(changes, palette):
@@ -66,38 +66,45 @@ def config_lines(changes, palette):
     lines = [palette.header("@@ config changed @@")]
     for path, old, new in changes:
         key = ".".join(path)
-        if _is_text_block(old, new):
+        if isinstance(old, str) and isinstance(new, str):
             lines.append(f"     {key}:")
-            lines += _text_diff(old or "", new or "", palette)
+            lines += _text_diff(old, new, palette)
             continue
-        if old is not None:
-            lines.append(palette.old(f"-    {key}: {show_value(old)}"))
-        if new is not None:
-            lines.append(palette.new(f"+    {key}: {show_value(new)}"))
+        lines += _value_lines("-", key, old, palette.old)
+        lines += _value_lines("+", key, new, palette.new)
     return lines
 
 
-def _is_text_block(old, new):
-    """Multi-line text on one side, text or nothing on the other."""
-    sides = [v for v in (old, new) if v is not None]
-    return (all(isinstance(v, str) for v in sides)
-            and any("\n" in v for v in sides))
+def _value_lines(sign, key, value, color):
+    """``<sign>    <key>: <value>``; nothing for a null or empty side.  Each
+    further line of a multi-line value starts with the sign again, so the
+    block stays recognisable as one side of the change."""
+    if value is None or value == "" or value == [] or value == {}:
+        return []
+    text = f"{key}: {show_value(value)}"
+    first, *more = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+    return [color(f"{sign}    {first}")] + [color(f"{sign}{line}") for line in more]
 
 
 def _text_diff(old, new, palette):
-    """A unified diff of two multi-line strings, in the same columns."""
+    """A unified diff of two strings without its ---/+++ lines: hunk
+    headers indented 9, removed/added lines their sign and 8 spaces before
+    the text, unchanged lines 8 spaces (an empty line is its sign alone)."""
     lines = []
     diff = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="")
-    for line in list(diff)[2:]:             # without the ---/+++ file lines
-        if line.startswith("@@"):
-            lines.append("     " + palette.header(line))
+    for line in list(diff)[2:]:
+        sign, text = line[0], line[1:]
+        if sign == "@":
+            lines.append("         " + palette.header(line))
             continue
-        text = f"{line[0]}    {line[1:]}" if line[1:] else line[0].strip()
-        if line[0] == "-":
-            text = palette.old(text)
-        elif line[0] == "+":
-            text = palette.new(text)
-        lines.append(text)
+        shown = f"{sign}        {text}" if text else sign
+        if sign == "-":
+            shown = palette.old(shown)
+        elif sign == "+":
+            shown = palette.new(shown)
+        else:
+            shown = shown[1:]       # context: the text alone, indented 8
+        lines.append(shown)
     return lines
 
 
@@ -109,15 +116,17 @@ def commit_lines(repo, commits, palette, oneline=False):
             lines.append(f"{palette.commit(commit.commit[:7])} {commit.subject}")
             continue
         lines.append(f"{palette.commit(commit.commit)}: {commit.author} {commit.commit_date}")
-        lines += [f"    {line}".rstrip() for line in commit.message.split("\n")]
+        # The message keeps git's trailing newline(s): they end no extra line.
+        lines += [f"    {line}".rstrip() for line in commit.message.rstrip("\n").split("\n")]
     return lines
 
 
-def repos_lines(vcs, palette, oneline=False):
-    """All repository sections, separated by ``---`` lines."""
+def repos_lines(vcs, palette, oneline=False, separated=True):
+    """All repository sections, separated by ``---`` lines (``kas diff``)
+    or not at all (``kas lock --update``, issue 16.6)."""
     lines = []
     for repo, commits in vcs.items():
-        if lines:
+        if lines and separated:
             lines.append("---")
         lines += commit_lines(repo, commits, palette, oneline)
     return lines
@@ -127,7 +136,7 @@ def render_text(names, changes, vcs, palette, oneline=False, commit_only=False,
                 content_only=False):
     """CLI-164: the whole text report; ``names`` are the two config arguments."""
     first, second = names
-    lines = [f"kas diff {first} {second}", f"--- {first}", f"+++ {second}"]
+    lines = [f"kas diff {first} {second}", f"---  {first}", f"+++  {second}"]
     if not commit_only:
         lines += config_lines(changes, palette)
     if not content_only:

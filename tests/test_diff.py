@@ -14,12 +14,16 @@ from conftest import clean_env, kas_command
 from lockhelpers import (
     AUTHOR,
     EMAIL,
+    GIT_ENV,
+    HG_DATE,
+    HG_ENV,
     GitUpstream,
     HgUpstream,
     Project,
     kas_yaml,
     lock_yaml,
     repo_yaml,
+    run,
 )
 
 DATE = "2024-03-01 12:00:00"
@@ -43,18 +47,24 @@ def history(tmp_path_factory):
 
 
 def text_header(first="old.yml", second="new.yml"):
-    return f"kas diff {first} {second}\n--- {first}\n+++ {second}\n"
+    """Issue 16.6: two spaces after the ``---`` and ``+++`` signs."""
+    return f"kas diff {first} {second}\n---  {first}\n+++  {second}\n"
 
 
 def test_cli161_164_text_report_byte_exact(history):
+    """Issue 16.6: a changed string is a unified diff below its key."""
     project, up, second, third = history
     result = project.kas_ok("diff", "old.yml", "new.yml")
     assert result.stdout == text_header() + (
         "@@ config changed @@\n"
-        "-    machine: qemux86-64\n"
-        "+    machine: qemuarm64\n"
-        f"-    repos.up.commit: {up.first}\n"
-        f"+    repos.up.commit: {third}\n"
+        "     machine:\n"
+        "         @@ -1 +1 @@\n"
+        "-        qemux86-64\n"
+        "+        qemuarm64\n"
+        "     repos.up.commit:\n"
+        "         @@ -1 +1 @@\n"
+        f"-        {up.first}\n"
+        f"+        {third}\n"
         "@@ up commits diff @@\n"
         f"{third}: {AUTHOR} {DATE}\n"
         "    third\n"
@@ -74,11 +84,12 @@ def test_cli164_oneline_and_commit_only(history):
 def test_cli164_content_only(history):
     project, _, _, third = history
     result = project.kas_ok("diff", "--content-only", "old.yml", "new.yml")
-    assert result.stdout.endswith(f"+    repos.up.commit: {third}\n")
+    assert result.stdout.endswith(f"+        {third}\n")
     assert "commits diff" not in result.stdout
 
 
 def test_cli163_json_report_byte_exact(history):
+    """Issue 16.6: the message as git stores it, trailing newline included."""
     project, up, second, third = history
     result = project.kas_ok("diff", "--format", "json", "old.yml", "new.yml")
 
@@ -90,7 +101,7 @@ def test_cli163_json_report_byte_exact(history):
         "values_changed": {
             "machine": {"old_value": "qemux86-64", "new_value": "qemuarm64"},
             "repos.up.commit": {"old_value": up.first, "new_value": third}},
-        "vcs": {"up": [commit(third, "third"), commit(second, "second\n\nwith a body")]},
+        "vcs": {"up": [commit(third, "third\n"), commit(second, "second\n\nwith a body\n")]},
     }, indent=4) + "\n"
 
 
@@ -102,38 +113,97 @@ def test_cli165_identical_configs_exit_0(history):
     assert json_result.stdout == '{\n    "values_changed": {}\n}\n'
 
 
-def test_cli161_missing_keys_lists_and_multiline_strings(tmp_path):
+A_YML = """header:
+  version: 14
+repos:
+  this:
+machine: ""
+target: [one, two]
+local_conf_header:
+  x: |
+    A = "1"
+
+    B = "2"
+    C = "3"
+  gone: |
+    OLD = "1"
+    OLDER = "2"
+distro: poky
+env:
+  KEPT: null
+"""
+
+B_YML = """header:
+  version: 14
+repos:
+  this:
+target: [one]
+local_conf_header:
+  x: |
+    A = "1"
+
+    B = "changed"
+    C = "3"
+  y: |
+    NEW = "1"
+    MORE = "2"
+task: fetch
+env:
+  KEPT: null
+  ADDED: null
+"""
+
+
+def test_cli161_164_missing_keys_lists_and_multiline_strings(tmp_path):
+    """Issue 16.6 text layout: string diffs with hunk headers in column 10
+    and the text in column 10 (an empty context line stays empty); other
+    changes as ``-    key: value``, a multi-line one continuing with the
+    sign; null or empty sides (machine "", env.ADDED null) are left out."""
     project = Project(tmp_path / "p")
-    project.write("a.yml", "header:\n  version: 14\nrepos:\n  this:\n"
-                           "target: [one, two]\nlocal_conf_header:\n"
-                           "  x: |\n    A = \"1\"\n    B = \"2\"\n    C = \"3\"\n"
-                           "distro: poky\n")
-    project.write("b.yml", "header:\n  version: 14\nrepos:\n  this:\n"
-                           "target: [one]\nlocal_conf_header:\n"
-                           "  x: |\n    A = \"1\"\n    B = \"changed\"\n    C = \"3\"\n"
-                           "  y: |\n    NEW = \"1\"\n    MORE = \"2\"\n"
-                           "task: fetch\n")
+    project.write("a.yml", A_YML)
+    project.write("b.yml", B_YML)
     result = project.kas_ok("diff", "a.yml", "b.yml")
     assert result.stdout == text_header("a.yml", "b.yml") + (
         "@@ config changed @@\n"
         '-    target: ["one", "two"]\n'
         '+    target: ["one"]\n'
         "     local_conf_header.x:\n"
-        "     @@ -1,3 +1,3 @@\n"
-        '     A = "1"\n'
-        '-    B = "2"\n'
-        '+    B = "changed"\n'
-        '     C = "3"\n'
-        "     local_conf_header.y:\n"
-        "     @@ -0,0 +1,2 @@\n"
-        '+    NEW = "1"\n'
-        '+    MORE = "2"\n'
+        "         @@ -1,4 +1,4 @@\n"
+        '        A = "1"\n'
+        "\n"
+        '-        B = "2"\n'
+        '+        B = "changed"\n'
+        '        C = "3"\n'
+        '-    local_conf_header.gone: OLD = "1"\n'
+        '-OLDER = "2"\n'
+        '+    local_conf_header.y: NEW = "1"\n'
+        '+MORE = "2"\n'
         "-    distro: poky\n"
         "+    task: fetch\n")
-    data = json.loads(project.kas_ok("diff", "--format", "json", "a.yml", "b.yml").stdout)
-    assert data["values_changed"]["distro"] == {"old_value": "poky", "new_value": None}
-    assert data["values_changed"]["task"] == {"old_value": None, "new_value": "fetch"}
-    assert "vcs" not in data
+
+
+def test_cli161_163_json_one_sided_keys_are_reported_with_null(tmp_path):
+    """Issue 16.6: every key only one side has is in values_changed with
+    null on the other side, also when its own value is null."""
+    project = Project(tmp_path / "p")
+    project.write("a.yml", A_YML)
+    project.write("b.yml", B_YML)
+    result = project.kas_ok("diff", "--format", "json", "a.yml", "b.yml")
+
+    def change(old, new):
+        return {"old_value": old, "new_value": new}
+
+    assert result.stdout == json.dumps({"values_changed": {
+        "machine": change("", None),
+        "target": change(["one", "two"], ["one"]),
+        "local_conf_header.x": change('A = "1"\n\nB = "2"\nC = "3"\n',
+                                      'A = "1"\n\nB = "changed"\nC = "3"\n'),
+        "local_conf_header.gone": change('OLD = "1"\nOLDER = "2"\n', None),
+        "local_conf_header.y": change(None, 'NEW = "1"\nMORE = "2"\n'),
+        "distro": change("poky", None),
+        "env.ADDED": change(None, None),
+        "task": change(None, "fetch"),
+    }}, indent=4) + "\n"
 
 
 def test_cli162_unknown_commit_is_one_clear_error(history):
@@ -162,6 +232,137 @@ def test_cli162_hg_commits(tmp_path):
         f"@@ up commits diff @@\n{second}: {AUTHOR} {DATE}\n    second\n")
 
 
+# --- tags, fresh work dirs, several repos (issue 16.6) -------------------------------
+
+
+def git_commit_dated(up, message, author_date, committer_date):
+    """A commit by Alice, committed by Bob at another date and time zone."""
+    with open(os.path.join(up.path, "file.txt"), "a") as f:
+        f.write(message)
+    env = dict(GIT_ENV, GIT_AUTHOR_DATE=author_date, GIT_COMMITTER_DATE=committer_date,
+               GIT_COMMITTER_NAME="Bob Committer", GIT_COMMITTER_EMAIL="bob@example.com")
+    run(["git", "commit", "-q", "-a", "-m", message], up.path, env)
+    return up.head()
+
+
+def hg_tag(up, name):
+    """``hg tag``: a new changeset adding the tag to .hgtags; returns its id."""
+    run(["hg", "tag", "-u", f"{AUTHOR} <{EMAIL}>", "-d", HG_DATE, name], up.path, HG_ENV)
+    return up.head()
+
+
+@pytest.fixture(scope="module")
+def git_tags(tmp_path_factory):
+    """v1 (lightweight) on the first commit, v2 (annotated) two commits on."""
+    up = GitUpstream(tmp_path_factory.mktemp("tags") / "up")
+    up.tag("v1")
+    second = up.commit("second")
+    third = git_commit_dated(up, "third\n\nwith a body\n", "2020-01-02 03:04:05 -0700",
+                             "2024-05-06 07:08:09 +0530")
+    up.tag("v2", annotated=True)
+    return up, second, third
+
+
+def tag_project(path, up):
+    project = Project(path)
+    project.write("a.yml", kas_yaml(repo_yaml("up", up, tag="v1")))
+    project.write("b.yml", kas_yaml(repo_yaml("up", up, tag="v2")))
+    return project
+
+
+def test_issue16_6_git_tag_change_lists_commits_text(git_tags, tmp_path):
+    """Issue 16.6 / CLI-162: a changed ``tag:`` gets its commit list; the
+    repo is not in the work dir yet (kas clones it first).  The date is
+    the committer's, in the committer's time zone."""
+    up, second, third = git_tags
+    project = tag_project(tmp_path / "p", up)
+    result = project.kas_ok("diff", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        "@@ config changed @@\n"
+        "     repos.up.tag:\n"
+        "         @@ -1 +1 @@\n"
+        "-        v1\n"
+        "+        v2\n"
+        "@@ up commits diff @@\n"
+        f"{third}: {AUTHOR} 2024-05-06 07:08:09\n"
+        "    third\n"
+        "\n"
+        "    with a body\n"
+        f"{second}: {AUTHOR} {DATE}\n"
+        "    second\n")
+
+
+def test_issue16_6_git_tag_change_lists_commits_json(git_tags, tmp_path):
+    """Issue 16.6 / CLI-163: the exact vcs entries of a tag change; the
+    message is git's, trailing newline included."""
+    up, second, third = git_tags
+    project = tag_project(tmp_path / "p", up)
+    result = project.kas_ok("diff", "--format", "json", "a.yml", "b.yml")
+    assert result.stdout == json.dumps({
+        "values_changed": {"repos.up.tag": {"old_value": "v1", "new_value": "v2"}},
+        "vcs": {"up": [
+            {"commit": third, "author": AUTHOR, "email": EMAIL,
+             "commit_date": "2024-05-06 07:08:09", "message": "third\n\nwith a body\n"},
+            {"commit": second, "author": AUTHOR, "email": EMAIL, "commit_date": DATE,
+             "message": "second\n"}]},
+    }, indent=4) + "\n"
+
+
+def test_issue16_6_hg_tag_change_lists_commits(tmp_path):
+    """Issue 16.6 / CLI-162: a changed ``tag:`` of a Mercurial repo, not
+    in the work dir yet; hg stores messages without a trailing newline."""
+    up = HgUpstream(tmp_path / "up")
+    tagged_v1 = hg_tag(up, "v1")
+    second = up.commit("second")
+    hg_tag(up, "v2")
+    project = Project(tmp_path / "p")
+    project.write("a.yml", kas_yaml(repo_yaml("up", up, tag="v1")))
+    project.write("b.yml", kas_yaml(repo_yaml("up", up, tag="v2")))
+    result = project.kas_ok("diff", "--commit-only", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        "@@ up commits diff @@\n"
+        f"{second}: {AUTHOR} {DATE}\n"
+        "    second\n"
+        f"{tagged_v1}: {AUTHOR} {DATE}\n"
+        f"    Added tag v1 for changeset {up.first[:12]}\n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "a.yml", "b.yml").stdout)
+    assert [c["message"] for c in data["vcs"]["up"]] == [
+        "second", f"Added tag v1 for changeset {up.first[:12]}"]
+
+
+def test_issue16_6_two_repos_separated_by_a_dashes_line(tmp_path):
+    """Issue 16.6 / CLI-164: ``---`` between the commit lists of a git and
+    an hg repo (neither in the work dir yet), with and without --oneline."""
+    git_up, hg_up = GitUpstream(tmp_path / "gitup"), HgUpstream(tmp_path / "hgup")
+    git_new, hg_new = git_up.commit("git moved"), hg_up.commit("hg moved")
+    project = Project(tmp_path / "p")
+    config = kas_yaml(repo_yaml("g", git_up, branch="main"),
+                      repo_yaml("h", hg_up, branch="default"))
+    project.write("a.yml", config)
+    project.write("a.lock.yml", lock_yaml({"g": git_up.first, "h": hg_up.first}))
+    project.write("b.yml", config)
+    project.write("b.lock.yml", lock_yaml({"g": git_new, "h": hg_new}))
+    result = project.kas_ok("diff", "--commit-only", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        f"@@ g commits diff @@\n{git_new}: {AUTHOR} {DATE}\n    git moved\n"
+        "---\n"
+        f"@@ h commits diff @@\n{hg_new}: {AUTHOR} {DATE}\n    hg moved\n")
+    result = project.kas_ok("diff", "--oneline", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        "@@ config changed @@\n"
+        "     repos.g.commit:\n"
+        "         @@ -1 +1 @@\n"
+        f"-        {git_up.first}\n"
+        f"+        {git_new}\n"
+        "     repos.h.commit:\n"
+        "         @@ -1 +1 @@\n"
+        f"-        {hg_up.first}\n"
+        f"+        {hg_new}\n"
+        f"@@ g commits diff @@\n{git_new[:7]} git moved\n"
+        "---\n"
+        f"@@ h commits diff @@\n{hg_new[:7]} hg moved\n")
+
+
 def test_diff_after_lock_update_shows_the_new_commits(tmp_path):
     """The whole story: lock, keep a copy, upstream moves, lock --update,
     diff the copy against the updated config."""
@@ -176,8 +377,10 @@ def test_diff_after_lock_update_shows_the_new_commits(tmp_path):
     result = project.kas_ok("diff", "--oneline", "old.yml", "kas.yml")
     assert result.stdout == text_header("old.yml", "kas.yml") + (
         "@@ config changed @@\n"
-        f"-    repos.up.commit: {up.first}\n"
-        f"+    repos.up.commit: {new}\n"
+        "     repos.up.commit:\n"
+        "         @@ -1 +1 @@\n"
+        f"-        {up.first}\n"
+        f"+        {new}\n"
         f"@@ up commits diff @@\n{new[:7]} upstream fix\n")
 
 
@@ -209,8 +412,10 @@ def test_cli164_colors_on_a_terminal(history):
     project, up, _, third = history
     out = run_on_terminal(project, "diff", "--oneline", "old.yml", "new.yml")
     assert "\033[34m@@ config changed @@\033[0m\n" in out
-    assert f"\033[31m-    repos.up.commit: {up.first}\033[0m\n" in out
-    assert f"\033[32m+    repos.up.commit: {third}\033[0m\n" in out
+    assert "         \033[34m@@ -1 +1 @@\033[0m\n" in out
+    assert f"\033[31m-        {up.first}\033[0m\n" in out
+    assert f"\033[32m+        {third}\033[0m\n" in out
+    assert "\033[34m@@ up commits diff @@\033[0m\n" in out
     assert f"\033[33m{third[:7]}\033[0m third\n" in out
 
 

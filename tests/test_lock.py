@@ -147,14 +147,16 @@ def test_cli152_annotated_tag_object_id_counts_as_up_to_date(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": tag_object})
 
 
-def test_cli152_update_of_several_repos_separates_their_commits(project, up, tmp_path):
+def test_cli152_update_of_several_repos_lists_commits_without_separator(project, up,
+                                                                         tmp_path):
+    """Issue 16.6: unlike ``kas diff``, no ``---`` line between the repos."""
     other = GitUpstream(tmp_path / "other")
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main"),
                                       repo_yaml("other", other, branch="main")))
     project.kas_ok("lock", "kas.yml")
     up_new, other_new = up.commit("up moved"), other.commit("other moved")
     result = project.kas_ok("lock", "--update", "kas.yml")
-    assert result.stdout == (f"@@ up commits diff @@\n{up_new[:7]} up moved\n---\n"
+    assert result.stdout == (f"@@ up commits diff @@\n{up_new[:7]} up moved\n"
                              f"@@ other commits diff @@\n{other_new[:7]} other moved\n")
     assert project.read("kas.lock.yml") == lock_yaml({"up": up_new, "other": other_new})
 

@@ -25,10 +25,16 @@ def comparable(data):
 
 def changed_values(old, new, path=()):
     """CLI-161: [(path tuple, old, new)] for every differing leaf, in the
-    order of ``old`` then keys only ``new`` has; a missing key is None."""
+    order of ``old`` then keys only ``new`` has.
+
+    A key only one side has is a change even when its value is null
+    (issue 16.6): the missing side is reported as None all the same."""
     changes = []
     for key in list(old) + [k for k in new if k not in old]:
-        before, after = old.get(key), new.get(key)
+        if key not in old or key not in new:
+            changes.append((path + (key,), old.get(key), new.get(key)))
+            continue
+        before, after = old[key], new[key]
         if isinstance(before, dict) and isinstance(after, dict):
             changes += changed_values(before, after, path + (key,))
         elif before != after or type(before) is not type(after):

@@ -24,7 +24,7 @@ class Commit(NamedTuple):
     author: str         # name only
     email: str
     commit_date: str    # YYYY-MM-DD HH:MM:SS, in the commit's own time zone
-    message: str        # full message, no trailing newline
+    message: str        # full message as stored (git: trailing newline kept)
 
     def as_json(self):
         return self._asdict()
@@ -93,5 +93,7 @@ class History:
 
 def _commit(record):
     commit, author, email, date, message = record.lstrip("\n").split("\x1f", 4)
-    # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.
-    return Commit(commit, author, email, date[:19], message.rstrip())
+    # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.  The
+    # message stays byte for byte as the VCS stores it (issue 16.6): git's
+    # %B is the raw message; hg stores descriptions already stripped.
+    return Commit(commit, author, email, date[:19], message)

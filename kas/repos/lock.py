@@ -152,9 +152,9 @@ def commits_between(ctx, spec, old, new):
 
 def print_moved_commits(ctx, moved):
     """What the updated locks move over, in the diff text format (oneline,
-    commits only)."""
+    commits only), one list after the other without ``---`` (issue 16.6)."""
     from kas.difftext import Palette, repos_lines
 
-    lines = repos_lines(moved, Palette(not ctx.no_color), oneline=True)
+    lines = repos_lines(moved, Palette(not ctx.no_color), oneline=True, separated=False)
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     sys.stdout.flush()
