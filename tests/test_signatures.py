@@ -474,3 +474,18 @@ def test_cli092_verified_again_when_already_at_the_wanted_revision(project, keys
     result = checkout(project)
     assert result.returncode == 0, result
     assert "Repository sig signature valid: bob" in result.stderr
+
+
+def test_cli092_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstream):
+    """Issue 16.5 with GPG: the signer's key file now holds mallory's key,
+    so alice's tag no longer verifies on the otherwise no-op run."""
+    lines = ["tag: v-alice", f"commit: {upstream['c1']}", "signed: true",
+             "allowed_signers: [alice]"]
+    configure(project, keys, upstream, lines, signers=gpg_signer("keys/alice.asc"))
+    assert checkout(project).returncode == 0
+    keys["mallory"].export(project / "keys" / "alice.asc")
+    result = checkout(project)
+    assert_user_error(result, "Repository sig is not signed with a trusted key: "
+                              f"Alice <alice@example.com> ({keys['alice'].fingerprint}).")
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+    assert git(project / "sig", "status", "--porcelain") == ""
