@@ -34,7 +34,9 @@ def resolve_nodes(run, rev):
     ``run(argv)`` returns the finished process without raising."""
     if not rev:
         return []
-    for revset in (_symbol(rev), rev):
+    # No name may contain ':', so ``0:3e52...`` needs only one hg process.
+    revsets = (rev,) if ":" in rev else (_symbol(rev), rev)
+    for revset in revsets:
         result = run(["hg", "log", "-r", revset, "--template", "{node}\n"])
         nodes = result.stdout.split() if result.returncode == 0 else []
         if nodes:
