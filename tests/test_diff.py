@@ -363,6 +363,22 @@ def test_issue16_6_two_repos_separated_by_a_dashes_line(tmp_path):
         f"@@ h commits diff @@\n{hg_new[:7]} hg moved\n")
 
 
+def test_cli162_hg_commits_given_as_rev_node(tmp_path):
+    """Issue 16.4: an hg ``commit:`` may be ``<rev>:<node>``; the diff
+    resolves it like a node."""
+    hg_up = HgUpstream(tmp_path / "hgup")
+    second = hg_up.commit("second")
+    project = Project(tmp_path / "p")
+    config = kas_yaml(repo_yaml("up", hg_up, branch="default"))
+    project.write("a.yml", config)
+    project.write("a.lock.yml", lock_yaml({"up": f"0:{hg_up.first}"}))
+    project.write("b.yml", config)
+    project.write("b.lock.yml", lock_yaml({"up": f"1:{second}"}))
+    result = project.kas_ok("diff", "--commit-only", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + (
+        f"@@ up commits diff @@\n{second}: {AUTHOR} {DATE}\n    second\n")
+
+
 def test_diff_after_lock_update_shows_the_new_commits(tmp_path):
     """The whole story: lock, keep a copy, upstream moves, lock --update,
     diff the copy against the updated config."""

@@ -265,3 +265,80 @@ def test_patches_are_committed_by_kas_on_patched_branch_CLI_093_CF_675(project, 
     assert hg(project.repo, "status", "-mard") == ""
     assert re.search(r"INFO     - Patch applied\. \(patch path: \S*fix\.patch, repo: up, "
                      r"patch entry: p1\)$", result.stderr, re.MULTILINE), result
+
+
+# --------------------------------------------------------------------------
+# revisions as Mercurial prints them (issue 16.4)
+
+
+def rev_node(repo, node):
+    """``<rev>:<node>``, the form ``hg log --template '{rev}:{node}'`` prints."""
+    return hg(repo, "log", "-r", node, "-T", "{rev}:{node}")
+
+
+def test_rev_node_commit_with_patches_and_later_runs_issue_16_4(project, upstream):
+    """Issue 16.4: ``commit: 0:<node>`` checks out that changeset, a patch
+    applies on top, and later runs (plain and ``--update``) find it present,
+    need no pull and end on the same patched state."""
+    write(os.path.join(project.work, "fix.patch"),
+          "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+patched\n")
+    commit = rev_node(upstream.path, upstream.a)
+    assert commit == f"0:{upstream.a}"
+    project.config(commit=commit, patches={"p1": {"repo": "top", "path": "fix.patch"}})
+    result = project.checkout_ok()
+    assert f"Repository up checked out to {upstream.a}" in result.stderr
+    assert project.parent("{p1node}") == upstream.a
+    assert read(os.path.join(project.repo, "a.txt")) == "patched\n"
+    patched = project.parent()
+    assert hg(project.repo, "status", "-mard") == ""
+
+    for options in ((), ("--update",)):
+        result = project.checkout_ok(*options)
+        assert f"Repository up already contains {commit} as commit" in result.stderr
+        assert "Repository up updated" not in result.stderr
+        assert project.parent() == patched
+        assert read(os.path.join(project.repo, "a.txt")) == "patched\n"
+    assert 'Update of "up" requested, but repo is pinned' in result.stderr
+
+
+def test_rev_node_commit_not_yet_present_is_pulled_issue_16_4(project, upstream, tmp_path):
+    """A ``rev:node`` pin the clone does not have yet makes kas pull, on a
+    branch too (the branch must contain it)."""
+    project.url = upstream.copy(tmp_path / "copy")
+    project.config(branch="feat", commit=rev_node(project.url, upstream.f1))
+    project.checkout_ok()
+    assert project.parent() == upstream.f1
+    f3 = hg_commit(project.url, {"a.txt": "feat3\n"}, "feat three")
+    commit = rev_node(project.url, f3)
+    assert commit.startswith("4:")
+    project.config(branch="feat", commit=commit)
+    result = project.checkout_ok()
+    assert "Repository up updated" in result.stderr
+    assert project.parent() == f3
+    assert hg(project.repo, "branch") == "feat"
+
+
+def test_revision_that_does_not_resolve_to_one_changeset_issue_16_4(project, upstream):
+    """Several changesets (a range over the whole history) or none: one
+    clear error naming the repo, and the checkout stays where it was."""
+    project.config(commit=upstream.f1)
+    project.checkout_ok()
+    several = f"0:{upstream.f2}"
+    project.config(commit=several)
+    assert failed(project.run("checkout")) == [
+        f'Commit "{several}" resolves to 4 changesets in repository "up", not to one']
+    missing = "0:" + "e" * 40
+    project.config(commit=missing)
+    assert failed(project.run("checkout")) == [
+        f'Commit "{missing}" cannot be found in repository "up"']
+    assert project.parent() == upstream.f1
+    assert hg(project.repo, "status", "-mard") == ""
+
+
+def test_short_node_in_rev_node_form_warns_CLI_091(project, upstream):
+    short = f"0:{upstream.a[:12]}"
+    project.config(commit=short)
+    result = project.checkout_ok()
+    assert (f' - WARNING  - {short} is not a full-length hash for repo "up".\n'
+            ) in result.stderr
+    assert project.parent() == upstream.a

@@ -449,3 +449,54 @@ def test_cli092_repo_include_from_an_untrusted_repo_is_never_read(project, keys,
     assert_user_error(result, "Repository inc is not signed with a trusted key.")
     assert os.listdir(project / "inc") == [".git"]
     assert result.stdout == ""
+
+
+# --------------------------------------------------------------------------
+# every run verifies (issue 16.5)
+
+
+def bob_signer(key_file):
+    return f"signers:\n  bob:\n    type: ssh\n    repo: this\n    path: {key_file}\n"
+
+
+@pytest.mark.parametrize("ref", ["commit", "tag"])
+def test_cli092_verified_again_when_already_at_the_wanted_revision(project, keys, upstream,
+                                                                   ref):
+    """Issue 16.5: the second run finds the work tree on the wanted commit
+    or tag; it still verifies, and with the allowed key replaced by eve's it
+    fails like a first run would, leaving the work tree as it was."""
+    lines = ([f"commit: {upstream['c3']}", "branch: main"] if ref == "commit"
+             else ["tag: v-bob", f"commit: {upstream['c3']}"])
+    lines += ["signed: true", "allowed_signers: [bob]"]
+    configure(project, keys, upstream, lines, signers=bob_signer("keys/bob.pub"))
+    assert checkout(project).returncode == 0
+    head = git(project / "sig", "rev-parse", "HEAD")
+    branch = git(project / "sig", "rev-parse", "--abbrev-ref", "HEAD")
+    # The same signer name, now meaning eve's key.
+    configure(project, keys, upstream, lines, signers=bob_signer("keys/eve.pub"))
+    result = checkout(project)
+    assert_user_error(result, "Repository sig is not signed with a trusted key: "
+                              f"ED25519 key {keys['bob'].fingerprint}.")
+    assert git(project / "sig", "rev-parse", "HEAD") == head == upstream["c3"]
+    assert git(project / "sig", "rev-parse", "--abbrev-ref", "HEAD") == branch
+    assert git(project / "sig", "status", "--porcelain") == ""
+    # And with the right key again, the no-op run passes.
+    configure(project, keys, upstream, lines, signers=bob_signer("keys/bob.pub"))
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert "Repository sig signature valid: bob" in result.stderr
+
+
+def test_cli092_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstream):
+    """Issue 16.5 with GPG: the signer's key file now holds mallory's key,
+    so alice's tag no longer verifies on the otherwise no-op run."""
+    lines = ["tag: v-alice", f"commit: {upstream['c1']}", "signed: true",
+             "allowed_signers: [alice]"]
+    configure(project, keys, upstream, lines, signers=gpg_signer("keys/alice.asc"))
+    assert checkout(project).returncode == 0
+    keys["mallory"].export(project / "keys" / "alice.asc")
+    result = checkout(project)
+    assert_user_error(result, "Repository sig is not signed with a trusted key: "
+                              f"Alice <alice@example.com> ({keys['alice'].fingerprint}).")
+    assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
+    assert git(project / "sig", "status", "--porcelain") == ""

@@ -5,12 +5,15 @@ import logging
 import os
 import re
 
-from kas.errors import CommandError
-from kas.repos.vcs import Backend, verify_commit
+from kas.errors import CommandError, KasUserError
+from kas.repos.vcs import Backend, verify_commit, warn_short_hash
 
 log = logging.getLogger(__name__)
 
 PATCH_USER = "kas <kas@example.com>"
+
+# ``<rev>:<node>``, the form ``hg log --template '{rev}:{node}'`` prints.
+REV_NODE = re.compile(r"(\d+):([0-9a-f]+)")
 
 
 def _symbol(name):
@@ -23,6 +26,29 @@ def _literal(name):
     return _symbol("literal:" + name)
 
 
+def resolve_nodes(run, rev):
+    """The nodes of the changesets Mercurial resolves ``rev`` to (none if
+    it does not resolve).  ``rev`` is first looked up as one name or id,
+    quoted so that no character of it is revset syntax; only if that finds
+    nothing is it read as a revision expression such as ``0:3e52...``.
+    ``run(argv)`` returns the finished process without raising."""
+    if not rev:
+        return []
+    # No name may contain ':', so ``0:3e52...`` needs only one hg process.
+    revsets = (rev,) if ":" in rev else (_symbol(rev), rev)
+    for revset in revsets:
+        result = run(["hg", "log", "-r", revset, "--template", "{node}\n"])
+        nodes = result.stdout.split() if result.returncode == 0 else []
+        if nodes:
+            return nodes
+    return []
+
+
+def branch_name(name):
+    """``name`` as a Mercurial branch name: ':' is not allowed in one."""
+    return name.replace(":", "-")
+
+
 class HgBackend(Backend):
     MARKER = ".hg"
 
@@ -30,6 +56,9 @@ class HgBackend(Backend):
         result = self.run(["hg", "log", "-r", revset, "--template", "{node}\n"], check=False)
         nodes = result.stdout.split() if result.returncode == 0 else []
         return nodes[-1] if nodes else None
+
+    def _nodes(self, rev):
+        return resolve_nodes(lambda argv: self.run(argv, check=False), rev)
 
     # -- fetch ---------------------------------------------------------
 
@@ -57,15 +86,17 @@ class HgBackend(Backend):
     def present_ref(self):
         spec = self.spec
         if spec.commit:
-            node = self._node(_symbol(spec.commit))
-            if node and spec.tag and not self._node(f"tag({_literal(spec.tag)})"):
+            # Several changesets: fetching cannot help, but checkout says why.
+            if len(self._nodes(spec.commit)) != 1:
                 return None
-            return (spec.commit, "commit") if node else None
+            if spec.tag and not self._node(f"tag({_literal(spec.tag)})"):
+                return None
+            return spec.commit, "commit"
         if spec.tag:
             return (spec.tag, "tag") if self._node(f"tag({_literal(spec.tag)})") else None
         if spec.branch:
             return (spec.branch, "branch") if self._branch_head() else None
-        return (spec.refspec, "commit") if self._node(_symbol(spec.refspec)) else None
+        return (spec.refspec, "commit") if self._nodes(spec.refspec) else None
 
     def _branch_head(self):
         return self._node(f"max(branch({_literal(self.spec.branch)}))")
@@ -81,9 +112,21 @@ class HgBackend(Backend):
         return bool(self.output(["hg", "status", "-mard"]))
 
     def verify(self, commit):
-        node = self._node(_symbol(commit))
-        if node is None:
+        """CLI-091 for any revision that names exactly one changeset."""
+        nodes = self._nodes(commit)
+        if not nodes:
             raise self.not_found("Commit", commit)
+        if len(nodes) > 1:
+            raise KasUserError(f'Commit "{commit}" resolves to {len(nodes)} changesets in '
+                               f'repository "{self.spec.name}", not to one')
+        node = nodes[0]
+        match = REV_NODE.fullmatch(commit)
+        if match and node.startswith(match.group(2)):
+            # The range <rev>:<node> is one changeset only if both parts
+            # name it, so the node part is what CLI-091 compares.
+            if node != match.group(2):
+                warn_short_hash(self, commit)
+            return node
         return verify_commit(self, node, commit)
 
     def target(self):
@@ -123,7 +166,8 @@ class HgBackend(Backend):
         return self._node(".")
 
     def resolve_commit(self):
-        return self._node(_symbol(self.target()))
+        nodes = self._nodes(self.target())
+        return nodes[-1] if nodes else None
 
     # -- patches -------------------------------------------------------
 
@@ -133,7 +177,7 @@ class HgBackend(Backend):
     @contextlib.contextmanager
     def patch_session(self, branch):
         before, untracked = self.head(), self._untracked()
-        self.run(["hg", "branch", "-q", "-f", branch])
+        self.run(["hg", "branch", "-q", "-f", branch_name(branch)])
         try:
             yield self
         except BaseException:

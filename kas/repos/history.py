@@ -54,16 +54,17 @@ class History:
         return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.tool_env(), check=False)
 
     def resolve(self, rev):
-        """Full commit id of ``rev`` (commit id, tag or branch), or None."""
+        """Full commit id of ``rev`` (commit id, tag or branch; for hg any
+        revision naming one changeset), or None."""
         if not rev or rev.startswith("-"):
             return None
         if self.type == "hg":
-            from kas.repos.hg import _symbol
+            from kas.repos.hg import resolve_nodes
 
-            result = self._run(["hg", "log", "-r", _symbol(rev), "--template", "{node}\n"])
-        else:
-            result = self._run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                                f"{rev}^{{commit}}"])
+            nodes = resolve_nodes(self._run, rev)
+            return nodes[0] if len(nodes) == 1 else None
+        result = self._run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                            f"{rev}^{{commit}}"])
         ids = result.stdout.split() if result.returncode == 0 else []
         return ids[-1] if ids else None
 

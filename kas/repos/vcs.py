@@ -124,12 +124,16 @@ def verify_commit(backend, resolved, commit):
     if resolved == commit:
         return resolved
     if resolved.startswith(commit):
-        log.warning('%s is not a full-length hash for repo "%s".\n'
-                    "This eases supply chain attacks and will be an error in future "
-                    "versions.", commit, backend.spec.name)
+        warn_short_hash(backend, commit)
         return resolved
     raise KasUserError(f"Parsed commit {resolved} differs suspiciously from "
                        f"specified {commit}.")
+
+
+def warn_short_hash(backend, commit):
+    log.warning('%s is not a full-length hash for repo "%s".\n'
+                "This eases supply chain attacks and will be an error in future "
+                "versions.", commit, backend.spec.name)
 
 
 def is_full_sha(text):
