@@ -8,6 +8,7 @@ by steps (private HOME, ssh-agent) run in reverse order when kas exits,
 whatever happened (see kas.cli).
 """
 
+import argparse
 import logging
 import os
 
@@ -241,3 +242,71 @@ def preserve_environment(ctx):
                 "effects on the build.")
     ctx.env = dict(ctx.environ)
     ctx.preserve_env = True
+
+
+# --- kas build (also the Build button of kas menu) --------------------------
+
+def add_build_options(parser):
+    """The options of ``kas build`` (CLI-100 ... CLI-106)."""
+    add_setup_options(parser, keep_config=True)
+    parser.add_argument(
+        "--target", action="append", metavar="TARGET",
+        help="Select target to build (repeatable; replaces the configured targets)")
+    parser.add_argument(
+        "-c", "--cmd", "--task", dest="task", metavar="TASK",
+        help="Select which task should be executed")
+    parser.add_argument(
+        "--provenance", choices=("true", "mode=min", "mode=max"),
+        help="Write a provenance attestation of the build (mode=min is the same as true)")
+    parser.add_argument(
+        "extra_bitbake_args", nargs=argparse.REMAINDER,
+        help="Extra arguments to pass to bitbake (typically after --)")
+
+
+def default_build_args(args):
+    """The arguments of ``kas build`` with no options and no config argument,
+    keeping the global options of ``args`` (--log-level, --no-color): what
+    the Build button of ``kas menu`` builds (CLI-193)."""
+    parser = argparse.ArgumentParser(prog="kas build")
+    add_build_options(parser)
+    build_args = parser.parse_args([])
+    build_args.no_color = getattr(args, "no_color", False)
+    build_args.log_level = getattr(args, "log_level", "info")
+    build_args.cmd = "build"
+    return build_args
+
+
+def build(ctx, args):
+    """The setup steps, then bitbake with the task and targets of ``args``
+    or the configured ones; with --provenance, the attestation of the
+    build (CLI-100 ... CLI-106)."""
+    from kas.buildenv.bitbake import bitbake_argv, run_bitbake
+
+    run_setup(ctx, requested_skips(args))
+    config = ctx.config
+    argv = bitbake_argv(ctx, config.task(args.task), config.targets(args.target),
+                        args.extra_bitbake_args)
+    if not args.provenance:
+        run_bitbake(ctx, argv)
+        return
+    from kas.provenance import now, write_attestation
+
+    started = now()
+    run_bitbake(ctx, argv)
+    write_attestation(ctx, args, started, now())
+
+
+# --- kas lock (also kas dump --lock --inplace) -------------------------------
+
+# CLI-150: the dump pipeline (CLI-140).
+LOCK_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
+
+
+def lock_repos(ctx, args):
+    """``kas lock``, and the deprecated ``kas dump --lock --inplace``
+    (CLI-146): the dump steps, then pin the floating repos in lock files."""
+    from kas.repos.lock import lock
+
+    ctx.suppress_unpinned_warnings = True
+    run_setup(ctx, requested_skips(args), LOCK_SKIPS)
+    lock(ctx, indent=args.indent, sort=args.sort)

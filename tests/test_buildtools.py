@@ -335,8 +335,20 @@ def test_unknown_keys_are_ignored(workdir, server):
     assert env["BUILDTOOLS_MARK"] == "1"
 
 
-def test_cf014_float_version_is_rejected(workdir):
+def test_cf014_float_version_is_rejected(workdir, server):
+    """CF-014: ``version: 5.0`` (a YAML float) is a schema violation, reported
+    before anything is downloaded: the installer is served locally and
+    never requested."""
+    inst = Installer(server.dir)
     write(workdir / "oe-init-build-env", INIT_SCRIPT)
-    write(workdir / "kas.yml", "header:\n  version: 23\nrepos:\n  this:\n"
-                               "buildtools:\n  version: 5.0\n  sha256sum: abc\n")
-    fails(workdir)
+    kas_yml = write(workdir / "kas.yml", "header:\n  version: 23\nrepos:\n  this:\n"
+                                         "buildtools:\n  version: 5.0\n"
+                                         f"  sha256sum: {inst.sha256}\n"
+                                         f"  base_url: {server.url}\n  filename: {NAME}\n")
+    result = fails(workdir)
+    assert f"{kas_yml}:6:3: buildtools.version: 5.0 is not of type 'string'" \
+        in result.stderr.splitlines(), result
+    assert result.errors()[-1] == \
+        f"Error(s) occured while validating the config file: {kas_yml}", result
+    assert server.requests == []
+    assert inst.installs() == []

@@ -1,18 +1,65 @@
-"""The error hierarchy's messages (CLI-020 ... CLI-023)."""
+"""The error hierarchy's messages and exit codes (CLI-020 ... CLI-023)."""
+
+import pytest
+from conftest import clean_env, run_kas, write
 
 from kas.errors import (
     ArgumentsError,
     CommandError,
     ConfigValidationError,
-    KasUserError,
     format_command,
 )
 
+# One real kas run per kind of user error: (files in the work directory,
+# extra environment, kas arguments, the last ERROR message).
+MINIMAL = "header:\n  version: 14\nrepos:\n  this:\n"
+USER_ERRORS = {
+    "KasUserError": ({}, {}, ["purge"],
+                     "Purge requires a config file to locate managed repos."),
+    "ArgumentsError": ({"kas.yml": MINIMAL}, {},
+                       ["dump", "--skip", "init_setup_repos", "kas.yml"],
+                       ("Invalid combination of arguments: repo_setup_loop requires "
+                        "init_setup_repos")),
+    "ConfigError": ({}, {}, ["dump", "missing.yml"],
+                    "Configuration file not found: {work}/missing.yml"),
+    "ConfigValidationError": ({"kas.yml": "header:\n  version: 14\nrepos: 5\n"}, {},
+                              ["dump", "kas.yml"],
+                              ("Error(s) occured while validating the config file: "
+                               "{work}/kas.yml")),
+    "IncludeError": ({"kas.yml": "header:\n  version: 14\n  includes:\n    - kas.yml\n"}, {},
+                     ["dump", "kas.yml"],
+                     "Include cycle detected: {work}/kas.yml -> {work}/kas.yml"),
+    "CommandError": ({"kas.yml": MINIMAL, "oe-init-build-env": 'mkdir -p "$1/conf"\n'}, {},
+                     ["for-all-repos", "kas.yml", "false"],
+                     'Command "false" failed with error 1'),
+    # The file system refuses (here: a build directory below a file).
+    "OSError": ({"kas.yml": MINIMAL}, {"KAS_BUILD_DIR": "{work}/kas.yml/build"},
+                ["checkout", "kas.yml"], "Not a directory: {work}/kas.yml/build"),
+}
 
-def test_user_errors_exit_2_CLI_021():
-    for err in (KasUserError("x"), ArgumentsError("x"), CommandError(["false"], 1),
-                ConfigValidationError("/p.yml", ["v"])):
-        assert err.exit_code == 2
+
+@pytest.mark.parametrize("kind", sorted(USER_ERRORS))
+def test_user_errors_exit_2_CLI_021(workdir, kind):
+    """CLI-021: every kind of user error, raised by a real kas run, is one
+    ERROR message and exit status 2, without a traceback or bug report."""
+    files, env, args, message = USER_ERRORS[kind]
+    work = str(workdir)
+    for name, text in files.items():
+        write(workdir / name, text)
+    env = {name: value.format(work=work) for name, value in env.items()}
+    result = run_kas(*args, cwd=workdir, env=clean_env(**env))
+    assert result.returncode == 2, result
+    assert result.errors()[-1] == message.format(work=work), result
+    assert "Traceback" not in result.stderr, result
+    assert "This is a bug in kas" not in result.stderr, result
+
+
+def test_usage_errors_exit_2_CLI_021(workdir):
+    """CLI-021: an error found by the argument parser exits 2 with usage."""
+    result = run_kas("bogus", cwd=workdir)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("usage: kas "), result
+    assert "kas: error: argument <command>: invalid choice: 'bogus'" in result.stderr, result
 
 
 def test_invalid_combination_wording_CLI_023():

@@ -1,7 +1,7 @@
 """``kas menu`` without a terminal (cli.md §5.10, CLI-190 ... CLI-194).
 
 The generation of ``.config.yaml`` is tested in-process on real Kconfig
-files (kas.config.menuconfig with kconfiglib); the errors that stop
+files (kas.menu.config with kconfiglib); the errors that stop
 ``kas menu`` before the menu is shown are tested by running the real
 ``kas`` in a subprocess (no terminal there).
 """
@@ -22,7 +22,7 @@ from conftest import (
 )
 from menuhelpers import make_project
 
-from kas.config import menuconfig
+from kas.menu import config as menuconfig
 
 ALL_KINDS = """
 mainmenu "All kinds"

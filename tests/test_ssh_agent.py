@@ -83,12 +83,3 @@ def test_external_agent_conflicts_with_internal_one(project):
             ('Invalid combination of arguments: Internal SSH agent (e.g. for '
             '"SSH_PRIVATE_KEY") can only be started if no external one is passed.')]
 
-
-def test_setup_ssh_agent_is_a_skip_choice_only_with_a_key_variable(project):
-    """CLI-042."""
-    workdir, _, env = project
-    assert run_kas("dump", "--skip", "setup_ssh_agent", "kas.yml", cwd=workdir,
-                   env=env).returncode == 2
-    env["SSH_PRIVATE_KEY"] = ""
-    result = kas_ok("dump", "--skip", "setup_ssh_agent", "kas.yml", cwd=workdir, env=env)
-    assert "None of the following environment keys" not in result.stderr

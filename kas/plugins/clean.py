@@ -1,38 +1,11 @@
 """``kas clean``: remove the build artifacts, keep sstate cache, downloads
-and repos (CLI-170 ... CLI-173).
+and repos (CLI-170 ... CLI-173)."""
 
-The :class:`Cleaner` here also serves ``cleansstate``, ``cleanall`` and
-``purge``, which remove more.  None of them runs the setup pipeline to
-clean: the config file, if any, is read only for its ``build_system``.
-"""
-
-import logging
-import os
-
-from kas.pipeline import add_config_argument
-
-log = logging.getLogger(__name__)
+from kas.clean.cleaner import Cleaner, add_clean_options
 
 COMMAND = "clean"
 HELP = "Clean build artifacts, keep sstate cache and downloads"
 HELP_ORDER = 30
-
-
-def add_clean_options(parser):
-    """CLI-170/171: --dry-run, the Isar mode flags and the config argument."""
-    parser.add_argument(
-        "--dry-run", action="store_true",
-        help="Only log what would be removed; remove nothing")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--isar-privileged", "--isar", dest="isar_mode", action="store_const",
-        const="isar-privileged",
-        help="Clean an Isar build made in privileged mode (root-owned files, uses sudo)")
-    mode.add_argument(
-        "--isar-rootless", dest="isar_mode", action="store_const", const="isar-rootless",
-        help="Clean an Isar build made in rootless mode (files owned by your "
-             "subordinate ids, uses a user namespace)")
-    add_config_argument(parser)
 
 
 def setup_parser(parser):
@@ -41,113 +14,3 @@ def setup_parser(parser):
 
 def run(ctx, args):
     Cleaner(ctx, args).clean()
-
-
-def first_config_file(ctx, args):
-    """The first file of the config argument, else ``.config.yaml`` in the
-    work directory if it exists, else None (CLI-171)."""
-    if args.config:
-        return os.path.abspath(args.config.split(":")[0])
-    default = os.path.join(ctx.work_dir, ".config.yaml")
-    return default if os.path.exists(default) else None
-
-
-def configured_build_system(ctx, path):
-    """The ``build_system`` of the config file at ``path``, validated, without
-    includes or repos (CLI-171)."""
-    from kas.config import files, schema
-    from kas.config.includes import ISAR_DEPRECATION
-
-    data, raw = files.parse(path)
-    schema.validate(data, path, raw)
-    schema.check_version(data, path)
-    value = data.get("build_system")
-    if value == "isar":
-        ctx.warn_once("build_system-isar", ISAR_DEPRECATION)
-    return value
-
-
-def build_system_of(ctx, args):
-    """CLI-172: a mode flag, else the first config file, else openembedded."""
-    path = first_config_file(ctx, args)
-    value = configured_build_system(ctx, path) if path else None
-    value = args.isar_mode or value or "openembedded"
-    return {"isar": "isar-privileged", "oe": "openembedded"}.get(value, value)
-
-
-class Cleaner:
-    """Removes what the clean commands remove, logging each removal; in a
-    dry run it only logs."""
-
-    def __init__(self, ctx, args, named_dirs=()):
-        from kas.removal import Guard
-
-        self.ctx = ctx
-        self.dry_run = args.dry_run
-        self.build_system = build_system_of(ctx, args)
-        log.debug("Cleaning a build of build system %s", self.build_system)
-        if self.dry_run:
-            log.warning("Dry run, not removing anything")
-        # Directories the user named may be emptied even outside the work
-        # and build directories; nothing else outside them is touched.
-        named = [self.env_dir(name) for name in ("SSTATE_DIR", "DL_DIR", *named_dirs)]
-        self.guard = Guard(ctx.work_dir, [ctx.work_dir, ctx.build_dir,
-                                          *(d for d in named if d)])
-
-    def env_dir(self, name):
-        value = self.ctx.environ.get(name)
-        return os.path.abspath(value) if value else None
-
-    def clean(self):
-        """CLI-173: every ``tmp*`` entry of the build directory."""
-        from kas.removal import remover_for
-
-        build_dir = self.ctx.build_dir
-        if not os.path.isdir(build_dir):
-            return
-        entries = [os.path.join(build_dir, name) for name in sorted(os.listdir(build_dir))
-                   if name.startswith("tmp")]
-        for entry in entries:
-            log.info("Removing %s", entry)
-            self.guard.check(entry)
-        if entries and not self.dry_run:
-            remover_for(self.ctx, self.build_system).remove(entries)
-
-    def clean_sstate(self):
-        """CLI-174/176: empty SSTATE_DIR or ``<build>/sstate-cache``."""
-        self.empty(self.env_dir("SSTATE_DIR")
-                   or os.path.join(self.ctx.build_dir, "sstate-cache"), "SSTATE_DIR")
-
-    def clean_downloads(self):
-        """CLI-175/176: empty DL_DIR or ``<build>/downloads``."""
-        self.empty(self.env_dir("DL_DIR")
-                   or os.path.join(self.ctx.build_dir, "downloads"), "DL_DIR")
-
-    def empty(self, directory, variable=None):
-        """Remove the contents of ``directory``, as the caller."""
-        from kas.removal import PlainRemover
-
-        if not os.path.isdir(directory):
-            return
-        if not self.guard.may_enter(directory):
-            hint = f" To clean it, set {variable} to it." if variable else ""
-            log.warning("Not removing the contents of %s: it points to %s, outside of the "
-                        "work and build directories.%s",
-                        directory, os.path.realpath(directory), hint)
-            return
-        log.info("Removing %s/*", directory)
-        for name in os.listdir(directory):
-            self.guard.check(os.path.join(directory, name))
-        if not self.dry_run:
-            PlainRemover(self.ctx).empty(directory)
-
-    def remove(self, path):
-        """Remove ``path`` (a directory tree or file) if it exists."""
-        from kas.removal import PlainRemover
-
-        if not os.path.lexists(path):
-            return
-        log.info("Removing %s", path)
-        self.guard.check(path)
-        if not self.dry_run:
-            PlainRemover(self.ctx).remove([path])

@@ -1,6 +1,6 @@
 """``kas cleanall``: ``cleansstate``, then empty the downloads (CLI-175)."""
 
-from kas.plugins.clean import Cleaner, add_clean_options
+from kas.clean.cleaner import Cleaner, add_clean_options
 
 COMMAND = "cleanall"
 HELP = "Clean build artifacts, sstate cache and downloads"

@@ -1,6 +1,6 @@
 """``kas cleansstate``: ``clean``, then empty the sstate cache (CLI-174)."""
 
-from kas.plugins.clean import Cleaner, add_clean_options
+from kas.clean.cleaner import Cleaner, add_clean_options
 
 COMMAND = "cleansstate"
 HELP = "Clean build artifacts and sstate cache, keep downloads"

@@ -6,7 +6,7 @@ import logging
 import sys
 
 from kas.errors import ArgumentsError
-from kas.pipeline import add_setup_options, requested_skips, run_setup
+from kas.pipeline import add_setup_options, lock_repos, requested_skips, run_setup
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,8 @@ def run(ctx, args):
 
     check_arguments(args)
     if args.inplace:
-        from kas.plugins.lock import run_lock
-
         log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
-        return run_lock(ctx, args)
+        return lock_repos(ctx, args)
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     indent = 2 if args.indent is None else args.indent
     if args.lock:

@@ -1,13 +1,10 @@
 """``kas lock``: pin floating repos in lock files (CLI-150 ... CLI-153)."""
 
-from kas.pipeline import add_setup_options, requested_skips, run_setup
+from kas.pipeline import add_setup_options, lock_repos
 
 COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
 HELP_ORDER = 100
-
-# CLI-150: the dump pipeline (CLI-140).
-LOCK_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
 
 
 def add_lock_format_options(parser, indent_default=None):
@@ -25,13 +22,4 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
-    run_lock(ctx, args)
-
-
-def run_lock(ctx, args):
-    """Also ``kas dump --lock --inplace`` (CLI-146)."""
-    from kas.repos.lock import lock
-
-    ctx.suppress_unpinned_warnings = True
-    run_setup(ctx, requested_skips(args), LOCK_SKIPS)
-    lock(ctx, indent=args.indent, sort=args.sort)
+    lock_repos(ctx, args)

@@ -5,14 +5,9 @@ The menu edits the symbols of a Kconfig file and writes the result as
 without a config argument.
 """
 
-import argparse
-import logging
-
 COMMAND = "menu"
 HELP = "Provides a menu-driven configuration frontend"
 HELP_ORDER = 110
-
-log = logging.getLogger(__name__)
 
 
 def setup_parser(parser):
@@ -22,22 +17,9 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
-    from kas.config import menuconfig
+    from kas.menu import edit
 
-    kconf = menuconfig.load_kconfig(args.kconfig)
-    state = menuconfig.state_path(ctx.work_dir)
-    menuconfig.apply_menu_configuration(
-        kconf, menuconfig.read_menu_configuration(state), state)
-
-    from kas.menu_ui import run_menu
-
-    action = run_menu(kconf, no_color=ctx.no_color)   # the screen is closed again
-    menuconfig.log_kconfig_warnings(kconf)
-    if action == "exit":
-        return
-    data = menuconfig.generate(kconf, args.kconfig, ctx.environ)
-    menuconfig.save(menuconfig.render(data), state)
-    if action == "build":
+    if edit(ctx, args.kconfig) == "build":
         run_build(ctx, args)
 
 
@@ -48,14 +30,7 @@ def run_build(ctx, args):
     the environment snapshot, work/build directories and color state of
     this run, logging stays one stream, and the cleanups (private HOME,
     ssh-agent) are the ones kas.cli runs when this command ends."""
-    from kas.plugins import build
+    from kas.pipeline import build, default_build_args
 
-    parser = argparse.ArgumentParser(prog="kas build")
-    build.setup_parser(parser)
-    build_args = parser.parse_args([])
-    build_args.no_color = getattr(args, "no_color", False)
-    build_args.log_level = getattr(args, "log_level", "info")
-    build_args.cmd = build.COMMAND
-    build_args.plugin = build
-    ctx.args = build_args
-    build.run(ctx, build_args)
+    ctx.args = default_build_args(args)
+    build(ctx, ctx.args)

@@ -2,7 +2,7 @@
 Kconfig file, apply the ``menu_configuration`` of an existing
 ``.config.yaml`` and turn the symbol values into the ``.config.yaml`` text.
 
-Nothing here needs a terminal; the menu itself lives in :mod:`kas.menu_ui`.
+Nothing here needs a terminal; the menu itself lives in :mod:`kas.menu.ui`.
 """
 
 import logging

@@ -1,0 +1,188 @@
+"""The module structure (issue 17, docs/architecture.md): imports flow one
+way, plugins -> pipeline -> config/repos/buildenv -> process, context,
+errors.
+
+The import graph of ``kas/`` is read from the sources with ``ast``,
+including the imports inside functions (most of kas imports lazily, so
+module-level imports alone would miss most edges).  ``kas-container`` is
+read as text: the commands it forwards must be the commands kas has.
+"""
+
+import ast
+import os
+import re
+
+import pytest
+from conftest import REPO_ROOT
+
+from kas import plugins
+
+# --- the import graph -------------------------------------------------------
+
+
+def kas_modules(root=REPO_ROOT):
+    """{dotted module name: source path} of every module below ``root``/kas;
+    a package is named by its ``__init__.py``."""
+    modules = {}
+    for directory, _, files in os.walk(os.path.join(root, "kas")):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(directory, name)
+            parts = os.path.relpath(path, root)[:-3].split(os.sep)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def known_module(name, modules):
+    """The longest prefix of ``name`` that is a kas module, else None: for
+    ``from kas.errors import KasUserError`` the name is
+    ``kas.errors.KasUserError`` and the module ``kas.errors``."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imported_names(tree, package):
+    """Every dotted name imported anywhere in ``tree`` (``from a import b``
+    gives ``a.b``), relative imports resolved against ``package``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def import_graph(root=REPO_ROOT):
+    """{module: set of the kas modules it imports}, self-imports left out."""
+    modules = kas_modules(root)
+    graph = {}
+    for name, path in modules.items():
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+        targets = {known_module(imported, modules)
+                   for imported in imported_names(tree, package)}
+        graph[name] = targets - {None, name}
+    return graph
+
+
+def cycles(graph):
+    """The strongly connected components with more than one module (Tarjan),
+    each sorted: every one of them is an import cycle."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return import_graph()
+
+
+def test_the_graph_sees_imports_inside_functions(graph):
+    """The rules below would pass on an empty graph: check that it has the
+    lazy edges kas is known to have (kas.cli imports kas.plugins inside
+    build_parser, the pipeline steps import kas.repos inside functions),
+    and relative imports resolved."""
+    assert "kas.plugins" in graph["kas.cli"]
+    assert {"kas.repos.fetch", "kas.buildenv.bbconfig", "kas.errors"} <= graph["kas.pipeline"]
+    assert graph["kas.plugins.clean"] == {"kas.clean.cleaner"}
+    tree = ast.parse("from . import files\nfrom ..errors import X\n")
+    assert list(imported_names(tree, "kas.config")) == ["kas.config.files", "kas.errors.X"]
+
+
+def test_cycles_finds_a_cycle_through_three_modules():
+    """The cycle finder itself, on a small graph."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --- the rules --------------------------------------------------------------
+
+
+def test_no_plugin_imports_another_plugin(graph):
+    """Issue 17.3: a command module imports no other module of kas/plugins
+    (shared code lives in the library: kas.clean, kas.menu, kas.pipeline)."""
+    violations = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items() if module.startswith("kas.plugins")
+        for target in targets if target == "kas.plugins" or target.startswith("kas.plugins."))
+    assert violations == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17.1/17.2: kas.config.includes imports "
+                   "kas.repos.local (vcs_root); owned by the repos/config work")
+def test_config_imports_nothing_from_repos(graph):
+    """Issue 17: kas/config reads configurations only; finding and fetching
+    repos is kas/repos' job, above it."""
+    violations = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module == "kas.config" or module.startswith("kas.config.")
+        for target in targets if target == "kas.repos" or target.startswith("kas.repos."))
+    assert violations == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17.1/17.2: kas.repos.vcs <-> kas.repos.git/hg "
+                   "and kas.config.lockfile <-> kas.config.lockedit import each other; "
+                   "owned by the repos/config work")
+def test_no_import_cycles(graph):
+    """Issue 17: no two modules of kas import each other, directly or
+    through others, at module level or inside functions."""
+    assert cycles(graph) == []
+
+
+# --- kas-container -------------------------------------------------------------
+
+
+def container_commands(script_text):
+    """The commands kas-container forwards to kas: the pattern of the
+    ``case`` branch that sets ``KAS_CMD=$1``."""
+    match = re.search(r"\n\s*([\w|\s\\-]+)\)\s*\n\s*KAS_CMD=\$1\s*\n", script_text)
+    assert match, "no case branch setting KAS_CMD=$1 in kas-container"
+    pattern = match.group(1).replace("\\\n", " ")
+    return {word.strip() for word in pattern.split("|")}
+
+
+def test_kas_container_forwards_exactly_the_kas_commands():
+    """Issue 17 / KC-020: the commands kas-container accepts and forwards
+    are the commands of kas (the COMMAND of each plugin module): none
+    missing, none that kas would reject."""
+    with open(os.path.join(REPO_ROOT, "kas-container"), encoding="utf-8") as f:
+        forwarded = container_commands(f.read())
+    assert forwarded == {plugin.COMMAND for plugin in plugins.discover()}
+
+
+def test_container_commands_reads_a_continued_case_pattern():
+    """The reader of the case pattern copes with a continued line."""
+    text = ('    --version)\n        exit 0 ;;\n'
+            '    build | shell | \\\n    for-all-repos)\n        KAS_CMD=$1\n        shift\n')
+    assert container_commands(text) == {"build", "shell", "for-all-repos"}
