@@ -707,8 +707,15 @@ def test_env094_menu_no_repo_dir_host_when_work_is_repo(kc, repo):
     (["--isar-rootless"], "cleanall", ["cleanall", "--isar-rootless"]),
     (["--isar-privileged"], "purge", ["purge", "--isar-privileged"]),
     ([], "clean", ["clean"]),
+    (["--isar"], "clean", ["clean", "--isar-privileged"]),
+    (["--isar"], "cleansstate", ["cleansstate", "--isar-privileged"]),
+    (["--isar"], "cleanall", ["cleanall", "--isar-privileged"]),
+    (["--isar"], "purge", ["purge", "--isar-privileged"]),
+    (["--isar-rootless", "--isar"], "clean", ["clean", "--isar-privileged"]),
 ])
 def test_kc027_clean_commands_get_build_system(kc, tmp_path, opts, command, expected_kas):
+    """KC-027 (ERRATA, issue 16.9): the deprecated --isar flag means
+    isar-privileged and is forwarded as --isar-privileged."""
     work = tmp_path / "w"
     work.mkdir()
     r = kc(*opts, command, cwd=work, fakes=("docker",))
