@@ -193,6 +193,11 @@ class KasContainer:
     def env(self, path, log, env=None, allow_root=True):
         base = {"PATH": path, "HOME": str(self.home), "FAKE_LOG": log, "SHELL": "/bin/bash",
                 "LC_ALL": "C"}
+        # The stand-in host legitimately fails the preflight (issue 20): the
+        # stand-in docker has no daemon socket, and binfmt_misc and the free
+        # disk space are this machine's.  tests/test_kas_container_doctor.py
+        # runs these stand-ins with the preflight on.
+        base["KAS_CONTAINER_SKIP_PREFLIGHT"] = "1"
         if allow_root:
             base["KAS_ALLOW_ROOT"] = "yes"
         for key, value in (env or {}).items():
