@@ -387,6 +387,11 @@ def check_subordinate_ids(uid, tables=("/etc/subuid", "/etc/subgid")):
 
 def probe_user_namespace(ctx, unshare):
     """Enter the namespace once with ``true`` and explain a failure."""
+    blocker = userns_blocker()
+    if blocker:     # not tried: unshare's id-mapping child would wait forever
+        raise KasUserError(
+            "Cannot enter a user namespace with your subordinate ids, which is needed to "
+            f"remove the files of an isar-rootless build: {blocker}")
     argv = [*USERNS_COMMAND, "true"]
     result = ctx.runner.run(argv, env=ctx.tool_env(), check=False)
     if result.returncode == 0:
@@ -407,6 +412,29 @@ def probe_user_namespace(ctx, unshare):
         f"remove the files of an isar-rootless build: {stderr or 'unshare failed'}. "
         "Check that unprivileged user namespaces are enabled "
         "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone).")
+
+
+# Kernel switches that forbid unprivileged user namespaces: (sysctl, the
+# value that forbids them, the value that allows them).
+USERNS_SWITCHES = (("user.max_user_namespaces", "0", "63000"),
+                   ("kernel.unprivileged_userns_clone", "0", "1"),
+                   ("kernel.apparmor_restrict_unprivileged_userns", "1", "0"))
+
+
+def userns_blocker():
+    """The switch that forbids user namespaces here and the commands that
+    change it now and for every boot (as `kas-container doctor` names it),
+    or None."""
+    for name, forbids, allows in USERNS_SWITCHES:
+        try:
+            with open("/proc/sys/" + name.replace(".", "/"), encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value == forbids:
+            return (f"{name} is {forbids} on this host. Fix: sudo sysctl -w {name}={allows} "
+                    f"&& echo '{name} = {allows}' | sudo tee /etc/sysctl.d/90-kas-{name}.conf")
+    return None
 
 
 def remover_for(ctx, build_system):
