@@ -102,13 +102,13 @@ def public_uri(vcs, url):
     return f"{vcs}+" + urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def repo_dependencies(repos):
+def repo_dependencies(ctx, repos):
     """One resolved dependency per repo whose revision is known."""
-    from kas.repos.local import inspect
+    from kas.vcs.query import inspect
 
     dependencies = []
     for spec in repos.values():
-        checkout = inspect(spec.path)
+        checkout = inspect(ctx, spec.path)
         if checkout is None or checkout.commit is None:
             continue
         url = spec.url or checkout.url or spec.path
@@ -150,7 +150,7 @@ def statement(ctx, args, started, finished):
     import distro
 
     mode = args.provenance
-    repo_deps = repo_dependencies(ctx.repos)
+    repo_deps = repo_dependencies(ctx, ctx.repos)
     tracked = [spec.path for spec in ctx.repos.values()
                if any(dep["name"] == spec.name for dep in repo_deps)]
     internal = {}

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
-from kas.repos.local import vcs_root
+from kas.vcs.query import vcs_root
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ConfigLoader:
 
     def _vcs_root(self, directory):
         if directory not in self._vcs_roots:
-            self._vcs_roots[directory] = vcs_root(directory)
+            self._vcs_roots[directory] = vcs_root(self.ctx, directory)
         return self._vcs_roots[directory]
 
     def run_pass(self, known_repos):

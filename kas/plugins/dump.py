@@ -89,12 +89,12 @@ def lock_data(ctx):
 
 def resolve_local_repos(ctx, data):
     """CLI-143: pin url-less repos to the checkout that contains them."""
-    from kas.repos.local import inspect
+    from kas.vcs.query import inspect
 
     for repo_id, spec in ctx.repos.items():
         if not spec.is_local:
             continue
-        checkout = inspect(spec.path)
+        checkout = inspect(ctx, spec.path)
         if checkout is None:
             log.warning("Repository %s (root repo) is not under version control.",
                         spec.name)
@@ -112,7 +112,7 @@ def resolve_local_repos(ctx, data):
 
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
-    from kas.repos.vcs import FetchSettings, backend_for
+    from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
     for repo_id, spec in ctx.repos.items():

@@ -38,18 +38,14 @@ def floating_repos(ctx):
 
 def resolve_refs(ctx, specs):
     """repo id -> ResolvedRef of the checked-out repositories."""
-    from kas.repos.git import GitBackend
-    from kas.repos.vcs import FetchSettings, backend_for
+    from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
     resolved = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)
         backend.require_checkout()
-        tag_object = None
-        if spec.tag and isinstance(backend, GitBackend):
-            ids = backend.tag_ids()
-            tag_object = ids[0] if ids else None
+        tag_object = backend.tag_object() if spec.tag else None
         resolved[spec.id] = ResolvedRef(backend.resolve_commit(), tag_object)
     return resolved
 
@@ -139,7 +135,7 @@ def write_lock_files(lock_files, indent, sort):
 def commits_between(ctx, spec, old, new):
     """The commits from ``old`` to ``new``; None (with a warning) if ``old``
     is unknown to the checkout."""
-    from kas.repos.history import History
+    from kas.vcs.query import History
 
     history = History.of(ctx, spec.type, spec.path)
     old_id = history.resolve(old) if history else None

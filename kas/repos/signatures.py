@@ -18,7 +18,7 @@ import re
 import shutil
 
 from kas.errors import KasUserError
-from kas.repos.vcs import is_full_sha
+from kas.vcs.base import is_full_sha
 
 log = logging.getLogger(__name__)
 

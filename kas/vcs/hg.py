@@ -6,21 +6,21 @@ import os
 import re
 
 from kas.errors import CommandError
-from kas.repos.vcs import Backend, verify_commit
+from kas.vcs.base import Backend, verify_commit
 
 log = logging.getLogger(__name__)
 
 PATCH_USER = "kas <kas@example.com>"
 
 
-def _symbol(name):
+def revset_string(name):
     """A quoted revset string for ``name``."""
     return "'{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
 
 
 def _literal(name):
     """A revset pattern matching exactly ``name``."""
-    return _symbol("literal:" + name)
+    return revset_string("literal:" + name)
 
 
 class HgBackend(Backend):
@@ -57,7 +57,7 @@ class HgBackend(Backend):
     def present_ref(self):
         spec = self.spec
         if spec.commit:
-            node = self._node(_symbol(spec.commit))
+            node = self._node(revset_string(spec.commit))
             if node and spec.tag and not self._node(f"tag({_literal(spec.tag)})"):
                 return None
             return (spec.commit, "commit") if node else None
@@ -65,7 +65,7 @@ class HgBackend(Backend):
             return (spec.tag, "tag") if self._node(f"tag({_literal(spec.tag)})") else None
         if spec.branch:
             return (spec.branch, "branch") if self._branch_head() else None
-        return (spec.refspec, "commit") if self._node(_symbol(spec.refspec)) else None
+        return (spec.refspec, "commit") if self._node(revset_string(spec.refspec)) else None
 
     def _branch_head(self):
         return self._node(f"max(branch({_literal(self.spec.branch)}))")
@@ -81,7 +81,7 @@ class HgBackend(Backend):
         return bool(self.output(["hg", "status", "-mard"]))
 
     def verify(self, commit):
-        node = self._node(_symbol(commit))
+        node = self._node(revset_string(commit))
         if node is None:
             raise self.not_found("Commit", commit)
         return verify_commit(self, node, commit)
@@ -110,6 +110,9 @@ class HgBackend(Backend):
             return self.verify(spec.commit)
         return spec.refspec
 
+    def tag_object(self):
+        return None         # Mercurial tags name changesets, no tag objects
+
     def checkout(self, target=None):
         # Signed repos are git only (CF-652): ``target`` is never given here.
         rev = target or self.target()
@@ -123,7 +126,7 @@ class HgBackend(Backend):
         return self._node(".")
 
     def resolve_commit(self):
-        return self._node(_symbol(self.target()))
+        return self._node(revset_string(self.target()))
 
     # -- patches -------------------------------------------------------
 
