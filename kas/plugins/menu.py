@@ -35,7 +35,7 @@ def run(ctx, args):
     menuconfig.log_kconfig_warnings(kconf)
     if action == "exit":
         return
-    data = menuconfig.generate(kconf, args.kconfig, ctx.environ)
+    data = menuconfig.generate(kconf, args.kconfig, ctx)
     menuconfig.save(menuconfig.render(data), state)
     if action == "build":
         run_build(ctx, args)
