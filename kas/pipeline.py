@@ -220,6 +220,18 @@ def run_setup(ctx, skip=(), default_skip=()):
     return ctx.config
 
 
+def run_lock(ctx, args):
+    """``kas lock`` and the deprecated ``kas dump --lock --inplace``: the
+    dump pipeline, then the floating repos pinned in the lock files.
+    Returns the commits each updated pin moved over (repo -> commits)."""
+    from kas.lock import LOCK_SKIPS
+    from kas.lock.pins import lock
+
+    ctx.suppress_unpinned_warnings = True
+    run_setup(ctx, requested_skips(args), LOCK_SKIPS)
+    return lock(ctx, indent=args.indent, sort=args.sort)
+
+
 # CLI-330: credential variables that -E makes meaningless.
 IGNORED_WITH_PRESERVED_ENV = (
     "GIT_CREDENTIAL_HELPER", "GIT_CREDENTIAL_USEHTTPPATH", "GITCONFIG_FILE",

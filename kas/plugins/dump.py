@@ -6,7 +6,7 @@ import logging
 import sys
 
 from kas.errors import ArgumentsError
-from kas.pipeline import add_setup_options, requested_skips, run_setup
+from kas.pipeline import add_setup_options, requested_skips, run_lock, run_setup
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,17 @@ def run(ctx, args):
 
     check_arguments(args)
     if args.inplace:
-        from kas.plugins.lock import run_lock
+        from kas.difftext import moved_commits_text
 
         log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
-        return run_lock(ctx, args)
+        sys.stdout.write(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
+        return
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     indent = 2 if args.indent is None else args.indent
     if args.lock:
         sys.stdout.write(serialize(lock_data(ctx), args.format, indent=indent,
                                    sort=args.sort))
-        return None
+        return
     data = copy.deepcopy(config.data)
     header = data.get("header")
     if isinstance(header, dict):
@@ -75,13 +76,13 @@ def run(ctx, args):
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
     sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
-    return None
+    return
 
 
 def lock_data(ctx):
     """CLI-145: a lock document pinning every managed repo (INC-087)."""
-    from kas.config.lockfile import lock_document
-    from kas.repos.lock import managed_repos, resolve_refs
+    from kas.lock.model import lock_document
+    from kas.lock.pins import managed_repos, resolve_refs
 
     resolved = resolve_refs(ctx, managed_repos(ctx))
     return lock_document({rid: ref.commit for rid, ref in resolved.items()})

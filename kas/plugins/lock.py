@@ -1,13 +1,12 @@
 """``kas lock``: pin floating repos in lock files (CLI-150 ... CLI-153)."""
 
-from kas.pipeline import add_setup_options, requested_skips, run_setup
+import sys
+
+from kas.pipeline import add_setup_options, run_lock
 
 COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
 HELP_ORDER = 100
-
-# CLI-150: the dump pipeline (CLI-140).
-LOCK_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
 
 
 def add_lock_format_options(parser, indent_default=None):
@@ -25,13 +24,7 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
-    run_lock(ctx, args)
+    from kas.difftext import moved_commits_text
 
-
-def run_lock(ctx, args):
-    """Also ``kas dump --lock --inplace`` (CLI-146)."""
-    from kas.repos.lock import lock
-
-    ctx.suppress_unpinned_warnings = True
-    run_setup(ctx, requested_skips(args), LOCK_SKIPS)
-    lock(ctx, indent=args.indent, sort=args.sort)
+    moved = run_lock(ctx, args)
+    sys.stdout.write(moved_commits_text(moved, not ctx.no_color))
