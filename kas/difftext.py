@@ -132,6 +132,14 @@ def repos_lines(vcs, palette, oneline=False, separated=True):
     return lines
 
 
+def moved_commits_text(moved, color):
+    """What ``kas lock --update`` moved the pins over: the commit lists of
+    the diff text format (oneline, commits only), without ``---`` between
+    the repositories."""
+    lines = repos_lines(moved, Palette(color), oneline=True, separated=False)
+    return "".join(f"{line}\n" for line in lines)
+
+
 def render_text(names, changes, vcs, palette, oneline=False, commit_only=False,
                 content_only=False):
     """CLI-164: the whole text report; ``names`` are the two config arguments."""

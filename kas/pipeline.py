@@ -296,17 +296,13 @@ def build(ctx, args):
     write_attestation(ctx, args, started, now())
 
 
-# --- kas lock (also kas dump --lock --inplace) -------------------------------
-
-# CLI-150: the dump pipeline (CLI-140).
-LOCK_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
-
-
-def lock_repos(ctx, args):
-    """``kas lock``, and the deprecated ``kas dump --lock --inplace``
-    (CLI-146): the dump steps, then pin the floating repos in lock files."""
-    from kas.repos.lock import lock
+def run_lock(ctx, args):
+    """``kas lock`` and the deprecated ``kas dump --lock --inplace``: the
+    dump pipeline, then the floating repos pinned in the lock files.
+    Returns the commits each updated pin moved over (repo -> commits)."""
+    from kas.lock import LOCK_SKIPS
+    from kas.lock.pins import lock
 
     ctx.suppress_unpinned_warnings = True
     run_setup(ctx, requested_skips(args), LOCK_SKIPS)
-    lock(ctx, indent=args.indent, sort=args.sort)
+    return lock(ctx, indent=args.indent, sort=args.sort)

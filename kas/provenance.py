@@ -104,11 +104,11 @@ def public_uri(vcs, url):
 
 def repo_dependencies(ctx, repos):
     """One resolved dependency per repo whose revision is known."""
-    from kas.repos.local import inspect
+    from kas.vcs.query import inspect
 
     dependencies = []
     for spec in repos.values():
-        checkout = inspect(spec.path)
+        checkout = inspect(ctx, spec.path)
         if checkout is None or checkout.commit is None:
             continue
         url = spec.url or checkout.url or spec.path
@@ -130,7 +130,7 @@ def pinned_commit(ctx, spec, checkout):
     nothing upstream knows), else the checked-out HEAD."""
     if spec.is_local or not spec.patches:
         return checkout.commit
-    from kas.repos.vcs import FetchSettings, backend_for
+    from kas.vcs import FetchSettings, backend_for
 
     return backend_for(ctx, spec, FetchSettings(ctx)).resolve_commit()
 

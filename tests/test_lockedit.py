@@ -6,7 +6,7 @@ In-process unit tests: the editor is a pure text function."""
 import pytest
 import yaml
 
-from kas.config.lockedit import CannotEdit, edit_lock_text
+from kas.lock.edit import CannotEdit, edit_lock_text
 
 OLD = "a" * 40
 NEW = "b" * 40

@@ -6,6 +6,7 @@ files (kas.menu.config with kconfiglib); the errors that stop
 ``kas`` in a subprocess (no terminal there).
 """
 
+import argparse
 import logging
 import os
 
@@ -22,6 +23,7 @@ from conftest import (
 )
 from menuhelpers import make_project
 
+from kas.context import Context
 from kas.menu import config as menuconfig
 
 ALL_KINDS = """
@@ -122,11 +124,16 @@ def kconfig(directory, text=ALL_KINDS, name="Kconfig"):
     return write(os.path.join(str(directory), name), text)
 
 
+def context(environ=None):
+    """A kas context with ``environ`` as the caller's environment."""
+    return Context(argparse.Namespace(), environ=environ or {})
+
+
 def generated(path, environ=None, values=None):
     kconf = menuconfig.load_kconfig(path)
     if values:
         menuconfig.apply_menu_configuration(kconf, values, "state.yml")
-    return menuconfig.render(menuconfig.generate(kconf, path, environ or {}))
+    return menuconfig.render(menuconfig.generate(kconf, path, context(environ)))
 
 
 # --- generation (CLI-194) ------------------------------------------------------------
@@ -159,7 +166,7 @@ def test_cli194_source_dir_is_the_checkout_root(tmp_path):
     Kconfig file, not the Kconfig's own directory."""
     repo = make_git_repo(tmp_path / "repo")
     path = kconfig(os.path.join(repo, "sub", "dir"))
-    data = menuconfig.generate(menuconfig.load_kconfig(path), path, {})
+    data = menuconfig.generate(menuconfig.load_kconfig(path), path, context())
     assert data["_source_dir"] == repo
 
 

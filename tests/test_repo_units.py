@@ -5,11 +5,11 @@ import os
 import pytest
 
 from kas.errors import KasUserError
-from kas.repos.git import checkout_rev, local_branch_name, strip_refs
 from kas.repos.parallel import jobs
 from kas.repos.patches import PatchDate, patch_date
-from kas.repos.urls import clone_depth, effective_url, premirror_rules, qualified_name
-from kas.repos.vcs import is_full_sha
+from kas.vcs.base import is_full_sha
+from kas.vcs.git import checkout_rev, local_branch_name, strip_refs
+from kas.vcs.urls import clone_depth, effective_url, premirror_rules, qualified_name
 
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
 

@@ -138,8 +138,6 @@ def test_no_plugin_imports_another_plugin(graph):
     assert violations == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17.1/17.2: kas.config.includes imports "
-                   "kas.repos.local (vcs_root); owned by the repos/config work")
 def test_config_imports_nothing_from_repos(graph):
     """Issue 17: kas/config reads configurations only; finding and fetching
     repos is kas/repos' job, above it."""
@@ -151,9 +149,6 @@ def test_config_imports_nothing_from_repos(graph):
     assert violations == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17.1/17.2: kas.repos.vcs <-> kas.repos.git/hg "
-                   "and kas.config.lockfile <-> kas.config.lockedit import each other; "
-                   "owned by the repos/config work")
 def test_no_import_cycles(graph):
     """Issue 17: no two modules of kas import each other, directly or
     through others, at module level or inside functions."""
@@ -172,13 +167,18 @@ def container_commands(script_text):
     return {word.strip() for word in pattern.split("|")}
 
 
+# Commands kas-container runs itself, on the host, instead of forwarding.
+CONTAINER_OWN_COMMANDS = {"doctor"}
+
+
 def test_kas_container_forwards_exactly_the_kas_commands():
     """Issue 17 / KC-020: the commands kas-container accepts and forwards
     are the commands of kas (the COMMAND of each plugin module): none
     missing, none that kas would reject."""
     with open(os.path.join(REPO_ROOT, "kas-container"), encoding="utf-8") as f:
-        forwarded = container_commands(f.read())
-    assert forwarded == {plugin.COMMAND for plugin in plugins.discover()}
+        accepted = container_commands(f.read())
+    assert CONTAINER_OWN_COMMANDS <= accepted
+    assert accepted - CONTAINER_OWN_COMMANDS == {plugin.COMMAND for plugin in plugins.discover()}
 
 
 def test_container_commands_reads_a_continued_case_pattern():

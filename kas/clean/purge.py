@@ -53,7 +53,7 @@ def locate_repos(ctx, dry_run):
 def remove_repo(ctx, cleaner, spec, keep_refs):
     """CLI-181 step 4: a managed repo and its reference repository."""
     from kas.clean.removal import resolved
-    from kas.repos.urls import qualified_name
+    from kas.vcs.urls import qualified_name
 
     if spec.is_local:
         log.debug("Skipping %s as not managed by kas", spec.name)

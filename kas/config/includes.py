@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
-from kas.repos.local import vcs_root
+from kas.lock import lock_file_of
+from kas.vcs.query import vcs_root
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,6 @@ class LoadedFile:
         self.in_lock = in_lock      # loaded as (part of) a lock file group
         self.external = external    # reached through another repository (INC-076)
         self.repo_root = repo_root  # root its string includes resolve against
-
-
-def lock_file_of(path):
-    """``dir/<stem>.lock<suffix>`` (INC-080)."""
-    stem, suffix = os.path.splitext(path)
-    return stem + ".lock" + suffix
 
 
 def within(path, base):
@@ -89,7 +84,7 @@ class ConfigLoader:
 
     def _vcs_root(self, directory):
         if directory not in self._vcs_roots:
-            self._vcs_roots[directory] = vcs_root(directory)
+            self._vcs_roots[directory] = vcs_root(self.ctx, directory)
         return self._vcs_roots[directory]
 
     def run_pass(self, known_repos):

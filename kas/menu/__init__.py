@@ -22,5 +22,5 @@ def edit(ctx, kconfig_path):
     action = run_menu(kconf, no_color=ctx.no_color)   # the screen is closed again
     config.log_kconfig_warnings(kconf)
     if action != "exit":
-        config.save(config.render(config.generate(kconf, kconfig_path, ctx.environ)), state)
+        config.save(config.render(config.generate(kconf, kconfig_path, ctx)), state)
     return action

@@ -171,23 +171,24 @@ def menu_config_vars(kconf):
     return "\n".join(lines)
 
 
-def source_dir(kconfig_path):
+def source_dir(ctx, kconfig_path):
     """Root of the VCS checkout containing the Kconfig file, else its directory."""
-    from kas.repos.local import vcs_root
+    from kas.vcs.query import vcs_root
 
     directory = os.path.dirname(os.path.abspath(kconfig_path))
-    return vcs_root(directory) or directory
+    return vcs_root(ctx, directory) or directory
 
 
-def generate(kconf, kconfig_path, environ):
+def generate(kconf, kconfig_path, ctx):
     """The ``.config.yaml`` content as a mapping (CLI-194)."""
+    environ = ctx.environ
     data = {
         "header": {
             "version": CONFIG_FORMAT_VERSION,
             "includes": active_string_values(kconf, INCLUDE_PREFIX),
         },
         "menu_configuration": menu_configuration(kconf),
-        "_source_dir": source_dir(kconfig_path),
+        "_source_dir": source_dir(ctx, kconfig_path),
     }
     if environ.get("_KAS_REPO_DIR_HOST"):
         data["_source_dir_host"] = environ["_KAS_REPO_DIR_HOST"]

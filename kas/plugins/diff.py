@@ -72,7 +72,7 @@ def repo_commits(ctx, changes, first_repos, second_repos):
 def commits_in_either(ctx, specs, old, new):
     """The commits from ``old`` to ``new`` in the first checkout that knows
     both; None if no side has a checkout at all."""
-    from kas.repos.history import History
+    from kas.vcs.query import History
 
     tried = None
     for spec in specs:

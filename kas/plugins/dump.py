@@ -6,7 +6,7 @@ import logging
 import sys
 
 from kas.errors import ArgumentsError
-from kas.pipeline import add_setup_options, lock_repos, requested_skips, run_setup
+from kas.pipeline import add_setup_options, requested_skips, run_lock, run_setup
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,17 @@ def run(ctx, args):
 
     check_arguments(args)
     if args.inplace:
+        from kas.difftext import moved_commits_text
+
         log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
-        return lock_repos(ctx, args)
+        sys.stdout.write(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
+        return
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     indent = 2 if args.indent is None else args.indent
     if args.lock:
         sys.stdout.write(serialize(lock_data(ctx), args.format, indent=indent,
                                    sort=args.sort))
-        return None
+        return
     data = copy.deepcopy(config.data)
     header = data.get("header")
     if isinstance(header, dict):
@@ -73,13 +76,13 @@ def run(ctx, args):
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
     sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
-    return None
+    return
 
 
 def lock_data(ctx):
     """CLI-145: a lock document pinning every managed repo (INC-087)."""
-    from kas.config.lockfile import lock_document
-    from kas.repos.lock import managed_repos, resolve_refs
+    from kas.lock.model import lock_document
+    from kas.lock.pins import managed_repos, resolve_refs
 
     resolved = resolve_refs(ctx, managed_repos(ctx))
     return lock_document({rid: ref.commit for rid, ref in resolved.items()})
@@ -87,12 +90,12 @@ def lock_data(ctx):
 
 def resolve_local_repos(ctx, data):
     """CLI-143: pin url-less repos to the checkout that contains them."""
-    from kas.repos.local import inspect
+    from kas.vcs.query import inspect
 
     for repo_id, spec in ctx.repos.items():
         if not spec.is_local:
             continue
-        checkout = inspect(spec.path)
+        checkout = inspect(ctx, spec.path)
         if checkout is None:
             log.warning("Repository %s (root repo) is not under version control.",
                         spec.name)
@@ -110,7 +113,7 @@ def resolve_local_repos(ctx, data):
 
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
-    from kas.repos.vcs import FetchSettings, backend_for
+    from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
     for repo_id, spec in ctx.repos.items():

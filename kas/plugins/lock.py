@@ -1,6 +1,8 @@
 """``kas lock``: pin floating repos in lock files (CLI-150 ... CLI-153)."""
 
-from kas.pipeline import add_setup_options, lock_repos
+import sys
+
+from kas.pipeline import add_setup_options, run_lock
 
 COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
@@ -22,4 +24,7 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
-    lock_repos(ctx, args)
+    from kas.difftext import moved_commits_text
+
+    moved = run_lock(ctx, args)
+    sys.stdout.write(moved_commits_text(moved, not ctx.no_color))

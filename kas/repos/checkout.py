@@ -5,7 +5,7 @@ import logging
 from kas.repos.parallel import run_in_order
 from kas.repos.signatures import SignatureVerifier
 from kas.repos.status import progress_for
-from kas.repos.vcs import FetchSettings, backend_for
+from kas.vcs import FetchSettings, backend_for
 
 log = logging.getLogger(__name__)
 

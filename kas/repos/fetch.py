@@ -12,7 +12,7 @@ import shutil
 
 from kas.repos.parallel import run_parallel
 from kas.repos.status import progress_for
-from kas.repos.vcs import FetchSettings, backend_for
+from kas.vcs import FetchSettings, backend_for
 
 log = logging.getLogger(__name__)
 

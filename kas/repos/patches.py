@@ -10,8 +10,8 @@ import logging
 import os
 
 from kas.errors import KasUserError
-from kas.repos.git import strip_refs
-from kas.repos.vcs import FetchSettings, backend_for
+from kas.vcs import FetchSettings, backend_for
+from kas.vcs.git import strip_refs
 
 log = logging.getLogger(__name__)
 

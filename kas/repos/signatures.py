@@ -18,8 +18,8 @@ import re
 import shutil
 
 from kas.errors import KasUserError
-from kas.repos.git import tag_ref
-from kas.repos.vcs import is_full_sha
+from kas.vcs.base import is_full_sha
+from kas.vcs.git import tag_ref
 
 log = logging.getLogger(__name__)
 

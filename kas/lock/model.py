@@ -2,7 +2,7 @@
 
 A :class:`LockFile` holds the parsed content of one lock file and the pins
 set on it.  An existing YAML lock file is edited line by line, so the
-user's comments, key order and quoting survive (see :mod:`kas.config.lockedit`);
+user's comments, key order and quoting survive (see :mod:`kas.lock.edit`);
 a new file, a JSON file, ``--sort``, a different ``--indent`` or a layout
 the editor cannot handle safely get the full format of INC-087.
 Files are replaced atomically: a failed run leaves them as they were.
@@ -17,10 +17,10 @@ import tempfile
 from kas.config import files
 from kas.config.output import to_json, to_yaml
 from kas.errors import KasUserError
+from kas.lock import LOCK_VERSION
 
 log = logging.getLogger(__name__)
 
-LOCK_VERSION = 14       # header version written by lock / dump --lock (CLI-145)
 DEFAULT_INDENT = 2
 
 
@@ -111,7 +111,7 @@ class LockFile:
         full = to_yaml(self.data, indent=size, sort=sort)
         if self.is_new:
             return full
-        from kas.config.lockedit import CannotEdit, edit_lock_text
+        from kas.lock.edit import CannotEdit, edit_lock_text
 
         try:
             if self.text is None:

@@ -16,8 +16,8 @@ The caller then falls back to a full rewrite.
 
 import yaml
 
-from kas.config.lockfile import LOCK_VERSION
 from kas.config.output import to_yaml
+from kas.lock import LOCK_VERSION
 
 
 class CannotEdit(Exception):

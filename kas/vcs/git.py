@@ -8,7 +8,7 @@ import shutil
 import tempfile
 
 from kas.errors import CommandError
-from kas.repos.vcs import Backend, is_full_sha, verify_commit
+from kas.vcs.base import Backend, is_full_sha, verify_commit
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class GitBackend(Backend):
 
     def _reference_repo(self):
         """CLI-084: the shared bare clone, created race-free."""
-        from kas.repos.urls import qualified_name
+        from kas.vcs.urls import qualified_name
 
         ref_dir = self.settings.ref_dir
         os.makedirs(ref_dir, exist_ok=True)
@@ -213,6 +213,10 @@ class GitBackend(Backend):
         if result.returncode != 0:
             return None
         return result.stdout.strip(), self.output(["git", "rev-parse", f"{ref}^{{commit}}"])
+
+    def tag_object(self):
+        ids = self.tag_ids()
+        return ids[0] if ids else None
 
     def target(self):
         """(revision to check out, local branch or None) per CLI-090."""

@@ -2,15 +2,14 @@
 
 Runs after the setup pipeline has fetched and checked out every repo, so
 each ref can be resolved locally.  Nothing is written before every repo
-has been resolved, and files are replaced atomically (kas.config.lockfile).
+has been resolved, and files are replaced atomically (kas.lock.model).
 """
 
 import logging
 import os
-import sys
 
-from kas.config.includes import lock_file_of
-from kas.config.lockfile import LockFile, display_path, replace_files
+from kas.lock import lock_file_of
+from kas.lock.model import LockFile, display_path, replace_files
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +37,14 @@ def floating_repos(ctx):
 
 def resolve_refs(ctx, specs):
     """repo id -> ResolvedRef of the checked-out repositories."""
-    from kas.repos.git import GitBackend
-    from kas.repos.vcs import FetchSettings, backend_for
+    from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
     resolved = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)
         backend.require_checkout()
-        tag_object = None
-        if spec.tag and isinstance(backend, GitBackend):
-            ids = backend.tag_ids()
-            tag_object = ids[0] if ids else None
+        tag_object = backend.tag_object() if spec.tag else None
         resolved[spec.id] = ResolvedRef(backend.resolve_commit(), tag_object)
     return resolved
 
@@ -66,11 +61,13 @@ def lock_files_in_use(config):
 
 
 def lock(ctx, indent=None, sort=False):
-    """``kas lock`` once the pipeline has run (CLI-151, CLI-152)."""
+    """``kas lock`` once the pipeline has run (CLI-151, CLI-152); returns
+    the commits each updated pin moved over (repo name -> commits, newest
+    first), for the command to print."""
     candidates = floating_repos(ctx)
     if not candidates:
         log.info("No floating repos found. Nothing to lock.")
-        return
+        return {}
     resolved = resolve_refs(ctx, candidates)
     lock_files = lock_files_in_use(ctx.config)
     remaining, moved = update_existing_locks(ctx, lock_files, candidates, resolved)
@@ -79,7 +76,7 @@ def lock(ctx, indent=None, sort=False):
         if top.is_new:
             lock_files.append(top)
     write_lock_files(lock_files, indent, sort)
-    print_moved_commits(ctx, moved)     # only once the new pins are on disk
+    return moved
 
 
 def update_existing_locks(ctx, lock_files, candidates, resolved):
@@ -139,7 +136,7 @@ def write_lock_files(lock_files, indent, sort):
 def commits_between(ctx, spec, old, new):
     """The commits from ``old`` to ``new``; None (with a warning) if ``old``
     is unknown to the checkout."""
-    from kas.repos.history import History
+    from kas.vcs.query import History
 
     history = History.of(ctx, spec.type, spec.path)
     old_id = history.resolve(old) if history else None
@@ -148,13 +145,3 @@ def commits_between(ctx, spec, old, new):
                     spec.name, old)
         return None
     return history.commits(old_id, new)
-
-
-def print_moved_commits(ctx, moved):
-    """What the updated locks move over, in the diff text format (oneline,
-    commits only), one list after the other without ``---`` (issue 16.6)."""
-    from kas.difftext import Palette, repos_lines
-
-    lines = repos_lines(moved, Palette(not ctx.no_color), oneline=True, separated=False)
-    sys.stdout.write("".join(f"{line}\n" for line in lines))
-    sys.stdout.flush()

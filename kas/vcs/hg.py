@@ -6,7 +6,7 @@ import os
 import re
 
 from kas.errors import CommandError, KasUserError
-from kas.repos.vcs import Backend, verify_commit, warn_short_hash
+from kas.vcs.base import Backend, verify_commit, warn_short_hash
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +16,14 @@ PATCH_USER = "kas <kas@example.com>"
 REV_NODE = re.compile(r"(\d+):([0-9a-f]+)")
 
 
-def _symbol(name):
+def revset_string(name):
     """A quoted revset string for ``name``."""
     return "'{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
 
 
 def _literal(name):
     """A revset pattern matching exactly ``name``."""
-    return _symbol("literal:" + name)
+    return revset_string("literal:" + name)
 
 
 def resolve_nodes(run, rev):
@@ -35,7 +35,7 @@ def resolve_nodes(run, rev):
     if not rev:
         return []
     # No name may contain ':', so ``0:3e52...`` needs only one hg process.
-    revsets = (rev,) if ":" in rev else (_symbol(rev), rev)
+    revsets = (rev,) if ":" in rev else (revset_string(rev), rev)
     for revset in revsets:
         result = run(["hg", "log", "-r", revset, "--template", "{node}\n"])
         nodes = result.stdout.split() if result.returncode == 0 else []
@@ -152,6 +152,9 @@ class HgBackend(Backend):
         if spec.commit:
             return self.verify(spec.commit)
         return spec.refspec
+
+    def tag_object(self):
+        return None         # Mercurial tags name changesets, no tag objects
 
     def checkout(self, target=None):
         # Signed repos are git only (CF-652): ``target`` is never given here.

@@ -1,0 +1,212 @@
+"""The interface of a version-control backend.
+
+A backend works on one checkout (anything shaped like :class:`CheckoutSpec`,
+in practice the repository engine's ``RepoSpec``) and knows how to clone,
+fetch, check out and patch it.  The policy (when to fetch, in which order,
+what to log) lives in the repository engine (:mod:`kas.repos`); the choice
+of backend is the registry in :mod:`kas.vcs`.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
+
+from kas.errors import KasUserError, redact
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from kas.context import Context
+
+log = logging.getLogger(__name__)
+
+
+class CheckoutSpec(Protocol):
+    """What a backend needs to know of one repository."""
+
+    id: str
+    name: str
+    type: str               # "git" or "hg"
+    url: str | None      # as configured (premirrors are applied by the backend)
+    path: str               # absolute directory of the checkout
+    commit: str | None
+    branch: str | None
+    tag: str | None
+    refspec: str | None  # legacy ref, mutually exclusive with the above
+    signed: bool
+
+
+class FetchSettings:
+    """What the environment and the command line say about fetching."""
+
+    def __init__(self, ctx: Context) -> None:
+        from kas.vcs.urls import clone_depth, premirror_rules
+
+        self.depth = clone_depth(ctx.environ)                     # CLI-086
+        self.premirrors = premirror_rules(ctx.environ)            # CLI-083
+        ref_dir = ctx.environ.get("KAS_REPO_REF_DIR")
+        self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
+        if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
+            raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
+        self.update = ctx.update
+        self.force_checkout = bool(getattr(ctx.args, "force_checkout", False))
+
+
+class Backend(abc.ABC):
+    """One checkout.  Subclasses implement the VCS specific commands."""
+
+    # The file or directory that marks the top of a checkout.
+    MARKER: str
+
+    def __init__(self, ctx: Context, spec: CheckoutSpec, settings: FetchSettings) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.settings = settings
+        self.path = spec.path
+
+    @property
+    def url(self) -> str:
+        from kas.vcs.urls import effective_url
+
+        assert self.spec.url is not None, "local repositories have no backend"
+
+        return effective_url(self.spec.url, self.settings.premirrors)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of VCS commands (the managed one, non-interactive)."""
+        return self.ctx.tool_env()
+
+    def require_checkout(self) -> None:
+        """Refuse to run VCS commands in a directory that is not the top of
+        a checkout: they would act on an enclosing repository instead."""
+        if not os.path.exists(self.path):
+            raise KasUserError(f'Repository "{self.spec.name}" is not available: {self.path} '
+                               "does not exist (was fetching skipped?)")
+        if not os.path.lexists(os.path.join(self.path, self.MARKER)):
+            raise KasUserError(
+                f'Cannot use {self.path} for repository "{self.spec.name}": it exists but '
+                f"is not a {self.spec.type} checkout. Move it away or fix the repo's path.")
+
+    # The user-facing errors of §4, the same for every backend.
+
+    def fetch_failed(self, output: str) -> KasUserError:
+        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
+                            f"{redact(output.strip())}")
+
+    def not_found(self, kind: str, value: str) -> KasUserError:
+        return KasUserError(f'{kind} "{value}" cannot be found in repository '
+                            f'"{self.spec.name}"')
+
+    def tag_mismatch(self, tag_commit: str) -> KasUserError:
+        spec = self.spec
+        return KasUserError(f'Provided tag "{spec.tag}" ("{tag_commit}") does not match '
+                            f'provided commit "{spec.commit}" in repository "{spec.name}", '
+                            "aborting!")
+
+    def branch_lacks_commit(self) -> KasUserError:
+        spec = self.spec
+        return KasUserError(f'Branch "{spec.branch}" in repository "{spec.name}" does not '
+                            f'contain commit "{spec.commit}"')
+
+    def run(self, argv: list[str], check: bool = True, input: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.ctx.runner.run(argv, cwd=self.path, env=env or self.env, check=check,
+                                   input=input)
+
+    def output(self, argv: list[str]) -> str:
+        return self.run(argv).stdout.strip()
+
+    def succeeds(self, argv: list[str]) -> bool:
+        return self.run(argv, check=False).returncode == 0
+
+    # -- implemented by each backend -------------------------------------
+
+    @abc.abstractmethod
+    def clone(self, into: str) -> bool:
+        """Clone into the not yet existing directory ``into``; True if its
+        origin already equals :attr:`url`."""
+
+    @abc.abstractmethod
+    def sync_origin(self) -> None:
+        """Make the checkout's origin follow the effective URL."""
+
+    @abc.abstractmethod
+    def present_ref(self) -> tuple[str, str] | None:
+        """(ref text, object type) if the configured ref needs no fetch."""
+
+    @abc.abstractmethod
+    def fetch(self) -> None:
+        """Fetch what the configured ref needs from origin."""
+
+    @abc.abstractmethod
+    def is_dirty(self) -> bool:
+        """Whether tracked files differ from HEAD."""
+
+    @abc.abstractmethod
+    def verify(self, commit: str) -> str:
+        """The full id of ``commit``; a short or suspicious one is reported."""
+
+    @abc.abstractmethod
+    def target(self) -> object:
+        """What :meth:`checkout` checks out for the configured refs."""
+
+    @abc.abstractmethod
+    def tag_object(self) -> str | None:
+        """Id of the object the configured tag names (for an annotated git
+        tag the tag object, not the commit), or None where the VCS has none."""
+
+    @abc.abstractmethod
+    def checkout(self, target: object = None) -> str:
+        """Check out ``target`` (default: :meth:`target`); returns the
+        revision text for the log."""
+
+    @abc.abstractmethod
+    def head(self) -> str | None:
+        """Full commit id of the work tree."""
+
+    @abc.abstractmethod
+    def resolve_commit(self) -> str | None:
+        """Full commit id the configured ref points to."""
+
+    @abc.abstractmethod
+    def patch_session(self, branch: str) -> AbstractContextManager[Backend]:
+        """Switch to ``branch``; on failure restore the pre-patch state."""
+
+    @abc.abstractmethod
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
+        """Apply and commit one patch file; None, or the tool's complaint."""
+
+
+class PatchDate(Protocol):
+    """A patch commit's date in each tool's notation."""
+
+    def git(self) -> str: ...
+
+    def hg(self) -> str: ...
+
+
+def verify_commit(backend: Backend, resolved: str, commit: str) -> str:
+    """CLI-091: compare the resolved id with the configured commit."""
+    if resolved == commit:
+        return resolved
+    if resolved.startswith(commit):
+        warn_short_hash(backend, commit)
+        return resolved
+    raise KasUserError(f"Parsed commit {resolved} differs suspiciously from "
+                       f"specified {commit}.")
+
+
+def warn_short_hash(backend: Backend, commit: str) -> None:
+    """An abbreviated commit id pins less than it seems (CLI-091)."""
+    log.warning('%s is not a full-length hash for repo "%s".\n'
+                "This eases supply chain attacks and will be an error in future "
+                "versions.", commit, backend.spec.name)
+
+
+def is_full_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)

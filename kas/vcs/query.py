@@ -1,0 +1,188 @@
+"""Read-only queries on checkouts, git or Mercurial.
+
+* :func:`vcs_root` and :func:`inspect`: the checkout that holds a
+  directory kas does not manage (the top repository of a configuration,
+  url-less repos).  They never fail the run: a missing tool or a directory
+  outside version control yields None.
+* :class:`History`: resolving revisions and listing the commits between
+  two of them, for ``kas lock --update`` (what moved) and ``kas diff``
+  (what differs).  Revisions are validated first so the caller can say
+  which one is unknown.
+
+Every command runs through the context's runner, like the backends'.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from kas.errors import CommandError
+from kas.vcs.hg import resolve_nodes
+
+if TYPE_CHECKING:
+    from kas.context import Context
+
+
+def _query(ctx: Context, argv: list[str], cwd: str) -> str | None:
+    """stdout of ``argv`` run in ``cwd``, or None if it fails or is missing."""
+    try:
+        result = ctx.runner.run(argv, cwd=cwd, env=ctx.tool_env(), check=False)
+    except CommandError:        # the program is not installed
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def vcs_root(ctx: Context, directory: str) -> str | None:
+    """Root of the checkout containing ``directory`` (a submodule counts as
+    its superproject), or None outside version control."""
+    out = _query(ctx, ["git", "rev-parse", "--show-toplevel",
+                       "--show-superproject-working-tree"], directory)
+    if out is not None:
+        paths = [line for line in out.splitlines() if line]
+        if paths:
+            return min(paths)
+    return hg_root(directory)
+
+
+def hg_root(directory: str) -> str | None:
+    """What ``hg root`` answers, without starting hg (slow) outside hg trees."""
+    if shutil.which("hg") is None:
+        return None
+    current = os.path.realpath(directory)
+    while True:
+        if os.path.isdir(os.path.join(current, ".hg")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+@dataclass(frozen=True)
+class LocalCheckout:
+    """What version control says about a local directory."""
+
+    vcs: str                # "git" or "hg"
+    url: str | None      # origin URL
+    commit: str | None   # HEAD commit id
+    dirty: bool             # tracked files differ from HEAD
+
+
+def inspect(ctx: Context, directory: str) -> LocalCheckout | None:
+    """The LocalCheckout of ``directory``, or None if not version controlled."""
+    if not os.path.isdir(directory):
+        return None
+    commit = _query(ctx, ["git", "rev-parse", "--verify", "-q", "HEAD"], directory)
+    if commit is not None or _query(ctx, ["git", "rev-parse", "--git-dir"], directory):
+        url = _query(ctx, ["git", "remote", "get-url", "origin"], directory)
+        status = _query(ctx, ["git", "status", "--porcelain", "--untracked-files=no"],
+                        directory)
+        return LocalCheckout("git", _strip(url), _strip(commit),
+                             bool(status and status.strip()))
+    if hg_root(directory) is None:
+        return None
+    commit = _query(ctx, ["hg", "log", "-r", ".", "--template", "{node}"], directory)
+    if commit is not None:
+        url = _query(ctx, ["hg", "paths", "default"], directory)
+        status = _query(ctx, ["hg", "status", "-mard"], directory)
+        return LocalCheckout("hg", _strip(url), _strip(commit),
+                             bool(status and status.strip()))
+    return None
+
+
+def _strip(text: str | None) -> str | None:
+    return text.strip() or None if text is not None else None
+
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# git log record: fields split by US, records ended by NUL (-z); the
+# message comes last so a stray separator in it cannot shift fields.
+_GIT_FORMAT = "%H%x1f%an%x1f%ae%x1f%cd%x1f%B"
+_HG_TEMPLATE = ("{node}\\x1f{person(author)}\\x1f{email(author)}\\x1f"
+                "{date|isodatesec}\\x1f{desc}\\x00")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a history listing."""
+
+    commit: str         # full id
+    author: str         # name only
+    email: str
+    commit_date: str    # YYYY-MM-DD HH:MM:SS, in the commit's own time zone
+    message: str        # full message as stored (git: trailing newline kept)
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+class History:
+    """Read-only history queries on the checkout at ``path``."""
+
+    def __init__(self, ctx: Context, vcs_type: str, path: str) -> None:
+        self.ctx = ctx
+        self.type = vcs_type
+        self.path = path
+
+    @classmethod
+    def of(cls, ctx: Context, vcs_type: str, path: str) -> History | None:
+        """The History of ``path``, or None if it is no checkout of that type."""
+        marker = ".hg" if vcs_type == "hg" else ".git"
+        if not os.path.lexists(os.path.join(path, marker)):
+            return None
+        return cls(ctx, vcs_type, path)
+
+    def _run(self, argv):
+        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.tool_env(), check=False)
+
+    def resolve(self, rev: str | None) -> str | None:
+        """Full commit id of ``rev`` (commit id, tag or branch; for hg any
+        revision naming one changeset), or None."""
+        if not rev or rev.startswith("-"):
+            return None
+        if self.type == "hg":
+            nodes = resolve_nodes(self._run, rev)
+            return nodes[0] if len(nodes) == 1 else None
+        result = self._run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                            f"{rev}^{{commit}}"])
+        ids = result.stdout.split() if result.returncode == 0 else []
+        return ids[-1] if ids else None
+
+    def unshallow(self) -> None:
+        """A shallow git clone lacks the history in between (CLI-162)."""
+        if self.type != "git":
+            return
+        result = self._run(["git", "rev-parse", "--is-shallow-repository"])
+        if result.stdout.strip() == "true":
+            self._run(["git", "fetch", "-q", "--unshallow"])
+
+    def commits(self, old: str, new: str) -> list[Commit]:
+        """Commits reachable from ``new`` but not from ``old``, newest first.
+
+        Both must be full ids returned by :meth:`resolve`."""
+        if self.type == "hg":
+            argv = ["hg", "log", "-r", f"reverse(only({new}, {old}))",
+                    "--template", _HG_TEMPLATE]
+        else:
+            argv = ["git", "log", "-z", f"--format={_GIT_FORMAT}",
+                    f"--date=format:{DATE_FORMAT}", f"{old}..{new}", "--"]
+        result = self._run(argv)
+        if result.returncode != 0:
+            return []
+        return [_commit(record) for record in result.stdout.split("\0") if record.strip()]
+
+
+def _commit(record: str) -> Commit:
+    commit, author, email, date, message = record.lstrip("\n").split("\x1f", 4)
+    # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.  The
+    # message stays byte for byte as the VCS stores it: git's %B is the raw
+    # message; hg stores descriptions already stripped.
+    return Commit(commit, author, email, date[:19], message)
