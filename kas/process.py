@@ -7,6 +7,7 @@ left behind.  Interactive children use :func:`run_interactive` instead and
 stay in the foreground group.
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -95,10 +96,8 @@ def _stop_group(proc, deadline=None):
     _signal_group(proc, signal.SIGTERM)
     if deadline is None:
         deadline = time.monotonic() + TERMINATE_GRACE
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        pass
     # Also sweeps helpers (ssh, transports) that outlived the leader.
     _signal_group(proc, signal.SIGKILL)
     proc.wait()
@@ -110,10 +109,8 @@ def log_command(argv, cwd):
 
 
 def _signal_group(proc, signum):
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 EXIT_INTERRUPTED = 130
@@ -255,7 +252,5 @@ def _line_reader(stream, handle):
 
 def _signal_process(proc, signum):
     if proc.returncode is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
-        except ProcessLookupError:
-            pass

@@ -1,6 +1,7 @@
 """Shared test helpers: run the real ``kas`` command, make real repos."""
 
 import argparse
+import contextlib
 import os
 import pty
 import select
@@ -221,10 +222,8 @@ class Terminal:
         os.write(self.fd, text.encode())
 
     def kill(self):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, 9)
-        except ProcessLookupError:
-            pass
 
     def finish(self, timeout=20):
         """Read to the end; returns the exit code."""

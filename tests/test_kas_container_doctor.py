@@ -8,6 +8,7 @@ kernel.unprivileged_userns_clone, an overlapping /etc/subuid) is fed as
 recorded files through KAS_CONTAINER_TEST_ROOT.
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -360,10 +361,8 @@ def test_doctor_podman_vfs_storage_warns_issue20_1(kasci, project):
             with open(pid_file) as f:
                 pid = int(f.read().strip() or 0)
             if pid > 0:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
         kasci.run(["podman", "unshare", "rm", "-rf", os.path.join(home, ".local")],
                   env=user_env(kasci, **env))
         shutil.rmtree(home, ignore_errors=True)

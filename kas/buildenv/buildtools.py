@@ -17,6 +17,7 @@ harder (killed, power loss) still carries the marker, so the next run
 removes it and installs again instead of using it.
 """
 
+import contextlib
 import glob
 import hashlib
 import logging
@@ -177,10 +178,8 @@ def _remove_failed(install_dir, created):
 
 
 def _unlink(path):
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _run_installer(ctx, installer, install_dir):

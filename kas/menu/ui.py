@@ -11,6 +11,7 @@ colors are used at all.
 ``run_menu`` returns what the user chose: "build", "save" or "exit".
 """
 
+import contextlib
 import curses
 import sys
 import textwrap
@@ -162,10 +163,8 @@ class Menu:
         self.attrs = self._attributes()
         if hasattr(curses, "set_escdelay"):
             curses.set_escdelay(25)     # ESC alone must not feel slow
-        try:
+        with contextlib.suppress(curses.error):
             curses.curs_set(0)
-        except curses.error:
-            pass
         screen.keypad(True)
 
     def _attributes(self):
@@ -296,10 +295,8 @@ class Menu:
         if row >= height or column >= width:
             return
         text = text[:max(0, width - column - (1 if row == height - 1 else 0))]
-        try:
+        with contextlib.suppress(curses.error):
             self.screen.addstr(row, column, text, attr)
-        except curses.error:
-            pass
 
     # ---- dialogs
 

@@ -112,10 +112,9 @@ class GitBackend(Backend):
         temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
         try:
             self._git_clone(["-q", "--bare", "--", self.url, temp])
-            try:
+            # Another kas instance may have been faster; its copy is as good.
+            with contextlib.suppress(OSError):
                 os.rename(temp, target)
-            except OSError:
-                pass        # another kas instance was faster; its copy is as good
         finally:
             if os.path.exists(temp):
                 shutil.rmtree(temp, ignore_errors=True)
