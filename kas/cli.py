@@ -44,8 +44,10 @@ def build_parser(prog):
     sub = parser.add_subparsers(dest="cmd", metavar="<command>",
                                 title="commands")
     for plugin in plugins.discover():
+        # The epilog's form is what kas.completion.model.example_of reads.
         sub_parser = sub.add_parser(plugin.COMMAND, help=plugin.HELP,
-                                    description=plugin.HELP)
+                                    description=plugin.HELP,
+                                    epilog=f"Example: {plugin.EXAMPLE}")
         plugin.setup_parser(sub_parser)
         sub_parser.set_defaults(plugin=plugin)
     return parser
