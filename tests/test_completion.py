@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT, clean_env
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
@@ -152,8 +151,8 @@ def test_zsh_script_loads_under_compinit(tmp_path):
     script = tmp_path / "kas.zsh"
     script.write_text(completion_script("zsh"))
     proc = subprocess.run(
-        ["zsh", "-f", "-c", f'autoload -U compinit && compinit -u -D && source "{script}" '
-                            '&& print -r -- $_comps[kas] $_comps[kas-container]'],
+        ["zsh", "-f", "-c", (f'autoload -U compinit && compinit -u -D && source "{script}" '
+                            '&& print -r -- $_comps[kas] $_comps[kas-container]')],
         capture_output=True, text=True, check=True, cwd=tmp_path)
     assert proc.stdout.split() == ["_kas", "_kas_container"]
 
@@ -193,7 +192,7 @@ def test_kas_container_list_matches_its_help():
     text = container_help()
     positional = text.split("Positional arguments:")[1].split("Optional arguments:")[0]
     optional = text.split("Optional arguments:")[1]
-    commands = set(re.findall(r"^([a-z][a-z-]*)\s", positional, re.M))
+    commands = set(re.findall(r"^([a-z][a-z-]*)\s", positional, re.MULTILINE))
     # "-l, --log-level LEVEL   Set log level": flags, then a value name or not.
     help_options = {}
     for line in optional.splitlines():

@@ -7,7 +7,17 @@ so those are completed from kas's own parser; only ``doctor`` is
 kas-container's own.
 """
 
-from kas.completion.model import CHOICE, CONFIG, DIR, FILE, TEXT, Command, Option, Positional, Program
+from kas.completion.model import (
+    CHOICE,
+    CONFIG,
+    DIR,
+    FILE,
+    TEXT,
+    Command,
+    Option,
+    Positional,
+    Program,
+)
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 

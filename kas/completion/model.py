@@ -3,12 +3,12 @@ argparse parser of ``kas`` (and from a declarative list for kas-container),
 from which the bash, zsh and fish scripts and docs/reference/cli.md are
 generated: they cannot drift from the CLI.
 """
+from __future__ import annotations
 
 import argparse
 import contextlib
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 # What a value or positional argument is completed with.
 CONFIG = "config"   # config file(s), colon separated: a.yml:b.yml
@@ -27,7 +27,7 @@ POSITIONAL_KINDS = {"config": CONFIG, "config1": CONFIG, "config2": CONFIG,
 class Option:
     flags: list
     help: str
-    value: Optional[str] = None     # None: a flag without value
+    value: str | None = None     # None: a flag without value
     choices: tuple = ()
     repeat: bool = False
     metavar: str = ""
@@ -89,7 +89,7 @@ def _help_text(parser, action):
     if not action.help:
         return ""
     # The formatter expands %(default)s and friends as --help shows them.
-    return parser._get_formatter()._expand_help(action)  # noqa: SLF001
+    return parser._get_formatter()._expand_help(action)
 
 
 def _option(parser, action):
@@ -100,17 +100,14 @@ def _option(parser, action):
     return Option(
         flags=list(action.option_strings), help=_help_text(parser, action),
         value=value, choices=tuple(action.choices or ()),
-        repeat=isinstance(action, (argparse._AppendAction,  # noqa: SLF001
-                                   argparse._CountAction)),  # noqa: SLF001
+        repeat=isinstance(action, (argparse._AppendAction,
+                                   argparse._CountAction)),
         metavar=action.metavar or (action.dest.upper() if takes_value else ""),
         default=action.default if takes_value else None)
 
 
 def _positional(parser, action):
-    if action.nargs == argparse.REMAINDER:
-        kind = REST
-    else:
-        kind = POSITIONAL_KINDS.get(action.dest, TEXT)
+    kind = REST if action.nargs == argparse.REMAINDER else POSITIONAL_KINDS.get(action.dest, TEXT)
     return Positional(name=action.metavar or action.dest, kind=kind,
                       help=_help_text(parser, action),
                       optional=action.nargs in ("?", "*", argparse.REMAINDER))
@@ -120,9 +117,9 @@ def describe_parser(parser):
     """(options, positionals) of one argparse parser; hidden options
     (help=SUPPRESS, e.g. deprecated ones) are left out."""
     options, positionals = [], []
-    for action in parser._actions:  # noqa: SLF001
+    for action in parser._actions:
         if action.help == argparse.SUPPRESS or isinstance(
-                action, argparse._SubParsersAction):  # noqa: SLF001
+                action, argparse._SubParsersAction):
             continue
         if action.option_strings:
             options.append(_option(parser, action))
@@ -132,16 +129,16 @@ def describe_parser(parser):
 
 
 def _subparsers(parser):
-    for action in parser._actions:  # noqa: SLF001
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             return action
     return None
 
 
 def _usage(parser):
     formatter = argparse.HelpFormatter(parser.prog, width=100)
-    formatter.add_usage(parser.usage, parser._actions,  # noqa: SLF001
-                        parser._mutually_exclusive_groups, prefix="")  # noqa: SLF001
+    formatter.add_usage(parser.usage, parser._actions,
+                        parser._mutually_exclusive_groups, prefix="")
     return formatter.format_help().strip()
 
 
@@ -159,7 +156,7 @@ def kas_program(parser=None):
     parser = parser or kas_parser()
     options, _ = describe_parser(parser)
     sub = _subparsers(parser)
-    helps = {a.dest: a.help for a in sub._choices_actions}  # noqa: SLF001
+    helps = {a.dest: a.help for a in sub._choices_actions}
     commands = []
     for name, sub_parser in sub.choices.items():
         sub_options, positionals = describe_parser(sub_parser)
