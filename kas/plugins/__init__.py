@@ -5,6 +5,7 @@ A plugin module defines:
 * ``COMMAND``: the sub-command name,
 * ``HELP``: a one-line description for ``kas --help``,
 * ``HELP_ORDER``: its position in the help listing,
+* ``EXAMPLE``: one example command line, shown by ``kas <command> --help``,
 * ``setup_parser(parser)``: adds its options to its argparse sub-parser,
 * ``run(ctx, args)``: executes it; returns an exit code or None for 0.
 

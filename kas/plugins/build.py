@@ -6,6 +6,7 @@ COMMAND = "build"
 HELP = ("Checkout all necessary repositories and build using bitbake as specified in the "
         "configuration file")
 HELP_ORDER = 10
+EXAMPLE = "kas build --target core-image-base kas.yml:debug.yml"
 
 
 def setup_parser(parser):

@@ -5,6 +5,7 @@ from kas.pipeline import add_setup_options, requested_skips, run_setup
 COMMAND = "checkout"
 HELP = "Checkout all necessary repositories and set up the build directory"
 HELP_ORDER = 20
+EXAMPLE = "kas checkout kas.yml"
 
 
 def setup_parser(parser):

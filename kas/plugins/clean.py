@@ -6,6 +6,7 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "clean"
 HELP = "Clean build artifacts, keep sstate cache and downloads"
 HELP_ORDER = 30
+EXAMPLE = "kas clean kas.yml"
 
 
 def setup_parser(parser):

@@ -5,6 +5,7 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "cleanall"
 HELP = "Clean build artifacts, sstate cache and downloads"
 HELP_ORDER = 50
+EXAMPLE = "kas cleanall kas.yml"
 
 
 def setup_parser(parser):

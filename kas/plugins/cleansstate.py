@@ -5,6 +5,7 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "cleansstate"
 HELP = "Clean build artifacts and sstate cache, keep downloads"
 HELP_ORDER = 40
+EXAMPLE = "kas cleansstate kas.yml"
 
 
 def setup_parser(parser):

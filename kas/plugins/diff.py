@@ -9,6 +9,7 @@ from kas.pipeline import add_setup_options, requested_skips, run_setup
 COMMAND = "diff"
 HELP = "Compare two configurations and the repo commits between them"
 HELP_ORDER = 70
+EXAMPLE = "kas diff release-1.yml release-2.yml"
 
 # CLI-160: the repos are set up for both configs; no build environment.
 FIRST_SKIPS = ("setup_environ", "write_bbconfig")

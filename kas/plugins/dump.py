@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 COMMAND = "dump"
 HELP = "Print the flattened configuration"
 HELP_ORDER = 80
+EXAMPLE = "kas dump --resolve-refs --format json kas.yml"
 
 # CLI-140: repos are fetched and checked out, nothing else is touched.
 DUMP_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")

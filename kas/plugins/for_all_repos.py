@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 COMMAND = "for-all-repos"
 HELP = "Run a command in each repository"
 HELP_ORDER = 90
+EXAMPLE = "kas for-all-repos kas.yml 'git log -1 --oneline'"
 
 
 def setup_parser(parser):

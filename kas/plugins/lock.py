@@ -7,6 +7,7 @@ from kas.pipeline import add_setup_options, run_lock
 COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
 HELP_ORDER = 100
+EXAMPLE = "kas lock --update kas.yml"
 
 
 def add_lock_format_options(parser, indent_default=None):

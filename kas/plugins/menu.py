@@ -8,6 +8,7 @@ without a config argument.
 COMMAND = "menu"
 HELP = "Provides a menu-driven configuration frontend"
 HELP_ORDER = 110
+EXAMPLE = "kas menu examples/Kconfig"
 
 
 def setup_parser(parser):

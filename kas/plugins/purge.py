@@ -6,6 +6,7 @@ from kas.clean.cleaner import add_clean_options
 COMMAND = "purge"
 HELP = "Remove all data managed by kas: build directory, repos and caches"
 HELP_ORDER = 60
+EXAMPLE = "kas purge --dry-run kas.yml"
 
 
 def setup_parser(parser):

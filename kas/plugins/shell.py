@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 COMMAND = "shell"
 HELP = "Run a shell in the build environment"
 HELP_ORDER = 120
+EXAMPLE = "kas shell kas.yml -c 'bitbake -e | grep ^MACHINE='"
 
 
 def setup_parser(parser):
