@@ -23,6 +23,7 @@ import shutil
 import stat
 
 from kas.errors import KasUserError
+from kas.fsutil import within
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ class RemovalError(KasUserError):
 
 # --- where kas may remove -------------------------------------------------
 
-def _within(path, base):
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
 def resolved(path):
     """``path`` with its parent directories resolved, its last component
     kept: a symlink stays the link, never its target."""
@@ -67,15 +64,15 @@ class Guard:
     def check(self, path):
         """Raise unless ``path`` may be removed.  Returns its resolved form."""
         target = resolved(path)
-        if not any(_within(target, root) for root in self.roots):
+        if not any(within(target, root) for root in self.roots):
             raise RemovalError(f"Refusing to remove {path}: it is outside of "
                                f"{' and '.join(self.roots)}")
-        if _within(self.work_dir, target):
+        if within(self.work_dir, target):
             raise RemovalError(f"Refusing to remove {path}: it contains the work "
                                f"directory {self.work_dir}")
         if self._mount_points is None:
             self._mount_points = mount_points()
-        mounts = [m for m in self._mount_points if _within(m, target)]
+        mounts = [m for m in self._mount_points if within(m, target)]
         if mounts:
             raise RemovalError(
                 f"Refusing to remove {path}: a file system is mounted at {mounts[0]}. "
@@ -84,13 +81,13 @@ class Guard:
         return target
 
     def inside_work_dir(self, path):
-        return _within(resolved(path), self.work_dir)
+        return within(resolved(path), self.work_dir)
 
     def may_enter(self, directory):
         """True if the resolved ``directory`` lies inside a root (its contents
         may be removed): false for a symlink pointing elsewhere."""
         real = os.path.realpath(directory)
-        return any(_within(real, root) for root in self.roots)
+        return any(within(real, root) for root in self.roots)
 
 
 def _unescape_mountinfo(field):

@@ -18,6 +18,7 @@ import re
 import shutil
 
 from kas.errors import KasUserError
+from kas.fsutil import within
 from kas.vcs.base import is_full_sha
 from kas.vcs.git import tag_ref
 
@@ -49,7 +50,7 @@ def key_file(signer):
     """The key file of ``signer``: inside its repo, and present."""
     root = os.path.realpath(signer.repo_path)
     path = os.path.realpath(os.path.join(root, signer.path))
-    if os.path.commonpath([root, path]) != root:
+    if not within(path, root):
         raise key_error(signer, f"key file {signer.path} resolves outside repository "
                                 f"{signer.repo_name} ({root})")
     if not os.path.isfile(path):
