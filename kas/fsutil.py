@@ -2,7 +2,7 @@
 atomic file writer, the one "is this path inside that directory" test and
 the one program lookup.
 
-Bottom layer: imports nothing from kas.
+Bottom layer: imports nothing from kas but kas.errors.
 """
 
 import contextlib
@@ -10,6 +10,8 @@ import errno
 import os
 import shutil
 import tempfile
+
+from kas.errors import KasUserError
 
 TEMP_SUFFIX = ".kas-tmp"
 
@@ -128,3 +130,12 @@ def find_program(name, environ):
     """The path of program ``name`` on the PATH of ``environ`` (the
     system's default path if it has none), or None."""
     return shutil.which(name, path=environ.get("PATH", os.defpath))
+
+
+def require_program(name, environ, purpose):
+    """The path of program ``name`` on the PATH of ``environ``, else an
+    error naming ``purpose``."""
+    program = find_program(name, environ)
+    if program is None:
+        raise KasUserError(f'Program "{name}" is required for: {purpose}')
+    return program

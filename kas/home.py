@@ -14,6 +14,7 @@ import tempfile
 
 from kas.environment import managed_ci
 from kas.errors import KasUserError
+from kas.fsutil import find_program
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def complete_git_identity(ctx):
     ``git config`` edits only the keys it sets, so everything else
     (multi-valued keys such as several ``insteadOf`` included) stays as
     copied, in order."""
-    if shutil.which("git", path=ctx.tool_env().get("PATH")) is None:
+    if find_program("git", ctx.environ) is None:
         return                  # hg-only hosts: nobody reads the gitconfig
     target = os.path.join(ctx.env["HOME"], ".gitconfig")
     for key, value in DEFAULT_GIT_IDENTITY:

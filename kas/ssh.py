@@ -8,9 +8,9 @@ material only ever travels on ssh-add's stdin, never on a command line.
 import logging
 import os
 import re
-import shutil
 
 from kas.errors import ArgumentsError, KasUserError
+from kas.fsutil import find_program
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def setup_ssh_agent(ctx):
     from kas.environment import managed_ci
 
     for tool in ("ssh", "ssh-add", "ssh-agent"):
-        if shutil.which(tool, path=ctx.environ.get("PATH")) is None:
+        if find_program(tool, ctx.environ) is None:
             raise KasUserError(f'SSH setup requested but could not find "{tool}" in PATH')
     output = ctx.runner.output(["ssh-agent", "-s"], env=ctx.tool_env())
     for name, value in re.findall(r"^(SSH_AUTH_SOCK|SSH_AGENT_PID)=([^;]*);", output,

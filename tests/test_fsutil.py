@@ -166,3 +166,12 @@ def test_find_program_uses_the_given_path_only(tmp_path):
     assert fsutil.find_program("mytool", {"PATH": "/nonexistent"}) is None
     assert fsutil.find_program("mytool", {"PATH": ""}) is None
     assert fsutil.find_program("sh", {}) is not None      # the system's default path
+
+
+def test_require_program_names_the_purpose(tmp_path):
+    from kas.errors import KasUserError
+
+    with pytest.raises(KasUserError) as caught:
+        fsutil.require_program("no-such-tool", {"PATH": str(tmp_path)}, "testing")
+    assert caught.value.message == 'Program "no-such-tool" is required for: testing'
+    assert fsutil.require_program("sh", {}, "testing").endswith("/sh")

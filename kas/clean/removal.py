@@ -19,11 +19,10 @@ says what is left.
 import logging
 import os
 import pwd
-import shutil
 import stat
 
 from kas.errors import KasUserError
-from kas.fsutil import within
+from kas.fsutil import find_program, require_program, within
 
 log = logging.getLogger(__name__)
 
@@ -239,18 +238,6 @@ def report_leftovers(paths, hint, errors=()):
 
 # --- the three ways -------------------------------------------------------
 
-def program_exists(ctx, name):
-    return shutil.which(name, path=ctx.environ.get("PATH", os.defpath)) is not None
-
-
-def find_program(ctx, name, purpose):
-    """The path of ``name`` on the caller's PATH, else an error naming ``purpose``."""
-    program = shutil.which(name, path=ctx.environ.get("PATH", os.defpath))
-    if program is None:
-        raise KasUserError(f'Program "{name}" is required for: {purpose}')
-    return program
-
-
 class PlainRemover:
     """Removal by kas itself, as the calling user."""
 
@@ -279,10 +266,10 @@ class SudoRemover(PlainRemover):
         from kas.errors import CommandError
         from kas.process import run_interactive
 
-        if os.getuid() == 0 and not program_exists(self.ctx, "sudo"):
+        if os.getuid() == 0 and find_program("sudo", self.ctx.environ) is None:
             super().remove(paths)       # root needs no sudo (e.g. in a container)
             return
-        find_program(self.ctx, "sudo", "cleaning an isar-privileged build")
+        require_program("sudo", self.ctx.environ, "cleaning an isar-privileged build")
         for start in range(0, len(paths), ARGV_BATCH):
             argv = ["sudo", "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
             returncode = run_interactive(argv, env=self.ctx.tool_env())
@@ -333,8 +320,8 @@ class NamespaceRemover(PlainRemover):
         """Check once that a user namespace with the subordinate ids can be
         entered, with an error that names the fix otherwise."""
         if not self._usable:
-            unshare = find_program(self.ctx, "unshare",
-                                   f"{self.purpose} (util-linux 2.38 or newer)")
+            unshare = require_program("unshare", self.ctx.environ,
+                                      f"{self.purpose} (util-linux 2.38 or newer)")
             check_subordinate_ids(os.getuid())
             probe_user_namespace(self.ctx, unshare)
             self._usable = True

@@ -15,10 +15,9 @@ signature belongs to one of *this* repo's allowed signers.
 import logging
 import os
 import re
-import shutil
 
 from kas.errors import KasUserError
-from kas.fsutil import within
+from kas.fsutil import require_program, within
 from kas.vcs.base import is_full_sha
 from kas.vcs.git import tag_ref
 
@@ -124,8 +123,7 @@ class SignatureVerifier:
         to no trust (CLI-092)."""
         if self._gpg_ready:
             return
-        if shutil.which("gpg", path=self.ctx.environ.get("PATH")) is None:
-            raise KasUserError('Program "gpg" is required for: signature verification')
+        require_program("gpg", self.ctx.environ, "signature verification")
         os.makedirs(self.gnupg_home, mode=0o700, exist_ok=True)
         os.chmod(self.gnupg_home, 0o700)
         listing = self._gpg(["--with-colons", "--list-keys"], check=False).stdout
@@ -233,8 +231,7 @@ def one_fingerprint(signer, fingerprints):
 def ssh_public_key(ctx, signer):
     """(type, base64 key, description) of the ssh public key of ``signer``."""
     path = key_file(signer)
-    if shutil.which("ssh-keygen", path=ctx.environ.get("PATH")) is None:
-        raise KasUserError('Program "ssh-keygen" is required for: signature verification')
+    require_program("ssh-keygen", ctx.environ, "signature verification")
     result = ctx.runner.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path],
                             env=ctx.tool_env(), check=False)
     listed = result.stdout.splitlines() if result.returncode == 0 else []

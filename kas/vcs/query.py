@@ -15,11 +15,11 @@ Every command runs through the context's runner, like the backends'.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from kas.errors import CommandError
+from kas.fsutil import find_program
 from kas.vcs.hg import resolve_nodes
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def vcs_root(ctx: Context, directory: str) -> str | None:
 
 def hg_root(directory: str) -> str | None:
     """What ``hg root`` answers, without starting hg (slow) outside hg trees."""
-    if shutil.which("hg") is None:
+    if find_program("hg", os.environ) is None:
         return None
     current = os.path.realpath(directory)
     while True:
