@@ -182,7 +182,7 @@ def statement(ctx, args, started, finished):
                                 "distro.version": distro.version()},
                 },
                 "metadata": {
-                    "invocationId": ctx.environ.get("CI_JOB_URL", ""),
+                    "invocationId": ctx.caller_env.get("CI_JOB_URL", ""),
                     "startedOn": timestamp(started),
                     "finishedOn": timestamp(finished),
                 },

@@ -266,13 +266,13 @@ class SudoRemover(PlainRemover):
         from kas.errors import CommandError
         from kas.process import run_interactive
 
-        if os.getuid() == 0 and find_program("sudo", self.ctx.environ) is None:
+        if os.getuid() == 0 and find_program("sudo", self.ctx.caller_env) is None:
             super().remove(paths)       # root needs no sudo (e.g. in a container)
             return
-        require_program("sudo", self.ctx.environ, "cleaning an isar-privileged build")
+        require_program("sudo", self.ctx.caller_env, "cleaning an isar-privileged build")
         for start in range(0, len(paths), ARGV_BATCH):
             argv = ["sudo", "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
-            returncode = run_interactive(argv, env=self.ctx.tool_env())
+            returncode = run_interactive(argv, env=self.ctx.vcs_env())
             if returncode != 0:
                 failed = CommandError(argv, returncode).message
                 report_leftovers(paths, failed)
@@ -311,7 +311,7 @@ class NamespaceRemover(PlainRemover):
         for start in range(0, len(entries), ARGV_BATCH):
             argv = [*USERNS_COMMAND, "rm", "-rf", "--",
                     *entries[start:start + ARGV_BATCH]]
-            result = self.ctx.runner.run(argv, env=self.ctx.tool_env(), check=False)
+            result = self.ctx.runner.run(argv, env=self.ctx.vcs_env(), check=False)
             if result.returncode != 0:
                 log.debug("%s", result.stderr.rstrip())
                 # What could not go is reported with the leftovers.
@@ -320,7 +320,7 @@ class NamespaceRemover(PlainRemover):
         """Check once that a user namespace with the subordinate ids can be
         entered, with an error that names the fix otherwise."""
         if not self._usable:
-            unshare = require_program("unshare", self.ctx.environ,
+            unshare = require_program("unshare", self.ctx.caller_env,
                                       f"{self.purpose} (util-linux 2.38 or newer)")
             check_subordinate_ids(os.getuid())
             probe_user_namespace(self.ctx, unshare)
@@ -377,12 +377,12 @@ def probe_user_namespace(ctx, unshare):
             "Cannot enter a user namespace with your subordinate ids, which is needed to "
             f"remove the files of an isar-rootless build: {blocker}")
     argv = [*USERNS_COMMAND, "true"]
-    result = ctx.runner.run(argv, env=ctx.tool_env(), check=False)
+    result = ctx.runner.run(argv, env=ctx.vcs_env(), check=False)
     if result.returncode == 0:
         return
     stderr = result.stderr.strip()
     if "map-auto" in stderr and ("unrecognized" in stderr or "invalid" in stderr):
-        version = ctx.runner.run([unshare, "--version"], env=ctx.tool_env(), check=False)
+        version = ctx.runner.run([unshare, "--version"], env=ctx.vcs_env(), check=False)
         raise KasUserError(
             f"{unshare} does not support --map-auto ({version.stdout.strip() or 'old version'})"
             ", which is needed to remove the files of an isar-rootless build: install "

@@ -180,7 +180,7 @@ def source_dir(ctx, kconfig_path):
 
 def generate(kconf, kconfig_path, ctx):
     """The ``.config.yaml`` content as a mapping (CLI-194)."""
-    environ = ctx.environ
+    environ = ctx.caller_env
     data = {
         "header": {
             "version": CONFIG_FORMAT_VERSION,

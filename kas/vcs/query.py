@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def _query(ctx: Context, argv: list[str], cwd: str) -> str | None:
     """stdout of ``argv`` run in ``cwd``, or None if it fails or is missing."""
     try:
-        result = ctx.runner.run(argv, cwd=cwd, env=ctx.tool_env(), check=False)
+        result = ctx.runner.run(argv, cwd=cwd, env=ctx.vcs_env(), check=False)
     except CommandError:        # the program is not installed
         return None
     return result.stdout if result.returncode == 0 else None
@@ -141,7 +141,7 @@ class History:
         return cls(ctx, vcs_type, path)
 
     def _run(self, argv):
-        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.tool_env(), check=False)
+        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=False)
 
     def resolve(self, rev: str | None) -> str | None:
         """Full commit id of ``rev`` (commit id, tag or branch; for hg any
