@@ -1,14 +1,31 @@
 """The state of one kas run, passed explicitly to every step.
 
-The context knows the caller's environment (a snapshot taken at start),
-the work and build directories, the effective color state, the warnings
-already given once, and the cleanups to run when kas exits.
+The context knows the work and build directories, the effective color
+state, the warnings already given once, the cleanups to run when kas
+exits, and the four environments of a run, which must not be confused:
+
+``ctx.caller_env``
+    Snapshot of the environment kas was started in.  Read for kas's own
+    settings (KAS_*, NO_COLOR, the variables of ``env:``) and to find the
+    programs the caller would find on its PATH; never passed to children
+    as a whole (ENV-001).
+``ctx.managed_env``
+    The small managed environment (ENV-100): locale, allow-listed caller
+    variables, later HOME and the git settings of the setup steps
+    (ENV-101).  With ``-E`` it is the whole caller environment.
+``ctx.vcs_env()``
+    The environment of git, hg and their helpers (ssh, gpg) before the
+    build environment exists: the managed one plus the caller's PATH.
+``ctx.bitbake_env``
+    The environment of bitbake and of commands run in the build
+    environment (shell, for-all-repos), composed by ``setup_environ``
+    from the init script's; None before that step.
 """
 
 import logging
 import os
 
-from kas.environment import managed_environment, tool_environment
+from kas.environment import managed_environment, vcs_environment
 from kas.errors import KasUserError
 from kas.process import Runner
 
@@ -25,15 +42,14 @@ def _current_directory():
 class Context:
     def __init__(self, args, environ=None, stdout_isatty=False):
         self.args = args
-        # Snapshot of the environment kas was started in.  It is never
-        # passed to children as a whole (ENV-001).
-        self.environ = dict(os.environ if environ is None else environ)
-        if self.environ.get("NO_COLOR") == "":
+        # The four environments are described in the module docstring.
+        self.caller_env = dict(os.environ if environ is None else environ)
+        if self.caller_env.get("NO_COLOR") == "":
             # An empty NO_COLOR counts as unset (CLI-012).
-            del self.environ["NO_COLOR"]
+            del self.caller_env["NO_COLOR"]
         self.stdout_isatty = stdout_isatty
         self.no_color = (getattr(args, "no_color", False)
-                         or bool(self.environ.get("NO_COLOR"))
+                         or bool(self.caller_env.get("NO_COLOR"))
                          or not stdout_isatty)
         self.work_dir = self._dir_from_env("KAS_WORK_DIR", _current_directory())
         if not os.path.isdir(self.work_dir):
@@ -50,20 +66,20 @@ class Context:
         self.repos = {}            # repo id -> kas.repos.model.RepoSpec
         self.runner = Runner()     # starts (and on cancellation stops) children
         # The managed environment (ENV-100); steps add HOME etc. (ENV-101).
-        self.env = managed_environment(self.environ, self.no_color)
-        self.preserve_env = False  # -E: self.env is the whole caller environment
-        self.build_env = None      # the environment of bitbake, after setup_environ
+        self.managed_env = managed_environment(self.caller_env, self.no_color)
+        self.preserve_env = False  # -E: managed_env is the whole caller environment
+        self.bitbake_env = None    # the environment of bitbake, after setup_environ
         self.fresh_clones = set()  # repo directories cloned by this run
         self._warned = set()
         self._cleanups = []
 
     def _dir_from_env(self, name, default):
         # Relative values are taken relative to the current directory (ENV-003).
-        return os.path.abspath(self.environ.get(name) or default)
+        return os.path.abspath(self.caller_env.get(name) or default)
 
-    def tool_env(self):
+    def vcs_env(self):
         """The environment for git and hg: managed, plus the caller's PATH."""
-        return tool_environment(self.env, self.environ)
+        return vcs_environment(self.managed_env, self.caller_env)
 
     def warn_once(self, key, message, *args):
         """Log a WARNING only the first time ``key`` is seen in this process."""

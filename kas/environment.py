@@ -72,7 +72,7 @@ def managed_environment(environ, no_color):
     return env
 
 
-def tool_environment(managed, environ):
+def vcs_environment(managed, environ):
     """The environment for git/hg before ``setup_environ``: the managed one
     plus the caller's PATH, so helpers such as ssh are found where the
     caller would find them."""

@@ -14,6 +14,7 @@ import tempfile
 
 from kas.environment import managed_ci
 from kas.errors import KasUserError
+from kas.fsutil import find_program
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,12 @@ def complete_git_identity(ctx):
     ``git config`` edits only the keys it sets, so everything else
     (multi-valued keys such as several ``insteadOf`` included) stays as
     copied, in order."""
-    if shutil.which("git", path=ctx.tool_env().get("PATH")) is None:
+    if find_program("git", ctx.caller_env) is None:
         return                  # hg-only hosts: nobody reads the gitconfig
-    target = os.path.join(ctx.env["HOME"], ".gitconfig")
+    target = os.path.join(ctx.managed_env["HOME"], ".gitconfig")
     for key, value in DEFAULT_GIT_IDENTITY:
         found = ctx.runner.run(["git", "config", "--file", target, "--includes", "--get", key],
-                               env=ctx.tool_env(), check=False)
+                               env=ctx.vcs_env(), check=False)
         if found.returncode == 1:          # the key is not set anywhere in the file
             _set_git_value(ctx, target, key, value)
         elif found.returncode != 0:
@@ -168,7 +169,7 @@ def complete_git_identity(ctx):
 def _set_git_value(ctx, target, key, value):
     old_umask = os.umask(0o077)         # a new file is private like the rest of HOME
     try:
-        ctx.runner.run(["git", "config", "--file", target, key, value], env=ctx.tool_env())
+        ctx.runner.run(["git", "config", "--file", target, key, value], env=ctx.vcs_env())
     finally:
         os.umask(old_umask)
 

@@ -56,14 +56,14 @@ def setup_home(ctx):
     """Private temporary HOME with the handed-over credentials (CLI-070)."""
     from kas.home import create_home
 
-    environ = ctx.environ
+    environ = ctx.caller_env
     if ctx.preserve_env:
         environ = {k: v for k, v in environ.items() if k not in IGNORED_WITH_PRESERVED_ENV}
-    ctx.env["HOME"] = create_home(ctx, environ)
+    ctx.managed_env["HOME"] = create_home(ctx, environ)
 
 
 def make_non_interactive(ctx):
-    ctx.env["GIT_TERMINAL_PROMPT"] = "false"
+    ctx.managed_env["GIT_TERMINAL_PROMPT"] = "false"
 
 
 def init_setup_repos(ctx):
@@ -109,7 +109,7 @@ def repos_apply_patches(ctx):
     from kas.home import complete_git_identity
     from kas.repos.patches import apply_all
 
-    if "HOME" not in ctx.env:
+    if "HOME" not in ctx.managed_env:
         raise ArgumentsError("Apply patches requires setup_home")
     apply_all(ctx, ctx.repos)
     complete_git_identity(ctx)
@@ -123,7 +123,7 @@ def setup_environ(ctx):
 
     spec, script = find_init_script(ctx.config, ctx.repos)
     buildtools_setup = prepare_buildtools(ctx)
-    ctx.build_env = build_environment(
+    ctx.bitbake_env = build_environment(
         ctx, source_init_script(ctx, spec, script, buildtools_setup=buildtools_setup))
 
 
@@ -212,7 +212,7 @@ def run_setup(ctx, skip=(), default_skip=()):
     skipped = set(skip) | set(default_skip)
     if getattr(ctx.args, "preserve_env", False):
         preserve_environment(ctx)
-    present = steps_of_this_run(ctx.environ)
+    present = steps_of_this_run(ctx.caller_env)
     for name, step in STEPS:
         if name in skipped or name not in present:
             continue
@@ -233,14 +233,14 @@ IGNORED_WITH_PRESERVED_ENV = (
 def preserve_environment(ctx):
     """-E: the whole calling environment becomes the managed one."""
     for name in IGNORED_WITH_PRESERVED_ENV:
-        if name in ctx.environ:
+        if name in ctx.caller_env:
             log.warning('Environment variable "%s" ignored because user environment is '
                         "being used", name)
     if not ctx.stdout_isatty:
         raise KasUserError("--preserve-env can only be run from a tty")
     log.warning("Preserving the current environment block may have unintended side "
                 "effects on the build.")
-    ctx.env = dict(ctx.environ)
+    ctx.managed_env = dict(ctx.caller_env)
     ctx.preserve_env = True
 
 

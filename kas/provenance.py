@@ -10,10 +10,9 @@ import json
 import logging
 import os
 import re
-import tempfile
 import urllib.parse
 
-from kas import __version__
+from kas import __version__, fsutil
 from kas.errors import KasUserError, redact
 
 log = logging.getLogger(__name__)
@@ -183,7 +182,7 @@ def statement(ctx, args, started, finished):
                                 "distro.version": distro.version()},
                 },
                 "metadata": {
-                    "invocationId": ctx.environ.get("CI_JOB_URL", ""),
+                    "invocationId": ctx.caller_env.get("CI_JOB_URL", ""),
                     "startedOn": timestamp(started),
                     "finishedOn": timestamp(finished),
                 },
@@ -198,11 +197,7 @@ def write_attestation(ctx, args, started, finished):
     document = statement(ctx, args, started, finished)
     path = os.path.join(ctx.build_dir, ATTESTATION)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".provenance-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(document, f, indent=4)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    fsutil.write_atomic(path, json.dumps(document, indent=4) + "\n", mode=0o644,
+                        follow_symlinks=False)
     log.info("Provenance attestation written to %s", path)
     return path

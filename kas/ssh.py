@@ -8,9 +8,9 @@ material only ever travels on ssh-add's stdin, never on a command line.
 import logging
 import os
 import re
-import shutil
 
 from kas.errors import ArgumentsError, KasUserError
+from kas.fsutil import find_program
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,16 @@ def setup_ssh_agent(ctx):
     from kas.environment import managed_ci
 
     for tool in ("ssh", "ssh-add", "ssh-agent"):
-        if shutil.which(tool, path=ctx.environ.get("PATH")) is None:
+        if find_program(tool, ctx.caller_env) is None:
             raise KasUserError(f'SSH setup requested but could not find "{tool}" in PATH')
-    output = ctx.runner.output(["ssh-agent", "-s"], env=ctx.tool_env())
+    output = ctx.runner.output(["ssh-agent", "-s"], env=ctx.vcs_env())
     for name, value in re.findall(r"^(SSH_AUTH_SOCK|SSH_AGENT_PID)=([^;]*);", output,
                                   re.MULTILINE):
-        ctx.env[name] = value
+        ctx.managed_env[name] = value
     ctx.add_cleanup(lambda: _stop_agent(ctx))
     _add_keys(ctx)
-    if managed_ci(ctx.environ):
-        _disable_host_key_check(ctx.environ)
+    if managed_ci(ctx.caller_env):
+        _disable_host_key_check(ctx.caller_env)
 
 
 def _add_keys(ctx):
@@ -52,7 +52,7 @@ def _add_keys(ctx):
     keys = []
     # ENV-004: a key file that is not there is an error, resolved like
     # the other credential files (relative to the current directory).
-    path = existing_path(ctx.environ, "SSH_PRIVATE_KEY_FILE")
+    path = existing_path(ctx.caller_env, "SSH_PRIVATE_KEY_FILE")
     if path:
         log.info("adding SSH key from file '%s'", path)
         try:
@@ -61,16 +61,16 @@ def _add_keys(ctx):
         except OSError as err:
             raise KasUserError(f"Cannot read SSH_PRIVATE_KEY_FILE {path}: "
                                f"{err.strerror}") from None
-    if ctx.environ.get("SSH_PRIVATE_KEY"):
+    if ctx.caller_env.get("SSH_PRIVATE_KEY"):
         log.info("adding SSH key from env-var 'SSH_PRIVATE_KEY'")
-        keys.append(ctx.environ["SSH_PRIVATE_KEY"])
+        keys.append(ctx.caller_env["SSH_PRIVATE_KEY"])
     if not keys:
         log.warning("None of the following environment keys were set: %s",
                     ", ".join(KEY_VARIABLES))
     for key in keys:
         if not key.endswith("\n"):
             key += "\n"
-        result = ctx.runner.run(["ssh-add", "-"], env=ctx.tool_env(), input=key, check=False)
+        result = ctx.runner.run(["ssh-add", "-"], env=ctx.vcs_env(), input=key, check=False)
         if result.returncode != 0:
             log.error("failed to add ssh key: %s", result.stderr.strip())
 
@@ -92,6 +92,6 @@ def _disable_host_key_check(environ):
 
 def _stop_agent(ctx):
     """Step ``cleanup_ssh_agent``: delete the identities, kill the agent."""
-    env = ctx.tool_env()
+    env = ctx.vcs_env()
     ctx.runner.run(["ssh-add", "-D"], env=env, check=False)
     ctx.runner.run(["ssh-agent", "-k"], env=env, check=False)

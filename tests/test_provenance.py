@@ -430,3 +430,19 @@ def test_cli100_provenance_accepts_only_the_three_modes(proj, value):
     assert result.returncode == 2, result
     assert "usage: kas" in result.stderr, result
     assert not proj.ran()
+
+
+def test_issue_17_4_failed_attestation_write_leaves_no_temporary_file(proj):
+    """Issue 17.4: when the attestation cannot be written (here a directory
+    is in its place) kas fails with one error naming the attestation, and
+    no temporary file is left in the attestation directory."""
+    proj.init_script()
+    write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG)
+    os.makedirs(proj.attestation_path())
+    result = proj.kas("build", "--provenance", "true", "kas.yml", ok=False)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert proj.ran()
+    assert os.listdir(proj.build_dir("attestation")) == ["kas-build.provenance.json"]
+    assert os.listdir(proj.attestation_path()) == []
+    assert result.errors() == [f"Is a directory: {proj.attestation_path()}"], result

@@ -19,9 +19,9 @@ SERVER_EXIT_TIMEOUT = 30.0
 def bitbake_argv(ctx, task, targets, extra_args):
     """``bitbake -c <task> <extra args...> <targets...>``, bitbake looked up
     in the PATH of the build environment."""
-    if ctx.build_env is None:
+    if ctx.bitbake_env is None:
         raise ArgumentsError("Running bitbake requires setup_environ")
-    path = ctx.build_env.get("PATH", "")
+    path = ctx.bitbake_env.get("PATH", "")
     executable = shutil.which("bitbake", path=path)
     if executable is None:
         raise KasUserError("bitbake was not found in the PATH set up by the init script: "
@@ -35,9 +35,9 @@ def run_bitbake(ctx, argv):
     try:
         if ctx.stdout_isatty:
             log.info("%s$ %s", ctx.build_dir, format_command(argv))
-            returncode = run_supervised(argv, ctx.build_dir, ctx.build_env, foreground=True)
+            returncode = run_supervised(argv, ctx.build_dir, ctx.bitbake_env, foreground=True)
         else:
-            returncode = run_supervised(argv, ctx.build_dir, ctx.build_env, foreground=False,
+            returncode = run_supervised(argv, ctx.build_dir, ctx.bitbake_env, foreground=False,
                                         on_stdout=log.info, on_stderr=log.error)
     except BaseException:
         wait_for_server_exit(ctx.build_dir)

@@ -59,7 +59,7 @@ def prepare_buildtools(ctx):
 
 def buildtools_dir(ctx):
     """KAS_BUILDTOOLS_DIR (relative to the current directory) or the default."""
-    value = ctx.environ.get("KAS_BUILDTOOLS_DIR")
+    value = ctx.caller_env.get("KAS_BUILDTOOLS_DIR")
     return os.path.abspath(value or os.path.join(ctx.build_dir, "buildtools"))
 
 
@@ -274,7 +274,7 @@ def _opener(ctx, url):
 
 
 def _netrc_credentials(ctx, host):
-    home = ctx.env.get("HOME")
+    home = ctx.managed_env.get("HOME")
     path = os.path.join(home, ".netrc") if home else None
     if not path or not host or not os.path.isfile(path):
         return None, None

@@ -20,8 +20,8 @@ def build_environment(ctx, script_env):
             env[name] = " ".join([env[name], *PASSTHROUGH_BASE, *config_env])
             break
     for name in (*FROM_CALLER, *config_env):
-        if name in ctx.environ:
-            env[name] = ctx.environ[name]
-    result = dict(ctx.env)
+        if name in ctx.caller_env:
+            env[name] = ctx.caller_env[name]
+    result = dict(ctx.managed_env)
     result.update(env)
     return {k: v for k, v in result.items() if v is not None}

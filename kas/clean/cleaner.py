@@ -82,7 +82,7 @@ class Cleaner:
                                           *(d for d in named if d)])
 
     def env_dir(self, name):
-        value = self.ctx.environ.get(name)
+        value = self.ctx.caller_env.get(name)
         return os.path.abspath(value) if value else None
 
     def clean(self):

@@ -33,7 +33,7 @@ def purge(ctx, args):
     if buildtools:
         cleaner.remove(buildtools)
     cleaner.remove(os.path.join(ctx.work_dir, ".config.yaml"))
-    if not ctx.environ.get("KAS_BUILD_DIR"):
+    if not ctx.caller_env.get("KAS_BUILD_DIR"):
         cleaner.remove(ctx.build_dir)
     for name in (".kas_gnupg", ".kas_ssh-handler", ".kas_shell_history"):
         cleaner.remove(os.path.join(ctx.work_dir, name))

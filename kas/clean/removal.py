@@ -19,10 +19,10 @@ says what is left.
 import logging
 import os
 import pwd
-import shutil
 import stat
 
 from kas.errors import KasUserError
+from kas.fsutil import find_program, require_program, within
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ class RemovalError(KasUserError):
 
 # --- where kas may remove -------------------------------------------------
 
-def _within(path, base):
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
 def resolved(path):
     """``path`` with its parent directories resolved, its last component
     kept: a symlink stays the link, never its target."""
@@ -67,15 +63,15 @@ class Guard:
     def check(self, path):
         """Raise unless ``path`` may be removed.  Returns its resolved form."""
         target = resolved(path)
-        if not any(_within(target, root) for root in self.roots):
+        if not any(within(target, root) for root in self.roots):
             raise RemovalError(f"Refusing to remove {path}: it is outside of "
                                f"{' and '.join(self.roots)}")
-        if _within(self.work_dir, target):
+        if within(self.work_dir, target):
             raise RemovalError(f"Refusing to remove {path}: it contains the work "
                                f"directory {self.work_dir}")
         if self._mount_points is None:
             self._mount_points = mount_points()
-        mounts = [m for m in self._mount_points if _within(m, target)]
+        mounts = [m for m in self._mount_points if within(m, target)]
         if mounts:
             raise RemovalError(
                 f"Refusing to remove {path}: a file system is mounted at {mounts[0]}. "
@@ -84,13 +80,13 @@ class Guard:
         return target
 
     def inside_work_dir(self, path):
-        return _within(resolved(path), self.work_dir)
+        return within(resolved(path), self.work_dir)
 
     def may_enter(self, directory):
         """True if the resolved ``directory`` lies inside a root (its contents
         may be removed): false for a symlink pointing elsewhere."""
         real = os.path.realpath(directory)
-        return any(_within(real, root) for root in self.roots)
+        return any(within(real, root) for root in self.roots)
 
 
 def _unescape_mountinfo(field):
@@ -242,18 +238,6 @@ def report_leftovers(paths, hint, errors=()):
 
 # --- the three ways -------------------------------------------------------
 
-def program_exists(ctx, name):
-    return shutil.which(name, path=ctx.environ.get("PATH", os.defpath)) is not None
-
-
-def find_program(ctx, name, purpose):
-    """The path of ``name`` on the caller's PATH, else an error naming ``purpose``."""
-    program = shutil.which(name, path=ctx.environ.get("PATH", os.defpath))
-    if program is None:
-        raise KasUserError(f'Program "{name}" is required for: {purpose}')
-    return program
-
-
 class PlainRemover:
     """Removal by kas itself, as the calling user."""
 
@@ -282,13 +266,13 @@ class SudoRemover(PlainRemover):
         from kas.errors import CommandError
         from kas.process import run_interactive
 
-        if os.getuid() == 0 and not program_exists(self.ctx, "sudo"):
+        if os.getuid() == 0 and find_program("sudo", self.ctx.caller_env) is None:
             super().remove(paths)       # root needs no sudo (e.g. in a container)
             return
-        find_program(self.ctx, "sudo", "cleaning an isar-privileged build")
+        require_program("sudo", self.ctx.caller_env, "cleaning an isar-privileged build")
         for start in range(0, len(paths), ARGV_BATCH):
             argv = ["sudo", "--prompt", SUDO_PROMPT, "rm", "-rf", *paths[start:start + ARGV_BATCH]]
-            returncode = run_interactive(argv, env=self.ctx.tool_env())
+            returncode = run_interactive(argv, env=self.ctx.vcs_env())
             if returncode != 0:
                 failed = CommandError(argv, returncode).message
                 report_leftovers(paths, failed)
@@ -327,7 +311,7 @@ class NamespaceRemover(PlainRemover):
         for start in range(0, len(entries), ARGV_BATCH):
             argv = [*USERNS_COMMAND, "rm", "-rf", "--",
                     *entries[start:start + ARGV_BATCH]]
-            result = self.ctx.runner.run(argv, env=self.ctx.tool_env(), check=False)
+            result = self.ctx.runner.run(argv, env=self.ctx.vcs_env(), check=False)
             if result.returncode != 0:
                 log.debug("%s", result.stderr.rstrip())
                 # What could not go is reported with the leftovers.
@@ -336,8 +320,8 @@ class NamespaceRemover(PlainRemover):
         """Check once that a user namespace with the subordinate ids can be
         entered, with an error that names the fix otherwise."""
         if not self._usable:
-            unshare = find_program(self.ctx, "unshare",
-                                   f"{self.purpose} (util-linux 2.38 or newer)")
+            unshare = require_program("unshare", self.ctx.caller_env,
+                                      f"{self.purpose} (util-linux 2.38 or newer)")
             check_subordinate_ids(os.getuid())
             probe_user_namespace(self.ctx, unshare)
             self._usable = True
@@ -393,12 +377,12 @@ def probe_user_namespace(ctx, unshare):
             "Cannot enter a user namespace with your subordinate ids, which is needed to "
             f"remove the files of an isar-rootless build: {blocker}")
     argv = [*USERNS_COMMAND, "true"]
-    result = ctx.runner.run(argv, env=ctx.tool_env(), check=False)
+    result = ctx.runner.run(argv, env=ctx.vcs_env(), check=False)
     if result.returncode == 0:
         return
     stderr = result.stderr.strip()
     if "map-auto" in stderr and ("unrecognized" in stderr or "invalid" in stderr):
-        version = ctx.runner.run([unshare, "--version"], env=ctx.tool_env(), check=False)
+        version = ctx.runner.run([unshare, "--version"], env=ctx.vcs_env(), check=False)
         raise KasUserError(
             f"{unshare} does not support --map-auto ({version.stdout.strip() or 'old version'})"
             ", which is needed to remove the files of an isar-rootless build: install "

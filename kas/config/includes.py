@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
+from kas.fsutil import within
 from kas.lock import lock_file_of
 from kas.vcs.query import vcs_root
 
@@ -39,12 +40,6 @@ class LoadedFile:
         self.in_lock = in_lock      # loaded as (part of) a lock file group
         self.external = external    # reached through another repository (INC-076)
         self.repo_root = repo_root  # root its string includes resolve against
-
-
-def within(path, base):
-    """True if resolved ``path`` is ``base`` or below it (both resolved)."""
-    base = os.path.realpath(base)
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def split_config_argument(argument, work_dir):
@@ -111,13 +106,13 @@ class ConfigLoader:
     def string_include(name, repo_root, including_file):
         """INC-011/INC-013: repo-relative, then the deprecated file-relative."""
         primary = os.path.realpath(os.path.join(repo_root, name))
-        if not within(primary, repo_root):
+        if not within(primary, repo_root, resolve=True):
             raise IncludeError(f"include {primary} resolves outside repository {repo_root}")
         if os.path.exists(primary):
             return primary
         file_dir = os.path.dirname(including_file)
         alternate = os.path.realpath(os.path.join(file_dir, name))
-        if not within(alternate, file_dir):
+        if not within(alternate, file_dir, resolve=True):
             raise IncludeError(f"include {alternate} resolves outside repository {file_dir}")
         if os.path.exists(alternate):
             log.warning('Falling back to file-relative addressing of local include "%s"',
@@ -131,7 +126,7 @@ class ConfigLoader:
     def repo_include(item, repo_path):
         """INC-020: a file inside a known repository."""
         target = os.path.realpath(os.path.join(repo_path, item["file"]))
-        if not within(target, repo_path):
+        if not within(target, repo_path, resolve=True):
             raise IncludeError(f"include {target} resolves outside repository {repo_path}")
         return target
 

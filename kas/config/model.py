@@ -26,7 +26,7 @@ class Config:
 
     @property
     def environ(self):
-        return self.ctx.environ
+        return self.ctx.caller_env
 
     def machine(self):
         """CF-400: KAS_MACHINE (even empty) > machine > qemux86-64."""

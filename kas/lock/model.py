@@ -9,11 +9,10 @@ Files are replaced atomically: a failed run leaves them as they were.
 """
 
 import copy
-import errno
 import logging
 import os
-import tempfile
 
+from kas import fsutil
 from kas.config import files
 from kas.config.output import to_json, to_yaml
 from kas.errors import KasUserError
@@ -129,45 +128,7 @@ class LockFile:
 def replace_files(contents):
     """Write ``{path: text}``: every file goes to a temporary sibling first,
     and only when all are written are they renamed into place."""
-    staged = []
-    current = None
     try:
-        for current, text in contents.items():
-            staged.append((_stage(current, text), current))
-        for temp, current in staged:
-            os.replace(temp, os.path.realpath(current))
+        fsutil.replace_files(contents)
     except OSError as err:
-        raise KasUserError(f"Cannot write lockfile {current}: {err.strerror or err}") from None
-    finally:
-        for temp, _ in staged:
-            if os.path.lexists(temp):
-                os.remove(temp)
-
-
-def _stage(path, text):
-    target = os.path.realpath(path)
-    if os.path.isdir(target):
-        # Found now, before any file is replaced, not at the rename.
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
-    directory, name = os.path.split(target)
-    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".kas-tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())    # the rename must never expose an empty file
-        os.chmod(temp, _mode_for(target))
-    except BaseException:
-        os.remove(temp)
-        raise
-    return temp
-
-
-def _mode_for(target):
-    """Keep the mode of an existing file; a new one gets the umask default."""
-    try:
-        return os.stat(target).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        raise KasUserError(f"Cannot write lockfile {err.filename}: {err.strerror or err}") from None

@@ -7,9 +7,8 @@ Nothing here needs a terminal; the menu itself lives in :mod:`kas.menu.ui`.
 
 import logging
 import os
-import tempfile
 
-from kas import CONFIG_FORMAT_VERSION, __version__
+from kas import CONFIG_FORMAT_VERSION, __version__, fsutil
 from kas.errors import ConfigError, KasUserError
 
 log = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ def source_dir(ctx, kconfig_path):
 
 def generate(kconf, kconfig_path, ctx):
     """The ``.config.yaml`` content as a mapping (CLI-194)."""
-    environ = ctx.environ
+    environ = ctx.caller_env
     data = {
         "header": {
             "version": CONFIG_FORMAT_VERSION,
@@ -228,33 +227,8 @@ def save(text, path):
         pass  # unreadable: replace it (it is kept as .old)
     log.info("Saving configuration as %s", path)
     try:
-        temp = _write_temp(path, text)
-        try:
-            if os.path.lexists(path):
-                os.replace(path, path + ".old")
-            os.replace(temp, path)
-        finally:
-            if os.path.lexists(temp):
-                os.remove(temp)
+        fsutil.write_atomic(path, text, mode=fsutil.default_mode(), backup=path + ".old",
+                            follow_symlinks=False)
     except OSError as err:
         raise ConfigError(f"Cannot write {path}: {err.strerror or err}") from None
     return True
-
-
-def _write_temp(path, text):
-    directory, name = os.path.split(path)
-    fd, temp = tempfile.mkstemp(prefix=f"{name}.", suffix=".kas-tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(temp, _default_mode())
-    except BaseException:
-        os.remove(temp)
-        raise
-    return temp
-
-
-def _default_mode():
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

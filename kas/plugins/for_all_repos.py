@@ -38,7 +38,7 @@ def run(ctx, args):
     run_setup(ctx, requested_skips(args))
     # Without setup_environ the managed environment, which has no PATH yet
     # (ENV-100): /bin/sh then uses its default search path.
-    base = ctx.build_env if ctx.build_env is not None else ctx.env
+    base = ctx.bitbake_env if ctx.bitbake_env is not None else ctx.managed_env
     for spec in ctx.repos.values():
         log.info("%s$ %s", spec.path, args.command)
         env = dict(base, **repo_variables(spec))

@@ -24,7 +24,7 @@ def setup_parser(parser):
 def shell_environment(ctx):
     """The build environment (or the managed one if setup_environ was
     skipped) with the settings of an interactive session."""
-    env = dict(ctx.build_env if ctx.build_env is not None else ctx.env)
+    env = dict(ctx.bitbake_env if ctx.bitbake_env is not None else ctx.managed_env)
     env["GIT_TERMINAL_PROMPT"] = "true"         # step make_interactive
     env["HISTFILE"] = os.path.join(ctx.work_dir, ".kas_shell_history")
     return env
@@ -39,7 +39,7 @@ def run(ctx, args):
     log.info("To start the default build, run: bitbake -c %s %s",
              config.task(), " ".join(config.targets()))
     env = shell_environment(ctx)
-    shell = env.get("SHELL") or ctx.environ.get("SHELL") or "/bin/sh"
+    shell = env.get("SHELL") or ctx.caller_env.get("SHELL") or "/bin/sh"
     argv = [shell, "-c", args.command] if args.command else [shell]
     returncode = run_interactive(argv, cwd=ctx.build_dir, env=env, shell_session=True)
     if returncode < 0:

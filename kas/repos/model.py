@@ -8,9 +8,9 @@ checkout engine works from these specs.
 
 import logging
 import os
-import shutil
 
 from kas.errors import KasUserError
+from kas.fsutil import find_program
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def repo_spec(config, repo_id):
     name = repo.get("name") or repo_id
 
     vcs_type = repo.get("type", "git")
-    if vcs_type == "hg" and shutil.which("hg") is None:
+    if vcs_type == "hg" and find_program("hg", os.environ) is None:
         raise KasUserError("hg is required for Mercurial repositories")
 
     # CF-641: refs with defaults; an explicit null in the repo drops a default.

@@ -70,7 +70,7 @@ def run_in_order(ctx, tasks):
 
 def _start(ctx, tasks):
     pool = concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(1, min(jobs(ctx.environ), len(tasks))))
+        max_workers=max(1, min(jobs(ctx.caller_env), len(tasks))))
     return pool, [pool.submit(task) for task in tasks]
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 
 from kas.errors import KasUserError
+from kas.fsutil import within
 from kas.vcs import FetchSettings, backend_for
 from kas.vcs.git import strip_refs
 
@@ -56,7 +57,7 @@ def inside_repo(path, spec, entry, repos):
     also after resolving symlinks; one clear error otherwise."""
     holder = repos[entry.repo_id]
     root = os.path.realpath(holder.path)
-    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+    if not within(path, root, resolve=True):
         raise KasUserError(f"Patch {path} resolves outside repository {holder.name} ({root}) "
                            f"(repo: {spec.name}, patch entry: {entry.id})")
     return path

@@ -15,9 +15,9 @@ signature belongs to one of *this* repo's allowed signers.
 import logging
 import os
 import re
-import shutil
 
 from kas.errors import KasUserError
+from kas.fsutil import require_program, within
 from kas.vcs.base import is_full_sha
 from kas.vcs.git import tag_ref
 
@@ -49,7 +49,7 @@ def key_file(signer):
     """The key file of ``signer``: inside its repo, and present."""
     root = os.path.realpath(signer.repo_path)
     path = os.path.realpath(os.path.join(root, signer.path))
-    if os.path.commonpath([root, path]) != root:
+    if not within(path, root):
         raise key_error(signer, f"key file {signer.path} resolves outside repository "
                                 f"{signer.repo_name} ({root})")
     if not os.path.isfile(path):
@@ -77,7 +77,7 @@ class SignatureVerifier:
         configuration order, before the parallel checkouts start."""
         for spec in specs:
             if spec.signed and spec.signers[0].type == "gpg":
-                self.ctx.env["GNUPGHOME"] = self.gnupg_home
+                self.ctx.managed_env["GNUPGHOME"] = self.gnupg_home
                 for signer in spec.signers:
                     self._gpg_key(signer)
 
@@ -116,15 +116,14 @@ class SignatureVerifier:
         autostart = [] if autostart else ["--no-autostart"]
         return self.ctx.runner.run(
             ["gpg", "--batch", "--no-tty", "--homedir", self.gnupg_home] + autostart + args,
-            env=self.ctx.tool_env(), input=input, check=check)
+            env=self.ctx.vcs_env(), input=input, check=check)
 
     def _setup_gpg(self):
         """The keyring (0700, kept between runs), every cached key reset
         to no trust (CLI-092)."""
         if self._gpg_ready:
             return
-        if shutil.which("gpg", path=self.ctx.environ.get("PATH")) is None:
-            raise KasUserError('Program "gpg" is required for: signature verification')
+        require_program("gpg", self.ctx.caller_env, "signature verification")
         os.makedirs(self.gnupg_home, mode=0o700, exist_ok=True)
         os.chmod(self.gnupg_home, 0o700)
         listing = self._gpg(["--with-colons", "--list-keys"], check=False).stdout
@@ -172,7 +171,7 @@ class SignatureVerifier:
         finally:
             # --recv-keys starts a dirmngr daemon for the keyring: stop it.
             self.ctx.runner.run(["gpgconf", "--homedir", self.gnupg_home, "--kill",
-                                 "all"], env=self.ctx.tool_env(), check=False)
+                                 "all"], env=self.ctx.vcs_env(), check=False)
         listing = self._gpg(["--with-colons", "--list-keys", wanted], check=False)
         return one_fingerprint(signer, primary_fingerprints(listing.stdout))
 
@@ -232,10 +231,9 @@ def one_fingerprint(signer, fingerprints):
 def ssh_public_key(ctx, signer):
     """(type, base64 key, description) of the ssh public key of ``signer``."""
     path = key_file(signer)
-    if shutil.which("ssh-keygen", path=ctx.environ.get("PATH")) is None:
-        raise KasUserError('Program "ssh-keygen" is required for: signature verification')
+    require_program("ssh-keygen", ctx.caller_env, "signature verification")
     result = ctx.runner.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path],
-                            env=ctx.tool_env(), check=False)
+                            env=ctx.vcs_env(), check=False)
     listed = result.stdout.splitlines() if result.returncode == 0 else []
     if not listed:
         raise key_error(signer, "No keys imported")

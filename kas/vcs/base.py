@@ -46,9 +46,9 @@ class FetchSettings:
     def __init__(self, ctx: Context) -> None:
         from kas.vcs.urls import clone_depth, premirror_rules
 
-        self.depth = clone_depth(ctx.environ)                     # CLI-086
-        self.premirrors = premirror_rules(ctx.environ)            # CLI-083
-        ref_dir = ctx.environ.get("KAS_REPO_REF_DIR")
+        self.depth = clone_depth(ctx.caller_env)                     # CLI-086
+        self.premirrors = premirror_rules(ctx.caller_env)            # CLI-083
+        ref_dir = ctx.caller_env.get("KAS_REPO_REF_DIR")
         self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
         if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
             raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
@@ -79,7 +79,7 @@ class Backend(abc.ABC):
     @property
     def env(self) -> dict[str, str]:
         """The environment of VCS commands (the managed one, non-interactive)."""
-        return self.ctx.tool_env()
+        return self.ctx.vcs_env()
 
     def require_checkout(self) -> None:
         """Refuse to run VCS commands in a directory that is not the top of

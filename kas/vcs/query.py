@@ -15,11 +15,11 @@ Every command runs through the context's runner, like the backends'.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from kas.errors import CommandError
+from kas.fsutil import find_program
 from kas.vcs.hg import resolve_nodes
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def _query(ctx: Context, argv: list[str], cwd: str) -> str | None:
     """stdout of ``argv`` run in ``cwd``, or None if it fails or is missing."""
     try:
-        result = ctx.runner.run(argv, cwd=cwd, env=ctx.tool_env(), check=False)
+        result = ctx.runner.run(argv, cwd=cwd, env=ctx.vcs_env(), check=False)
     except CommandError:        # the program is not installed
         return None
     return result.stdout if result.returncode == 0 else None
@@ -49,7 +49,7 @@ def vcs_root(ctx: Context, directory: str) -> str | None:
 
 def hg_root(directory: str) -> str | None:
     """What ``hg root`` answers, without starting hg (slow) outside hg trees."""
-    if shutil.which("hg") is None:
+    if find_program("hg", os.environ) is None:
         return None
     current = os.path.realpath(directory)
     while True:
@@ -141,7 +141,7 @@ class History:
         return cls(ctx, vcs_type, path)
 
     def _run(self, argv):
-        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.tool_env(), check=False)
+        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=False)
 
     def resolve(self, rev: str | None) -> str | None:
         """Full commit id of ``rev`` (commit id, tag or branch; for hg any
