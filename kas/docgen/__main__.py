@@ -2,7 +2,7 @@
 
 import sys
 
-from kas.docgen import outdated, write
+from kas.docgen.generate import outdated, write
 
 
 def main(argv=None):
