@@ -54,6 +54,7 @@ class Context:
         self.preserve_env = False  # -E: self.env is the whole caller environment
         self.build_env = None      # the environment of bitbake, after setup_environ
         self.fresh_clones = set()  # repo directories cloned by this run
+        self.journal = None        # kas.journal.Journal when KAS_JOURNAL is set
         self._warned = set()
         self._cleanups = []
 
