@@ -355,6 +355,8 @@ def comment(result, path, value, option=None):
     if path == ("header", "version") and chain:
         # INC-063: the highest version of the files, set by every file.
         where = [s.where for s in chain if s.value == value][-1:] or [chain[-1].where]
+        if len(chain) == 1:
+            return where[0]
         return f"{where[0]} (the highest of {len(chain)} files)"
     if chain and chain[-1].value == value:
         current, earlier = chain[-1].where, chain[:-1]
