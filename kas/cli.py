@@ -112,24 +112,31 @@ def main(argv=None):
         if args.cmd is None:
             parser.print_help()
             return 0
-        return _run_command(args)
+        return _run_command(args, [prog, *argv])
     except (Cancelled, KeyboardInterrupt):
         log.error("kas execution cancelled")
         return EXIT_INTERRUPTED
 
 
-def _run_command(args):
+def _run_command(args, argv):
     from kas.context import Context
+    from kas.journal import Journal
 
     ctx = None
+    journal = Journal.from_environ(os.environ, argv)
+    outcome = [1, "failed", None]       # exit status, status, error message
     try:
         ctx = Context(args, stdout_isatty=sys.stdout.isatty())
-        return args.plugin.run(ctx, args) or 0
+        ctx.journal = journal
+        outcome[:2] = [args.plugin.run(ctx, args) or 0, "success"]
+        return outcome[0]
     except KasUserError as err:
         for line in err.log_lines():
             log.error("%s", line)
+        outcome[:] = [err.exit_code, "failed", "\n".join(err.log_lines())]
         return err.exit_code
     except (Cancelled, KeyboardInterrupt):
+        outcome[:] = [EXIT_INTERRUPTED, "cancelled", "kas execution cancelled"]
         if ctx is not None:
             ctx.runner.cancel()
         raise
@@ -138,12 +145,32 @@ def _run_command(args):
         # should be, disk full): the user's to fix, not a bug.
         log.debug("Details:", exc_info=True)
         log.error("%s", describe_os_error(err))
+        outcome[:] = [KasUserError.exit_code, "failed", describe_os_error(err)]
         return KasUserError.exit_code
     except Exception as err:
         log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first
         log.error("This is a bug in kas, not in your configuration: "
                   "please report it together with the output above.")
+        outcome[:] = [1, "failed", f"{type(err).__name__}: {err}"]
         return 1
     finally:
         if ctx is not None:
             ctx.run_cleanups()
+        if journal is not None and (journal.pipeline or hasattr(args, "skip")):
+            # Commands with the setup options write one even when they
+            # fail before the pipeline starts (issue 18.2).
+            journal.write(*outcome, top_files=_top_files(args))
+
+
+def _top_files(args):
+    """The config files named on the command line, for a journal written
+    before the configuration was loaded."""
+    from kas.config.includes import split_config_argument
+
+    if not hasattr(args, "config"):
+        return []
+    try:
+        work_dir = os.environ.get("KAS_WORK_DIR") or os.getcwd()
+        return split_config_argument(args.config or "", os.path.abspath(work_dir))
+    except OSError:
+        return []

@@ -70,6 +70,7 @@ class Context:
         self.preserve_env = False  # -E: managed_env is the whole caller environment
         self.bitbake_env = None    # the environment of bitbake, after setup_environ
         self.fresh_clones = set()  # repo directories cloned by this run
+        self.journal = None        # kas.journal.Journal when KAS_JOURNAL is set
         self._warned = set()
         self._cleanups = []
 

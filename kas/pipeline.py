@@ -213,11 +213,17 @@ def run_setup(ctx, skip=(), default_skip=()):
     if getattr(ctx.args, "preserve_env", False):
         preserve_environment(ctx)
     present = steps_of_this_run(ctx.caller_env)
+    journal = ctx.journal
     for name, step in STEPS:
         if name in skipped or name not in present:
+            if journal is not None and name in present:
+                journal.skipped_step(name)
             continue
         log.debug("execute %s", name)
-        step(ctx)
+        if journal is None:
+            step(ctx)
+        else:
+            journal.run_step(name, step, ctx)
     if ctx.config is None:
         raise ArgumentsError("this command needs the init_setup_repos step")
     return ctx.config

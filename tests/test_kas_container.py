@@ -1523,6 +1523,29 @@ def test_kc080_unset_dirs_not_passed(kc, repo):
     assert not {var for var, _ in DIR_VARS} & set(r.env)
 
 
+@pytest.mark.parametrize("where", ["outside", "work", "below-work"])
+def test_issue18_2_journal_path_mapped_into_the_container(kc, repo, work, tmp_path, where):
+    """Issue 18.2: KAS_JOURNAL names the file inside the container; its
+    directory is the work dir (or below it) or is mounted read-write, so
+    kas writes it where the host asked.  A missing directory is created."""
+    outside = os.path.join(os.path.realpath(str(tmp_path)), "ci", "out")
+    path = {"outside": os.path.join(outside, "journal.json"),
+            "work": os.path.join(work, "journal.json"),
+            "below-work": os.path.join(work, "logs", "journal.json")}[where]
+    env = {"KAS_WORK_DIR": work, "KAS_JOURNAL": path}
+    r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env=env)
+    assert r.returncode == 0, r
+    expected = {"outside": "/kas-journal/journal.json", "work": "/work/journal.json",
+                "below-work": "/work/logs/journal.json"}[where]
+    assert r.env.get("KAS_JOURNAL") == expected
+    mounts = [u for u in r.units if u[0] == "-v" and ":/kas-journal:" in u[1]]
+    if where == "outside":
+        assert os.path.isdir(outside)
+        assert mounts == [("-v", f"{outside}:/kas-journal:rw")]
+    else:
+        assert mounts == []
+
+
 # ---------------------------------------------------------------------------
 # KC-085: git worktrees
 

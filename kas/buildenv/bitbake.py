@@ -32,6 +32,8 @@ def bitbake_argv(ctx, task, targets, extra_args):
 def run_bitbake(ctx, argv):
     """Run bitbake in the build directory; a failure is exit code 2 with the
     command line (the bitbake exit code is not forwarded, CLI-105)."""
+    if ctx.journal is not None:
+        ctx.journal.bitbake_started(argv)
     try:
         if ctx.stdout_isatty:
             log.info("%s$ %s", ctx.build_dir, format_command(argv))
@@ -42,6 +44,8 @@ def run_bitbake(ctx, argv):
     except BaseException:
         wait_for_server_exit(ctx.build_dir)
         raise
+    if ctx.journal is not None:
+        ctx.journal.bitbake_finished(returncode)
     if returncode != 0:
         raise CommandError(argv, returncode)
 

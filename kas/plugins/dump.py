@@ -37,9 +37,28 @@ def setup_parser(parser):
                                 "environment")
     exclusive.add_argument("--lock", action="store_true",
                            help="Print a lock file pinning every repo to its commit")
+    parser.add_argument("--explain", nargs="?", metavar="KEY", default=None,
+                        help="Comment every value with where it was set; with "
+                             "--explain=KEY print only the settings of KEY "
+                             "(a dotted path, e.g. repos.poky.commit)")
+    _explain_value_after_equals_only(parser)
     # CLI-146: deprecated and hidden; `kas lock` replaces it.
     parser.add_argument("-i", "--inplace", action="store_true", help=argparse.SUPPRESS)
     add_setup_options(parser)
+
+
+def _explain_value_after_equals_only(parser):
+    """``--explain CONFIG`` must not take CONFIG as the key: a bare
+    --explain (or an abbreviation) becomes ``--explain=`` before parsing."""
+    parse = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = sys.argv[1:] if args is None else args
+        args = ["--explain=" if a.startswith("--e") and "--explain".startswith(a) else a
+                for a in args]
+        return parse(args, namespace)
+
+    parser.parse_known_args = parse_known_args
 
 
 def check_arguments(args):
@@ -48,6 +67,11 @@ def check_arguments(args):
         raise ArgumentsError("--inplace requires --lock")
     if args.lock and args.resolve_local:
         raise ArgumentsError("--resolve-local cannot be used with --lock")
+    if args.explain is not None and args.lock:
+        raise ArgumentsError("--explain cannot be used with --lock")
+    if args.explain == "" and args.format == "json":
+        raise ArgumentsError("--explain prints YAML with comments: use --explain=KEY "
+                             "for JSON output")
 
 
 def run(ctx, args):
@@ -76,8 +100,22 @@ def run(ctx, args):
         resolve_local_repos(ctx, data)
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
+    if args.explain is not None:
+        sys.stdout.write(explained(ctx, config, data, args, indent))
+        return
     sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
     return
+
+
+def explained(ctx, config, data, args, indent):
+    """Issue 18.1: the document with its sources, or one key's settings."""
+    from kas.config.explain import render
+
+    options = [f"--{name.replace('_', '-')}"
+               for name in ("resolve_refs", "resolve_local", "resolve_env")
+               if getattr(args, name)]
+    return render(ctx, config, data, key=args.explain, fmt=args.format, indent=indent,
+                  sort=args.sort, option=" or ".join(options) or None)
 
 
 def lock_data(ctx):

@@ -3,6 +3,7 @@
 import logging
 
 from kas.repos.parallel import run_in_order
+from kas.repos.record import recorded
 from kas.repos.signatures import SignatureVerifier
 from kas.repos.status import progress_for
 from kas.vcs import FetchSettings, backend_for
@@ -18,8 +19,9 @@ def checkout_all(ctx, specs):
     remote = [s for s in specs if not s.is_local]
     verifier.prepare(remote)
     with progress_for(ctx) as progress:
-        run_in_order(ctx, [(lambda s=s: checkout_repo(ctx, s, settings, progress, verifier))
-                           for s in remote])
+        tasks = [(lambda s=s: checkout_repo(ctx, s, settings, progress, verifier))
+                 for s in remote]
+        run_in_order(ctx, recorded(ctx, "checkout", remote, tasks, settings))
 
 
 def checkout_repo(ctx, spec, settings, progress, verifier):

@@ -11,6 +11,7 @@ import os
 import shutil
 
 from kas.repos.parallel import run_parallel
+from kas.repos.record import recorded
 from kas.repos.status import progress_for
 from kas.vcs import FetchSettings, backend_for
 
@@ -30,12 +31,12 @@ def fetch_all(ctx, specs):
     if not remote:
         return
     with progress_for(ctx) as progress:
-        run_parallel(ctx, [(lambda s=s: fetch_repo(ctx, s, settings, progress))
-                           for s in remote])
+        tasks = [(lambda s=s: fetch_repo(ctx, s, settings, progress)) for s in remote]
+        run_parallel(ctx, recorded(ctx, "fetch", remote, tasks, settings))
 
 
 def fetch_repo(ctx, spec, settings, progress):
-    """CLI-088 for one repository."""
+    """CLI-088 for one repository; returns cloned, fetched or unchanged."""
     backend = backend_for(ctx, spec, settings)
     if settings.depth and spec.refspec is not None:
         ctx.warn_once(("shallow-refspec", spec.name),
@@ -61,11 +62,12 @@ def fetch_repo(ctx, spec, settings, progress):
         if present is not None:
             log.info("Repository %s already contains %s as %s", spec.name, *present)
             progress.finish(spec.name, "up to date")
-            return
+            return "cloned" if spec.path in ctx.fresh_clones else "unchanged"
     progress.update(spec.name, "fetching")
     backend.fetch()
     log.info("Repository %s updated", spec.name)
     progress.finish(spec.name, "updated")
+    return "cloned" if spec.path in ctx.fresh_clones else "fetched"
 
 
 def _is_empty_dir(path):

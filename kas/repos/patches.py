@@ -11,6 +11,7 @@ import os
 
 from kas.errors import KasUserError
 from kas.fsutil import within
+from kas.repos.record import recorded_task
 from kas.vcs import FetchSettings, backend_for
 from kas.vcs.git import strip_refs
 
@@ -110,7 +111,8 @@ def apply_all(ctx, repos):
         if backend.is_dirty():
             log.warning("Repo %s is dirty - no patching", spec.name)
             continue
-        apply_repo_patches(backend, work)
+        recorded_task(ctx, "patch", spec, lambda: apply_repo_patches(backend, work),  # noqa: B023
+                      settings)()
 
 
 def apply_repo_patches(backend, work):

@@ -1,0 +1,458 @@
+"""``kas dump --explain``: where every value of the effective configuration
+was set (issue 18.1).
+
+The normal loader keeps no positions (that would slow every run down).
+When an explanation is asked for, this module re-reads each loaded file
+with node positions (YAML: the composer; JSON: a small position scanner,
+as PyYAML refuses tab-indented JSON), replays the deep merge of
+:mod:`kas.config.merge` over the already parsed data, and keeps per leaf
+path the chain of settings that made its value.  Environment overrides and
+defaults are added the way :class:`kas.config.model.Config` applies them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, NamedTuple
+
+import yaml
+
+from kas.config import model
+from kas.errors import KasUserError
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+# Top-level keys kas fills in, with their environment variable and default.
+ENV_KEYS = (("machine", "KAS_MACHINE", model.DEFAULT_MACHINE),
+            ("distro", "KAS_DISTRO", model.DEFAULT_DISTRO),
+            ("target", "KAS_TARGET", model.DEFAULT_TARGET),
+            ("task", "KAS_TASK", model.DEFAULT_TASK))
+SHORT_VALUE = 40    # characters of a replaced value shown in a comment
+MAX_WAS = 5         # replaced values listed in a comment (the latest ones)
+
+
+class Setting(NamedTuple):
+    """One place that gave a path its value."""
+
+    where: str          # "kas/base.yml:4", "lock x.lock.yml:3", "env KAS_MACHINE", "default"
+    value: Any
+
+
+class _Node:
+    """The merge history of one path of the configuration."""
+
+    __slots__ = ("children", "is_dict", "settings")
+
+    def __init__(self):
+        self.settings = []      # Settings that replaced the value, merge order
+        self.children = {}      # key -> _Node, while the value is a mapping
+        self.is_dict = False
+
+
+class Explanation:
+    """The settings of every path, replayed in merge order."""
+
+    def __init__(self):
+        self.root = _Node()
+        self.root.is_dict = True
+        self.events = []        # (path, Setting) of every leaf set, merge order
+        self.keys = {}          # every path ever set, as a tree of dicts
+
+    # --- building ---------------------------------------------------------
+
+    def add_file(self, data, positions, label):
+        """Replay the merge of one file's ``data``; ``positions`` maps its
+        keys to (line, child positions), ``label`` names the file."""
+        self._merge(self.root, data, positions, (), label)
+
+    def _merge(self, node, data, positions, path, label):
+        for key, value in data.items():
+            line, child_positions = positions.get(key, (None, None)) if positions else (None, None)
+            child = node.children.get(key)
+            child_path = path + (key,)
+            if isinstance(value, dict) and child is not None and child.is_dict:
+                self._merge(child, value, child_positions, child_path, label)
+                continue
+            if child is None:
+                child = node.children[key] = _Node()
+            where = f"{label}:{line}" if line is not None else label
+            self._replace(child, value, child_path, Setting(where, value))
+            if isinstance(value, dict):
+                self._merge(child, value, child_positions, child_path, label)
+
+    def _replace(self, node, value, path, setting):
+        """``path`` gets a new value: earlier children are gone (INC-053)."""
+        node.settings.append(setting)
+        keys = self.keys
+        for key in path:
+            keys = keys.setdefault(key, {})
+        node.children = {}
+        node.is_dict = isinstance(value, dict)
+        if not node.is_dict or not value:
+            self.events.append((path, setting))
+
+    def override(self, path, setting):
+        """A value kas sets after the merge (environment, default)."""
+        node = self.root
+        for key in path[:-1]:
+            node = node.children.setdefault(key, _Node())
+        child = node.children.setdefault(path[-1], _Node())
+        self._replace(child, setting.value, path, setting)
+
+    # --- questions --------------------------------------------------------
+
+    def settings(self, path):
+        node = self.root
+        for key in path:
+            node = node.children.get(key)
+            if node is None:
+                return []
+        return node.settings
+
+    def history(self, path):
+        """Every setting that touched ``path``: of the path itself, of the
+        paths below it, and of a path above it that replaced it.  A repo's
+        commit, branch or url also shows its override (CF-706: what lock
+        files set)."""
+        paths = [path, *_override_paths(path)]
+        return [(p, s) for p, s in self.events
+                if any(_touches(p, wanted) for wanted in paths)]
+
+    def split_key(self, key, data):
+        """The path of the dotted ``key``; key names may hold dots
+        themselves, so the longest name known at each level wins."""
+        names = key.split(".")
+        path = _match(names, [self.keys, data])
+        if path is None and names[-1] in OVERRIDABLE:
+            # A repo's commit may exist only as its override (a lock pin).
+            repo = _match(names[:-1], [self.keys, data])
+            if repo is not None and len(repo) == 2 and repo[0] == "repos":
+                path = (*repo, names[-1])
+        if path is None:
+            raise KasUserError(f"--explain: the configuration has no key {key}")
+        return path
+
+
+OVERRIDABLE = ("commit", "branch", "url")
+
+
+def _override_paths(path):
+    if len(path) == 3 and path[0] == "repos" and path[2] in OVERRIDABLE:
+        return [("overrides", *path)]
+    return []
+
+
+def _touches(changed, wanted):
+    """A setting of ``changed`` affects ``wanted``: same path, below it, or
+    a value above it that replaced the mapping ``wanted`` was part of."""
+    size = len(wanted)
+    return changed[:size] == wanted or (len(changed) < size and wanted[:len(changed)] == changed)
+
+
+def final_value(data, path):
+    """The value of ``path`` kas uses: a repo's override wins (CF-706)."""
+    for override in _override_paths(path):
+        holder = lookup(data, override[:-1])
+        if isinstance(holder, dict) and override[-1] in holder:
+            return holder[override[-1]]
+    return lookup(data, path)
+
+
+def _match(names, trees):
+    """Split ``names`` into keys of ``trees`` (nested mappings), longest
+    key first; None if impossible."""
+    if not names:
+        return ()
+    for size in range(len(names), 0, -1):
+        key = ".".join(names[:size])
+        below = [t[key] for t in trees if isinstance(t, dict) and key in t]
+        if below:
+            rest = _match(names[size:], below)
+            if rest is not None:
+                return (key, *rest)
+    return None
+
+
+# --- positions ----------------------------------------------------------------
+
+def yaml_positions(raw):
+    """Key positions of a YAML document: {key: (line, child positions)}."""
+    try:
+        return _node_positions(yaml.compose(raw, Loader=_Loader))
+    except (yaml.YAMLError, RecursionError):
+        return None
+
+
+def _node_positions(node):
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    result = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            # ``<<: *base``: the merged keys come from the anchored mapping;
+            # keys of the mapping itself win over them.
+            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) \
+                else [value_node]
+            for source in merged:
+                for key, position in (_node_positions(source) or {}).items():
+                    result.setdefault(key, position)
+            continue
+        if isinstance(key_node, yaml.ScalarNode):
+            result[key_node.value] = (key_node.start_mark.line + 1,
+                                      _node_positions(value_node))
+    return result
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_ATOM = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
+
+
+class _JsonPositions:
+    """Key positions of a JSON document (the parser already checked it)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.pos = 0
+
+    def _skip(self):
+        self.pos = _JSON_SPACE.match(self.text, self.pos).end()
+
+    def _line(self):
+        return self.text.count("\n", 0, self.pos) + 1
+
+    def value(self):
+        self._skip()
+        char = self.text[self.pos]
+        if char == "{":
+            return self._object()
+        if char == "[":
+            self._array()
+        elif char == '"':
+            self.pos = json.decoder.scanstring(self.text, self.pos + 1)[1]
+        else:
+            self.pos = _JSON_ATOM.match(self.text, self.pos).end()
+        return None
+
+    def _object(self):
+        result = {}
+        self.pos += 1
+        self._skip()
+        while self.text[self.pos] != "}":
+            line = self._line()
+            key, self.pos = json.decoder.scanstring(self.text, self.pos + 1)
+            self._skip()
+            self.pos += 1           # ':'
+            result[key] = (line, self.value())
+            self._skip()
+            if self.text[self.pos] == ",":
+                self.pos += 1
+                self._skip()
+        self.pos += 1
+        return result
+
+    def _array(self):
+        self.pos += 1
+        self._skip()
+        while self.text[self.pos] != "]":
+            self.value()
+            self._skip()
+            if self.text[self.pos] == ",":
+                self.pos += 1
+                self._skip()
+        self.pos += 1
+
+
+def json_positions(raw):
+    try:
+        return _JsonPositions(raw.decode("utf-8-sig")).value()
+    except (ValueError, IndexError, AttributeError):
+        return None
+
+
+def file_positions(path):
+    """Key positions of the config file at ``path``, or None."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if path.endswith(".json"):
+        return json_positions(raw)
+    return yaml_positions(raw)
+
+
+# --- the explanation of a run ---------------------------------------------------
+
+def file_label(loaded, work_dir, repo_dirs, top_repo):
+    """``path`` relative to the work dir, or ``repo:path`` for a file of a
+    repository other than the top one; lock files are marked."""
+    root = os.path.realpath(loaded.repo_root) if loaded.repo_root else None
+    if root and root in repo_dirs and root != top_repo:
+        label = f"{repo_dirs[root]}:{os.path.relpath(os.path.realpath(loaded.path), root)}"
+    else:
+        label = os.path.relpath(loaded.path, work_dir)
+    return f"lock {label}" if loaded.in_lock else label
+
+
+def explain(ctx, config):
+    """The Explanation of ``config`` as loaded by this run."""
+    known = getattr(ctx.resolver, "known", None) or {}
+    repo_dirs = {os.path.realpath(path): rid for rid, path in known.items()}
+    top_repo = os.path.realpath(config.top_repo_path)
+    result = Explanation()
+    for loaded in config.loaded_files:
+        label = file_label(loaded, ctx.work_dir, repo_dirs, top_repo)
+        result.add_file(loaded.data, file_positions(loaded.path), label)
+    _add_environment(result, config)
+    return result
+
+
+def _add_environment(result, config):
+    """KAS_MACHINE etc. win over the files; a key no file sets is kas's
+    default (CF-400 ... CF-403, CF-301)."""
+    environ = config.environ
+    for key, variable, default in ENV_KEYS:
+        if variable == "KAS_TARGET":
+            words = environ.get(variable, "").split()
+            if words:
+                value = words[0] if len(words) == 1 else words
+                result.override((key,), Setting(f"env {variable}", value))
+                continue
+        elif variable in environ:
+            result.override((key,), Setting(f"env {variable}", environ[variable]))
+            continue
+        if key not in config.data:
+            result.override((key,), Setting("default", default))
+    if not config.data.get("build_system"):
+        result.override(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
+
+
+def effective_data(result, data):
+    """``data`` (what plain ``dump`` prints) with the values kas fills in."""
+    data = dict(data)
+    for key in [k for k, _, _ in ENV_KEYS] + ["build_system"]:
+        chain = result.settings((key,))
+        if chain and chain[-1].where.startswith(("env ", "default")):
+            data[key] = chain[-1].value
+    return data
+
+
+# --- rendering ------------------------------------------------------------------
+
+def short(value, limit=SHORT_VALUE):
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def comment(result, path, value, option=None):
+    """The trailing comment of the leaf at ``path`` holding ``value``."""
+    chain = list(result.settings(path))
+    if path == ("header", "version") and chain:
+        # INC-063: the highest version of the files, set by every file.
+        where = [s.where for s in chain if s.value == value][-1:] or [chain[-1].where]
+        if len(chain) == 1:
+            return where[0]
+        return f"{where[0]} (the highest of {len(chain)} files)"
+    if chain and chain[-1].value == value:
+        current, earlier = chain[-1].where, chain[:-1]
+    else:
+        current, earlier = f"set by {option}" if option else "kas", chain
+    if not earlier:
+        return current
+    was = [f"{short(s.value)} in {s.where}" for s in earlier[-MAX_WAS:]]
+    if len(earlier) > MAX_WAS:
+        was.insert(0, f"{len(earlier) - MAX_WAS} earlier settings")
+    return f"{current} (was {', '.join(was)})"
+
+
+def annotate_yaml(result, data, text, option=None):
+    """``text``, the YAML dump of ``data``, with a comment on every leaf."""
+    lines = text.split("\n")
+    notes = {}
+    _annotate(yaml.compose(text, Loader=_Loader), data, (), result, notes, option)
+    for index, note in notes.items():
+        lines[index] += f"  # {note}"
+    return "\n".join(lines)
+
+
+def _annotate(node, data, path, result, notes, option):
+    for key_node, value_node in node.value:
+        key = key_node.value
+        value = data[key]
+        if isinstance(value_node, yaml.MappingNode) and value_node.value:
+            _annotate(value_node, value, path + (key,), result, notes, option)
+            continue
+        notes[_comment_line(key_node, value_node)] = comment(result, path + (key,), value,
+                                                             option)
+
+
+def _comment_line(key_node, value_node):
+    """The line a comment can end without changing the value: after the
+    last line of a plain or quoted scalar, else on the key's line (block
+    scalar header, block collection, empty value)."""
+    # libyaml reports plain scalars with style "", PyYAML with None.
+    if not isinstance(value_node, yaml.ScalarNode):
+        return key_node.end_mark.line
+    plain = not value_node.style
+    if (plain and value_node.value != "") or value_node.style in ("'", '"'):
+        return value_node.end_mark.line
+    return key_node.end_mark.line
+
+
+def chain_lines(result, path, final):
+    """``--explain=KEY``: each setting of the key in merge order, then the
+    final value."""
+    entries = [(s.where, _below(p, path), s.value) for p, s in result.history(path)]
+    width = max((len(where) for where, _, _ in entries), default=0)
+    lines = [".".join(path)]
+    for where, below, value in entries:
+        name = ".".join(below) + ": " if below else ""
+        lines.append(f"  {where:<{width}}  {name}{json.dumps(value, ensure_ascii=False)}")
+    lines.append(f"  = {json.dumps(final, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def _below(changed, path):
+    """How a setting's path is shown under ``path``: the part below it, the
+    full path for an override or a replaced parent."""
+    if changed[:len(path)] == path:
+        return changed[len(path):]
+    return changed
+
+
+def chain_document(result, path, final):
+    """``--explain=KEY --format json``: the same as a JSON document."""
+    return {"key": list(path),
+            "settings": [{"source": s.where, "path": list(_below(p, path)), "value": s.value}
+                         for p, s in result.history(path)],
+            "value": final}
+
+
+def lookup(data, path):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def render(ctx, config, data, key="", fmt="yaml", indent=2, sort=False, option=None):
+    """What ``kas dump --explain[=KEY]`` prints for ``data`` (the dump
+    document after the dump options were applied)."""
+    from kas.config.output import serialize, to_yaml
+
+    result = explain(ctx, config)
+    data = effective_data(result, data)
+    if not key:
+        return annotate_yaml(result, data, to_yaml(data, indent=indent, sort=sort), option)
+    path = result.split_key(key, data)
+    final = final_value(data, path)
+    if fmt == "json":
+        return serialize(chain_document(result, path, final), "json", indent=indent,
+                         sort=sort)
+    return chain_lines(result, path, final)

@@ -1,0 +1,59 @@
+"""Reporting the repository work to the run journal (issue 18.2).
+
+The fetch, checkout and patch tasks are wrapped only when ``ctx.journal``
+exists: each wrapped task is timed, reports what it did (its return value
+in the fetch phase: cloned, fetched or unchanged) and the commit the
+checkout is at afterwards; the first fetch also notes the commit before.
+"""
+
+import os
+import time
+
+from kas.errors import KasUserError
+from kas.vcs import backend_for
+
+
+def recorded(ctx, phase, specs, tasks, settings):
+    """``tasks`` (one per spec) wrapped for the journal, or unchanged."""
+    if ctx.journal is None:
+        return tasks
+    return [recorded_task(ctx, phase, spec, task, settings)
+            for spec, task in zip(specs, tasks, strict=True)]
+
+
+def recorded_task(ctx, phase, spec, task, settings):
+    """``task`` for ``spec`` wrapped for the journal, or unchanged."""
+    journal = ctx.journal
+    if journal is None:
+        return task
+
+    def run():
+        record = journal.repo(spec)
+        if phase == "fetch" and not record.fetch_seen:
+            record.fetch_seen = True
+            record.commit_before = _head(ctx, spec, settings)
+        started = time.monotonic()
+        try:
+            result = task()
+        except BaseException:
+            record.failed = record.failed or phase
+            raise
+        finally:
+            record.duration += time.monotonic() - started
+        record.add_action(result if phase == "fetch" else
+                          "patched" if phase == "patch" else None)
+        record.commit_after = _head(ctx, spec, settings)
+        return result
+
+    return run
+
+
+def _head(ctx, spec, settings):
+    """The commit the checkout of ``spec`` is at, None if there is none."""
+    try:
+        backend = backend_for(ctx, spec, settings)
+        if not os.path.exists(os.path.join(spec.path, backend.MARKER)):
+            return None
+        return backend.head()
+    except KasUserError:
+        return None
