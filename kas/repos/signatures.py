@@ -89,7 +89,7 @@ class SignatureVerifier:
         if spec.tag:
             argv = ["git", "verify-tag", "--raw", tag_ref(spec.tag)]
         else:
-            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target[0])]
+            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target.rev)]
         if spec.signers[0].type == "ssh":
             principals = self._write_allowed_signers(backend)
             result = backend.run(argv, check=False)
