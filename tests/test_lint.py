@@ -9,13 +9,18 @@ import pytest
 from conftest import REPO_ROOT
 
 
-def ruff_command():
-    candidate = os.path.join(os.path.dirname(sys.executable), "ruff")
+def tool_command(name):
+    """``name`` from the running Python's environment, else from PATH."""
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
     if os.path.exists(candidate):
         return [candidate]
-    if shutil.which("ruff"):
-        return ["ruff"]
-    pytest.fail("ruff is not installed: install the project with its 'test' extra")
+    if shutil.which(name):
+        return [name]
+    pytest.fail(f"{name} is not installed: install the project with its 'test' extra")
+
+
+def ruff_command():
+    return tool_command("ruff")
 
 
 def test_ruff_check_is_clean():
@@ -24,6 +29,14 @@ def test_ruff_check_is_clean():
              "examples/bitbake/lib/bitbake-main", "examples/bitbake/lib/bitbake-server",
              "examples/bitbake/lib/bitbake-worker"]
     proc = subprocess.run(ruff_command() + ["check", *paths], check=False, cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_mypy_is_clean():
+    """Issue 17.5: the typed core (kas/config, kas/vcs, kas/repos, kas/lock)
+    passes mypy with the settings of pyproject.toml, which name the files."""
+    proc = subprocess.run(tool_command("mypy"), check=False, cwd=REPO_ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout
 

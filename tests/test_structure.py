@@ -45,10 +45,35 @@ def known_module(name, modules):
     return name or None
 
 
+def is_type_checking_block(node):
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports there
+    only name types for annotations, which ``from __future__ import
+    annotations`` keeps as strings.  They are never executed, so they
+    cannot form an import cycle; a module may name the type of an object it
+    is handed (``Context``) without depending on the module that makes it."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def runtime_nodes(tree):
+    """Every node of ``tree`` except those inside ``if TYPE_CHECKING:``
+    (its ``else`` branch does run), in source order."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        children = node.orelse if is_type_checking_block(node) else ast.iter_child_nodes(node)
+        pending.extend(reversed(list(children)))
+
+
 def imported_names(tree, package):
     """Every dotted name imported anywhere in ``tree`` (``from a import b``
-    gives ``a.b``), relative imports resolved against ``package``."""
-    for node in ast.walk(tree):
+    gives ``a.b``) where it runs, relative imports resolved against
+    ``package``."""
+    for node in runtime_nodes(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -117,6 +142,27 @@ def test_the_graph_sees_imports_inside_functions(graph):
     assert graph["kas.plugins.clean"] == {"kas.clean.cleaner"}
     tree = ast.parse("from . import files\nfrom ..errors import X\n")
     assert list(imported_names(tree, "kas.config")) == ["kas.config.files", "kas.errors.X"]
+
+
+def test_type_checking_imports_are_no_edges():
+    """Issue 17.5: imports under ``if TYPE_CHECKING:`` never run (they only
+    name types for annotations), so they are not edges of the graph; those
+    in functions, in its ``else`` branch and in other ``if`` blocks are."""
+    tree = ast.parse(
+        "import typing\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from kas.context import Context\n"
+        "else:\n"
+        "    import kas.errors\n"
+        "if typing.TYPE_CHECKING:\n"
+        "    import kas.pipeline\n"
+        "if DEBUG:\n"
+        "    import kas.log\n"
+        "def f():\n"
+        "    from kas.vcs import query\n")
+    assert sorted(imported_names(tree, "kas")) == [
+        "kas.errors", "kas.log", "kas.vcs.query", "typing", "typing.TYPE_CHECKING"]
 
 
 def test_cycles_finds_a_cycle_through_three_modules():

@@ -4,14 +4,19 @@ YAML is read with PyYAML's safe loader (libyaml when available), JSON with
 the standard parser.  Errors name the file and the line and column.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
 from kas.errors import ConfigError
 
+_YamlLoader: type[yaml.CSafeLoader | yaml.SafeLoader]
 try:
     _YamlLoader = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
@@ -21,7 +26,7 @@ YAML_SUFFIXES = (".yml", ".yaml")
 JSON_SUFFIXES = (".json",)
 
 
-def file_format(path):
+def file_format(path: str) -> str:
     """'yaml' or 'json' from the last extension (case-sensitive, CF-001)."""
     suffix = os.path.splitext(path)[1]
     if suffix in YAML_SUFFIXES:
@@ -31,7 +36,7 @@ def file_format(path):
     raise ConfigError(f"Config file extension not recognized: {path}")
 
 
-def read_bytes(path):
+def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             return f.read()
@@ -41,7 +46,7 @@ def read_bytes(path):
         raise ConfigError(f"Cannot read configuration file {path}: {err.strerror}") from None
 
 
-def parse(path):
+def parse(path: str) -> tuple[Any, bytes]:
     """Parse the file at ``path``; returns (data, raw bytes)."""
     kind = file_format(path)
     raw = read_bytes(path)
@@ -56,7 +61,7 @@ def parse(path):
 _MAX_FAST_BRACKETS = 1000
 
 
-def _parse_yaml(path, raw):
+def _parse_yaml(path: str, raw: bytes) -> Any:
     loader = _YamlLoader
     if raw.count(b"[") + raw.count(b"{") > _MAX_FAST_BRACKETS:
         loader = yaml.SafeLoader
@@ -81,7 +86,7 @@ def _parse_yaml(path, raw):
             f"(line {mark.line + 1}, column {mark.column + 1}: {problem})") from None
 
 
-def _parse_json(path, raw):
+def _parse_json(path: str, raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except RecursionError:
@@ -94,7 +99,7 @@ def _parse_json(path, raw):
         raise ConfigError(f"Configuration file is not valid JSON: {path} ({err})") from None
 
 
-def compose(raw):
+def compose(raw: bytes) -> yaml.Node | None:
     """The YAML node tree of ``raw`` (YAML or JSON), with positions, or None.
 
     Only used to report errors, so the slower pure-Python composer that
@@ -111,7 +116,7 @@ def compose(raw):
         sys.setrecursionlimit(limit)
 
 
-def locate(node, key_path):
+def locate(node: yaml.Node | None, key_path: Sequence[object]) -> tuple[int, int] | None:
     """(line, column), 1-based, of the node at ``key_path`` below the
     composed document ``node``, or the closest ancestor found; None if the
     document could not be composed."""
@@ -134,7 +139,7 @@ def locate(node, key_path):
     return _position(mark)
 
 
-def _same_key(key_node, key):
+def _same_key(key_node: yaml.ScalarNode, key: object) -> bool:
     if key_node.value == str(key):
         return True
     if isinstance(key, bool) or key is None:
@@ -143,5 +148,5 @@ def _same_key(key_node, key):
     return False
 
 
-def _position(mark):
+def _position(mark: yaml.Mark | None) -> tuple[int, int] | None:
     return (mark.line + 1, mark.column + 1) if mark is not None else None

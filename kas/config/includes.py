@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from kas.config import files, schema
 from kas.errors import ConfigError, IncludeError
 from kas.fsutil import within
 from kas.lock import lock_file_of
 from kas.vcs.query import vcs_root
+
+if TYPE_CHECKING:
+    from kas.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +32,21 @@ ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the fut
                     "Please use 'isar-privileged' or 'isar-rootless'.")
 
 
+@dataclass(frozen=True, eq=False)
 class LoadedFile:
-    """One occurrence of a config file in the merge order."""
+    """One occurrence of a config file in the merge order (equal only to
+    itself: the same file may occur twice)."""
 
-    __slots__ = ("data", "external", "in_lock", "is_lock", "path", "repo_root", "version")
-
-    def __init__(self, path, data, version, is_lock, in_lock, external, repo_root):
-        self.path = path            # absolute path
-        self.data = data            # parsed and validated content
-        self.version = version      # integer format version
-        self.is_lock = is_lock      # this file is a lock file
-        self.in_lock = in_lock      # loaded as (part of) a lock file group
-        self.external = external    # reached through another repository (INC-076)
-        self.repo_root = repo_root  # root its string includes resolve against
+    path: str               # absolute path
+    data: dict[str, Any]    # parsed and validated content
+    version: int            # integer format version
+    is_lock: bool           # this file is a lock file
+    in_lock: bool           # loaded as (part of) a lock file group
+    external: bool          # reached through another repository (INC-076)
+    repo_root: str          # root its string includes resolve against
 
 
-def split_config_argument(argument, work_dir):
+def split_config_argument(argument: str | None, work_dir: str) -> list[str]:
     """INC-001/INC-002: the list of absolute top file paths."""
     if not argument:
         return [os.path.join(work_dir, ".config.yaml")]
@@ -52,14 +56,14 @@ def split_config_argument(argument, work_dir):
 class ConfigLoader:
     """Loads the top files; keeps what stays the same across passes."""
 
-    def __init__(self, ctx, top_files):
+    def __init__(self, ctx: Context, top_files: Iterable[str]) -> None:
         self.ctx = ctx
         self.top_files = list(top_files)
-        self._top_repo_path = None
-        self._vcs_roots = {}
+        self._top_repo_path: str | None = None
+        self._vcs_roots: dict[str, str | None] = {}
         self._check_same_repository()
 
-    def _check_same_repository(self):
+    def _check_same_repository(self) -> None:
         """INC-005: all top files in one checkout, or all outside VCS."""
         if len(self.top_files) < 2:
             return
@@ -70,26 +74,26 @@ class ConfigLoader:
                 "or all must be outside of versioning control")
 
     @property
-    def top_repo_path(self):
+    def top_repo_path(self) -> str:
         """INC-070: ``_source_dir``, else the VCS root, else the directory."""
         if self._top_repo_path is None:
             first_dir = os.path.dirname(self.top_files[0])
             self._top_repo_path = self._vcs_root(first_dir) or first_dir
         return self._top_repo_path
 
-    def _vcs_root(self, directory):
+    def _vcs_root(self, directory: str) -> str | None:
         if directory not in self._vcs_roots:
             self._vcs_roots[directory] = vcs_root(self.ctx, directory)
         return self._vcs_roots[directory]
 
-    def run_pass(self, known_repos):
+    def run_pass(self, known_repos: Mapping[str, str]) -> tuple[list[LoadedFile], list[str]]:
         """Load all top files; returns (loaded files, missing repo ids)."""
         walk = _Pass(self, known_repos)
         for index, path in enumerate(self.top_files):
-            walk.load(path, _Scope(None, False, False), stack=[], is_first=(index == 0))
+            walk.load(path, _Scope(None), stack=[], is_first=(index == 0))
         return walk.loaded, list(dict.fromkeys(walk.missing))
 
-    def check_file_rules(self, data, path, is_first):
+    def check_file_rules(self, data: dict[str, Any], path: str, is_first: bool) -> None:
         if "_source_dir" in data:
             if not is_first:
                 raise ConfigError("'_source_dir' is only allowed in the top-level "
@@ -103,7 +107,7 @@ class ConfigLoader:
                         "and will be rejected soon.")
 
     @staticmethod
-    def string_include(name, repo_root, including_file):
+    def string_include(name: str, repo_root: str, including_file: str) -> str:
         """INC-011/INC-013: repo-relative, then the deprecated file-relative."""
         primary = os.path.realpath(os.path.join(repo_root, name))
         if not within(primary, repo_root, resolve=True):
@@ -123,7 +127,7 @@ class ConfigLoader:
         return primary
 
     @staticmethod
-    def repo_include(item, repo_path):
+    def repo_include(item: dict[str, Any], repo_path: str) -> str:
         """INC-020: a file inside a known repository."""
         target = os.path.realpath(os.path.join(repo_path, item["file"]))
         if not within(target, repo_path, resolve=True):
@@ -131,24 +135,26 @@ class ConfigLoader:
         return target
 
 
-class _Scope(NamedTuple):
+@dataclass(frozen=True)
+class _Scope:
     """What a file inherits from the file that brought it in."""
 
     repo_root: str | None       # None for top files: the top repository
-    in_lock: bool               # part of a lock file group
-    external: bool              # reached through another repository
+    in_lock: bool = False       # part of a lock file group
+    external: bool = False      # reached through another repository
 
 
 class _Pass:
     """The state of one pass: the loaded files and the missing repo ids."""
 
-    def __init__(self, loader, known_repos):
+    def __init__(self, loader: ConfigLoader, known_repos: Mapping[str, str]) -> None:
         self.loader = loader
         self.known_repos = known_repos
-        self.loaded = []
-        self.missing = []
+        self.loaded: list[LoadedFile] = []
+        self.missing: list[str] = []
 
-    def load(self, path, scope, stack, is_first=False, is_lock=False):
+    def load(self, path: str, scope: _Scope, stack: list[str], is_first: bool = False,
+             is_lock: bool = False) -> None:
         """INC-010: ``path``'s lock file, its includes, then ``path`` itself."""
         loader = self.loader
         real = os.path.realpath(path)
@@ -162,16 +168,18 @@ class _Pass:
         schema.validate(data, path, raw)
         version = schema.check_version(data, path)
         loader.check_file_rules(data, path, is_first)
-        if scope.repo_root is None:     # known once _source_dir has been seen
-            scope = scope._replace(repo_root=loader.top_repo_path)
+        repo_root = scope.repo_root
+        if repo_root is None:           # known once _source_dir has been seen
+            repo_root = loader.top_repo_path
+            scope = replace(scope, repo_root=repo_root)
 
         stack = stack + [real]
         lock = lock_file_of(path)
         if os.path.isfile(lock):
-            self.load(lock, scope._replace(in_lock=True), stack, is_lock=True)
+            self.load(lock, replace(scope, in_lock=True), stack, is_lock=True)
         for item in data["header"].get("includes", []):
             if isinstance(item, str):
-                target = loader.string_include(item, scope.repo_root, path)
+                target = loader.string_include(item, repo_root, path)
                 self.load(target, scope, stack)
                 continue
             repo_path = self.known_repos.get(item["repo"])
@@ -181,6 +189,6 @@ class _Pass:
             external = scope.external or (os.path.realpath(repo_path)
                                           != os.path.realpath(loader.top_repo_path))
             self.load(loader.repo_include(item, repo_path),
-                      scope._replace(repo_root=repo_path, external=external), stack)
+                      replace(scope, repo_root=repo_path, external=external), stack)
         self.loaded.append(LoadedFile(path, data, version, is_lock, scope.in_lock,
-                                      scope.external, scope.repo_root))
+                                      scope.external, repo_root))

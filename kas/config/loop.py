@@ -11,30 +11,47 @@ handled.  Ids it cannot handle are left out; the loop then stops with the
 "Could not fetch all repos" error once a pass makes no progress.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
 from kas.config.includes import ConfigLoader
 from kas.config.merge import merge
 from kas.config.model import Config
 from kas.errors import IncludeError
 
+if TYPE_CHECKING:
+    from kas.config.includes import LoadedFile
+    from kas.context import Context
+
+
+class Provider(Protocol):
+    """Makes repositories of a partial configuration available on disk."""
+
+    def provide(self, config: Config, repo_ids: list[str]) -> dict[str, str]:
+        """{repo id: directory} of the ids of ``repo_ids`` it handled."""
+        ...
+
 
 class ConfigResolver:
     """Runs the passes for one command line; yields the final Config."""
 
-    def __init__(self, ctx, top_files, provider):
+    def __init__(self, ctx: Context, top_files: Iterable[str], provider: Provider) -> None:
         self.ctx = ctx
         self.loader = ConfigLoader(ctx, top_files)
         self.provider = provider
-        self.known = {}
-        self.config = None
-        self.missing = []
+        self.known: dict[str, str] = {}      # repo id -> directory
+        self.config: Config | None = None
+        self.missing: list[str] = []
 
-    def first_pass(self):
+    def first_pass(self) -> Config:
         """Step ``init_setup_repos``: load with no repository known."""
-        self._pass()
-        return self.config
+        return self._pass()
 
-    def complete(self):
+    def complete(self) -> Config:
         """Step ``repo_setup_loop``: provide missing repos until none is."""
+        assert self.config is not None, "first_pass() comes first"
         previous = None
         while self.missing:
             if self.missing == previous:
@@ -49,15 +66,16 @@ class ConfigResolver:
             self._pass()
         return self.config
 
-    def _pass(self):
+    def _pass(self) -> Config:
         loaded, self.missing = self.loader.run_pass(self.known)
         self.config = build_config(self.ctx, loaded, self.loader)
+        return self.config
 
 
-def build_config(ctx, loaded, loader):
+def build_config(ctx: Context, loaded: list[LoadedFile], loader: ConfigLoader) -> Config:
     """Fold the loaded files into the effective configuration (INC-050)."""
     used = [f for f in loaded if not (ctx.update and f.in_lock)]   # INC-085
-    data = {}
+    data: dict[str, Any] = {}
     for loaded_file in used:
         data = merge(data, loaded_file.data)
     if used:
@@ -67,7 +85,7 @@ def build_config(ctx, loaded, loader):
     return Config(ctx, data, used, loader.top_files, loader.top_repo_path, all_files=loaded)
 
 
-def resolve(ctx, top_files, provider):
+def resolve(ctx: Context, top_files: Iterable[str], provider: Provider) -> Config:
     """Load the complete configuration in one call."""
     resolver = ConfigResolver(ctx, top_files, provider)
     resolver.first_pass()

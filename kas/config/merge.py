@@ -1,7 +1,12 @@
 """The deep-merge rule of INC-051 ... INC-055."""
 
+from __future__ import annotations
 
-def merge(base, update):
+from collections.abc import Mapping
+from typing import Any
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     """Merge mapping ``update`` (the later file) into ``base``; new mapping.
 
     Mappings on both sides merge recursively; any other value of ``update``

@@ -4,6 +4,15 @@ Environment overrides (KAS_MACHINE, KAS_DISTRO, KAS_TARGET, KAS_TASK) and
 defaults are applied here, so every consumer gets the same answer.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kas.config.includes import LoadedFile
+    from kas.context import Context
+
 DEFAULT_MACHINE = "qemux86-64"
 DEFAULT_DISTRO = "nodistro"
 DEFAULT_TARGET = "core-image-minimal"
@@ -14,7 +23,9 @@ ISAR_BUILD_SYSTEMS = ("isar-privileged", "isar-rootless")
 
 
 class Config:
-    def __init__(self, ctx, data, loaded_files, top_files, top_repo_path, all_files=None):
+    def __init__(self, ctx: Context, data: dict[str, Any], loaded_files: list[LoadedFile],
+                 top_files: list[str], top_repo_path: str,
+                 all_files: list[LoadedFile] | None = None) -> None:
         self.ctx = ctx
         self.data = data                    # the merged mapping
         self.loaded_files = loaded_files    # LoadedFile list, merge order
@@ -25,22 +36,22 @@ class Config:
         self.top_repo_path = top_repo_path
 
     @property
-    def environ(self):
+    def environ(self) -> dict[str, str]:
         return self.ctx.caller_env
 
-    def machine(self):
+    def machine(self) -> str:
         """CF-400: KAS_MACHINE (even empty) > machine > qemux86-64."""
         if "KAS_MACHINE" in self.environ:
             return self.environ["KAS_MACHINE"]
         return self.data.get("machine", DEFAULT_MACHINE)
 
-    def distro(self):
+    def distro(self) -> str:
         """CF-401: KAS_DISTRO (even empty) > distro > nodistro."""
         if "KAS_DISTRO" in self.environ:
             return self.environ["KAS_DISTRO"]
         return self.data.get("distro", DEFAULT_DISTRO)
 
-    def targets(self, cli_targets=None):
+    def targets(self, cli_targets: Sequence[str] | None = None) -> list[str]:
         """CF-402: --target > KAS_TARGET words > target > the default."""
         if cli_targets:
             return list(cli_targets)
@@ -50,7 +61,7 @@ class Config:
         target = self.data.get("target", DEFAULT_TARGET)
         return [target] if isinstance(target, str) else list(target)
 
-    def task(self, cli_task=None):
+    def task(self, cli_task: str | None = None) -> str:
         """CF-403: -c > KAS_TASK (even empty) > task > build."""
         if cli_task is not None:
             return cli_task
@@ -58,23 +69,23 @@ class Config:
             return self.environ["KAS_TASK"]
         return self.data.get("task", DEFAULT_TASK)
 
-    def build_system(self):
+    def build_system(self) -> str:
         """CF-301: normalised; ``isar`` means ``isar-privileged``."""
         value = self.data.get("build_system") or DEFAULT_BUILD_SYSTEM
         return "isar-privileged" if value == "isar" else value
 
-    def is_isar(self):
+    def is_isar(self) -> bool:
         return self.build_system() in ISAR_BUILD_SYSTEMS
 
-    def env_defaults(self):
+    def env_defaults(self) -> dict[str, str | None]:
         """The ``env`` section: name -> default string or None."""
         return dict(self.data.get("env") or {})
 
-    def resolved_env(self):
+    def resolved_env(self) -> dict[str, str | None]:
         """CF-501: the caller's value if set (even empty), else the default."""
         return {name: self.environ.get(name, default)
                 for name, default in self.env_defaults().items()}
 
-    def repos(self):
+    def repos(self) -> dict[str, dict[str, Any]]:
         """repo id -> repo mapping (a null repo is an empty mapping)."""
         return {rid: (value or {}) for rid, value in (self.data.get("repos") or {}).items()}

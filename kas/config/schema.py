@@ -5,24 +5,35 @@ violations are reported at once (CF-011), each naming the file, the line
 and column, and the key path.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
 from kas.config.files import compose, locate
 from kas.errors import ConfigError, ConfigValidationError
 
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError
+
+    # Keys and list indexes from the top of a file down to a value.
+    KeyPath = tuple[object, ...]
+
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schema-kas.json")
 
-_validator = None
+_validator: Draft7Validator | None = None
 
 
-def load_schema():
+def load_schema() -> dict[str, Any]:
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         return json.load(f)
 
 
-def _inline_refs(node, definitions):
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
     """Replace every local ``$ref`` by the definition it names.
 
     Our schema is not recursive, and resolving references on every
@@ -40,7 +51,7 @@ def _inline_refs(node, definitions):
     return node
 
 
-def _get_validator():
+def _get_validator() -> Draft7Validator:
     # jsonschema costs ~0.1 s to import: only pay for it when a file is read.
     global _validator
     if _validator is None:
@@ -50,7 +61,7 @@ def _get_validator():
     return _validator
 
 
-def validate(data, path, raw):
+def validate(data: Any, path: str, raw: bytes) -> None:
     """Raise ConfigValidationError listing every violation in ``data``."""
     problems = list(_structure_problems(data))
     if not problems:
@@ -69,11 +80,12 @@ def validate(data, path, raw):
     raise ConfigValidationError(path, lines)
 
 
-def _describe(err):
+def _describe(err: ValidationError) -> tuple[KeyPath, str]:
     """(key path, message) of a jsonschema error, made more specific."""
-    key_path = tuple(err.absolute_path)
+    key_path: KeyPath = tuple(err.absolute_path)
     message = err.message
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict) \
+            and isinstance(err.schema, dict):
         allowed = err.schema.get("properties", {})
         extra = [k for k in err.instance if k not in allowed]
         if extra:
@@ -91,11 +103,11 @@ MAX_DEPTH = 64
 _PLAIN_TYPES = (str, int, float, bool, type(None), dict, list)
 
 
-def _structure_problems(data):
+def _structure_problems(data: Any) -> Iterator[tuple[KeyPath, str]]:
     """What no schema rule can express but every consumer relies on: string
     keys (CF-005), JSON-compatible values, no NUL characters, and a nesting
     depth that recursive code can handle.  Iterative on purpose."""
-    stack = [((), data)]
+    stack: list[tuple[KeyPath, Any]] = [((), data)]
     while stack:
         key_path, node = stack.pop()
         if len(key_path) > MAX_DEPTH:
@@ -117,7 +129,7 @@ def _structure_problems(data):
                              "number, boolean, list or mapping; quote it")
 
 
-def format_key_path(key_path):
+def format_key_path(key_path: Sequence[object]) -> str:
     """``repos.poky.layers.meta`` / ``header.includes[1]``."""
     text = ""
     for key in key_path:
@@ -128,13 +140,13 @@ def format_key_path(key_path):
     return text or "<top level>"
 
 
-def format_version(data):
+def format_version(data: dict[str, Any]) -> int:
     """The integer format version of a validated file ("0.10" is 1)."""
     version = data["header"]["version"]
     return 1 if version == "0.10" else int(version)
 
 
-def check_version(data, path):
+def check_version(data: dict[str, Any], path: str) -> int:
     """CF-101: the supported range (validation already enforces it)."""
     version = format_version(data)
     if not COMPAT_FORMAT_VERSION <= version <= CONFIG_FORMAT_VERSION:

@@ -14,22 +14,33 @@ the edited text is parsed again and must give exactly the intended data.
 The caller then falls back to a full rewrite.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
 import yaml
 
 from kas.config.output import to_yaml
 from kas.lock import LOCK_VERSION
+
+# (start, end, new text): the span of the file to replace and its new text.
+Edit = tuple[int, int, str]
+# (key node, value node) of one entry of a mapping, if it is there.
+Entry = Optional[tuple[yaml.Node, yaml.Node]]
 
 
 class CannotEdit(Exception):
     """The layout of the file is not one the editor changes safely."""
 
 
-def yaml_scalar(value):
+def yaml_scalar(value: str) -> str:
     """``value`` as a YAML scalar, quoted only if YAML needs it."""
     return to_yaml({"k": value}).split(": ", 1)[1].rstrip("\n")
 
 
-def edit_lock_text(text, expected, pins, set_version, indent=None):
+def edit_lock_text(text: str, expected: Any, pins: Mapping[str, str], set_version: bool,
+                   indent: int | None = None) -> str:
     """``text`` with ``pins`` (repo id -> commit) set and, if asked, the
     header version set; ``expected`` is the data the result must parse to.
 
@@ -38,12 +49,12 @@ def edit_lock_text(text, expected, pins, set_version, indent=None):
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
         raise CannotEdit(f"the file cannot be parsed for editing ({err})") from None
-    _require_block_mapping(root, "the document")
+    root = _require_block_mapping(root, "the document")
     file_indent = _indentation(root)
     if indent is not None and file_indent is not None and indent != file_indent:
         raise CannotEdit(f"--indent {indent} differs from the file's indentation "
                          f"({file_indent})")
-    edits = []
+    edits: list[Edit] = []
     if set_version:
         edits.append(_version_edit(root))
     edits += _pin_edits(text, root, pins, indent or file_indent or 2)
@@ -52,14 +63,14 @@ def edit_lock_text(text, expected, pins, set_version, indent=None):
     return result
 
 
-def _apply(text, edits):
+def _apply(text: str, edits: list[Edit]) -> str:
     """Replace the (start, end, new text) spans, last first."""
     for start, end, new in sorted(edits, key=lambda e: e[0], reverse=True):
         text = text[:start] + new + text[end:]
     return text
 
 
-def _check_result(text, expected):
+def _check_result(text: str, expected: Any) -> None:
     try:
         actual = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -68,12 +79,13 @@ def _check_result(text, expected):
         raise CannotEdit("the edited file would not read back as intended")
 
 
-def _require_block_mapping(node, what):
+def _require_block_mapping(node: yaml.Node | None, what: str) -> yaml.MappingNode:
     if not isinstance(node, yaml.MappingNode) or node.flow_style:
         raise CannotEdit(f"{what} is not a block mapping")
+    return node
 
 
-def _child(node, key):
+def _child(node: yaml.Node | None, key: str) -> Entry:
     """(key node, value node) of ``key`` in mapping ``node`` (last wins), or None."""
     if not isinstance(node, yaml.MappingNode):
         return None
@@ -83,7 +95,7 @@ def _child(node, key):
     return None
 
 
-def _indentation(root):
+def _indentation(root: yaml.Node) -> int | None:
     """Spaces per level as the file's ``header:`` block shows it, or None."""
     header = _child(root, "header")
     if header is None or not isinstance(header[1], yaml.MappingNode) or not header[1].value:
@@ -92,7 +104,7 @@ def _indentation(root):
     return inner if inner > 0 else None
 
 
-def _scalar_span(node, what):
+def _scalar_span(node: yaml.Node, what: str) -> tuple[int, int]:
     """The span of a one-line plain or quoted scalar."""
     if not isinstance(node, yaml.ScalarNode) or node.style not in (None, "'", '"') \
             or node.start_mark.line != node.end_mark.line:
@@ -100,7 +112,7 @@ def _scalar_span(node, what):
     return node.start_mark.index, node.end_mark.index
 
 
-def _version_edit(root):
+def _version_edit(root: yaml.Node) -> Edit:
     header = _child(root, "header")
     version = _child(header[1], "version") if header else None
     if version is None:
@@ -109,11 +121,12 @@ def _version_edit(root):
     return start, end, str(LOCK_VERSION)
 
 
-def _pin_edits(text, root, pins, indent):
+def _pin_edits(text: str, root: yaml.Node, pins: Mapping[str, str], indent: int) -> list[Edit]:
     """Edits that set each pin: in place if the entry exists, else appended."""
     overrides = _child(root, "overrides")
     repos = _child(overrides[1], "repos") if overrides else None
-    edits, additions = [], {}
+    edits: list[Edit] = []
+    additions: dict[str, str] = {}
     for repo_id, commit in pins.items():
         entry = _child(repos[1], repo_id) if repos else None
         if entry is None:
@@ -131,13 +144,13 @@ def _pin_edits(text, root, pins, indent):
     return edits
 
 
-def _append_entries(text, root, overrides, repos, additions, indent):
+def _append_entries(text: str, root: yaml.Node, overrides: Entry, repos: Entry,
+                    additions: dict[str, str], indent: int) -> Edit:
     if overrides is None:
         return _append_overrides(text, root, additions, indent)
     if repos is None:
         raise CannotEdit("overrides has no repos mapping to add to")
-    node = repos[1]
-    _require_block_mapping(node, "overrides.repos")
+    node = _require_block_mapping(repos[1], "overrides.repos")
     if not node.value:
         raise CannotEdit("overrides.repos is empty")
     column = node.value[0][0].start_mark.column
@@ -149,7 +162,7 @@ def _append_entries(text, root, overrides, repos, additions, indent):
     return position + 1, position + 1, lines
 
 
-def _append_overrides(text, root, additions, indent):
+def _append_overrides(text: str, root: yaml.Node, additions: dict[str, str], indent: int) -> Edit:
     """No ``overrides`` yet: a new top-level block at the end of the file."""
     column = root.value[0][0].start_mark.column
     block = (" " * column + "overrides:\n" + " " * (column + indent) + "repos:\n"
@@ -158,7 +171,7 @@ def _append_overrides(text, root, additions, indent):
     return len(text), len(text), prefix + block
 
 
-def _inner_indent(repos_node, column):
+def _inner_indent(repos_node: yaml.MappingNode, column: int) -> int | None:
     """How far the file indents ``commit:`` below a repo id, if it shows it."""
     for _, value in repos_node.value:
         if isinstance(value, yaml.MappingNode) and value.value and not value.flow_style:
@@ -166,7 +179,7 @@ def _inner_indent(repos_node, column):
     return None
 
 
-def _entry_end(node):
+def _entry_end(node: yaml.Node) -> int:
     """Where the last line of a block mapping entry's value ends.
 
     Block collections end where the next token starts (maybe lines later,
@@ -175,12 +188,13 @@ def _entry_end(node):
         node = node.value[-1][1]
     if isinstance(node, yaml.ScalarNode):
         return _scalar_span(node, "the last overrides.repos entry")[1]
-    if node.flow_style and node.start_mark.line == node.end_mark.line:
+    if isinstance(node, yaml.CollectionNode) and node.flow_style \
+            and node.start_mark.line == node.end_mark.line:
         return node.end_mark.index
     raise CannotEdit("the last overrides.repos entry does not end on a single line")
 
 
-def _entry_lines(additions, column, inner):
+def _entry_lines(additions: dict[str, str], column: int, inner: int) -> str:
     return "".join(f"{' ' * column}{yaml_scalar(rid)}:\n"
                    f"{' ' * (column + inner)}commit: {yaml_scalar(sha)}\n"
                    for rid, sha in additions.items())

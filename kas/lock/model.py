@@ -8,9 +8,13 @@ the editor cannot handle safely get the full format of INC-087.
 Files are replaced atomically: a failed run leaves them as they were.
 """
 
+from __future__ import annotations
+
 import copy
 import logging
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from kas import fsutil
 from kas.config import files
@@ -18,18 +22,21 @@ from kas.config.output import to_json, to_yaml
 from kas.errors import KasUserError
 from kas.lock import LOCK_VERSION
 
+if TYPE_CHECKING:
+    from kas.config.includes import LoadedFile
+
 log = logging.getLogger(__name__)
 
 DEFAULT_INDENT = 2
 
 
-def lock_document(pins):
+def lock_document(pins: Mapping[str, str]) -> dict[str, Any]:
     """The content of a new lock file pinning ``pins`` (repo id -> commit)."""
     return {"header": {"version": LOCK_VERSION},
             "overrides": {"repos": {rid: {"commit": sha} for rid, sha in pins.items()}}}
 
 
-def display_path(path):
+def display_path(path: str) -> str:
     """Paths in lock messages are relative to the current directory (CLI-152)."""
     try:
         return os.path.relpath(path)
@@ -40,24 +47,25 @@ def display_path(path):
 class LockFile:
     """One lock file: its content, where it came from, the pins set on it."""
 
-    def __init__(self, path, data, text, version, external):
+    def __init__(self, path: str, data: dict[str, Any], text: str | None, version: int | None,
+                 external: bool) -> None:
         self.path = path            # absolute path
         self.data = data            # parsed content (changed in place by set_pin)
         self.text = text            # original text (YAML edits), None for a new file
         self.version = version      # integer header version, None for a new file
         self.external = external    # lives in another repository (INC-076)
-        self.pins_set = {}          # repo id -> commit, in the order they were set
-        self.upgraded_from = None   # old header version if raised to LOCK_VERSION
+        self.pins_set: dict[str, str] = {}  # repo id -> commit, in the order they were set
+        self.upgraded_from: int | None = None  # old header version if raised to LOCK_VERSION
         self.is_new = False         # not on disk yet
 
     @classmethod
-    def new(cls, path):
+    def new(cls, path: str) -> LockFile:
         lock = cls(path, lock_document({}), None, None, external=False)
         lock.is_new = True
         return lock
 
     @classmethod
-    def from_loaded(cls, loaded):
+    def from_loaded(cls, loaded: LoadedFile) -> LockFile:
         """A LockFile from a :class:`kas.config.includes.LoadedFile`."""
         raw = files.read_bytes(loaded.path)
         try:
@@ -68,16 +76,16 @@ class LockFile:
                    loaded.external)
 
     @property
-    def is_json(self):
+    def is_json(self) -> bool:
         return files.file_format(self.path) == "json"
 
-    def pins(self):
+    def pins(self) -> dict[str, str]:
         """repo id -> locked commit (string entries only)."""
         repos = (self.data.get("overrides") or {}).get("repos") or {}
         return {rid: entry["commit"] for rid, entry in repos.items()
                 if isinstance(entry, dict) and isinstance(entry.get("commit"), str)}
 
-    def set_pin(self, repo_id, commit):
+    def set_pin(self, repo_id: str, commit: str) -> None:
         overrides = self.data.get("overrides")
         if not isinstance(overrides, dict):
             overrides = self.data["overrides"] = {}
@@ -90,7 +98,7 @@ class LockFile:
         entry["commit"] = commit
         self.pins_set[repo_id] = commit
 
-    def upgrade_version(self):
+    def upgrade_version(self) -> None:
         """CLI-152 step 3: raise an old header version to the lock version."""
         if self.version is None or self.version >= LOCK_VERSION:
             return
@@ -102,7 +110,7 @@ class LockFile:
             header = self.data["header"] = {}
         header["version"] = LOCK_VERSION
 
-    def render(self, indent=None, sort=False):
+    def render(self, indent: int | None = None, sort: bool = False) -> str:
         """The new text of the file; ``indent`` None means "as the file has it"."""
         size = DEFAULT_INDENT if indent is None else indent
         if self.is_json:
@@ -125,7 +133,7 @@ class LockFile:
             return full
 
 
-def replace_files(contents):
+def replace_files(contents: Mapping[str, str]) -> None:
     """Write ``{path: text}``: every file goes to a temporary sibling first,
     and only when all are written are they renamed into place."""
     try:

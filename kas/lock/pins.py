@@ -5,51 +5,66 @@ each ref can be resolved locally.  Nothing is written before every repo
 has been resolved, and files are replaced atomically (kas.lock.model).
 """
 
+from __future__ import annotations
+
 import logging
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from kas.errors import KasUserError
 from kas.lock import lock_file_of
 from kas.lock.model import LockFile, display_path, replace_files
+
+if TYPE_CHECKING:
+    from kas.config.model import Config
+    from kas.context import Context
+    from kas.repos.model import RepoSpec
+    from kas.vcs.query import Commit
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class ResolvedRef:
     """What a repo's configured ref points to now."""
 
-    def __init__(self, commit, tag_object=None):
-        self.commit = commit            # full commit id
-        self.tag_object = tag_object    # id of an annotated tag object, or None
+    commit: str                     # full commit id
+    tag_object: str | None = None   # id of an annotated tag object, or None
 
-    def matches(self, locked):
+    def matches(self, locked: str) -> bool:
         return locked in (self.commit, self.tag_object)
 
 
-def managed_repos(ctx):
+def managed_repos(ctx: Context) -> list[RepoSpec]:
     """Repos kas fetches (with a url), in configuration order."""
     return [spec for spec in ctx.repos.values() if not spec.is_local]
 
 
-def floating_repos(ctx):
+def floating_repos(ctx: Context) -> list[RepoSpec]:
     """CLI-151: managed repos whose effective commit is unset."""
     return [spec for spec in managed_repos(ctx) if not spec.commit]
 
 
-def resolve_refs(ctx, specs):
+def resolve_refs(ctx: Context, specs: list[RepoSpec]) -> dict[str, ResolvedRef]:
     """repo id -> ResolvedRef of the checked-out repositories."""
     from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
-    resolved = {}
+    resolved: dict[str, ResolvedRef] = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)
         backend.require_checkout()
         tag_object = backend.tag_object() if spec.tag else None
-        resolved[spec.id] = ResolvedRef(backend.resolve_commit(), tag_object)
+        commit = backend.resolve_commit()
+        if commit is None:      # not a pin to write (hg finds no changeset)
+            raise KasUserError(f'Cannot resolve the ref of repository "{spec.name}" to a '
+                               "commit")
+        resolved[spec.id] = ResolvedRef(commit, tag_object)
     return resolved
 
 
-def lock_files_in_use(config):
+def lock_files_in_use(config: Config) -> list[LockFile]:
     """The lock files the configuration loaded, in include order (once each)."""
     seen, found = set(), []
     for loaded in config.all_files:
@@ -60,7 +75,8 @@ def lock_files_in_use(config):
     return found
 
 
-def lock(ctx, indent=None, sort=False):
+def lock(ctx: Context, indent: int | None = None,
+         sort: bool = False) -> dict[str, list[Commit]]:
     """``kas lock`` once the pipeline has run (CLI-151, CLI-152); returns
     the commits each updated pin moved over (repo name -> commits, newest
     first), for the command to print."""
@@ -68,25 +84,30 @@ def lock(ctx, indent=None, sort=False):
     if not candidates:
         log.info("No floating repos found. Nothing to lock.")
         return {}
+    config = ctx.config
+    assert config is not None, "the setup pipeline loads the configuration first"
     resolved = resolve_refs(ctx, candidates)
-    lock_files = lock_files_in_use(ctx.config)
+    lock_files = lock_files_in_use(config)
     remaining, moved = update_existing_locks(ctx, lock_files, candidates, resolved)
     if remaining:
-        top = add_to_top_lock(ctx.config, lock_files, remaining, resolved)
+        top = add_to_top_lock(config, lock_files, remaining, resolved)
         if top.is_new:
             lock_files.append(top)
     write_lock_files(lock_files, indent, sort)
     return moved
 
 
-def update_existing_locks(ctx, lock_files, candidates, resolved):
+def update_existing_locks(ctx: Context, lock_files: list[LockFile], candidates: list[RepoSpec],
+                          resolved: dict[str, ResolvedRef]
+                          ) -> tuple[list[RepoSpec], dict[str, list[Commit]]]:
     """CLI-152 step 1; returns the candidates no lock file covers and the
     commits each updated lock moves over (repo id -> commits).
 
     A repo pinned in several project lock files is updated in each of them
     (INC-088: "in the lock files where they are found"): updating only the
     first would leave a later, higher-priority pin in force (INC-086)."""
-    handled, moved = set(), {}
+    handled: set[str] = set()
+    moved: dict[str, list[Commit]] = {}
     for lock_file in lock_files:
         pins = lock_file.pins()
         for spec in [s for s in candidates if s.id in pins]:
@@ -106,7 +127,8 @@ def update_existing_locks(ctx, lock_files, candidates, resolved):
     return [s for s in candidates if s.id not in handled], moved
 
 
-def add_to_top_lock(config, lock_files, specs, resolved):
+def add_to_top_lock(config: Config, lock_files: list[LockFile], specs: list[RepoSpec],
+                    resolved: dict[str, ResolvedRef]) -> LockFile:
     """CLI-152 step 2: pins for uncovered repos go to the first file's lock."""
     log.warning("The following repos are not covered by any lockfile. Adding to top "
                 "lockfile: %s", ", ".join(spec.name for spec in specs))
@@ -121,9 +143,9 @@ def add_to_top_lock(config, lock_files, specs, resolved):
     return top
 
 
-def write_lock_files(lock_files, indent, sort):
+def write_lock_files(lock_files: list[LockFile], indent: int | None, sort: bool) -> None:
     """CLI-152 steps 3 and 4: only files with changes are written."""
-    contents = {}
+    contents: dict[str, str] = {}
     for lock_file in lock_files:
         if not lock_file.pins_set:
             continue
@@ -133,14 +155,14 @@ def write_lock_files(lock_files, indent, sort):
     replace_files(contents)
 
 
-def commits_between(ctx, spec, old, new):
+def commits_between(ctx: Context, spec: RepoSpec, old: str, new: str) -> list[Commit] | None:
     """The commits from ``old`` to ``new``; None (with a warning) if ``old``
     is unknown to the checkout."""
     from kas.vcs.query import History
 
     history = History.of(ctx, spec.type, spec.path)
     old_id = history.resolve(old) if history else None
-    if old_id is None:
+    if history is None or old_id is None:
         log.warning("Cannot list the commits of %s: %s is not in the repository",
                     spec.name, old)
         return None

@@ -1,6 +1,10 @@
 """Checking out every repository at its configured revision (CLI-090)."""
 
+from __future__ import annotations
+
+import functools
 import logging
+from typing import TYPE_CHECKING
 
 from kas.repos.parallel import run_in_order
 from kas.repos.record import recorded
@@ -8,10 +12,15 @@ from kas.repos.signatures import SignatureVerifier
 from kas.repos.status import progress_for
 from kas.vcs import FetchSettings, backend_for
 
+if TYPE_CHECKING:
+    from kas.context import Context
+    from kas.repos.model import RepoSpec
+    from kas.repos.status import Progress
+
 log = logging.getLogger(__name__)
 
 
-def checkout_all(ctx, specs):
+def checkout_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Check out the remote repos among ``specs``.  The work runs in
     parallel; messages and errors come in configuration order."""
     settings = FetchSettings(ctx)
@@ -19,12 +28,13 @@ def checkout_all(ctx, specs):
     remote = [s for s in specs if not s.is_local]
     verifier.prepare(remote)
     with progress_for(ctx) as progress:
-        tasks = [(lambda s=s: checkout_repo(ctx, s, settings, progress, verifier))
+        tasks = [functools.partial(checkout_repo, ctx, s, settings, progress, verifier)
                  for s in remote]
         run_in_order(ctx, recorded(ctx, "checkout", remote, tasks, settings))
 
 
-def checkout_repo(ctx, spec, settings, progress, verifier):
+def checkout_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings, progress: Progress,
+                  verifier: SignatureVerifier) -> None:
     backend = backend_for(ctx, spec, settings)
     backend.require_checkout()
     progress.start(spec.name, "checking out")

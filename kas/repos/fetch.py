@@ -6,36 +6,47 @@ A clone goes to a temporary sibling directory that is renamed into place
 only when complete, so an interrupted clone never looks like a good repo.
 """
 
+from __future__ import annotations
+
+import functools
 import logging
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 from kas.repos.parallel import run_parallel
 from kas.repos.record import recorded
 from kas.repos.status import progress_for
 from kas.vcs import FetchSettings, backend_for
 
+if TYPE_CHECKING:
+    from kas.context import Context
+    from kas.repos.model import RepoSpec
+    from kas.repos.status import Progress
+    from kas.vcs import Backend
+
 log = logging.getLogger(__name__)
 
 
-def partial_path(path):
+def partial_path(path: str) -> str:
     """Where a clone of ``path`` is made before it is renamed into place."""
     parent, name = os.path.split(path)
     return os.path.join(parent, f".{name}.kas-partial")
 
 
-def fetch_all(ctx, specs):
+def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Fetch the remote repos among ``specs`` concurrently."""
     settings = FetchSettings(ctx)
     remote = [s for s in specs if not s.is_local]
     if not remote:
         return
     with progress_for(ctx) as progress:
-        tasks = [(lambda s=s: fetch_repo(ctx, s, settings, progress)) for s in remote]
+        tasks = [functools.partial(fetch_repo, ctx, s, settings, progress) for s in remote]
         run_parallel(ctx, recorded(ctx, "fetch", remote, tasks, settings))
 
 
-def fetch_repo(ctx, spec, settings, progress):
+def fetch_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings,
+               progress: Progress) -> str:
     """CLI-088 for one repository; returns cloned, fetched or unchanged."""
     backend = backend_for(ctx, spec, settings)
     if settings.depth and spec.refspec is not None:
@@ -70,11 +81,11 @@ def fetch_repo(ctx, spec, settings, progress):
     return "cloned" if spec.path in ctx.fresh_clones else "fetched"
 
 
-def _is_empty_dir(path):
+def _is_empty_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
 
 
-def clone_atomically(backend):
+def clone_atomically(backend: Backend) -> bool:
     """Clone to a temporary sibling and rename it to the repo path."""
     path = backend.path
     temp = partial_path(path)

@@ -6,79 +6,90 @@ listed, and every definition error of the spec raised.  The fetch and
 checkout engine works from these specs.
 """
 
+from __future__ import annotations
+
 import logging
 import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from kas.errors import KasUserError
 from kas.fsutil import find_program
 
+if TYPE_CHECKING:
+    from kas.config.model import Config
+
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
 class Layer:
-    __slots__ = ("key", "path", "prio")
-
-    def __init__(self, key, path, prio):
-        self.key = key      # the key as written ("." and "" mean the repo itself)
-        self.path = path    # absolute, normalised directory
-        self.prio = prio
+    key: str        # the key as written ("." and "" mean the repo itself)
+    path: str       # absolute, normalised directory
+    prio: int
 
 
+@dataclass(frozen=True)
 class PatchEntry:
-    __slots__ = ("id", "path", "repo_id")
-
-    def __init__(self, patch_id, repo_id, path):
-        self.id = patch_id
-        self.repo_id = repo_id  # repo whose directory holds ``path``
-        self.path = path        # relative to that repo's directory
+    id: str
+    repo_id: str    # repo whose directory holds ``path``
+    path: str       # relative to that repo's directory
 
 
+# Signer and RepoSpec are filled in step by step: mutable, and equal only to
+# themselves as before (eq=False keeps them hashable).
+
+@dataclass(eq=False)
 class Signer:
     """One allowed signer of a signed repo (CF-800 ... CF-802)."""
 
-    __slots__ = ("fingerprint", "id", "keyserver", "path", "repo_name", "repo_path", "type")
+    id: str
+    type: str = "gpg"               # "gpg" or "ssh"
+    path: str | None = None         # key file, relative to the key repo
+    fingerprint: str | None = None
+    keyserver: str | None = None    # gpg_keyserver
+    repo_name: str | None = None    # name of the repo holding ``path``
+    repo_path: str | None = None    # its directory
 
-    def __init__(self, signer_id, definition):
-        self.id = signer_id
-        self.type = definition.get("type", "gpg")
-        self.path = definition.get("path")              # relative to the key repo
-        self.fingerprint = definition.get("fingerprint")
-        self.keyserver = definition.get("gpg_keyserver")
-        self.repo_name = None   # name of the repo holding ``path``
-        self.repo_path = None   # its directory
+    @classmethod
+    def from_definition(cls, signer_id: str, definition: dict[str, Any]) -> Signer:
+        """The signer of a ``signers`` entry, its key repo not located yet."""
+        return cls(signer_id, definition.get("type", "gpg"), definition.get("path"),
+                   definition.get("fingerprint"), definition.get("gpg_keyserver"))
 
 
+@dataclass(eq=False)
 class RepoSpec:
     """One repository: identity, location, references, layers, patches."""
 
-    def __init__(self, repo_id, name, url, path, vcs_type):
-        self.id = repo_id
-        self.name = name
-        self.url = url          # effective URL (after overrides); None: local repo
-        self.path = path        # absolute directory
-        self.type = vcs_type    # "git" or "hg"
-        self.commit = None
-        self.branch = None
-        self.tag = None
-        self.refspec = None     # legacy
-        self.signed = False
-        self.allowed_signers = []
-        self.signers = []       # Signer objects of allowed_signers
-        self.layers = []        # enabled Layer objects, in definition order
-        self.patches = []       # PatchEntry objects, in application order
+    id: str
+    name: str
+    url: str | None     # effective URL (after overrides); None: local repo
+    path: str           # absolute directory
+    type: str           # "git" or "hg"
+    commit: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    refspec: str | None = None      # legacy
+    signed: bool = False
+    allowed_signers: list[str] = field(default_factory=list)
+    signers: list[Signer] = field(default_factory=list)     # of allowed_signers
+    layers: list[Layer] = field(default_factory=list)       # enabled, in definition order
+    patches: list[PatchEntry] = field(default_factory=list)  # in application order
 
     @property
-    def is_local(self):
+    def is_local(self) -> bool:
         return self.url is None
 
 
-def build_repos(config):
+def build_repos(config: Config) -> dict[str, RepoSpec]:
     """RepoSpec of every repo of the configuration, in configuration order.
 
     Raises the first definition error of any repo (CF-603)."""
     return {repo_id: repo_spec(config, repo_id) for repo_id in config.repos()}
 
 
-def repo_spec(config, repo_id):
+def repo_spec(config: Config, repo_id: str) -> RepoSpec:
     """Build the RepoSpec of ``repo_id`` from the effective configuration."""
     repo = config.repos()[repo_id]
     defaults = (config.data.get("defaults") or {}).get("repos") or {}
@@ -124,7 +135,8 @@ def repo_spec(config, repo_id):
     return spec
 
 
-def _location(config, repo, name, url, quiet=False):
+def _location(config: Config, repo: dict[str, Any], name: str, url: str | None,
+              quiet: bool = False) -> str:
     """CF-621/CF-622: the directory of the repository."""
     path = repo.get("path")
     if path is None:
@@ -136,7 +148,7 @@ def _location(config, repo, name, url, quiet=False):
     return os.path.normpath(os.path.join(config.ctx.work_dir, path))
 
 
-def _check_remote_refs(config, spec):
+def _check_remote_refs(config: Config, spec: RepoSpec) -> None:
     if spec.tag and spec.branch:            # CF-644
         raise KasUserError(f'Both tag "{spec.tag}" and branch "{spec.branch}" cannot '
                            f'be specified for repository "{spec.name}"')
@@ -152,7 +164,7 @@ def _check_remote_refs(config, spec):
                              "unsafe. Either add a commit or use a lock file.", spec.name)
 
 
-def _set_signing(config, spec, repo):
+def _set_signing(config: Config, spec: RepoSpec, repo: dict[str, Any]) -> None:
     """CF-650 ... CF-652."""
     if not repo.get("signed"):
         return
@@ -175,9 +187,11 @@ def _set_signing(config, spec, repo):
     spec.signers = [_signer(config, spec, signer, signers[signer]) for signer in allowed]
 
 
-def _signer(config, spec, signer_id, definition):
+def _signer(config: Config, spec: RepoSpec, signer_id: str,
+            definition: dict[str, Any] | None) -> Signer:
     """The Signer ``signer_id`` with the location of its key repo."""
-    signer = Signer(signer_id, definition or {})
+    definition = definition or {}
+    signer = Signer.from_definition(signer_id, definition)
     if signer.path is None:
         return signer
     repo_id = definition.get("repo")
@@ -193,7 +207,7 @@ def _signer(config, spec, signer_id, definition):
     return signer
 
 
-def _layers(spec, repo):
+def _layers(spec: RepoSpec, repo: dict[str, Any]) -> list[Layer]:
     """CF-660 ... CF-663: the enabled layers."""
     if "layers" not in repo:
         return [Layer(".", spec.path, 0)]
@@ -209,7 +223,8 @@ def _layers(spec, repo):
     return layers
 
 
-def _patches(config, spec, repo, defaults):
+def _patches(config: Config, spec: RepoSpec, repo: dict[str, Any],
+             defaults: dict[str, Any]) -> list[PatchEntry]:
     """CF-670 ... CF-673: patch entries in application order."""
     default_repo = (defaults.get("patches") or {}).get("repo")
     entries = []

@@ -4,17 +4,30 @@ The work itself is done by git/hg child processes, so threads are enough.
 Children of cancelled tasks are terminated through the context's runner.
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import logging
 import os
 import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from kas.errors import Cancelled
+
+if TYPE_CHECKING:
+    from kas.context import Context
+
+    # What a held task returns: its log records and its error, if any.
+    # (An alias is evaluated as code: no "X | None" before Python 3.10.)
+    HeldResult = tuple[list[logging.LogRecord], Optional[Exception]]
+
+T = TypeVar("T")
 
 JOBS_VARIABLE = "KAS_FETCH_JOBS"
 
 
-def jobs(environ):
+def jobs(environ: Mapping[str, str]) -> int:
     """How many repositories are worked on at once (KAS_FETCH_JOBS).
 
     Default: eight per CPU, at least 8 and at most 64.  The work waits on
@@ -27,7 +40,7 @@ def jobs(environ):
     return max(8, min(64, 8 * (os.cpu_count() or 1)))
 
 
-def run_parallel(ctx, tasks):
+def run_parallel(ctx: Context, tasks: Sequence[Callable[[], object]]) -> None:
     """Run ``tasks``; the first exception cancels the rest (their children
     are terminated) and is raised."""
     pool, futures = _start(ctx, tasks)
@@ -41,12 +54,12 @@ def run_parallel(ctx, tasks):
         _stop(ctx, pool, futures)
         # The first real error in configuration order; the others were
         # mostly cancelled by it.
-        errors = [f.exception() for f in failed]
+        errors = [error for error in (f.exception() for f in failed) if error is not None]
         raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
     pool.shutdown(wait=True)
 
 
-def run_in_order(ctx, tasks):
+def run_in_order(ctx: Context, tasks: Sequence[Callable[[], object]]) -> None:
     """Run ``tasks`` concurrently but log and fail as if one after another:
     the log records of each task are held back and emitted in task order,
     and the first failing task (in that order) raises its error."""
@@ -68,13 +81,15 @@ def run_in_order(ctx, tasks):
             raise error
 
 
-def _start(ctx, tasks):
+def _start(ctx: Context, tasks: Sequence[Callable[[], T]]
+           ) -> tuple[concurrent.futures.ThreadPoolExecutor, list[concurrent.futures.Future[T]]]:
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=max(1, min(jobs(ctx.caller_env), len(tasks))))
     return pool, [pool.submit(task) for task in tasks]
 
 
-def _stop(ctx, pool, futures):
+def _stop(ctx: Context, pool: concurrent.futures.ThreadPoolExecutor,
+          futures: Sequence[concurrent.futures.Future[T]]) -> None:
     for future in futures:
         future.cancel()
     ctx.runner.cancel()
@@ -86,27 +101,28 @@ class _HeldRecords(logging.Filter):
     """A filter on the root handlers that keeps the records of worker
     threads running a wrapped task."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.local = threading.local()
         self.handlers = list(logging.getLogger().handlers)
         for handler in self.handlers:
             handler.addFilter(self)
 
-    def remove(self):
+    def remove(self) -> None:
         for handler in self.handlers:
             handler.removeFilter(self)
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         records = getattr(self.local, "records", None)
         if records is None:
             return True
         records.append(record)
         return False
 
-    def wrap(self, task):
-        def held_task():
-            self.local.records = records = []
+    def wrap(self, task: Callable[[], object]) -> Callable[[], HeldResult]:
+        def held_task() -> HeldResult:
+            records: list[logging.LogRecord] = []
+            self.local.records = records
             try:
                 task()
             except Exception as err:  # noqa: BLE001 - re-raised in task order

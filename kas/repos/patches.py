@@ -5,9 +5,12 @@ before the repository is touched.  A failing patch rolls the repository
 back to its exact pre-patch state and names the file, repo and entry.
 """
 
+from __future__ import annotations
+
 import email.utils
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
 from kas.fsutil import within
@@ -15,26 +18,34 @@ from kas.repos.record import recorded_task
 from kas.vcs import FetchSettings, backend_for
 from kas.vcs.git import strip_refs
 
+if TYPE_CHECKING:
+    from kas.context import Context
+    from kas.repos.model import PatchEntry, RepoSpec
+    from kas.vcs import Backend, CheckoutSpec
+
+    # Each patch entry of a repo with its files, in application order.
+    PatchWork = list[tuple[PatchEntry, list[str]]]
+
 log = logging.getLogger(__name__)
 
 
 class PatchDate:
     """A commit date in the formats git and hg accept."""
 
-    def __init__(self, timestamp, offset_minutes):
+    def __init__(self, timestamp: float, offset_minutes: int) -> None:
         self.timestamp = int(timestamp)
         self.offset = offset_minutes          # east of UTC
 
-    def git(self):
+    def git(self) -> str:
         sign = "-" if self.offset < 0 else "+"
         hours, minutes = divmod(abs(self.offset), 60)
         return f"@{self.timestamp} {sign}{hours:02d}{minutes:02d}"
 
-    def hg(self):
+    def hg(self) -> str:
         return f"{self.timestamp} {-self.offset * 60}"
 
 
-def patch_date(path):
+def patch_date(path: str) -> PatchDate:
     """The ``Date:`` header on line 3 of the patch, else the file's mtime."""
     try:
         with open(path, errors="replace") as f:
@@ -49,11 +60,12 @@ def patch_date(path):
     return PatchDate(os.path.getmtime(path), 0)
 
 
-def _describe(path, spec, entry):
+def _describe(path: str, spec: CheckoutSpec, entry: PatchEntry) -> str:
     return f"(patch path: {path}, repo: {spec.name}, patch entry: {entry.id})"
 
 
-def inside_repo(path, spec, entry, repos):
+def inside_repo(path: str, spec: RepoSpec, entry: PatchEntry,
+                repos: dict[str, RepoSpec]) -> str:
     """``path`` if it stays inside the repo that holds the patch entry,
     also after resolving symlinks; one clear error otherwise."""
     holder = repos[entry.repo_id]
@@ -64,7 +76,7 @@ def inside_repo(path, spec, entry, repos):
     return path
 
 
-def patch_files(spec, entry, repos):
+def patch_files(spec: RepoSpec, entry: PatchEntry, repos: dict[str, RepoSpec]) -> list[str]:
     """The files of one patch entry, in application order (CF-674).
     Neither the entry nor a series line may leave the patch's repo."""
     path = inside_repo(os.path.join(repos[entry.repo_id].path, entry.path), spec, entry,
@@ -91,12 +103,13 @@ def patch_files(spec, entry, repos):
     return files
 
 
-def patch_branch(spec):
+def patch_branch(spec: CheckoutSpec) -> str:
     ref = spec.commit or spec.tag or spec.branch or spec.refspec
+    assert ref is not None, "a remote repo has a ref (kas.repos.model)"
     return "patched-" + strip_refs(ref)
 
 
-def apply_all(ctx, repos):
+def apply_all(ctx: Context, repos: dict[str, RepoSpec]) -> None:
     """Apply the patches of every remote repo of ``repos`` (id -> RepoSpec).
 
     The patch files of all repos are located (and checked to stay inside
@@ -115,7 +128,7 @@ def apply_all(ctx, repos):
                       settings)()
 
 
-def apply_repo_patches(backend, work):
+def apply_repo_patches(backend: Backend, work: PatchWork) -> None:
     spec = backend.spec
     with backend.patch_session(patch_branch(spec)):
         for entry, files in work:

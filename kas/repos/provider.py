@@ -8,17 +8,24 @@ and never fetches (``purge --dry-run``).
 (those without ``url``); tests that must not touch the network use it.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
 from kas.repos.model import repo_spec
 
+if TYPE_CHECKING:
+    from kas.config.model import Config
+    from kas.context import Context
+
 
 class RepoProvider:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def provide(self, config, repo_ids):
+    def provide(self, config: Config, repo_ids: list[str]) -> dict[str, str]:
         from kas.repos.checkout import checkout_all
         from kas.repos.fetch import fetch_all
 
@@ -29,8 +36,8 @@ class RepoProvider:
 
 
 class LocalRepoProvider:
-    def provide(self, config, repo_ids):
-        found = {}
+    def provide(self, config: Config, repo_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for repo_id in repo_ids:
             spec = repo_spec(config, repo_id)
             if not spec.is_local:
@@ -42,8 +49,8 @@ class LocalRepoProvider:
 
 
 class OnDiskRepoProvider:
-    def provide(self, config, repo_ids):
-        found = {}
+    def provide(self, config: Config, repo_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for repo_id in repo_ids:
             spec = repo_spec(config, repo_id)
             if not spec.is_local and not os.path.isdir(spec.path):

@@ -12,14 +12,26 @@ repo and kept between runs, so kas also checks that the key that made the
 signature belongs to one of *this* repo's allowed signers.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import re
+from typing import TYPE_CHECKING, cast
 
 from kas.errors import KasUserError
 from kas.fsutil import require_program, within
 from kas.vcs.base import is_full_sha
 from kas.vcs.git import tag_ref
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Iterable
+
+    from kas.context import Context
+    from kas.repos.model import RepoSpec, Signer
+    from kas.vcs import Backend
+    from kas.vcs.base import CheckoutSpec, Target
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +48,18 @@ GPG_BAD = ("BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY")
 TRUST_NEVER, TRUST_ULTIMATE = 3, 6
 
 
-def key_error(signer, detail):
+def key_error(signer: Signer, detail: str) -> KasUserError:
     return KasUserError(f'Could not import key "{signer.id}": {detail}')
 
 
-def untrusted(spec, description=None):
+def untrusted(spec: CheckoutSpec, description: str | None = None) -> KasUserError:
     suffix = f": {description}" if description else ""
     return KasUserError(f"Repository {spec.name} is not signed with a trusted key{suffix}.")
 
 
-def key_file(signer):
+def key_file(signer: Signer) -> str:
     """The key file of ``signer``: inside its repo, and present."""
+    assert signer.repo_path is not None and signer.path is not None, "not a key file signer"
     root = os.path.realpath(signer.repo_path)
     path = os.path.realpath(os.path.join(root, signer.path))
     if not within(path, root):
@@ -62,16 +75,16 @@ class SignatureVerifier:
     """Verifies the signed repos of one checkout round.  Keys are loaded
     once per round (CF-802: in every iteration of the repo loop)."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._gpg_ready = False
-        self._gpg_keys = {}              # signer id -> primary fingerprint
+        self._gpg_keys: dict[str, str] = {}     # signer id -> primary fingerprint
 
     @property
-    def gnupg_home(self):
+    def gnupg_home(self) -> str:
         return os.path.join(self.ctx.work_dir, GPG_DIR)
 
-    def prepare(self, specs):
+    def prepare(self, specs: list[RepoSpec]) -> None:
         """Import the GPG keys of every signed repo among ``specs`` into the
         shared keyring and export GNUPGHOME (ENV-101).  Done up front, in
         configuration order, before the parallel checkouts start."""
@@ -81,15 +94,15 @@ class SignatureVerifier:
                 for signer in spec.signers:
                     self._gpg_key(signer)
 
-    def verify(self, backend):
+    def verify(self, backend: Backend) -> Target:
         """CLI-092 for one repo.  Returns the checkout target (revision,
         local branch) that was verified; raises if it is not trusted."""
-        spec = backend.spec
+        spec = _repo_spec(backend)
         target = backend.target()
         if spec.tag:
             argv = ["git", "verify-tag", "--raw", tag_ref(spec.tag)]
         else:
-            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target[0])]
+            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target.rev)]
         if spec.signers[0].type == "ssh":
             principals = self._write_allowed_signers(backend)
             result = backend.run(argv, check=False)
@@ -102,7 +115,7 @@ class SignatureVerifier:
         return target
 
     @staticmethod
-    def _commit_of(backend, rev):
+    def _commit_of(backend: Backend, rev: str) -> str:
         if is_full_sha(rev):
             return rev
         return backend.output(["git", "rev-parse", "--verify", "--end-of-options",
@@ -110,15 +123,16 @@ class SignatureVerifier:
 
     # -- gpg -----------------------------------------------------------
 
-    def _gpg(self, args, input=None, check=True, autostart=False):
+    def _gpg(self, args: list[str], input: str | None = None, check: bool = True,
+             autostart: bool = False) -> subprocess.CompletedProcess[str]:
         # No gpg-agent is needed for public keys; one started here would
         # outlive kas.  Only --recv-keys needs a dirmngr (stopped after).
-        autostart = [] if autostart else ["--no-autostart"]
+        no_autostart = [] if autostart else ["--no-autostart"]
         return self.ctx.runner.run(
-            ["gpg", "--batch", "--no-tty", "--homedir", self.gnupg_home] + autostart + args,
+            ["gpg", "--batch", "--no-tty", "--homedir", self.gnupg_home] + no_autostart + args,
             env=self.ctx.vcs_env(), input=input, check=check)
 
-    def _setup_gpg(self):
+    def _setup_gpg(self) -> None:
         """The keyring (0700, kept between runs), every cached key reset
         to no trust (CLI-092)."""
         if self._gpg_ready:
@@ -132,11 +146,11 @@ class SignatureVerifier:
             self._set_trust(cached, TRUST_NEVER)
         self._gpg_ready = True
 
-    def _set_trust(self, fingerprints, level):
+    def _set_trust(self, fingerprints: Iterable[str], level: int) -> None:
         lines = "".join(f"{fpr}:{level}:\n" for fpr in fingerprints)
         self._gpg(["--import-ownertrust"], input=lines)
 
-    def _gpg_key(self, signer):
+    def _gpg_key(self, signer: Signer) -> str:
         """Import the key of ``signer`` (file or key server) and trust it;
         returns its primary fingerprint."""
         if signer.id in self._gpg_keys:
@@ -150,7 +164,7 @@ class SignatureVerifier:
         self._gpg_keys[signer.id] = fingerprint
         return fingerprint
 
-    def _import_file(self, signer):
+    def _import_file(self, signer: Signer) -> str:
         path = key_file(signer)
         # Look before importing: a file with several keys must not add
         # any of them to the keyring.
@@ -160,8 +174,10 @@ class SignatureVerifier:
         self._gpg(["--import", path])
         return fingerprint
 
-    def _receive(self, signer):
+    def _receive(self, signer: Signer) -> str:
         """A key server is asked only if the key is not cached yet (CF-802)."""
+        # The schema requires a fingerprint and a key server without a path.
+        assert signer.fingerprint is not None and signer.keyserver is not None
         wanted = signer.fingerprint.upper()
         if not self._gpg(["--with-colons", "--list-keys", wanted], check=False).returncode:
             return wanted
@@ -177,11 +193,12 @@ class SignatureVerifier:
 
     # -- ssh -----------------------------------------------------------
 
-    def _write_allowed_signers(self, backend):
+    def _write_allowed_signers(self, backend: Backend) -> dict[str, str]:
         """The repo's allowedSigners file, registered in its .git/config.
         Returns principal -> description of every allowed key."""
-        spec = backend.spec
-        lines, principals = [], {}
+        spec = _repo_spec(backend)
+        lines: list[str] = []
+        principals: dict[str, str] = {}
         for signer in spec.signers:
             key_type, key, description = ssh_public_key(self.ctx, signer)
             principal = f"kas-signer-{len(principals)}"
@@ -196,13 +213,19 @@ class SignatureVerifier:
         return principals
 
 
-def safe_name(name):
+def _repo_spec(backend: Backend) -> RepoSpec:
+    """The spec of a backend the repository engine made: a RepoSpec, which
+    knows the signers (the backend's view of a spec does not)."""
+    return cast("RepoSpec", backend.spec)
+
+
+def safe_name(name: str) -> str:
     """A repo name as one directory name below the handler directory."""
     cleaned = name.replace(os.sep, "_")
     return "_" + cleaned if cleaned in ("", ".", "..") else cleaned
 
 
-def primary_fingerprints(colons):
+def primary_fingerprints(colons: str) -> list[str]:
     """The primary-key fingerprints in ``gpg --with-colons`` output."""
     fingerprints, after_pub = [], False
     for line in colons.splitlines():
@@ -215,7 +238,7 @@ def primary_fingerprints(colons):
     return fingerprints
 
 
-def one_fingerprint(signer, fingerprints):
+def one_fingerprint(signer: Signer, fingerprints: list[str]) -> str:
     """CLI-092: exactly one key, with the configured fingerprint if any."""
     if not fingerprints:
         raise key_error(signer, "No keys imported")
@@ -228,7 +251,7 @@ def one_fingerprint(signer, fingerprints):
     return found
 
 
-def ssh_public_key(ctx, signer):
+def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
     """(type, base64 key, description) of the ssh public key of ``signer``."""
     path = key_file(signer)
     require_program("ssh-keygen", ctx.caller_env, "signature verification")
@@ -255,7 +278,8 @@ def ssh_public_key(ctx, signer):
     return keys[0][0], keys[0][1], f"{key_type} key {fingerprint}"
 
 
-def gpg_result(spec, fingerprints, result):
+def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
+               result: subprocess.CompletedProcess[str]) -> str:
     """Judge git's --raw GPG status output; the description of the key."""
     status = [line.split()[1:] for line in result.stderr.splitlines()
               if line.startswith("[GNUPG:] ") and len(line.split()) > 1]
@@ -279,7 +303,8 @@ SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with ', re.MULTILINE)
 SSH_KEY = re.compile(r" with (\S+ key \S+)")
 
 
-def ssh_result(spec, principals, result):
+def ssh_result(spec: CheckoutSpec, principals: dict[str, str],
+               result: subprocess.CompletedProcess[str]) -> str:
     """Judge git's --raw SSH output; the description of the key."""
     good = SSH_GOOD.search(result.stderr)
     if result.returncode == 0 and good and good.group(1) in principals:

@@ -7,10 +7,18 @@ lines (``Cloning repository x`` ...) tell the story.  Per-repo timings are
 logged at debug level either way.
 """
 
+from __future__ import annotations
+
 import logging
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING, Literal, TextIO
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from kas.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -20,26 +28,26 @@ REFRESH = 0.25      # seconds between redraws of the live block
 class Progress:
     """Plain progress: only debug timings."""
 
-    def __init__(self):
-        self._started = {}
+    def __init__(self) -> None:
+        self._started: dict[str, tuple[str, float]] = {}     # name -> (state, start time)
         self._lock = threading.Lock()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
-    def start(self, name, state):
+    def start(self, name: str, state: str) -> None:
         with self._lock:
             self._started[name] = (state, time.monotonic())
 
-    def update(self, name, state):
+    def update(self, name: str, state: str) -> None:
         with self._lock:
             if name in self._started:
                 self._started[name] = (state, self._started[name][1])
 
-    def finish(self, name, result):
+    def finish(self, name: str, result: str) -> None:
         with self._lock:
             _, started = self._started.pop(name, (None, time.monotonic()))
         log.debug("Repository %s: %s after %.2f s", name, result, time.monotonic() - started)
@@ -48,26 +56,27 @@ class Progress:
 class LiveProgress(Progress):
     """Progress with a live block of running repositories on a terminal."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self.stream = stream
         self._drawn = 0
         self._stop = threading.Event()
-        self._handlers = []
-        self._ticker = None
+        self._handlers: list[logging.StreamHandler[TextIO]] = []
+        self._ticker: threading.Thread | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         # Log records written while the block is shown must appear above it.
         for handler in logging.getLogger().handlers:
-            if getattr(handler, "stream", None) is self.stream:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
                 handler.setStream(_AboveBlock(self))
                 self._handlers.append(handler)
         self._ticker = threading.Thread(target=self._tick, daemon=True)
         self._ticker.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self._stop.set()
+        assert self._ticker is not None, "__exit__ without __enter__"
         self._ticker.join()
         with self._lock:
             self._erase()
@@ -76,25 +85,25 @@ class LiveProgress(Progress):
             handler.setStream(self.stream)
         return False
 
-    def _tick(self):
+    def _tick(self) -> None:
         while not self._stop.wait(REFRESH):
             with self._lock:
                 self._erase()
                 self._draw()
                 self.stream.flush()
 
-    def _erase(self):
+    def _erase(self) -> None:
         if self._drawn:
             self.stream.write(f"\033[{self._drawn}F\033[J")
             self._drawn = 0
 
-    def _draw(self):
+    def _draw(self) -> None:
         now = time.monotonic()
         for name, (state, started) in self._started.items():
             self.stream.write(f"  {name}: {state} ({now - started:.1f} s)\n")
         self._drawn = len(self._started)
 
-    def write_above(self, text):
+    def write_above(self, text: str) -> None:
         with self._lock:
             self._erase()
             self.stream.write(text)
@@ -105,17 +114,17 @@ class LiveProgress(Progress):
 class _AboveBlock:
     """A stream for logging handlers that writes above the live block."""
 
-    def __init__(self, progress):
+    def __init__(self, progress: LiveProgress) -> None:
         self.progress = progress
 
-    def write(self, text):
+    def write(self, text: str) -> None:
         self.progress.write_above(text)
 
-    def flush(self):
+    def flush(self) -> None:
         pass
 
 
-def progress_for(ctx):
+def progress_for(ctx: Context) -> Progress:
     """Live progress on a color terminal, plain progress otherwise."""
     if sys.stderr.isatty() and not ctx.no_color:
         return LiveProgress(sys.stderr)

@@ -13,6 +13,7 @@ import abc
 import logging
 import os
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from kas.errors import KasUserError, redact
@@ -38,6 +39,14 @@ class CheckoutSpec(Protocol):
     tag: str | None
     refspec: str | None  # legacy ref, mutually exclusive with the above
     signed: bool
+
+
+@dataclass(frozen=True)
+class Target:
+    """What :meth:`Backend.checkout` checks out (CLI-090)."""
+
+    rev: str                    # commit id, or the legacy refspec as written
+    branch: str | None = None   # git: local branch reset to ``rev``; None: detached
 
 
 class FetchSettings:
@@ -124,6 +133,12 @@ class Backend(abc.ABC):
     def succeeds(self, argv: list[str]) -> bool:
         return self.run(argv, check=False).returncode == 0
 
+    def legacy_refspec(self) -> str:
+        """The legacy refspec, which a repo without commit, tag and branch has
+        (kas.repos.model refuses a remote repo with none of them)."""
+        assert self.spec.refspec is not None, f"{self.spec.name}: no ref configured"
+        return self.spec.refspec
+
     # -- implemented by each backend -------------------------------------
 
     @abc.abstractmethod
@@ -152,7 +167,7 @@ class Backend(abc.ABC):
         """The full id of ``commit``; a short or suspicious one is reported."""
 
     @abc.abstractmethod
-    def target(self) -> object:
+    def target(self) -> Target:
         """What :meth:`checkout` checks out for the configured refs."""
 
     @abc.abstractmethod
@@ -161,7 +176,7 @@ class Backend(abc.ABC):
         tag the tag object, not the commit), or None where the VCS has none."""
 
     @abc.abstractmethod
-    def checkout(self, target: object = None) -> str:
+    def checkout(self, target: Target | None = None) -> str:
         """Check out ``target`` (default: :meth:`target`); returns the
         revision text for the log."""
 

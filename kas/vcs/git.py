@@ -1,14 +1,17 @@
 """git backend: clone, fetch, checkout and patch one checkout (§4)."""
 
+from __future__ import annotations
+
 import contextlib
 import logging
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 from kas.errors import CommandError
-from kas.vcs.base import Backend, is_full_sha, verify_commit
+from kas.vcs.base import Backend, PatchDate, Target, is_full_sha, verify_commit
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +29,18 @@ UNVERIFIED_HEAD = "refs/heads/kas-unverified"
 HEADS, TAGS = "refs/heads/", "refs/tags/"
 
 
-def strip_refs(name):
+def strip_refs(name: str) -> str:
     """``refs/heads/x`` -> ``heads/x``: the part kept below refs/remotes/origin."""
     return name.removeprefix("refs/")
 
 
-def tag_ref(tag):
+def tag_ref(tag: str) -> str:
     """The full ref of a configured tag: ``4.3`` and ``refs/tags/4.3`` are
     the same tag (issue 16.3)."""
     return tag if tag.startswith(TAGS) else TAGS + tag
 
 
-def remote_branch_ref(branch):
+def remote_branch_ref(branch: str) -> str:
     """Where origin's ``branch`` is kept: ``refs/heads/x`` is the same
     branch as ``x`` (issue 16.3), any other ``refs/...`` name lives below
     refs/remotes/origin/ without its ``refs/``."""
@@ -45,13 +48,13 @@ def remote_branch_ref(branch):
     return f"refs/remotes/origin/{name}"
 
 
-def local_branch_name(branch):
+def local_branch_name(branch: str) -> str:
     """CLI-090 step 5: a leading ``refs/`` and then ``heads/`` are removed."""
     name = strip_refs(branch)
     return name.removeprefix("heads/")
 
 
-def checkout_rev(rev):
+def checkout_rev(rev: str) -> str:
     """CLI-090 step 8: a full id can never be taken for a branch name."""
     return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
 
@@ -61,13 +64,14 @@ class GitBackend(Backend):
 
     # -- fetch ---------------------------------------------------------
 
-    def remote_branch(self):
+    def remote_branch(self) -> str:
+        assert self.spec.branch is not None
         return remote_branch_ref(self.spec.branch)
 
-    def shallow(self):
+    def shallow(self) -> bool:
         return self.settings.depth > 0 and self.spec.refspec is None
 
-    def clone(self, into):
+    def clone(self, into: str) -> bool:
         """Clone into the (not yet existing) directory ``into``."""
         options = ["-q"]
         branch = self.spec.branch
@@ -93,20 +97,21 @@ class GitBackend(Backend):
                                 env=self.env)
         return origin_ok
 
-    def _git_clone(self, args):
+    def _git_clone(self, args: list[str]) -> None:
         try:
             self.ctx.runner.run(["git", "clone"] + args, cwd=os.path.dirname(args[-1]),
                                 env=self.env)
         except CommandError as err:
             raise self.fetch_failed(err.stderr or "") from None
 
-    def _reference_repo(self):
+    def _reference_repo(self) -> str:
         """CLI-084: the shared bare clone, created race-free."""
         from kas.vcs.urls import qualified_name
 
-        ref_dir = self.settings.ref_dir
+        ref_dir, url = self.settings.ref_dir, self.spec.url
+        assert ref_dir is not None and url is not None, "only called with KAS_REPO_REF_DIR"
         os.makedirs(ref_dir, exist_ok=True)
-        target = os.path.join(ref_dir, qualified_name(self.spec.url))
+        target = os.path.join(ref_dir, qualified_name(url))
         if os.path.isdir(target):
             return target
         temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
@@ -120,12 +125,12 @@ class GitBackend(Backend):
                 shutil.rmtree(temp, ignore_errors=True)
         return target
 
-    def sync_origin(self):
+    def sync_origin(self) -> None:
         """CLI-085: origin always matches the (effective) configured URL."""
         if self._configured_origin() != self.url:
             self.run(["git", "remote", "set-url", "origin", self.url])
 
-    def _configured_origin(self):
+    def _configured_origin(self) -> str | None:
         # Reading .git/config spares a git process per repo on no-op runs;
         # anything unusual just leads to a (harmless) set-url.
         try:
@@ -136,13 +141,13 @@ class GitBackend(Backend):
         match = re.search(r'^\[remote "origin"\]\n\s*url = (.*)$', text, re.MULTILINE)
         return match.group(1) if match else None
 
-    def object_type(self, ref):
+    def object_type(self, ref: str) -> str | None:
         if ref.startswith("-"):
             return None
         result = self.run(["git", "cat-file", "-t", ref], check=False)
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def present_ref(self):
+    def present_ref(self) -> tuple[str, str] | None:
         """CLI-088 step 5: (ref, object type) if nothing needs fetching."""
         spec = self.spec
         if spec.commit:
@@ -162,10 +167,11 @@ class GitBackend(Backend):
         if spec.branch:
             kind = self.object_type(self.remote_branch())
             return (spec.branch, kind) if kind else None
-        kind = self.object_type(spec.refspec)
-        return (spec.refspec, kind) if kind else None
+        refspec = self.legacy_refspec()
+        kind = self.object_type(refspec)
+        return (refspec, kind) if kind else None
 
-    def fetch(self):
+    def fetch(self) -> None:
         """CLI-088 step 6."""
         spec, depth = self.spec, self.settings.depth
         argv = ["git", "fetch", "-q"]
@@ -186,17 +192,17 @@ class GitBackend(Backend):
 
     # -- checkout ------------------------------------------------------
 
-    def is_dirty(self):
+    def is_dirty(self) -> bool:
         return bool(self.output(["git", "status", "--porcelain", "--untracked-files=no"]))
 
-    def verify(self, commit):
+    def verify(self, commit: str) -> str:
         result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
                            f"{commit}^{{commit}}"], check=False)
         if result.returncode != 0:
             raise self.not_found("Commit", commit)
         return verify_commit(self, result.stdout.strip(), commit)
 
-    def _pins_commit(self, commit, tag_commit):
+    def _pins_commit(self, commit: str, tag_commit: str) -> bool:
         """Whether the configured ``commit`` is ``tag_commit``.  A commit
         the clone lacks (a shallow clone has only the tag's history) is
         not the tag's commit: that is a mismatch, not a missing commit."""
@@ -205,20 +211,21 @@ class GitBackend(Backend):
             return False
         return self.verify(commit) == tag_commit
 
-    def tag_ids(self):
+    def tag_ids(self) -> tuple[str, str] | None:
         """(tag object id, commit id) of the configured tag, or None."""
+        assert self.spec.tag is not None
         ref = tag_ref(self.spec.tag)
         result = self.run(["git", "rev-parse", "--verify", "-q", ref], check=False)
         if result.returncode != 0:
             return None
         return result.stdout.strip(), self.output(["git", "rev-parse", f"{ref}^{{commit}}"])
 
-    def tag_object(self):
+    def tag_object(self) -> str | None:
         ids = self.tag_ids()
         return ids[0] if ids else None
 
-    def target(self):
-        """(revision to check out, local branch or None) per CLI-090."""
+    def target(self) -> Target:
+        """The revision to check out and the local branch (if any) per CLI-090."""
         spec = self.spec
         if spec.tag:
             ids = self.tag_ids()
@@ -228,7 +235,7 @@ class GitBackend(Backend):
             if spec.commit and not (tag_object.startswith(spec.commit)
                                     or self._pins_commit(spec.commit, tag_commit)):
                 raise self.tag_mismatch(tag_commit)
-            return tag_commit, None
+            return Target(tag_commit)
         if spec.branch:
             remote = self.remote_branch()
             result = self.run(["git", "rev-parse", "--verify", "-q", remote], check=False)
@@ -240,12 +247,12 @@ class GitBackend(Backend):
                 if not self.shallow() and not self.succeeds(
                         ["git", "merge-base", "--is-ancestor", rev, remote]):
                     raise self.branch_lacks_commit()
-            return rev, local_branch_name(spec.branch)
+            return Target(rev, local_branch_name(spec.branch))
         if spec.commit:
-            return self.verify(spec.commit), None
-        return spec.refspec, None
+            return Target(self.verify(spec.commit))
+        return Target(self.legacy_refspec())
 
-    def _at_target(self, rev, branch):
+    def _at_target(self, rev: str, branch: str | None) -> bool:
         """Whether HEAD already is ``rev`` (detached) - the no-op fast path."""
         if branch is not None or self.settings.force_checkout or not is_full_sha(rev):
             return False
@@ -255,10 +262,11 @@ class GitBackend(Backend):
         except OSError:
             return False
 
-    def checkout(self, target=None):
+    def checkout(self, target: Target | None = None) -> str:
         """Check out ``target`` (revision, local branch), by default the
         configured one; returns the revision text for the log."""
-        rev, branch = target or self.target()
+        target = target or self.target()
+        rev, branch = target.rev, target.branch
         if self._at_target(rev, branch):
             return rev
         argv = ["git", "checkout", "-q"]
@@ -270,11 +278,11 @@ class GitBackend(Backend):
         self.run(argv)
         return rev
 
-    def head(self):
+    def head(self) -> str:
         return self.output(["git", "rev-parse", "HEAD"])
 
-    def resolve_commit(self):
-        rev, _ = self.target()
+    def resolve_commit(self) -> str:
+        rev = self.target().rev
         if is_full_sha(rev):
             return rev
         return self.output(["git", "rev-parse", "--verify", "--end-of-options",
@@ -283,7 +291,7 @@ class GitBackend(Backend):
     # -- patches -------------------------------------------------------
 
     @contextlib.contextmanager
-    def patch_session(self, branch):
+    def patch_session(self, branch: str) -> Iterator[GitBackend]:
         """Switch to ``branch`` at HEAD; on failure go back to the exact
         pre-patch state (commit, branch, clean tree)."""
         before = self.head()
@@ -301,7 +309,7 @@ class GitBackend(Backend):
                 self.run(["git", "branch", "-D", branch], check=False)
             raise
 
-    def apply_patch(self, path, message, date):
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
         """Apply one patch file and commit it as kas (CLI-093).
 
         ``--index`` stages exactly what the patch touches, so files the

@@ -1,12 +1,22 @@
 """Mercurial backend (CLI-081, CLI-088 step 7): clone, pull, update, import."""
 
+from __future__ import annotations
+
 import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Callable
 
 from kas.errors import CommandError, KasUserError
-from kas.vcs.base import Backend, verify_commit, warn_short_hash
+from kas.vcs.base import Backend, PatchDate, Target, verify_commit, warn_short_hash
+
+if TYPE_CHECKING:
+    import subprocess
+
+    # Runs one command in the checkout; never raises on a non-zero exit.
+    RunCommand = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 log = logging.getLogger(__name__)
 
@@ -16,17 +26,17 @@ PATCH_USER = "kas <kas@example.com>"
 REV_NODE = re.compile(r"(\d+):([0-9a-f]+)")
 
 
-def revset_string(name):
+def revset_string(name: str) -> str:
     """A quoted revset string for ``name``."""
     return "'{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
 
 
-def _literal(name):
+def _literal(name: str) -> str:
     """A revset pattern matching exactly ``name``."""
     return revset_string("literal:" + name)
 
 
-def resolve_nodes(run, rev):
+def resolve_nodes(run: RunCommand, rev: str | None) -> list[str]:
     """The nodes of the changesets Mercurial resolves ``rev`` to (none if
     it does not resolve).  ``rev`` is first looked up as one name or id,
     quoted so that no character of it is revset syntax; only if that finds
@@ -44,7 +54,7 @@ def resolve_nodes(run, rev):
     return []
 
 
-def branch_name(name):
+def branch_name(name: str) -> str:
     """``name`` as a Mercurial branch name: ':' is not allowed in one."""
     return name.replace(":", "-")
 
@@ -52,17 +62,17 @@ def branch_name(name):
 class HgBackend(Backend):
     MARKER = ".hg"
 
-    def _node(self, revset):
+    def _node(self, revset: str) -> str | None:
         result = self.run(["hg", "log", "-r", revset, "--template", "{node}\n"], check=False)
         nodes = result.stdout.split() if result.returncode == 0 else []
         return nodes[-1] if nodes else None
 
-    def _nodes(self, rev):
+    def _nodes(self, rev: str) -> list[str]:
         return resolve_nodes(lambda argv: self.run(argv, check=False), rev)
 
     # -- fetch ---------------------------------------------------------
 
-    def clone(self, into):
+    def clone(self, into: str) -> bool:
         try:
             self.ctx.runner.run(["hg", "clone", "-q", "--", self.url, into],
                                 cwd=os.path.dirname(into), env=self.env)
@@ -70,12 +80,12 @@ class HgBackend(Backend):
             raise self.fetch_failed(err.stderr or "") from None
         return True
 
-    def sync_origin(self):
+    def sync_origin(self) -> None:
         if self._configured_origin() != self.url:
             self.ctx.warn_once(("hg-url", self.spec.id),
                                "Repo implementation does not support changing the remote url.")
 
-    def _configured_origin(self):
+    def _configured_origin(self) -> str | None:
         try:
             with open(os.path.join(self.path, ".hg", "hgrc")) as f:
                 match = re.search(r"^default\s*=\s*(.*)$", f.read(), re.MULTILINE)
@@ -83,7 +93,7 @@ class HgBackend(Backend):
             return None
         return match.group(1).strip() if match else None
 
-    def present_ref(self):
+    def present_ref(self) -> tuple[str, str] | None:
         spec = self.spec
         if spec.commit:
             # Several changesets: fetching cannot help, but checkout says why.
@@ -96,22 +106,24 @@ class HgBackend(Backend):
             return (spec.tag, "tag") if self._node(f"tag({_literal(spec.tag)})") else None
         if spec.branch:
             return (spec.branch, "branch") if self._branch_head() else None
-        return (spec.refspec, "commit") if self._nodes(spec.refspec) else None
+        refspec = self.legacy_refspec()
+        return (refspec, "commit") if self._nodes(refspec) else None
 
-    def _branch_head(self):
+    def _branch_head(self) -> str | None:
+        assert self.spec.branch is not None
         return self._node(f"max(branch({_literal(self.spec.branch)}))")
 
-    def fetch(self):
+    def fetch(self) -> None:
         result = self.run(["hg", "pull", "-q"], check=False)
         if result.returncode != 0:
             raise self.fetch_failed(result.stderr or result.stdout)
 
     # -- checkout ------------------------------------------------------
 
-    def is_dirty(self):
+    def is_dirty(self) -> bool:
         return bool(self.output(["hg", "status", "-mard"]))
 
-    def verify(self, commit):
+    def verify(self, commit: str) -> str:
         """CLI-091 for any revision that names exactly one changeset."""
         nodes = self._nodes(commit)
         if not nodes:
@@ -129,7 +141,7 @@ class HgBackend(Backend):
             return node
         return verify_commit(self, node, commit)
 
-    def target(self):
+    def target(self) -> Target:
         spec = self.spec
         if spec.tag:
             tag_commit = self._node(f"tag({_literal(spec.tag)})")
@@ -137,49 +149,51 @@ class HgBackend(Backend):
                 raise self.not_found("Tag", spec.tag)
             if spec.commit and self.verify(spec.commit) != tag_commit:
                 raise self.tag_mismatch(tag_commit)
-            return tag_commit
+            return Target(tag_commit)
         if spec.branch:
             head = self._branch_head()
             if head is None:
                 raise self.not_found("Branch", spec.branch)
             if not spec.commit:
-                return head
+                return Target(head)
             node = self.verify(spec.commit)
             if self.settings.depth == 0 and not self._node(
                     f"{node} and ancestors(branch({_literal(spec.branch)}))"):
                 raise self.branch_lacks_commit()
-            return node
+            return Target(node)
         if spec.commit:
-            return self.verify(spec.commit)
-        return spec.refspec
+            return Target(self.verify(spec.commit))
+        return Target(self.legacy_refspec())
 
-    def tag_object(self):
+    def tag_object(self) -> str | None:
         return None         # Mercurial tags name changesets, no tag objects
 
-    def checkout(self, target=None):
+    def checkout(self, target: Target | None = None) -> str:
         # Signed repos are git only (CF-652): ``target`` is never given here.
-        rev = target or self.target()
+        rev = (target or self.target()).rev
         argv = ["hg", "checkout", "-q", rev]
         if self.settings.force_checkout:
             argv.append("--clean")
         self.run(argv)
         return rev
 
-    def head(self):
+    def head(self) -> str | None:
         return self._node(".")
 
-    def resolve_commit(self):
-        nodes = self._nodes(self.target())
+    def resolve_commit(self) -> str | None:
+        nodes = self._nodes(self.target().rev)
         return nodes[-1] if nodes else None
 
     # -- patches -------------------------------------------------------
 
-    def _untracked(self):
+    def _untracked(self) -> set[str]:
         return set(self.run(["hg", "status", "-un", "-0"]).stdout.split("\0")) - {""}
 
     @contextlib.contextmanager
-    def patch_session(self, branch):
+    def patch_session(self, branch: str) -> Iterator[HgBackend]:
         before, untracked = self.head(), self._untracked()
+        # A checkout always has a parent (an empty one the null revision).
+        assert before is not None, f"{self.path}: hg found no working directory parent"
         self.run(["hg", "branch", "-q", "-f", branch_name(branch)])
         try:
             yield self
@@ -189,7 +203,7 @@ class HgBackend(Backend):
                 os.remove(os.path.join(self.path, name))
             raise
 
-    def apply_patch(self, path, message, date):
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
         result = self.run(["hg", "import", "-q", "--no-commit", path], check=False)
         if result.returncode != 0:
             return (result.stderr or result.stdout).strip()

@@ -23,6 +23,8 @@ from kas.fsutil import find_program
 from kas.vcs.hg import resolve_nodes
 
 if TYPE_CHECKING:
+    import subprocess
+
     from kas.context import Context
 
 
@@ -140,7 +142,7 @@ class History:
             return None
         return cls(ctx, vcs_type, path)
 
-    def _run(self, argv):
+    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=False)
 
     def resolve(self, rev: str | None) -> str | None:

@@ -1,15 +1,18 @@
 """URL rewriting and fetch settings from the environment (CLI-083 ... CLI-086)."""
 
+from __future__ import annotations
+
 import re
+from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from kas.errors import KasUserError
 
 
-def premirror_rules(environ):
+def premirror_rules(environ: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
     """KAS_PREMIRRORS as (compiled regex, replacement) pairs; malformed
     lines are ignored."""
-    rules = []
+    rules: list[tuple[re.Pattern[str], str]] = []
     for line in (environ.get("KAS_PREMIRRORS") or "").splitlines():
         parts = line.split()
         if len(parts) != 2:
@@ -21,7 +24,7 @@ def premirror_rules(environ):
     return rules
 
 
-def effective_url(url, rules):
+def effective_url(url: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
     """The URL kas clones from: the first matching premirror applied."""
     for regex, replacement in rules:
         if regex.match(url):
@@ -29,7 +32,7 @@ def effective_url(url, rules):
     return url
 
 
-def qualified_name(url):
+def qualified_name(url: str) -> str:
     """Name of the reference repository of ``url`` (CLI-084)."""
     parsed = urlparse(url)
     name = parsed.netloc + parsed.path
@@ -40,7 +43,7 @@ def qualified_name(url):
     return name
 
 
-def clone_depth(environ):
+def clone_depth(environ: Mapping[str, str]) -> int:
     """KAS_CLONE_DEPTH as an int; 0 means full clones."""
     value = environ.get("KAS_CLONE_DEPTH", "0") or "0"
     if not value.isdigit():
