@@ -84,9 +84,36 @@ def _install_signal_handlers():
     signal.signal(signal.SIGTERM, graceful)
 
 
+def _fill_closed_descriptors():
+    """Open /dev/null on a closed stdin, stdout or stderr (``>&-``).
+
+    Otherwise the next file kas opens would get that number, and children
+    (git, bitbake) would write their output into it.  ``sys.stdout`` stays
+    None, so what kas itself prints is reported as lost, not dropped; log
+    records and input simply go to and come from /dev/null.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)   # noqa: SIM115 - lives as long as kas
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+
+def _isatty(stream):
+    return stream is not None and stream.isatty()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     prog = program_name()
+    _fill_closed_descriptors()
     if os.environ.get("NO_COLOR") == "":
         del os.environ["NO_COLOR"]
     _install_signal_handlers()
@@ -101,7 +128,7 @@ def main(argv=None):
             return err.exit_code
         args = parser.parse_args(argv)
         color = (not args.no_color and not os.environ.get("NO_COLOR")
-                 and sys.stderr.isatty())
+                 and _isatty(sys.stderr))
         setup_logging(args.log_level, color)
         log.info(start_line(prog))
         warn_container_version_mismatch()
@@ -119,8 +146,12 @@ def _run_command(args):
 
     ctx = None
     try:
-        ctx = Context(args, stdout_isatty=sys.stdout.isatty())
-        return args.plugin.run(ctx, args) or 0
+        ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
+        status = args.plugin.run(ctx, args) or 0
+        if sys.stdout is not None:
+            from kas.config.output import write_stdout
+            write_stdout("")    # flush: a lost output must not pass as success
+        return status
     except KasUserError as err:
         for line in err.log_lines():
             log.error("%s", line)

@@ -3,7 +3,6 @@
 import argparse
 import copy
 import logging
-import sys
 
 from kas.errors import ArgumentsError
 from kas.pipeline import add_setup_options, requested_skips, run_lock, run_setup
@@ -50,20 +49,19 @@ def check_arguments(args):
 
 
 def run(ctx, args):
-    from kas.config.output import serialize
+    from kas.config.output import print_config, write_stdout
 
     check_arguments(args)
     if args.inplace:
         from kas.difftext import moved_commits_text
 
         log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
-        sys.stdout.write(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
+        write_stdout(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
         return
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     indent = 2 if args.indent is None else args.indent
     if args.lock:
-        sys.stdout.write(serialize(lock_data(ctx), args.format, indent=indent,
-                                   sort=args.sort))
+        print_config(lock_data(ctx), args.format, indent=indent, sort=args.sort)
         return
     data = copy.deepcopy(config.data)
     header = data.get("header")
@@ -75,7 +73,7 @@ def run(ctx, args):
         resolve_local_repos(ctx, data)
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
-    sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
+    print_config(data, args.format, indent=indent, sort=args.sort)
     return
 
 
