@@ -88,8 +88,8 @@ def _fill_closed_descriptors():
     """Open /dev/null on a closed stdin, stdout or stderr (``>&-``).
 
     Otherwise the next file kas opens would get that number, and children
-    (git, bitbake) would write their output into it.  ``sys.stdout`` stays
-    None, so what kas itself prints is reported as lost, not dropped; log
+    (git, bitbake) would write their output into it.  What kas itself
+    prints is reported as lost (:class:`_ClosedOutput`), not dropped; log
     records and input simply go to and come from /dev/null.
     """
     for fd in (0, 1, 2):
@@ -100,10 +100,31 @@ def _fill_closed_descriptors():
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     if sys.stdin is None:
         sys.stdin = open(0, closefd=False)   # noqa: SIM115 - lives as long as kas
     if sys.stderr is None:
         sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+
+class _ClosedOutput:
+    """``sys.stdout`` when kas was started with it closed: printing fails
+    with one clear error instead of an AttributeError."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        if text:
+            from kas.errors import OutputError
+            raise OutputError("Cannot write the output: standard output is closed")
+        return 0
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
 
 
 def _isatty(stream):
@@ -139,6 +160,10 @@ def main(argv=None):
     except (Cancelled, KeyboardInterrupt):
         log.error("kas execution cancelled")
         return EXIT_INTERRUPTED
+    except KasUserError as err:     # printing --help or --version to a closed stdout
+        for line in err.log_lines():
+            log.error("%s", line)
+        return err.exit_code
 
 
 def _run_command(args):
@@ -148,9 +173,8 @@ def _run_command(args):
     try:
         ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
         status = args.plugin.run(ctx, args) or 0
-        if sys.stdout is not None:
-            from kas.config.output import write_stdout
-            write_stdout("")    # flush: a lost output must not pass as success
+        from kas.config.output import write_stdout
+        write_stdout("")    # flush: a lost output must not pass as success
         return status
     except KasUserError as err:
         for line in err.log_lines():
