@@ -88,9 +88,57 @@ def _install_signal_handlers():
     signal.signal(signal.SIGTERM, graceful)
 
 
+def _fill_closed_descriptors():
+    """Open /dev/null on a closed stdin, stdout or stderr (``>&-``).
+
+    Otherwise the next file kas opens would get that number, and children
+    (git, bitbake) would write their output into it.  What kas itself
+    prints is reported as lost (:class:`_ClosedOutput`), not dropped; log
+    records and input simply go to and come from /dev/null.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)   # noqa: SIM115 - lives as long as kas
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+
+class _ClosedOutput:
+    """``sys.stdout`` when kas was started with it closed: printing fails
+    with one clear error instead of an AttributeError."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        if text:
+            from kas.errors import OutputError
+            raise OutputError("Cannot write the output: standard output is closed")
+        return 0
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def _isatty(stream):
+    return stream is not None and stream.isatty()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     prog = program_name()
+    _fill_closed_descriptors()
     if os.environ.get("NO_COLOR") == "":
         del os.environ["NO_COLOR"]
     _install_signal_handlers()
@@ -105,7 +153,7 @@ def main(argv=None):
             return err.exit_code
         args = parser.parse_args(argv)
         color = (not args.no_color and not os.environ.get("NO_COLOR")
-                 and sys.stderr.isatty())
+                 and _isatty(sys.stderr))
         setup_logging(args.log_level, color)
         log.info(start_line(prog))
         warn_container_version_mismatch()
@@ -116,6 +164,10 @@ def main(argv=None):
     except (Cancelled, KeyboardInterrupt):
         log.error("kas execution cancelled")
         return EXIT_INTERRUPTED
+    except KasUserError as err:     # printing --help or --version to a closed stdout
+        for line in err.log_lines():
+            log.error("%s", line)
+        return err.exit_code
 
 
 def _run_command(args, argv):
@@ -126,10 +178,13 @@ def _run_command(args, argv):
     journal = Journal.from_environ(os.environ, argv)
     outcome = [1, "failed", None]       # exit status, status, error message
     try:
-        ctx = Context(args, stdout_isatty=sys.stdout.isatty())
+        ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
         ctx.journal = journal
-        outcome[:2] = [args.plugin.run(ctx, args) or 0, "success"]
-        return outcome[0]
+        status = args.plugin.run(ctx, args) or 0
+        from kas.config.output import write_stdout
+        write_stdout("")    # flush: a lost output must not pass as success
+        outcome[:2] = [status, "success"]
+        return status
     except KasUserError as err:
         for line in err.log_lines():
             log.error("%s", line)

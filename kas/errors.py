@@ -51,6 +51,18 @@ class IncludeError(ConfigError):
     """An include cannot be resolved (outside its repo, cycle, missing repo)."""
 
 
+class OutputError(KasUserError):
+    """Standard output cannot take what kas prints (closed, disk full, or
+    the reader went away); ``quiet`` when saying so would only be noise."""
+
+    def __init__(self, message, quiet=False):
+        super().__init__(message)
+        self.quiet = quiet
+
+    def log_lines(self):
+        return [] if self.quiet else [self.message]
+
+
 class CommandError(KasUserError):
     """An external command failed."""
 

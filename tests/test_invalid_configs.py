@@ -156,8 +156,9 @@ CASES = [
             ["header.version: 24 is greater than the maximum of 23"], at="2:3"),
     invalid("version-0.yml", "CF-100",
             ["header.version: 0 is less than the minimum of 1"], at="2:3"),
-    invalid("version-string-5.yml", "CF-100",
-            ["header.version: '0.10' was expected"], at="2:3"),
+    invalid("version-string-5.yml", "CF-100",   # issue 21.6: says what a version is
+            [("header.version: '5' is not a format version: an integer from 1 to 23 or the "
+              'string "0.10" was expected (write the number without quotes)')], at="2:3"),
     invalid("version-float-0.10-unquoted.yml", "CF-102",
             ["header.version: 0.1 is not of type 'string', 'integer'"], at="2:3"),
     invalid("version-float-5.5.yml", "CF-100",

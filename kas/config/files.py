@@ -7,7 +7,9 @@ the standard parser.  Errors name the file and the line and column.
 from __future__ import annotations
 
 import json
+import json.scanner
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -36,14 +38,39 @@ def file_format(path: str) -> str:
     raise ConfigError(f"Config file extension not recognized: {path}")
 
 
+# A real configuration is a few kilobytes; anything this big is a mistake,
+# and reading it would only exhaust memory.
+MAX_FILE_SIZE = 64 * 1024 * 1024
+
+# YAML aliases let a tiny document describe an exponentially large tree
+# ("billion laughs"); every consumer walks the expanded tree.
+MAX_EXPANDED_NODES = 1_000_000
+
+
 def read_bytes(path: str) -> bytes:
+    """The content of the regular file ``path``.
+
+    FIFOs, devices, sockets and directories are refused before reading:
+    a FIFO would block forever and /dev/zero never ends.  The FIFO is
+    opened without blocking (no writer needed) so even a file swapped for
+    one after the check cannot hang us.
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError(f"Not a regular file: {path}")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"Not a regular file: {path}")
+            raw = f.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
         raise ConfigError(f"Configuration file not found: {path}") from None
     except OSError as err:
         raise ConfigError(f"Cannot read configuration file {path}: {err.strerror}") from None
+    if len(raw) > MAX_FILE_SIZE:
+        raise ConfigError(f"Configuration file is larger than "
+                          f"{MAX_FILE_SIZE // (1024 * 1024)} MiB: {path}")
+    return raw
 
 
 def parse(path: str) -> tuple[Any, bytes]:
@@ -51,8 +78,32 @@ def parse(path: str) -> tuple[Any, bytes]:
     kind = file_format(path)
     raw = read_bytes(path)
     if kind == "yaml":
-        return _parse_yaml(path, raw), raw
+        data = _parse_yaml(path, raw)
+        _check_expansion(data, path)
+        return data, raw
     return _parse_json(path, raw), raw
+
+
+def _check_expansion(data, path):
+    """Refuse documents whose aliases expand to too many nodes.
+
+    The loader shares aliased objects, so parsing is cheap; walking the
+    tree (validation, merging, printing) visits every shared object once
+    per reference.  Count exactly those visits, iteratively, and stop at
+    the limit, so the refusal itself costs bounded time and memory.
+    """
+    count = 1
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        children = node.values() if isinstance(node, dict) else node \
+            if isinstance(node, list) else ()
+        count += len(children)
+        if count > MAX_EXPANDED_NODES:
+            raise ConfigError(
+                f"Configuration file expands to more than {MAX_EXPANDED_NODES:,} values "
+                f"(YAML aliases referring to aliases?): {path}")
+        stack.extend(children)
 
 
 # libyaml recurses without a limit and crashes the interpreter on absurdly
@@ -86,9 +137,19 @@ def _parse_yaml(path: str, raw: bytes) -> Any:
             f"(line {mark.line + 1}, column {mark.column + 1}: {problem})") from None
 
 
+# The C JSON decoder never lets a signal handler run: a big file would
+# delay Ctrl-C until it is done.  Above this size the pure-Python scanner
+# is used; it is slower but honours signals at once.
+_MAX_FAST_JSON = 4 * 1024 * 1024
+
+
 def _parse_json(path: str, raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        if len(raw) <= _MAX_FAST_JSON:
+            return json.loads(raw)
+        decoder = json.JSONDecoder()
+        decoder.scan_once = json.scanner.py_make_scanner(decoder)
+        return decoder.decode(raw.decode(json.detect_encoding(raw)))
     except RecursionError:
         raise ConfigError(f"Configuration file is nested too deeply: {path}") from None
     except json.JSONDecodeError as err:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_INCLUDE_DEPTH = 200
+# Only a backstop: cycles are detected, and the walk is not recursive.
+MAX_INCLUDE_DEPTH = 10000
 
 ISAR_DEPRECATION = ("The semantics of build_system: isar might change in the future. "
                     "Please use 'isar-privileged' or 'isar-rootless'.")
@@ -153,34 +154,63 @@ class _Pass:
         self.loaded: list[LoadedFile] = []
         self.missing: list[str] = []
 
-    def load(self, path: str, scope: _Scope, stack: list[str], is_first: bool = False,
-             is_lock: bool = False) -> None:
-        """INC-010: ``path``'s lock file, its includes, then ``path`` itself."""
+    def load(self, path, scope, stack, is_first=False, is_lock=False):
+        """INC-010: ``path``'s lock file, its includes, then ``path`` itself.
+
+        Depth-first and post-order, but with an explicit stack instead of
+        recursion: include chains may be deeper than Python's recursion
+        limit.  ``stack`` is the chain of files (real paths) above ``path``.
+        """
+        chain = list(stack)             # real paths of the files being loaded
+        frames = []                     # (_OpenFile, its pending children)
+        pending = (path, scope, is_first, is_lock)
+        while True:
+            if pending is not None:
+                opened = self._open(*pending, chain)
+                chain.append(opened.real)
+                frames.append((opened, self._children(opened)))
+            opened, children = frames[-1]
+            pending = next(children, None)
+            if pending is not None:
+                continue
+            frames.pop()
+            chain.pop()
+            self.loaded.append(LoadedFile(opened.path, opened.data, opened.version,
+                                          opened.is_lock, opened.scope.in_lock,
+                                          opened.scope.external, opened.scope.repo_root))
+            if not frames:
+                return
+
+    def _open(self, path, scope, is_first, is_lock, chain):
+        """Check for a cycle, parse and validate ``path``."""
         loader = self.loader
         real = os.path.realpath(path)
-        if real in stack:
-            chain = " -> ".join(stack[stack.index(real):] + [real])
-            raise IncludeError(f"Include cycle detected: {chain}")
-        if len(stack) > MAX_INCLUDE_DEPTH:
+        if real in chain:
+            cycle = " -> ".join(chain[chain.index(real):] + [real])
+            raise IncludeError(f"Include cycle detected: {cycle}")
+        if len(chain) > MAX_INCLUDE_DEPTH:
             raise IncludeError(
                 f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
         data, raw = files.parse(path)
         schema.validate(data, path, raw)
         version = schema.check_version(data, path)
         loader.check_file_rules(data, path, is_first)
-        repo_root = scope.repo_root
-        if repo_root is None:           # known once _source_dir has been seen
-            repo_root = loader.top_repo_path
-            scope = replace(scope, repo_root=repo_root)
+        if scope.repo_root is None:     # known once _source_dir has been seen
+            scope = replace(scope, repo_root=loader.top_repo_path)
+        return _OpenFile(path, real, data, version, scope, is_lock)
 
-        stack = stack + [real]
+    def _children(self, opened):
+        """The files ``opened`` brings in, in load order, as arguments of
+        :meth:`_open` (minus the chain).  A generator: each include is
+        resolved only after the previous one has been loaded completely."""
+        loader = self.loader
+        path, scope = opened.path, opened.scope
         lock = lock_file_of(path)
         if os.path.isfile(lock):
-            self.load(lock, replace(scope, in_lock=True), stack, is_lock=True)
-        for item in data["header"].get("includes", []):
+            yield lock, replace(scope, in_lock=True), False, True
+        for item in opened.data["header"].get("includes", []):
             if isinstance(item, str):
-                target = loader.string_include(item, repo_root, path)
-                self.load(target, scope, stack)
+                yield loader.string_include(item, scope.repo_root, path), scope, False, False
                 continue
             repo_path = self.known_repos.get(item["repo"])
             if repo_path is None:
@@ -188,7 +218,17 @@ class _Pass:
                 continue
             external = scope.external or (os.path.realpath(repo_path)
                                           != os.path.realpath(loader.top_repo_path))
-            self.load(loader.repo_include(item, repo_path),
-                      replace(scope, repo_root=repo_path, external=external), stack)
-        self.loaded.append(LoadedFile(path, data, version, is_lock, scope.in_lock,
-                                      scope.external, repo_root))
+            yield (loader.repo_include(item, repo_path),
+                   replace(scope, repo_root=repo_path, external=external), False, False)
+
+
+@dataclass(frozen=True)
+class _OpenFile:
+    """A file whose includes are being loaded."""
+
+    path: str
+    real: str
+    data: dict
+    version: int
+    scope: _Scope
+    is_lock: bool

@@ -84,7 +84,9 @@ def _describe(err: ValidationError) -> tuple[KeyPath, str]:
     """(key path, message) of a jsonschema error, made more specific."""
     key_path: KeyPath = tuple(err.absolute_path)
     message = err.message
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict) \
+    if key_path == ("header", "version") and err.validator == "const":
+        message = _version_string_message(err.instance)
+    elif err.validator == "additionalProperties" and isinstance(err.instance, dict) \
             and isinstance(err.schema, dict):
         allowed = err.schema.get("properties", {})
         extra = [k for k in err.instance if k not in allowed]
@@ -97,6 +99,17 @@ def _describe(err: ValidationError) -> tuple[KeyPath, str]:
         if best is not None and best.message != message:
             message = f"{message} ({best.message})"
     return key_path, message
+
+
+def _version_string_message(value):
+    """A string format version other than "0.10": say what a version is,
+    not only which string would be accepted."""
+    message = (f"{value!r} is not a format version: an integer from "
+               f'{COMPAT_FORMAT_VERSION} to {CONFIG_FORMAT_VERSION} or the string "0.10" '
+               "was expected")
+    if value.strip().isdigit():
+        message += " (write the number without quotes)"
+    return message
 
 
 MAX_DEPTH = 64

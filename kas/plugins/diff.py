@@ -1,7 +1,6 @@
 """``kas diff``: compare two configurations and the commits between the
 revisions they pin (CLI-160 ... CLI-165)."""
 
-import sys
 
 from kas.errors import KasUserError
 from kas.pipeline import add_setup_options, requested_skips, run_setup
@@ -32,6 +31,7 @@ def setup_parser(parser):
 
 def run(ctx, args):
     from kas.config.compare import changed_values, comparable
+    from kas.config.output import write_stdout
     from kas.difftext import Palette, render_json, render_text
 
     first_data, first_repos = setup_config(ctx, args, args.config1, FIRST_SKIPS)
@@ -41,12 +41,11 @@ def run(ctx, args):
     if args.format == "json" or not args.content_only:
         vcs = repo_commits(ctx, changes, first_repos, second_repos)
     if args.format == "json":
-        sys.stdout.write(render_json(changes, vcs))
+        write_stdout(render_json(changes, vcs))
         return
-    sys.stdout.write(render_text((args.config1, args.config2), changes, vcs,
-                                 Palette(not ctx.no_color), oneline=args.oneline,
-                                 commit_only=args.commit_only,
-                                 content_only=args.content_only))
+    write_stdout(render_text((args.config1, args.config2), changes, vcs,
+                             Palette(not ctx.no_color), oneline=args.oneline,
+                             commit_only=args.commit_only, content_only=args.content_only))
 
 
 def setup_config(ctx, args, config_argument, skips):

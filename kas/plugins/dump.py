@@ -75,20 +75,19 @@ def check_arguments(args):
 
 
 def run(ctx, args):
-    from kas.config.output import serialize
+    from kas.config.output import print_config, write_stdout
 
     check_arguments(args)
     if args.inplace:
         from kas.difftext import moved_commits_text
 
         log.warning('The --inplace option is deprecated. Migrate to the "lock" command.')
-        sys.stdout.write(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
+        write_stdout(moved_commits_text(run_lock(ctx, args), not ctx.no_color))
         return
     config = run_setup(ctx, requested_skips(args), DUMP_SKIPS)
     indent = 2 if args.indent is None else args.indent
     if args.lock:
-        sys.stdout.write(serialize(lock_data(ctx), args.format, indent=indent,
-                                   sort=args.sort))
+        print_config(lock_data(ctx), args.format, indent=indent, sort=args.sort)
         return
     data = copy.deepcopy(config.data)
     header = data.get("header")
@@ -101,9 +100,9 @@ def run(ctx, args):
     if args.resolve_env and data.get("env"):
         data["env"] = config.resolved_env()
     if args.explain is not None:
-        sys.stdout.write(explained(ctx, config, data, args, indent))
+        write_stdout(explained(ctx, config, data, args, indent))
         return
-    sys.stdout.write(serialize(data, args.format, indent=indent, sort=args.sort))
+    print_config(data, args.format, indent=indent, sort=args.sort)
     return
 
 

@@ -1,6 +1,5 @@
 """``kas lock``: pin floating repos in lock files (CLI-150 ... CLI-153)."""
 
-import sys
 
 from kas.pipeline import add_setup_options, run_lock
 
@@ -25,7 +24,8 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
+    from kas.config.output import write_stdout
     from kas.difftext import moved_commits_text
 
     moved = run_lock(ctx, args)
-    sys.stdout.write(moved_commits_text(moved, not ctx.no_color))
+    write_stdout(moved_commits_text(moved, not ctx.no_color))

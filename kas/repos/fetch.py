@@ -14,6 +14,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING
 
+from kas.errors import KasUserError
 from kas.repos.parallel import run_parallel
 from kas.repos.record import recorded
 from kas.repos.status import progress_for
@@ -85,12 +86,27 @@ def _is_empty_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
 
 
+def remove_leftover_partial(temp: str) -> None:
+    """Remove the partial clone ``temp`` an interrupted earlier run left.
+
+    Only a real directory is ours to delete: a symlink or a file at that
+    name was put there by someone else, and following or deleting it could
+    destroy data that is not kas's.
+    """
+    if os.path.islink(temp) or (os.path.lexists(temp) and not os.path.isdir(temp)):
+        kind = "a symbolic link" if os.path.islink(temp) else "not a directory"
+        raise KasUserError(
+            f"{temp} is where kas clones a repository before moving it into place, "
+            f"but it is {kind}: remove or rename it and run kas again")
+    if os.path.lexists(temp):
+        shutil.rmtree(temp)
+
+
 def clone_atomically(backend: Backend) -> bool:
     """Clone to a temporary sibling and rename it to the repo path."""
     path = backend.path
     temp = partial_path(path)
-    if os.path.lexists(temp):
-        shutil.rmtree(temp)     # left by an interrupted earlier run
+    remove_leftover_partial(temp)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         origin_ok = backend.clone(temp)
