@@ -15,13 +15,31 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import yaml
 
 from kas.config import model
 from kas.errors import KasUserError
 
+if TYPE_CHECKING:
+    # json.decoder.scanstring (the C or the Python one) is missing from
+    # typeshed; _json declares the signature both share.
+    from _json import scanstring
+
+    from kas.config.includes import LoadedFile
+    from kas.config.model import Config
+    from kas.context import Context
+
+    # The keys leading to a value of the configuration.
+    KeyPath = tuple[str, ...]
+    # Key positions of a mapping: key -> (line, positions of the value if
+    # it is a mapping).  (An alias is evaluated as code: no "X | None".)
+    Positions = dict[str, tuple[int, Optional["Positions"]]]
+else:
+    from json.decoder import scanstring
+
+_Loader: type[yaml.CSafeLoader | yaml.SafeLoader]
 try:
     _Loader = yaml.CSafeLoader
 except AttributeError:  # PyYAML without libyaml
@@ -48,29 +66,31 @@ class _Node:
 
     __slots__ = ("children", "is_dict", "settings")
 
-    def __init__(self):
-        self.settings = []      # Settings that replaced the value, merge order
-        self.children = {}      # key -> _Node, while the value is a mapping
+    def __init__(self) -> None:
+        self.settings: list[Setting] = []       # Settings that replaced the value, merge order
+        self.children: dict[str, _Node] = {}    # key -> _Node, while the value is a mapping
         self.is_dict = False
 
 
 class Explanation:
     """The settings of every path, replayed in merge order."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.root = _Node()
         self.root.is_dict = True
-        self.events = []        # (path, Setting) of every leaf set, merge order
-        self.keys = {}          # every path ever set, as a tree of dicts
+        # (path, Setting) of every leaf set, merge order
+        self.events: list[tuple[KeyPath, Setting]] = []
+        self.keys: dict[str, Any] = {}      # every path ever set, as a tree of dicts
 
     # --- building ---------------------------------------------------------
 
-    def add_file(self, data, positions, label):
+    def add_file(self, data: dict[str, Any], positions: Positions | None, label: str) -> None:
         """Replay the merge of one file's ``data``; ``positions`` maps its
         keys to (line, child positions), ``label`` names the file."""
         self._merge(self.root, data, positions, (), label)
 
-    def _merge(self, node, data, positions, path, label):
+    def _merge(self, node: _Node, data: dict[str, Any], positions: Positions | None,
+               path: KeyPath, label: str) -> None:
         for key, value in data.items():
             line, child_positions = positions.get(key, (None, None)) if positions else (None, None)
             child = node.children.get(key)
@@ -85,7 +105,7 @@ class Explanation:
             if isinstance(value, dict):
                 self._merge(child, value, child_positions, child_path, label)
 
-    def _replace(self, node, value, path, setting):
+    def _replace(self, node: _Node, value: Any, path: KeyPath, setting: Setting) -> None:
         """``path`` gets a new value: earlier children are gone (INC-053)."""
         node.settings.append(setting)
         keys = self.keys
@@ -96,7 +116,7 @@ class Explanation:
         if not node.is_dict or not value:
             self.events.append((path, setting))
 
-    def override(self, path, setting):
+    def override(self, path: KeyPath, setting: Setting) -> None:
         """A value kas sets after the merge (environment, default)."""
         node = self.root
         for key in path[:-1]:
@@ -106,15 +126,16 @@ class Explanation:
 
     # --- questions --------------------------------------------------------
 
-    def settings(self, path):
+    def settings(self, path: KeyPath) -> list[Setting]:
         node = self.root
         for key in path:
-            node = node.children.get(key)
-            if node is None:
+            child = node.children.get(key)
+            if child is None:
                 return []
+            node = child
         return node.settings
 
-    def history(self, path):
+    def history(self, path: KeyPath) -> list[tuple[KeyPath, Setting]]:
         """Every setting that touched ``path``: of the path itself, of the
         paths below it, and of a path above it that replaced it.  A repo's
         commit, branch or url also shows its override (CF-706: what lock
@@ -123,7 +144,7 @@ class Explanation:
         return [(p, s) for p, s in self.events
                 if any(_touches(p, wanted) for wanted in paths)]
 
-    def split_key(self, key, data):
+    def split_key(self, key: str, data: dict[str, Any]) -> KeyPath:
         """The path of the dotted ``key``; key names may hold dots
         themselves, so the longest name known at each level wins."""
         names = key.split(".")
@@ -141,20 +162,20 @@ class Explanation:
 OVERRIDABLE = ("commit", "branch", "url")
 
 
-def _override_paths(path):
+def _override_paths(path: KeyPath) -> list[KeyPath]:
     if len(path) == 3 and path[0] == "repos" and path[2] in OVERRIDABLE:
         return [("overrides", *path)]
     return []
 
 
-def _touches(changed, wanted):
+def _touches(changed: KeyPath, wanted: KeyPath) -> bool:
     """A setting of ``changed`` affects ``wanted``: same path, below it, or
     a value above it that replaced the mapping ``wanted`` was part of."""
     size = len(wanted)
     return changed[:size] == wanted or (len(changed) < size and wanted[:len(changed)] == changed)
 
 
-def final_value(data, path):
+def final_value(data: dict[str, Any], path: KeyPath) -> Any:
     """The value of ``path`` kas uses: a repo's override wins (CF-706)."""
     for override in _override_paths(path):
         holder = lookup(data, override[:-1])
@@ -163,7 +184,7 @@ def final_value(data, path):
     return lookup(data, path)
 
 
-def _match(names, trees):
+def _match(names: list[str], trees: list[Any]) -> KeyPath | None:
     """Split ``names`` into keys of ``trees`` (nested mappings), longest
     key first; None if impossible."""
     if not names:
@@ -180,7 +201,7 @@ def _match(names, trees):
 
 # --- positions ----------------------------------------------------------------
 
-def yaml_positions(raw):
+def yaml_positions(raw: bytes) -> Positions | None:
     """Key positions of a YAML document: {key: (line, child positions)}."""
     try:
         return _node_positions(yaml.compose(raw, Loader=_Loader))
@@ -188,10 +209,10 @@ def yaml_positions(raw):
         return None
 
 
-def _node_positions(node):
+def _node_positions(node: yaml.Node | None) -> Positions | None:
     if not isinstance(node, yaml.MappingNode):
         return None
-    result = {}
+    result: Positions = {}
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             # ``<<: *base``: the merged keys come from the anchored mapping;
@@ -215,17 +236,24 @@ _JSON_ATOM = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
 class _JsonPositions:
     """Key positions of a JSON document (the parser already checked it)."""
 
-    def __init__(self, text):
+    def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
 
-    def _skip(self):
-        self.pos = _JSON_SPACE.match(self.text, self.pos).end()
+    def _end(self, pattern: re.Pattern[str]) -> int:
+        """Where ``pattern`` matching at the position ends."""
+        match = pattern.match(self.text, self.pos)
+        if match is None:
+            raise ValueError(f"unexpected JSON at offset {self.pos}")
+        return match.end()
 
-    def _line(self):
+    def _skip(self) -> None:
+        self.pos = self._end(_JSON_SPACE)
+
+    def _line(self) -> int:
         return self.text.count("\n", 0, self.pos) + 1
 
-    def value(self):
+    def value(self) -> Positions | None:
         self._skip()
         char = self.text[self.pos]
         if char == "{":
@@ -233,18 +261,18 @@ class _JsonPositions:
         if char == "[":
             self._array()
         elif char == '"':
-            self.pos = json.decoder.scanstring(self.text, self.pos + 1)[1]
+            self.pos = scanstring(self.text, self.pos + 1)[1]
         else:
-            self.pos = _JSON_ATOM.match(self.text, self.pos).end()
+            self.pos = self._end(_JSON_ATOM)
         return None
 
-    def _object(self):
-        result = {}
+    def _object(self) -> Positions:
+        result: Positions = {}
         self.pos += 1
         self._skip()
         while self.text[self.pos] != "}":
             line = self._line()
-            key, self.pos = json.decoder.scanstring(self.text, self.pos + 1)
+            key, self.pos = scanstring(self.text, self.pos + 1)
             self._skip()
             self.pos += 1           # ':'
             result[key] = (line, self.value())
@@ -255,7 +283,7 @@ class _JsonPositions:
         self.pos += 1
         return result
 
-    def _array(self):
+    def _array(self) -> None:
         self.pos += 1
         self._skip()
         while self.text[self.pos] != "]":
@@ -267,14 +295,14 @@ class _JsonPositions:
         self.pos += 1
 
 
-def json_positions(raw):
+def json_positions(raw: bytes) -> Positions | None:
     try:
         return _JsonPositions(raw.decode("utf-8-sig")).value()
-    except (ValueError, IndexError, AttributeError):
+    except (ValueError, IndexError):
         return None
 
 
-def file_positions(path):
+def file_positions(path: str) -> Positions | None:
     """Key positions of the config file at ``path``, or None."""
     try:
         with open(path, "rb") as f:
@@ -288,7 +316,8 @@ def file_positions(path):
 
 # --- the explanation of a run ---------------------------------------------------
 
-def file_label(loaded, work_dir, repo_dirs, top_repo):
+def file_label(loaded: LoadedFile, work_dir: str, repo_dirs: dict[str, str],
+               top_repo: str) -> str:
     """``path`` relative to the work dir, or ``repo:path`` for a file of a
     repository other than the top one; lock files are marked."""
     root = os.path.realpath(loaded.repo_root) if loaded.repo_root else None
@@ -299,7 +328,7 @@ def file_label(loaded, work_dir, repo_dirs, top_repo):
     return f"lock {label}" if loaded.in_lock else label
 
 
-def explain(ctx, config):
+def explain(ctx: Context, config: Config) -> Explanation:
     """The Explanation of ``config`` as loaded by this run."""
     known = getattr(ctx.resolver, "known", None) or {}
     repo_dirs = {os.path.realpath(path): rid for rid, path in known.items()}
@@ -312,7 +341,7 @@ def explain(ctx, config):
     return result
 
 
-def _add_environment(result, config):
+def _add_environment(result: Explanation, config: Config) -> None:
     """KAS_MACHINE etc. win over the files; a key no file sets is kas's
     default (CF-400 ... CF-403, CF-301)."""
     environ = config.environ
@@ -320,7 +349,7 @@ def _add_environment(result, config):
         if variable == "KAS_TARGET":
             words = environ.get(variable, "").split()
             if words:
-                value = words[0] if len(words) == 1 else words
+                value: str | list[str] = words[0] if len(words) == 1 else words
                 result.override((key,), Setting(f"env {variable}", value))
                 continue
         elif variable in environ:
@@ -332,7 +361,7 @@ def _add_environment(result, config):
         result.override(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
 
 
-def effective_data(result, data):
+def effective_data(result: Explanation, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (what plain ``dump`` prints) with the values kas fills in."""
     data = dict(data)
     for key in [k for k, _, _ in ENV_KEYS] + ["build_system"]:
@@ -344,12 +373,12 @@ def effective_data(result, data):
 
 # --- rendering ------------------------------------------------------------------
 
-def short(value, limit=SHORT_VALUE):
+def short(value: Any, limit: int = SHORT_VALUE) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def comment(result, path, value, option=None):
+def comment(result: Explanation, path: KeyPath, value: Any, option: str | None = None) -> str:
     """The trailing comment of the leaf at ``path`` holding ``value``."""
     chain = list(result.settings(path))
     if path == ("header", "version") and chain:
@@ -370,17 +399,21 @@ def comment(result, path, value, option=None):
     return f"{current} (was {', '.join(was)})"
 
 
-def annotate_yaml(result, data, text, option=None):
+def annotate_yaml(result: Explanation, data: dict[str, Any], text: str,
+                  option: str | None = None) -> str:
     """``text``, the YAML dump of ``data``, with a comment on every leaf."""
     lines = text.split("\n")
-    notes = {}
-    _annotate(yaml.compose(text, Loader=_Loader), data, (), result, notes, option)
+    notes: dict[int, str] = {}
+    root = yaml.compose(text, Loader=_Loader)
+    if isinstance(root, yaml.MappingNode):     # the dump of a mapping always is
+        _annotate(root, data, (), result, notes, option)
     for index, note in notes.items():
         lines[index] += f"  # {note}"
     return "\n".join(lines)
 
 
-def _annotate(node, data, path, result, notes, option):
+def _annotate(node: yaml.MappingNode, data: dict[str, Any], path: KeyPath,
+              result: Explanation, notes: dict[int, str], option: str | None) -> None:
     for key_node, value_node in node.value:
         key = key_node.value
         value = data[key]
@@ -391,7 +424,7 @@ def _annotate(node, data, path, result, notes, option):
                                                              option)
 
 
-def _comment_line(key_node, value_node):
+def _comment_line(key_node: yaml.Node, value_node: yaml.Node) -> int:
     """The line a comment can end without changing the value: after the
     last line of a plain or quoted scalar, else on the key's line (block
     scalar header, block collection, empty value)."""
@@ -404,7 +437,7 @@ def _comment_line(key_node, value_node):
     return key_node.end_mark.line
 
 
-def chain_lines(result, path, final):
+def chain_lines(result: Explanation, path: KeyPath, final: Any) -> str:
     """``--explain=KEY``: each setting of the key in merge order, then the
     final value."""
     entries = [(s.where, _below(p, path), s.value) for p, s in result.history(path)]
@@ -417,7 +450,7 @@ def chain_lines(result, path, final):
     return "\n".join(lines) + "\n"
 
 
-def _below(changed, path):
+def _below(changed: KeyPath, path: KeyPath) -> KeyPath:
     """How a setting's path is shown under ``path``: the part below it, the
     full path for an override or a replaced parent."""
     if changed[:len(path)] == path:
@@ -425,7 +458,7 @@ def _below(changed, path):
     return changed
 
 
-def chain_document(result, path, final):
+def chain_document(result: Explanation, path: KeyPath, final: Any) -> dict[str, Any]:
     """``--explain=KEY --format json``: the same as a JSON document."""
     return {"key": list(path),
             "settings": [{"source": s.where, "path": list(_below(p, path)), "value": s.value}
@@ -433,7 +466,7 @@ def chain_document(result, path, final):
             "value": final}
 
 
-def lookup(data, path):
+def lookup(data: Any, path: KeyPath) -> Any:
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return None
@@ -441,7 +474,9 @@ def lookup(data, path):
     return data
 
 
-def render(ctx, config, data, key="", fmt="yaml", indent=2, sort=False, option=None):
+def render(ctx: Context, config: Config, data: dict[str, Any], key: str = "",
+           fmt: str = "yaml", indent: int = 2, sort: bool = False,
+           option: str | None = None) -> str:
     """What ``kas dump --explain[=KEY]`` prints for ``data`` (the dump
     document after the dump options were applied)."""
     from kas.config.output import serialize, to_yaml

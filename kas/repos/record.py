@@ -6,28 +6,46 @@ in the fetch phase: cloned, fetched or unchanged) and the commit the
 checkout is at afterwards; the first fetch also notes the commit before.
 """
 
+from __future__ import annotations
+
 import os
 import time
+from typing import TYPE_CHECKING, TypeVar
 
 from kas.errors import KasUserError
 from kas.vcs import backend_for
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
-def recorded(ctx, phase, specs, tasks, settings):
+    from kas.context import Context
+    from kas.repos.model import RepoSpec
+    from kas.vcs import FetchSettings
+
+T = TypeVar("T")
+
+
+def recorded(ctx: Context, phase: str, specs: Sequence[RepoSpec],
+             tasks: Sequence[Callable[[], T]],
+             settings: FetchSettings) -> Sequence[Callable[[], T]]:
     """``tasks`` (one per spec) wrapped for the journal, or unchanged."""
     if ctx.journal is None:
         return tasks
+    # zip(strict=True) needs Python 3.10; kas still runs on 3.9.
+    if len(specs) != len(tasks):
+        raise ValueError("recorded: one task per repository expected")
     return [recorded_task(ctx, phase, spec, task, settings)
-            for spec, task in zip(specs, tasks, strict=True)]
+            for spec, task in zip(specs, tasks)]
 
 
-def recorded_task(ctx, phase, spec, task, settings):
+def recorded_task(ctx: Context, phase: str, spec: RepoSpec, task: Callable[[], T],
+                  settings: FetchSettings) -> Callable[[], T]:
     """``task`` for ``spec`` wrapped for the journal, or unchanged."""
     journal = ctx.journal
     if journal is None:
         return task
 
-    def run():
+    def run() -> T:
         record = journal.repo(spec)
         if phase == "fetch" and not record.fetch_seen:
             record.fetch_seen = True
@@ -48,7 +66,7 @@ def recorded_task(ctx, phase, spec, task, settings):
     return run
 
 
-def _head(ctx, spec, settings):
+def _head(ctx: Context, spec: RepoSpec, settings: FetchSettings) -> str | None:
     """The commit the checkout of ``spec`` is at, None if there is none."""
     try:
         backend = backend_for(ctx, spec, settings)
