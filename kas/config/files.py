@@ -84,7 +84,7 @@ def parse(path: str) -> tuple[Any, bytes]:
     return _parse_json(path, raw), raw
 
 
-def _check_expansion(data, path):
+def _check_expansion(data: Any, path: str) -> None:
     """Refuse documents whose aliases expand to too many nodes.
 
     The loader shares aliased objects, so parsing is cheap; walking the
@@ -148,7 +148,7 @@ def _parse_json(path: str, raw: bytes) -> Any:
         if len(raw) <= _MAX_FAST_JSON:
             return json.loads(raw)
         decoder = json.JSONDecoder()
-        decoder.scan_once = json.scanner.py_make_scanner(decoder)
+        decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
         return decoder.decode(raw.decode(json.detect_encoding(raw)))
     except RecursionError:
         raise ConfigError(f"Configuration file is nested too deeply: {path}") from None

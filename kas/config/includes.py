@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +145,10 @@ class _Scope:
     external: bool = False      # reached through another repository
 
 
+# What a file brings in: (path, scope, is the first top file, is a lock file).
+_Child = tuple[str, "_Scope", bool, bool]
+
+
 class _Pass:
     """The state of one pass: the loaded files and the missing repo ids."""
 
@@ -154,7 +158,8 @@ class _Pass:
         self.loaded: list[LoadedFile] = []
         self.missing: list[str] = []
 
-    def load(self, path, scope, stack, is_first=False, is_lock=False):
+    def load(self, path: str, scope: _Scope, stack: list[str], is_first: bool = False,
+             is_lock: bool = False) -> None:
         """INC-010: ``path``'s lock file, its includes, then ``path`` itself.
 
         Depth-first and post-order, but with an explicit stack instead of
@@ -162,8 +167,8 @@ class _Pass:
         limit.  ``stack`` is the chain of files (real paths) above ``path``.
         """
         chain = list(stack)             # real paths of the files being loaded
-        frames = []                     # (_OpenFile, its pending children)
-        pending = (path, scope, is_first, is_lock)
+        frames: list[tuple[_OpenFile, Iterator[_Child]]] = []   # files and their pending children
+        pending: _Child | None = (path, scope, is_first, is_lock)
         while True:
             if pending is not None:
                 opened = self._open(*pending, chain)
@@ -177,11 +182,12 @@ class _Pass:
             chain.pop()
             self.loaded.append(LoadedFile(opened.path, opened.data, opened.version,
                                           opened.is_lock, opened.scope.in_lock,
-                                          opened.scope.external, opened.scope.repo_root))
+                                          opened.scope.external, opened.repo_root))
             if not frames:
                 return
 
-    def _open(self, path, scope, is_first, is_lock, chain):
+    def _open(self, path: str, scope: _Scope, is_first: bool, is_lock: bool,
+              chain: list[str]) -> _OpenFile:
         """Check for a cycle, parse and validate ``path``."""
         loader = self.loader
         real = os.path.realpath(path)
@@ -199,7 +205,7 @@ class _Pass:
             scope = replace(scope, repo_root=loader.top_repo_path)
         return _OpenFile(path, real, data, version, scope, is_lock)
 
-    def _children(self, opened):
+    def _children(self, opened: _OpenFile) -> Iterator[_Child]:
         """The files ``opened`` brings in, in load order, as arguments of
         :meth:`_open` (minus the chain).  A generator: each include is
         resolved only after the previous one has been loaded completely."""
@@ -210,7 +216,7 @@ class _Pass:
             yield lock, replace(scope, in_lock=True), False, True
         for item in opened.data["header"].get("includes", []):
             if isinstance(item, str):
-                yield loader.string_include(item, scope.repo_root, path), scope, False, False
+                yield loader.string_include(item, opened.repo_root, path), scope, False, False
                 continue
             repo_path = self.known_repos.get(item["repo"])
             if repo_path is None:
@@ -232,3 +238,10 @@ class _OpenFile:
     version: int
     scope: _Scope
     is_lock: bool
+
+    @property
+    def repo_root(self) -> str:
+        """The root its string includes resolve against (always known once
+        the file is open)."""
+        assert self.scope.repo_root is not None
+        return self.scope.repo_root

@@ -35,7 +35,8 @@ class Config:
         self.all_files = loaded_files if all_files is None else all_files
         self.top_files = top_files          # absolute paths from the command line
         self.top_repo_path = top_repo_path
-        self._repos_cache = (None, None)    # (source mapping, read-only view)
+        # (source mapping, read-only view of it), see repos()
+        self._repos_cache: tuple[Any, Mapping[str, dict[str, Any]]] = (None, MappingProxyType({}))
 
     @property
     def environ(self) -> dict[str, str]:

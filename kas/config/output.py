@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -52,7 +52,7 @@ def serialize(data: Any, fmt: str, indent: int = 2, sort: bool = False) -> str:
     return (to_json if fmt == "json" else to_yaml)(data, indent=indent, sort=sort)
 
 
-def print_config(data, fmt, indent=2, sort=False):
+def print_config(data: Any, fmt: str, indent: int = 2, sort: bool = False) -> None:
     """Write ``data`` to standard output in ``fmt``.
 
     If the output encoding cannot represent some characters (an ASCII
@@ -65,7 +65,7 @@ def print_config(data, fmt, indent=2, sort=False):
     write_stdout(text)
 
 
-def _encodable(text):
+def _encodable(text: str) -> bool:
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)
@@ -74,7 +74,7 @@ def _encodable(text):
     return True
 
 
-def write_stdout(text):
+def write_stdout(text: str) -> None:
     """Write and flush ``text``; an output that cannot take it raises
     OutputError instead of a traceback now or at interpreter exit."""
     stream = sys.stdout
@@ -92,7 +92,7 @@ def write_stdout(text):
             f"Cannot write the output to standard output: {err.strerror or err}") from None
 
 
-def _write_all(stream, text):
+def _write_all(stream: TextIO, text: str) -> None:
     """Write every byte of ``text``, unencodable characters escaped.
 
     Unbuffered text streams (PYTHONUNBUFFERED) ignore short writes, so a
@@ -111,7 +111,7 @@ def _write_all(stream, text):
         data = data[os.write(fd, data):]
 
 
-def discard_stdout():
+def discard_stdout() -> None:
     """Point standard output at /dev/null: what is still buffered would
     fail again when the interpreter flushes it at exit."""
     try:

@@ -101,7 +101,7 @@ def _describe(err: ValidationError) -> tuple[KeyPath, str]:
     return key_path, message
 
 
-def _version_string_message(value):
+def _version_string_message(value: Any) -> str:
     """A string format version other than "0.10": say what a version is,
     not only which string would be accepted."""
     message = (f"{value!r} is not a format version: an integer from "
