@@ -114,12 +114,21 @@ def main(argv=None):
         return EXIT_INTERRUPTED
 
 
+def work_dir_lock_mode(plugin, args):
+    """The work directory lock the command takes: its ``WORK_DIR_LOCK``
+    ("exclusive", "shared" or None), which may depend on the arguments."""
+    mode = getattr(plugin, "WORK_DIR_LOCK", None)
+    return mode(args) if callable(mode) else mode
+
+
 def _run_command(args):
     from kas.context import Context
+    from kas.pipeline import lock_work_dir
 
     ctx = None
     try:
         ctx = Context(args, stdout_isatty=sys.stdout.isatty())
+        lock_work_dir(ctx, work_dir_lock_mode(args.plugin, args))
         return args.plugin.run(ctx, args) or 0
     except KasUserError as err:
         for line in err.log_lines():

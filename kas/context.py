@@ -54,6 +54,7 @@ class Context:
         self.preserve_env = False  # -E: self.env is the whole caller environment
         self.build_env = None      # the environment of bitbake, after setup_environ
         self.fresh_clones = set()  # repo directories cloned by this run
+        self.work_dir_lock = None  # kas.fslock.FileLock held on the work directory
         self._warned = set()
         self._cleanups = []
 

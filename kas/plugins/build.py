@@ -6,6 +6,8 @@ COMMAND = "build"
 HELP = ("Checkout all necessary repositories and build using bitbake as specified in the "
         "configuration file")
 HELP_ORDER = 10
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -5,6 +5,8 @@ from kas.pipeline import add_setup_options, requested_skips, run_setup
 COMMAND = "checkout"
 HELP = "Checkout all necessary repositories and set up the build directory"
 HELP_ORDER = 20
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -6,6 +6,8 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "clean"
 HELP = "Clean build artifacts, keep sstate cache and downloads"
 HELP_ORDER = 30
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

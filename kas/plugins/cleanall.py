@@ -5,6 +5,8 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "cleanall"
 HELP = "Clean build artifacts, sstate cache and downloads"
 HELP_ORDER = 50
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

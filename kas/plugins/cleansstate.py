@@ -5,6 +5,8 @@ from kas.clean.cleaner import Cleaner, add_clean_options
 COMMAND = "cleansstate"
 HELP = "Clean build artifacts and sstate cache, keep downloads"
 HELP_ORDER = 40
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

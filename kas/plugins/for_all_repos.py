@@ -11,6 +11,8 @@ log = logging.getLogger(__name__)
 COMMAND = "for-all-repos"
 HELP = "Run a command in each repository"
 HELP_ORDER = 90
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -7,6 +7,8 @@ from kas.pipeline import add_setup_options, run_lock
 COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
 HELP_ORDER = 100
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def add_lock_format_options(parser, indent_default=None):

@@ -6,6 +6,8 @@ from kas.clean.cleaner import add_clean_options
 COMMAND = "purge"
 HELP = "Remove all data managed by kas: build directory, repos and caches"
 HELP_ORDER = 60
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -11,6 +11,8 @@ log = logging.getLogger(__name__)
 COMMAND = "shell"
 HELP = "Run a shell in the build environment"
 HELP_ORDER = 120
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

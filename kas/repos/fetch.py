@@ -4,12 +4,19 @@ Each repository is one task on a bounded thread pool (kas.repos.parallel);
 the first failure cancels the others.
 A clone goes to a temporary sibling directory that is renamed into place
 only when complete, so an interrupted clone never looks like a good repo.
+That directory is private to the kas process making it (issue 21.1): its
+name is unique and the process holds a lock in it while it clones, so a
+leftover is removed only once its owner is gone, never while another kas
+still clones into it.
 """
 
+import errno
 import logging
 import os
 import shutil
+import tempfile
 
+from kas.fslock import FileLock, try_lock
 from kas.repos.parallel import run_parallel
 from kas.repos.status import progress_for
 from kas.vcs import FetchSettings, backend_for
@@ -17,10 +24,16 @@ from kas.vcs import FetchSettings, backend_for
 log = logging.getLogger(__name__)
 
 
-def partial_path(path):
-    """Where a clone of ``path`` is made before it is renamed into place."""
+# Inside a partial clone directory: the owner's lock and the clone itself.
+OWNER_LOCK = "owner.lock"
+CLONE = "repo"
+
+
+def partial_prefix(path):
+    """The name prefix of the directories in which clones of ``path`` are
+    made (``.<name>.kas-partial.<random>``, next to ``path``)."""
     parent, name = os.path.split(path)
-    return os.path.join(parent, f".{name}.kas-partial")
+    return os.path.join(parent, f".{name}.kas-partial.")
 
 
 def fetch_all(ctx, specs):
@@ -45,8 +58,9 @@ def fetch_repo(ctx, spec, settings, progress):
     if not os.path.exists(spec.path) or _is_empty_dir(spec.path):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
-        origin_ok = clone_atomically(backend)
-        ctx.fresh_clones.add(spec.path)
+        cloned, origin_ok = clone_atomically(backend)
+        if cloned:
+            ctx.fresh_clones.add(spec.path)
     else:
         backend.require_checkout()
         progress.start(spec.name, "checking")
@@ -73,16 +87,46 @@ def _is_empty_dir(path):
 
 
 def clone_atomically(backend):
-    """Clone to a temporary sibling and rename it to the repo path."""
+    """Clone into a private temporary sibling and rename it to the repo
+    path.  Returns (whether this clone is the repo now, whether its origin
+    already is the effective URL)."""
     path = backend.path
-    temp = partial_path(path)
-    if os.path.lexists(temp):
-        shutil.rmtree(temp)     # left by an interrupted earlier run
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    remove_abandoned_clones(path)
+    temp = tempfile.mkdtemp(prefix=os.path.basename(partial_prefix(path)), dir=parent)
+    owner = FileLock(os.path.join(temp, OWNER_LOCK)).acquire()
     try:
-        origin_ok = backend.clone(temp)
-        os.rename(temp, path)
-    except BaseException:
+        origin_ok = backend.clone(os.path.join(temp, CLONE))
+        try:
+            os.rename(os.path.join(temp, CLONE), path)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # Another kas reading the same work directory (which needs
+            # only a shared lock) was faster: its clone is as good.
+            log.debug("Repository %s was cloned by another kas meanwhile", backend.spec.name)
+            return False, False
+    finally:
         shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return origin_ok
+        owner.release()
+    return True, origin_ok
+
+
+def remove_abandoned_clones(path):
+    """Remove the partial clones of ``path`` whose owners are gone: those
+    whose owner lock nobody holds any more."""
+    prefix = partial_prefix(path)
+    parent, start = os.path.dirname(prefix), os.path.basename(prefix)
+    for name in sorted(os.listdir(parent)):
+        if not name.startswith(start):
+            continue
+        temp = os.path.join(parent, name)
+        owner = try_lock(os.path.join(temp, OWNER_LOCK))
+        if owner is None:
+            continue        # still cloning, or not provably abandoned
+        try:
+            log.debug("Removing %s, left by an interrupted kas", temp)
+            shutil.rmtree(temp, ignore_errors=True)
+        finally:
+            owner.release()

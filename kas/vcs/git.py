@@ -56,6 +56,30 @@ def checkout_rev(rev):
     return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
 
 
+def git_runs_in(path):
+    """Whether a git process of ours works in ``path`` (by its current
+    directory, as /proc shows it)."""
+    top = os.path.realpath(path)
+    for pid in filter(str.isdigit, _list_proc()):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if not f.read().startswith("git"):
+                    continue
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:         # gone meanwhile, or another user's
+            continue
+        if cwd == top or cwd.startswith(top + os.sep):
+            return True
+    return False
+
+
+def _list_proc():
+    try:
+        return os.listdir("/proc")
+    except OSError:
+        return []
+
+
 class GitBackend(Backend):
     MARKER = ".git"
 
@@ -261,14 +285,48 @@ class GitBackend(Backend):
         rev, branch = target or self.target()
         if self._at_target(rev, branch):
             return rev
+        self._checkout(rev, branch, self.settings.force_checkout)
+        return rev
+
+    def _checkout(self, rev, branch, force):
         argv = ["git", "checkout", "-q"]
         if branch is not None:
             argv += ["-B", branch]
         argv.append(checkout_rev(rev))
-        if self.settings.force_checkout:
+        if force:
             argv.append("--force")
-        self.run(argv)
-        return rev
+        self.changing_tree(argv, rev, branch)
+
+    def force_checkout(self, rev, branch):
+        self._checkout(rev, branch, True)
+
+    def meta_dir(self):
+        """.git, or where a ``gitdir:`` file named .git points."""
+        dot_git = os.path.join(self.path, ".git")
+        if os.path.isfile(dot_git):
+            with open(dot_git) as f:
+                text = f.read()
+            if text.startswith("gitdir:"):
+                return os.path.join(self.path, text[len("gitdir:"):].strip())
+        return dot_git
+
+    def is_at(self, rev):
+        head = self.run(["git", "rev-parse", "-q", "--verify", "HEAD"], check=False)
+        wanted = self.run(["git", "rev-parse", "-q", "--verify", "--end-of-options",
+                           checkout_rev(rev)], check=False)
+        return (head.returncode == 0 and wanted.returncode == 0
+                and head.stdout.strip() == wanted.stdout.strip())
+
+    def remove_stale_locks(self):
+        """A git killed hard keeps its index.lock, and every later git
+        command that writes the index fails on it."""
+        lock = os.path.join(self.meta_dir(), "index.lock")
+        if not os.path.exists(lock) or git_runs_in(self.path):
+            return
+        log.warning("Removing %s left by an interrupted git in repository %s",
+                    lock, self.spec.name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
 
     def head(self):
         return self.output(["git", "rev-parse", "HEAD"])

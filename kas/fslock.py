@@ -1,0 +1,159 @@
+"""Advisory locks on files (flock), shared or exclusive, with a timeout.
+
+A :class:`FileLock` belongs to the process that took it: the kernel drops
+it when the process ends, however it ends, so a lock never needs manual
+removal.  The holder writes its pid into the file, so that whoever has to
+wait can say for whom.  The file itself is never removed: removing a held
+lock file would let a newcomer lock a fresh file while the old one is
+still held.  (Should someone remove it anyway, :meth:`FileLock.acquire`
+notices and locks the new file instead.)
+
+This module knows nothing about what is being protected; callers choose
+the path, the mode and what to say while waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from typing import Callable
+
+# How often a waiting process tries again.
+POLL_INTERVAL = 0.1
+
+# How long a waiter looks for the holder's pid before it reports anyway
+# (the holder writes it just after taking the lock).
+PID_GRACE = 1.0
+
+
+class LockTimeout(Exception):
+    """The lock was still held by someone else when the timeout expired."""
+
+    def __init__(self, path: str, holder: int | None, timeout: float) -> None:
+        super().__init__(f"{path} is still locked after {timeout:g} s")
+        self.path = path
+        self.holder = holder
+        self.timeout = timeout
+
+
+class FileLock:
+    """A shared or exclusive flock on ``path`` (created if missing).
+
+    ``timeout``: seconds to wait for a busy lock (None: forever, 0: not at
+    all) before :class:`LockTimeout`.  ``on_wait(pid)`` is called once
+    when the lock is busy, with the holder's pid if known, else None."""
+
+    def __init__(self, path: str, shared: bool = False, timeout: float | None = None,
+                 on_wait: Callable[[int | None], None] | None = None) -> None:
+        self.path = path
+        self.shared = shared
+        self.timeout = timeout
+        self.on_wait = on_wait
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> FileLock:
+        """Take the lock, waiting as configured; returns self."""
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+        started = time.monotonic()
+        notified = False
+        fd = _open(self.path)
+        try:
+            while True:
+                if _try_lock(fd, mode):
+                    if _is_current(fd, self.path):
+                        break
+                    # Removed or replaced while we waited: lock the new file.
+                    os.close(fd)
+                    fd = _open(self.path)
+                    continue
+                waited = time.monotonic() - started
+                holder = read_holder(self.path)
+                if not notified and (holder is not None or waited >= PID_GRACE
+                                     or self.timeout is not None and waited >= self.timeout):
+                    notified = True
+                    if self.on_wait is not None:
+                        self.on_wait(holder)
+                if self.timeout is not None and waited >= self.timeout:
+                    raise LockTimeout(self.path, holder, self.timeout)
+                pause = POLL_INTERVAL
+                if self.timeout is not None:
+                    pause = min(pause, max(0.0, self.timeout - waited))
+                time.sleep(pause)
+        except BaseException:
+            os.close(fd)
+            raise
+        _write_pid(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the lock up (also done by the kernel when the process ends)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)        # closing the last descriptor drops the flock
+
+
+def try_lock(path: str) -> FileLock | None:
+    """An exclusive lock on the existing file ``path`` if nobody holds it
+    now, else None (also if the file does not exist)."""
+    if not os.path.exists(path):
+        return None
+    lock = FileLock(path, timeout=0)
+    try:
+        return lock.acquire()
+    except (LockTimeout, FileNotFoundError):
+        return None
+
+
+def read_holder(path: str) -> int | None:
+    """The pid the last holder wrote into ``path``, if any."""
+    try:
+        with open(path, "rb") as f:
+            first = f.read(32).split(b"\n", 1)[0]
+    except OSError:
+        return None
+    return int(first) if first.strip().isdigit() else None
+
+
+def _open(path: str) -> int:
+    # O_CLOEXEC (os.open's default): children must not inherit the lock,
+    # or a daemon started by the holder would keep it after the holder ends.
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        # A file we may not write (another user's, a read-only mount) can
+        # still be locked, just not given our pid.
+        if not os.path.exists(path):
+            raise
+        return os.open(path, os.O_RDONLY)
+
+
+def _try_lock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _is_current(fd: int, path: str) -> bool:
+    """Whether ``fd`` is still the file at ``path``."""
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _write_pid(fd: int) -> None:
+    # Shared holders write too (the last one wins): a waiter names one of them.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
