@@ -3,10 +3,13 @@
 A :class:`FileLock` belongs to the process that took it: the kernel drops
 it when the process ends, however it ends, so a lock never needs manual
 removal.  The holder writes its pid into the file, so that whoever has to
-wait can say for whom.  The file itself is never removed: removing a held
-lock file would let a newcomer lock a fresh file while the old one is
-still held.  (Should someone remove it anyway, :meth:`FileLock.acquire`
-notices and locks the new file instead.)
+wait can say for whom.
+
+The file may be removed by a holder of the exclusive lock only
+(``release(remove=True)``): whoever then gets the lock on the removed file
+notices (it is no longer the file at the path) and locks the new one
+instead, so at no time do two processes hold conflicting locks on the
+file at the path.
 
 This module knows nothing about what is being protected; callers choose
 the path, the mode and what to say while waiting.
@@ -92,11 +95,21 @@ class FileLock:
         self._fd = fd
         return self
 
-    def release(self) -> None:
-        """Give the lock up (also done by the kernel when the process ends)."""
+    def release(self, remove: bool = False) -> None:
+        """Give the lock up (also done by the kernel when the process ends).
+
+        ``remove``: also remove the file if no other process holds or
+        waits for it (so it does not outlive its use)."""
         fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)        # closing the last descriptor drops the flock
+        if fd is None:
+            return
+        # Only as the sole holder: a shared lock becomes exclusive if
+        # nobody else holds the file (and is simply dropped otherwise).  A
+        # waiter that opened the file meanwhile starts over on a new one.
+        if remove and _try_lock(fd, fcntl.LOCK_EX) and _is_current(fd, self.path):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        os.close(fd)        # closing the last descriptor drops the flock
 
 
 def try_lock(path: str) -> FileLock | None:

@@ -83,7 +83,9 @@ def lock_work_dir(ctx, mode):
         log.debug("Work directory not locked: %s", err)
         return
     ctx.work_dir_lock = lock
-    ctx.add_cleanup(lock.release)
+    # The file goes with the last user: a work directory looks the same
+    # before and after kas (a lock file left by a killed kas is harmless).
+    ctx.add_cleanup(lambda: lock.release(remove=True))
 
 
 def setup_dir(ctx):
