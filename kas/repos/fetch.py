@@ -55,6 +55,7 @@ def fetch_repo(ctx, spec, settings, progress):
                       'Shallow cloning is not supported for legacy refspec on repository '
                       '"%s". Performing full clone.', spec.name)
     origin_ok = False
+    remove_abandoned_clones(spec.path)
     if not os.path.exists(spec.path) or _is_empty_dir(spec.path):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
@@ -93,7 +94,6 @@ def clone_atomically(backend):
     path = backend.path
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    remove_abandoned_clones(path)
     temp = tempfile.mkdtemp(prefix=os.path.basename(partial_prefix(path)), dir=parent)
     owner = FileLock(os.path.join(temp, OWNER_LOCK)).acquire()
     try:
@@ -118,7 +118,11 @@ def remove_abandoned_clones(path):
     whose owner lock nobody holds any more."""
     prefix = partial_prefix(path)
     parent, start = os.path.dirname(prefix), os.path.basename(prefix)
-    for name in sorted(os.listdir(parent)):
+    try:
+        names = sorted(os.listdir(parent))
+    except FileNotFoundError:
+        return
+    for name in names:
         if not name.startswith(start):
             continue
         temp = os.path.join(parent, name)

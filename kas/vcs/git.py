@@ -105,10 +105,11 @@ class GitBackend(Backend):
             options.append("--no-checkout")
         if self.settings.ref_dir:
             reference = self._reference_repo()
-            self._git_clone(options + ["--reference", reference, "--", reference, into])
+            self._git_clone(options + ["--reference", reference, "--", reference, into],
+                            os.path.dirname(self.path))
             origin_ok = False
         else:
-            self._git_clone(options + ["--", self.url, into])
+            self._git_clone(options + ["--", self.url, into], os.path.dirname(self.path))
             origin_ok = True
         if self.spec.signed:
             # An unborn HEAD keeps the empty work tree clean, so a run whose
@@ -117,10 +118,9 @@ class GitBackend(Backend):
                                 env=self.env)
         return origin_ok
 
-    def _git_clone(self, args):
+    def _git_clone(self, args, cwd):
         try:
-            self.ctx.runner.run(["git", "clone"] + args, cwd=os.path.dirname(args[-1]),
-                                env=self.env)
+            self.ctx.runner.run(["git", "clone"] + args, cwd=cwd, env=self.env)
         except CommandError as err:
             raise self.fetch_failed(err.stderr or "") from None
 
@@ -135,7 +135,7 @@ class GitBackend(Backend):
             return target
         temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
         try:
-            self._git_clone(["-q", "--bare", "--", self.url, temp])
+            self._git_clone(["-q", "--bare", "--", self.url, temp], ref_dir)
             # Another kas instance may have been faster; its copy is as good.
             with contextlib.suppress(OSError):
                 os.rename(temp, target)
