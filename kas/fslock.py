@@ -91,7 +91,7 @@ class FileLock:
         except BaseException:
             os.close(fd)
             raise
-        _write_pid(fd)
+        _write_pid(fd, self.shared)
         self._fd = fd
         return self
 
@@ -125,13 +125,25 @@ def try_lock(path: str) -> FileLock | None:
 
 
 def read_holder(path: str) -> int | None:
-    """The pid the last holder wrote into ``path``, if any."""
+    """A pid of a holder of ``path``: the first one written there that
+    still runs, else the last one written, else None."""
     try:
         with open(path, "rb") as f:
-            first = f.read(32).split(b"\n", 1)[0]
+            pids = [int(line) for line in f.read(4096).split() if line.isdigit()]
     except OSError:
         return None
-    return int(first) if first.strip().isdigit() else None
+    running = [pid for pid in pids if _runs(pid)]
+    return (running or pids or [None])[0 if running else -1]
+
+
+def _runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _open(path: str) -> int:
@@ -165,8 +177,14 @@ def _is_current(fd: int, path: str) -> bool:
     return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
-def _write_pid(fd: int) -> None:
-    # Shared holders write too (the last one wins): a waiter names one of them.
+def _write_pid(fd: int, shared: bool) -> None:
+    """An exclusive holder is the only one: its pid replaces the others.
+    Shared holders add theirs; whoever waits names one that still runs."""
     with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        line = f"{os.getpid()}\n".encode()
+        if shared:
+            os.lseek(fd, 0, os.SEEK_END)
+            os.write(fd, line)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, line, 0)
