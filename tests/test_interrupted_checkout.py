@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, write
 
-FILES = 3000
+FILES = 2000
 BIG = ("a", "b", "c", "d")
 MARKER = "kas-checkout-target"
 
