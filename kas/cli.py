@@ -170,9 +170,17 @@ def main(argv=None):
         return err.exit_code
 
 
+def work_dir_lock_mode(plugin, args):
+    """The work directory lock the command takes: its ``WORK_DIR_LOCK``
+    ("exclusive", "shared" or None), which may depend on the arguments."""
+    mode = getattr(plugin, "WORK_DIR_LOCK", None)
+    return mode(args) if callable(mode) else mode
+
+
 def _run_command(args, argv):
     from kas.context import Context
     from kas.journal import Journal
+    from kas.pipeline import lock_work_dir
 
     ctx = None
     journal = Journal.from_environ(os.environ, argv)
@@ -180,6 +188,7 @@ def _run_command(args, argv):
     try:
         ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
         ctx.journal = journal
+        lock_work_dir(ctx, work_dir_lock_mode(args.plugin, args))
         status = args.plugin.run(ctx, args) or 0
         from kas.config.output import write_stdout
         write_stdout("")    # flush: a lost output must not pass as success

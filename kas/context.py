@@ -71,6 +71,7 @@ class Context:
         self.bitbake_env = None    # the environment of bitbake, after setup_environ
         self.fresh_clones = set()  # repo directories cloned by this run
         self.journal = None        # kas.journal.Journal when KAS_JOURNAL is set
+        self.work_dir_lock = None  # kas.fslock.FileLock held on the work directory
         self._warned = set()
         self._cleanups = []
 

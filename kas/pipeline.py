@@ -28,6 +28,66 @@ CACHEDIR_TAG = """Signature: 8a477f597d28d172789f06886806bc55
 """
 
 
+# --- the work directory lock (issue 21.1) ---------------------------------
+#
+# Commands that change the work directory hold an exclusive lock on it for
+# their whole run, read-only ones a shared one, so two kas runs (also one
+# in kas-container, which mounts the work directory) never work on the
+# same repos at once: the second one waits.  The lock is an flock, dropped
+# by the kernel when kas ends, however it ends.
+
+WORK_DIR_LOCK_FILE = ".kas.lock"
+
+# Without a terminal nobody can press Ctrl-C: give up after an hour.
+DEFAULT_LOCK_TIMEOUT = 3600.0
+
+
+def lock_timeout(environ, interactive):
+    """Seconds to wait for the work directory (None: forever), from
+    KAS_LOCK_TIMEOUT or the default."""
+    value = environ.get("KAS_LOCK_TIMEOUT", "").strip()
+    if not value:
+        return None if interactive else DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise KasUserError(f'KAS_LOCK_TIMEOUT must be a number of seconds, not "{value}"')
+    return seconds
+
+
+def lock_work_dir(ctx, mode):
+    """Hold the work directory lock ("exclusive" or "shared") until kas
+    ends; nothing if ``mode`` is None or a lock is held already."""
+    from kas.fslock import FileLock, LockTimeout
+
+    if mode is None or ctx.work_dir_lock is not None:
+        return
+    work_dir = ctx.work_dir
+
+    def waiting(pid):
+        holder = f" (pid {pid})" if pid else ""
+        log.info("Waiting for another kas%s using %s", holder, work_dir)
+
+    lock = FileLock(os.path.join(work_dir, WORK_DIR_LOCK_FILE), shared=mode == "shared",
+                    timeout=lock_timeout(ctx.caller_env, os.isatty(0)), on_wait=waiting)
+    try:
+        lock.acquire()
+    except LockTimeout as err:
+        holder = f" (pid {err.holder})" if err.holder else ""
+        raise KasUserError(f"Another kas{holder} is still using {work_dir} after waiting "
+                           f"{err.timeout:g} s (KAS_LOCK_TIMEOUT)") from None
+    except OSError as err:
+        # A work directory kas may not write to: nothing to protect here.
+        log.debug("Work directory not locked: %s", err)
+        return
+    ctx.work_dir_lock = lock
+    # The file goes with the last user: a work directory looks the same
+    # before and after kas (a lock file left by a killed kas is harmless).
+    ctx.add_cleanup(lambda: lock.release(remove=True))
+
+
 def setup_dir(ctx):
     """Create the build directory (one level) and its CACHEDIR.TAG."""
     try:

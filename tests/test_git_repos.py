@@ -19,13 +19,16 @@ Tests that change the upstream or delete it work on a private copy.
 """
 
 import collections
+import glob
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, read, run_kas, write
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\n'
 
@@ -122,9 +125,9 @@ def is_shallow(repo):
     return git(repo, "rev-parse", "--is-shallow-repository") == "true"
 
 
-def partial(workdir, name):
-    """The temporary clone directory of repo ``name`` (kas/repos/fetch.py)."""
-    return os.path.join(str(workdir), f".{name}.kas-partial")
+def partials(workdir, name):
+    """The temporary clone directories of repo ``name`` (kas/repos/fetch.py)."""
+    return glob.glob(os.path.join(glob.escape(str(workdir)), f".{name}.kas-partial*"))
 
 
 def premirror_env(target, **extra):
@@ -195,7 +198,7 @@ def test_clone_to_work_dir_then_no_clone_no_fetch_cli080_cli088(workdir, own_ups
     for name in ("up", "tagged", "tracking"):
         assert f"Cloning repository {name}" in infos(first)
         assert os.path.isdir(workdir / name / ".git")
-        assert not os.path.exists(partial(workdir, name))
+        assert partials(workdir, name) == []
     assert head(workdir / "up") == up.c2
 
     shutil.rmtree(up.path)
@@ -222,8 +225,8 @@ def test_clone_to_relative_and_absolute_path_cli080(workdir, upstream, tmp_path)
     assert head(absolute) == upstream.c2
     assert not os.path.exists(workdir / "rel")
     assert not os.path.exists(workdir / "abs")
-    assert not os.path.exists(partial(workdir / "sub" / "dir", "rel-copy"))
-    assert not os.path.exists(partial(tmp_path / "elsewhere", "abs"))
+    assert partials(workdir / "sub" / "dir", "rel-copy") == []
+    assert partials(tmp_path / "elsewhere", "abs") == []
 
 
 # --------------------------------------------------------------------------
@@ -362,7 +365,7 @@ def test_fetch_failure_leaves_nothing_behind_cli023_cli088(workdir, tmp_path):
     assert errors[0].startswith('Fetching of repo: "bad" failed: ')
     assert str(missing) in errors[0]
     assert not os.path.exists(workdir / "bad")
-    assert not os.path.exists(partial(workdir, "bad"))
+    assert partials(workdir, "bad") == []
 
 
 def test_branch_commit_not_yet_in_local_branch_is_fetched_cli088_step5(workdir,
@@ -457,15 +460,22 @@ def test_fetch_command_cli086_cli088_step6(command_log, upstream, name):
     assert git_calls(lines, workdirs[shallow] / name, "fetch") == [fetch]
 
 
+def is_clone_target(path, name):
+    """Whether git clones repo ``name`` into ``path``: the repo path or
+    the clone in its private partial directory (issue 21.1)."""
+    parent, base = os.path.split(path)
+    return base == name or (base == "repo"
+                            and os.path.basename(parent).startswith(f".{name}.kas-partial."))
+
+
 @pytest.mark.parametrize("name", tuple(command_cases(NO_UPSTREAM)))
 def test_clone_command_cli085_cli086(command_log, upstream, name):
     """CLI-085/CLI-086: ``git clone -q [--depth N --branch B] -- <url> <dir>``
     (the directory is the repo path or its temporary partial clone)."""
     workdirs, lines = command_log
     _, shallow, clone, _ = command_cases(upstream)[name]
-    targets = (name, f".{name}.kas-partial")
     calls = [args for args in git_calls(lines, workdirs[shallow], "clone")
-             if os.path.basename(args.rsplit(" ", 1)[-1]) in targets]
+             if is_clone_target(args.rsplit(" ", 1)[-1], name)]
     assert [args.rsplit(" ", 1)[0] for args in calls] == [clone]
 
 
@@ -674,15 +684,48 @@ def test_clone_depth_not_a_number_cli086_env032(workdir, upstream, depth):
 
 
 def test_stale_partial_clone_is_replaced_cli088(workdir, upstream):
-    """A ``.<name>.kas-partial`` left by a killed run is removed, the
-    clone succeeds and no partial directory remains."""
-    stale = partial(workdir, "up")
-    write(os.path.join(stale, "junk", "file"), "left over\n")
+    """CLI-088, issue 21.1: a partial clone left by a killed run (nobody
+    holds its owner lock) is removed, the clone succeeds and no partial
+    directory remains."""
+    stale = workdir / ".up.kas-partial.killed"
+    write(stale / "repo" / "junk", "left over\n")
+    write(stale / "owner.lock", "999999\n")
     setup_project(workdir, {"up": remote(upstream.path, commit=upstream.c2)})
     checkout(workdir)
-    assert not os.path.exists(stale)
+    assert partials(workdir, "up") == []
     assert head(workdir / "up") == upstream.c2
     assert not os.path.exists(workdir / "up" / "junk")
+
+
+HOLD_LOCK = """
+import sys, time
+from kas.fslock import FileLock
+FileLock(sys.argv[1]).acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_partial_clone_of_a_live_process_is_left_alone(workdir, upstream):
+    """Issue 21.1: a partial clone is private to the process making it:
+    while its owner (here a real process holding the owner lock) lives,
+    another run leaves it alone; once the owner is gone, the next run
+    removes it."""
+    live = workdir / ".up.kas-partial.live"
+    write(live / "repo" / "junk", "being cloned\n")
+    owner = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(live / "owner.lock")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline() == "locked\n"
+        setup_project(workdir, {"up": remote(upstream.path, commit=upstream.c2)})
+        checkout(workdir)
+        assert head(workdir / "up") == upstream.c2
+        assert read(live / "repo" / "junk") == "being cloned\n"
+    finally:
+        owner.kill()
+        owner.wait()
+    checkout(workdir)
+    assert partials(workdir, "up") == []
 
 
 def test_parallel_fetch_reports_the_failing_repo_cli087(workdir, upstream, tmp_path):
@@ -742,7 +785,9 @@ def test_debug_level_logs_every_command_cli013(workdir, upstream):
     assert result.returncode == 0, result
     lines = [line.split(" - DEBUG    - ", 1)[1] for line in result.stderr.splitlines()
              if " - DEBUG    - " in line]
-    assert f"{workdir}$ git clone -q -- {upstream.path} {workdir / '.up.kas-partial'}" in lines
+    clone = re.compile(re.escape(f"{workdir}$ git clone -q -- {upstream.path} {workdir}/")
+                       + r"\.up\.kas-partial\.[^/]+/repo")
+    assert [line for line in lines if clone.fullmatch(line)], lines
     assert f"{workdir / 'up'}$ git checkout -q {upstream.c1}^{{commit}}" in lines
     assert "execute repos_checkout" in lines
 

@@ -362,7 +362,7 @@ def test_leftover_partial_clone_that_is_not_a_directory(workdir, tmp_path, kind)
             url: {upstream}
             branch: main
         """)
-    leftover = workdir / ".up.kas-partial"
+    leftover = workdir / ".up.kas-partial.leftover"
     victim = tmp_path / "precious"
     victim.mkdir()
     (victim / "data").write_text("keep\n")

@@ -123,10 +123,27 @@ class Cleaner:
                         directory, os.path.realpath(directory), hint)
             return
         log.info("Removing %s/*", directory)
-        for name in os.listdir(directory):
-            self.guard.check(os.path.join(directory, name))
-        if not self.dry_run:
+        kept = self.kept_in(directory)
+        entries = [os.path.join(directory, name) for name in os.listdir(directory)
+                   if name not in kept]
+        for entry in entries:
+            self.guard.check(entry)
+        if self.dry_run:
+            return
+        if kept:
+            PlainRemover(self.ctx).remove(entries)
+        else:
             PlainRemover(self.ctx).empty(directory)
+
+    def kept_in(self, directory):
+        """What emptying ``directory`` leaves: in the work directory, the
+        lock this kas holds on it (removing a held lock file would let
+        another kas in at once, issue 21.1)."""
+        from kas.pipeline import WORK_DIR_LOCK_FILE
+
+        if os.path.realpath(directory) == os.path.realpath(self.ctx.work_dir):
+            return {WORK_DIR_LOCK_FILE}
+        return set()
 
     def remove(self, path):
         """Remove ``path`` (a directory tree or file) if it exists."""

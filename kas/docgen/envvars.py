@@ -52,6 +52,9 @@ VARIABLES = (
      "Depth of shallow clones; `0` (default) clones the whole history."),
     (("KAS_FETCH_JOBS",), "kas", SETUP,
      "How many repositories are fetched at once (default: 8 per CPU, 8 to 64)."),
+    (("KAS_LOCK_TIMEOUT",), "kas", SETUP + ", clean, cleansstate, cleanall, purge",
+     ("Seconds to wait for another kas using the same work directory before "
+      "giving up (default: forever on a terminal, 3600 otherwise).")),
     (("KAS_JOURNAL",), "kas, kas-container", SETUP + ", build",
      ("Path of a JSON journal of the run (steps, repositories, bitbake, exit "
       "status) written when the command ends; see docs/journal.md.")),

@@ -7,6 +7,8 @@ HELP = ("Checkout all necessary repositories and build using bitbake as specifie
         "configuration file")
 HELP_ORDER = 10
 EXAMPLE = "kas build --target core-image-base kas.yml:debug.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

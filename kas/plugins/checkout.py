@@ -6,6 +6,8 @@ COMMAND = "checkout"
 HELP = "Checkout all necessary repositories and set up the build directory"
 HELP_ORDER = 20
 EXAMPLE = "kas checkout kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -7,6 +7,8 @@ COMMAND = "clean"
 HELP = "Clean build artifacts, keep sstate cache and downloads"
 HELP_ORDER = 30
 EXAMPLE = "kas clean kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -6,6 +6,8 @@ COMMAND = "cleanall"
 HELP = "Clean build artifacts, sstate cache and downloads"
 HELP_ORDER = 50
 EXAMPLE = "kas cleanall kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

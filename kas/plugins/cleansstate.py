@@ -6,6 +6,8 @@ COMMAND = "cleansstate"
 HELP = "Clean build artifacts and sstate cache, keep downloads"
 HELP_ORDER = 40
 EXAMPLE = "kas cleansstate kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -10,6 +10,14 @@ HELP = "Compare two configurations and the repo commits between them"
 HELP_ORDER = 70
 EXAMPLE = "kas diff release-1.yml release-2.yml"
 
+
+def work_dir_lock(args):
+    """Reading only, unless --update moves the repos (issue 21.1)."""
+    return "exclusive" if args.update else "shared"
+
+
+WORK_DIR_LOCK = work_dir_lock
+
 # CLI-160: the repos are set up for both configs; no build environment.
 FIRST_SKIPS = ("setup_environ", "write_bbconfig")
 SECOND_SKIPS = FIRST_SKIPS + ("setup_dir", "setup_home", "setup_ssh_agent")

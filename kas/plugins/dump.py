@@ -15,6 +15,15 @@ HELP = "Print the flattened configuration"
 HELP_ORDER = 80
 EXAMPLE = "kas dump --resolve-refs --format json kas.yml"
 
+
+def work_dir_lock(args):
+    """Reading only, unless --update moves the repos or --inplace writes
+    lock files (issue 21.1)."""
+    return "exclusive" if args.update or args.inplace else "shared"
+
+
+WORK_DIR_LOCK = work_dir_lock
+
 # CLI-140: repos are fetched and checked out, nothing else is touched.
 DUMP_SKIPS = ("setup_dir", "repos_apply_patches", "setup_environ", "write_bbconfig")
 

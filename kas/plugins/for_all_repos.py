@@ -12,6 +12,8 @@ COMMAND = "for-all-repos"
 HELP = "Run a command in each repository"
 HELP_ORDER = 90
 EXAMPLE = "kas for-all-repos kas.yml 'git log -1 --oneline'"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

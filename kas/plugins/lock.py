@@ -7,6 +7,8 @@ COMMAND = "lock"
 HELP = "Create or update lock files pinning the floating repos to commits"
 HELP_ORDER = 100
 EXAMPLE = "kas lock --update kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def add_lock_format_options(parser, indent_default=None):

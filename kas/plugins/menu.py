@@ -31,7 +31,9 @@ def run_build(ctx, args):
     the environment snapshot, work/build directories and color state of
     this run, logging stays one stream, and the cleanups (private HOME,
     ssh-agent) are the ones kas.cli runs when this command ends."""
-    from kas.pipeline import build, default_build_args
+    from kas.pipeline import build, default_build_args, lock_work_dir
 
+    # Only the build: browsing the menu keeps nobody waiting (issue 21.1).
+    lock_work_dir(ctx, "exclusive")
     ctx.args = default_build_args(args)
     build(ctx, ctx.args)

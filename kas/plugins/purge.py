@@ -7,6 +7,8 @@ COMMAND = "purge"
 HELP = "Remove all data managed by kas: build directory, repos and caches"
 HELP_ORDER = 60
 EXAMPLE = "kas purge --dry-run kas.yml"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

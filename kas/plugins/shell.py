@@ -12,6 +12,8 @@ COMMAND = "shell"
 HELP = "Run a shell in the build environment"
 HELP_ORDER = 120
 EXAMPLE = "kas shell kas.yml -c 'bitbake -e | grep ^MACHINE='"
+# Changes the repos or the build directory (issue 21.1).
+WORK_DIR_LOCK = "exclusive"
 
 
 def setup_parser(parser):

@@ -40,6 +40,11 @@ def checkout_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings, progres
     progress.start(spec.name, "checking out")
     # CLI-090 step 1: verify first, then check out exactly what was verified.
     target = verifier.verify(backend) if spec.signed else None
+    # Changes an interrupted kas left are kas's own, not the user's.
+    finished = backend.finish_interrupted_checkout()
+    if finished is not None:
+        log.info("Repo %s: completed the checkout to %s that an interrupted kas run had "
+                 "begun", spec.name, finished)
     # A clone made by this run cannot hold local changes.
     fresh = spec.path in ctx.fresh_clones
     if not settings.force_checkout and not fresh and backend.is_dirty():

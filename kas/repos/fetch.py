@@ -4,17 +4,24 @@ Each repository is one task on a bounded thread pool (kas.repos.parallel);
 the first failure cancels the others.
 A clone goes to a temporary sibling directory that is renamed into place
 only when complete, so an interrupted clone never looks like a good repo.
+That directory is private to the kas process making it: its name is unique
+and the process holds a lock in it while it clones, so a leftover is
+removed only once its owner is gone, never while another kas still clones
+into it.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
 import shutil
+import tempfile
 from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
+from kas.fslock import FileLock, try_lock
 from kas.repos.parallel import run_parallel
 from kas.repos.record import recorded
 from kas.repos.status import progress_for
@@ -28,11 +35,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Inside a partial clone directory: the owner's lock and the clone itself.
+OWNER_LOCK = "owner.lock"
+CLONE = "repo"
 
-def partial_path(path: str) -> str:
-    """Where a clone of ``path`` is made before it is renamed into place."""
+
+def partial_prefix(path: str) -> str:
+    """The name prefix of the directories in which clones of ``path`` are
+    made (``.<name>.kas-partial.<random>``, next to ``path``)."""
     parent, name = os.path.split(path)
-    return os.path.join(parent, f".{name}.kas-partial")
+    return os.path.join(parent, f".{name}.kas-partial.")
 
 
 def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
@@ -55,11 +67,13 @@ def fetch_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings,
                       'Shallow cloning is not supported for legacy refspec on repository '
                       '"%s". Performing full clone.', spec.name)
     origin_ok = False
+    remove_abandoned_clones(spec.path)
     if not os.path.exists(spec.path) or _is_empty_dir(spec.path):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
-        origin_ok = clone_atomically(backend)
-        ctx.fresh_clones.add(spec.path)
+        cloned, origin_ok = clone_atomically(backend)
+        if cloned:
+            ctx.fresh_clones.add(spec.path)
     else:
         backend.require_checkout()
         progress.start(spec.name, "checking")
@@ -86,32 +100,62 @@ def _is_empty_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
 
 
-def remove_leftover_partial(temp: str) -> None:
-    """Remove the partial clone ``temp`` an interrupted earlier run left.
+def clone_atomically(backend: Backend) -> tuple[bool, bool]:
+    """Clone into a private temporary sibling and rename it to the repo
+    path.  Returns (whether this clone is the repo now, whether its origin
+    already is the effective URL)."""
+    path = backend.path
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    temp = tempfile.mkdtemp(prefix=os.path.basename(partial_prefix(path)), dir=parent)
+    owner = FileLock(os.path.join(temp, OWNER_LOCK)).acquire()
+    try:
+        origin_ok = backend.clone(os.path.join(temp, CLONE))
+        try:
+            os.rename(os.path.join(temp, CLONE), path)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # Another kas reading the same work directory (which needs
+            # only a shared lock) was faster: its clone is as good.
+            log.debug("Repository %s was cloned by another kas meanwhile", backend.spec.name)
+            return False, False
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        owner.release()
+    return True, origin_ok
 
-    Only a real directory is ours to delete: a symlink or a file at that
-    name was put there by someone else, and following or deleting it could
-    destroy data that is not kas's.
-    """
-    if os.path.islink(temp) or (os.path.lexists(temp) and not os.path.isdir(temp)):
+
+def remove_abandoned_clones(path: str) -> None:
+    """Remove the partial clones of ``path`` whose owners are gone: those
+    whose owner lock nobody holds any more."""
+    prefix = partial_prefix(path)
+    parent, start = os.path.dirname(prefix), os.path.basename(prefix)
+    try:
+        names = sorted(os.listdir(parent))
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.startswith(start):
+            continue
+        temp = os.path.join(parent, name)
+        refuse_foreign_partial(temp)
+        owner = try_lock(os.path.join(temp, OWNER_LOCK))
+        if owner is None:
+            continue        # still cloning, or not provably abandoned
+        try:
+            log.debug("Removing %s, left by an interrupted kas", temp)
+            shutil.rmtree(temp, ignore_errors=True)
+        finally:
+            owner.release()
+
+
+def refuse_foreign_partial(temp: str) -> None:
+    """Only a real directory at a partial-clone name is kas's to delete: a
+    symlink or a file there was put by someone else, and following or
+    deleting it could destroy data that is not kas's."""
+    if os.path.islink(temp) or not os.path.isdir(temp):
         kind = "a symbolic link" if os.path.islink(temp) else "not a directory"
         raise KasUserError(
             f"{temp} is where kas clones a repository before moving it into place, "
             f"but it is {kind}: remove or rename it and run kas again")
-    if os.path.lexists(temp):
-        shutil.rmtree(temp)
-
-
-def clone_atomically(backend: Backend) -> bool:
-    """Clone to a temporary sibling and rename it to the repo path."""
-    path = backend.path
-    temp = partial_path(path)
-    remove_leftover_partial(temp)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    try:
-        origin_ok = backend.clone(temp)
-        os.rename(temp, path)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return origin_ok

@@ -10,13 +10,14 @@ of backend is the registry in :mod:`kas.vcs`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from kas.errors import KasUserError, redact
+from kas.errors import CommandError, KasUserError, redact
 
 if TYPE_CHECKING:
     import subprocess
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from kas.context import Context
 
 log = logging.getLogger(__name__)
+
+# In the VCS's own directory (.git, .hg) while kas changes the work tree:
+# the revision kas is checking out.  A run that finds it knows that the
+# changes in the tree are an interrupted checkout's, not the user's
+# (issue 21.2).
+CHECKOUT_MARKER = "kas-checkout-target"
 
 
 class CheckoutSpec(Protocol):
@@ -139,7 +146,81 @@ class Backend(abc.ABC):
         assert self.spec.refspec is not None, f"{self.spec.name}: no ref configured"
         return self.spec.refspec
 
+    # -- checkouts that may be interrupted (issue 21.2) ------------------
+
+    def meta_dir(self) -> str:
+        """The VCS's own directory of the checkout (.git, .hg)."""
+        return os.path.join(self.path, self.MARKER)
+
+    def _marker_path(self) -> str:
+        return os.path.join(self.meta_dir(), CHECKOUT_MARKER)
+
+    def changing_tree(self, argv: list[str], rev: str, branch: str | None = None) -> None:
+        """Run ``argv``, the command that moves the work tree to ``rev``
+        (on local ``branch``), with the marker recorded while it runs."""
+        with open(self._marker_path(), "w") as f:
+            f.write(f"target {rev}\n" + (f"branch {branch}\n" if branch else ""))
+        try:
+            self.run(argv)
+        except CommandError as err:
+            # The tool gave up by itself: unless it left changes behind, it
+            # refused before touching the tree (files in the way, a lock),
+            # and what is in the tree is the user's.  Killed, or kas
+            # interrupted: the marker stays for the next run.
+            if err.returncode > 0 and not self.is_dirty():
+                self._clear_marker()
+            raise
+        self._clear_marker()
+
+    def _clear_marker(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._marker_path())
+
+    def interrupted_checkout(self) -> tuple[str, str | None] | None:
+        """(revision, local branch or None) of a checkout kas started but
+        did not finish, if any."""
+        try:
+            with open(self._marker_path()) as f:
+                fields = dict(line.rstrip("\n").split(" ", 1) for line in f if " " in line)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if "target" not in fields:
+            # Killed while writing the marker: the checkout never started.
+            self._clear_marker()
+            return None
+        return fields["target"], fields.get("branch")
+
+    def finish_interrupted_checkout(self) -> str | None:
+        """Complete a checkout an earlier kas run started and could not
+        finish, discarding the half-written tree it left; returns its
+        revision, or None if there was none to finish."""
+        recorded = self.interrupted_checkout()
+        if recorded is None:
+            return None
+        rev, branch = recorded
+        if self.is_at(rev):
+            # The tool had finished (it moves HEAD last); only the marker
+            # was left.  Any changes are the user's.
+            self._clear_marker()
+            return None
+        self.remove_stale_locks()
+        self.force_checkout(rev, branch)
+        return rev
+
     # -- implemented by each backend -------------------------------------
+
+    @abc.abstractmethod
+    def remove_stale_locks(self) -> None:
+        """Remove the locks an interrupted VCS command left, if the VCS
+        does not handle them itself."""
+
+    @abc.abstractmethod
+    def is_at(self, rev: str) -> bool:
+        """Whether the work tree's commit is ``rev``."""
+
+    @abc.abstractmethod
+    def force_checkout(self, rev: str, branch: str | None) -> None:
+        """Check out ``rev`` (on local ``branch``), discarding changes."""
 
     @abc.abstractmethod
     def clone(self, into: str) -> bool:

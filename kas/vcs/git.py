@@ -59,6 +59,30 @@ def checkout_rev(rev: str) -> str:
     return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
 
 
+def git_runs_in(path: str) -> bool:
+    """Whether a git process of ours works in ``path`` (by its current
+    directory, as /proc shows it)."""
+    top = os.path.realpath(path)
+    for pid in filter(str.isdigit, _list_proc()):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if not f.read().startswith("git"):
+                    continue
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:         # gone meanwhile, or another user's
+            continue
+        if cwd == top or cwd.startswith(top + os.sep):
+            return True
+    return False
+
+
+def _list_proc() -> list[str]:
+    try:
+        return os.listdir("/proc")
+    except OSError:
+        return []
+
+
 class GitBackend(Backend):
     MARKER = ".git"
 
@@ -85,10 +109,11 @@ class GitBackend(Backend):
             options.append("--no-checkout")
         if self.settings.ref_dir:
             reference = self._reference_repo()
-            self._git_clone(options + ["--reference", reference, "--", reference, into])
+            self._git_clone(options + ["--reference", reference, "--", reference, into],
+                            os.path.dirname(self.path))
             origin_ok = False
         else:
-            self._git_clone(options + ["--", self.url, into])
+            self._git_clone(options + ["--", self.url, into], os.path.dirname(self.path))
             origin_ok = True
         if self.spec.signed:
             # An unborn HEAD keeps the empty work tree clean, so a run whose
@@ -97,10 +122,9 @@ class GitBackend(Backend):
                                 env=self.env)
         return origin_ok
 
-    def _git_clone(self, args: list[str]) -> None:
+    def _git_clone(self, args: list[str], cwd: str) -> None:
         try:
-            self.ctx.runner.run(["git", "clone"] + args, cwd=os.path.dirname(args[-1]),
-                                env=self.env)
+            self.ctx.runner.run(["git", "clone"] + args, cwd=cwd, env=self.env)
         except CommandError as err:
             raise self.fetch_failed(err.stderr or "") from None
 
@@ -116,7 +140,7 @@ class GitBackend(Backend):
             return target
         temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
         try:
-            self._git_clone(["-q", "--bare", "--", self.url, temp])
+            self._git_clone(["-q", "--bare", "--", self.url, temp], ref_dir)
             # Another kas instance may have been faster; its copy is as good.
             with contextlib.suppress(OSError):
                 os.rename(temp, target)
@@ -269,14 +293,48 @@ class GitBackend(Backend):
         rev, branch = target.rev, target.branch
         if self._at_target(rev, branch):
             return rev
+        self._checkout(rev, branch, self.settings.force_checkout)
+        return rev
+
+    def _checkout(self, rev: str, branch: str | None, force: bool) -> None:
         argv = ["git", "checkout", "-q"]
         if branch is not None:
             argv += ["-B", branch]
         argv.append(checkout_rev(rev))
-        if self.settings.force_checkout:
+        if force:
             argv.append("--force")
-        self.run(argv)
-        return rev
+        self.changing_tree(argv, rev, branch)
+
+    def force_checkout(self, rev: str, branch: str | None) -> None:
+        self._checkout(rev, branch, True)
+
+    def meta_dir(self) -> str:
+        """.git, or where a ``gitdir:`` file named .git points."""
+        dot_git = os.path.join(self.path, ".git")
+        if os.path.isfile(dot_git):
+            with open(dot_git) as f:
+                text = f.read()
+            if text.startswith("gitdir:"):
+                return os.path.join(self.path, text[len("gitdir:"):].strip())
+        return dot_git
+
+    def is_at(self, rev: str) -> bool:
+        head = self.run(["git", "rev-parse", "-q", "--verify", "HEAD"], check=False)
+        wanted = self.run(["git", "rev-parse", "-q", "--verify", "--end-of-options",
+                           checkout_rev(rev)], check=False)
+        return (head.returncode == 0 and wanted.returncode == 0
+                and head.stdout.strip() == wanted.stdout.strip())
+
+    def remove_stale_locks(self) -> None:
+        """A git killed hard keeps its index.lock, and every later git
+        command that writes the index fails on it."""
+        lock = os.path.join(self.meta_dir(), "index.lock")
+        if not os.path.exists(lock) or git_runs_in(self.path):
+            return
+        log.warning("Removing %s left by an interrupted git in repository %s",
+                    lock, self.spec.name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
 
     def head(self) -> str:
         return self.output(["git", "rev-parse", "HEAD"])

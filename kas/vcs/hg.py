@@ -171,11 +171,24 @@ class HgBackend(Backend):
     def checkout(self, target: Target | None = None) -> str:
         # Signed repos are git only (CF-652): ``target`` is never given here.
         rev = (target or self.target()).rev
-        argv = ["hg", "checkout", "-q", rev]
-        if self.settings.force_checkout:
-            argv.append("--clean")
-        self.run(argv)
+        self._checkout(rev, self.settings.force_checkout)
         return rev
+
+    def _checkout(self, rev: str, force: bool) -> None:
+        argv = ["hg", "checkout", "-q", rev]
+        if force:
+            argv.append("--clean")
+        self.changing_tree(argv, rev)
+
+    def force_checkout(self, rev: str, branch: str | None) -> None:
+        self._checkout(rev, True)
+
+    def remove_stale_locks(self) -> None:
+        pass        # hg breaks the lock of a process that is gone by itself
+
+    def is_at(self, rev: str) -> bool:
+        head = self._node(".")
+        return head is not None and head == self._node(rev)
 
     def head(self) -> str | None:
         return self._node(".")
