@@ -2,7 +2,8 @@
 traceback, nothing changed (developers' guide: bad input never crashes)."""
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 
 @pytest.fixture

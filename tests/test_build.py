@@ -19,16 +19,9 @@ import re
 import subprocess
 
 import pytest
-from conftest import (
-    clean_env,
-    kas_command,
-    kas_ok,
-    parse_env,
-    read,
-    run_kas,
-    run_on_terminal,
-    write,
-)
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_command, kas_ok, parse_env, run_kas
+from helpers.terminal import run_on_terminal
 
 real = os.path.realpath
 

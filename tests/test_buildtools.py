@@ -18,7 +18,8 @@ import threading
 import urllib.parse
 
 import pytest
-from conftest import clean_env, kas_ok, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_ok, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\nexport FROM_INIT=1\n'
 NAME = "buildtools-test.sh"

@@ -17,7 +17,7 @@ import shlex
 import subprocess
 
 import pytest
-from cleanhelpers import (
+from helpers.clean import (
     DRY_RUN_WARNING,
     MUTEX_ERROR,
     SUDO_PROMPT,
@@ -31,7 +31,8 @@ from cleanhelpers import (
     sudo_calls,
     userns_mount_available,
 )
-from conftest import clean_env, kas_command, kas_ok, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 ISAR_WARNING = ("The semantics of build_system: isar might change in the future. "
                 "Please use 'isar-privileged' or 'isar-rootless'.")

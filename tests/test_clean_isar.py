@@ -12,9 +12,9 @@ import os
 import shutil
 
 import pytest
-from cleanhelpers import snapshot
-from conftest import write
-from userhelpers import UserDirs, get_user, user_namespace_works
+from helpers.clean import snapshot
+from helpers.repos import write
+from helpers.users import UserDirs, get_user, user_namespace_works
 
 UNSHARE_RM = "unshare --map-auto --map-root-user --keep-caps rm -rf"
 
@@ -234,7 +234,7 @@ def test_rootless_as_root_removes_without_a_namespace(workdir):
     not root; this is the bare-metal case)."""
     if os.getuid() != 0:
         pytest.skip("runs as root")
-    from conftest import run_kas
+    from helpers.run import run_kas
 
     rootfs = workdir / "build" / "tmp" / "rootfs"
     rootfs.mkdir(parents=True)

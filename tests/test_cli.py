@@ -11,7 +11,8 @@ import sys
 import time
 
 import pytest
-from conftest import clean_env, kas_command, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_command, run_kas
 
 VERSION_LINE = "kas 5.5 (configuration format version 23, earliest compatible version 1)\n"
 START_LINE = re.compile(

@@ -26,8 +26,7 @@ import shutil
 
 import pytest
 import test_container_engine as engine
-from conftest import REPO_ROOT
-from containerhelpers import (
+from helpers.containers import (
     bitbake_test_image,
     docker_image,
     docker_user,
@@ -35,6 +34,7 @@ from containerhelpers import (
     stop_system_docker,
     system_docker,
 )
+from helpers.run import REPO_ROOT
 
 KAS_CONTAINER = engine.KAS_CONTAINER
 RUN_TIMEOUT = 600

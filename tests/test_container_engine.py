@@ -18,8 +18,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REPO_ROOT, write
-from containerhelpers import bitbake_test_image, kas_images, podman_user
+from helpers.containers import bitbake_test_image, kas_images, podman_user
+from helpers.repos import write
+from helpers.run import REPO_ROOT
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 RUN_TIMEOUT = 600

@@ -14,8 +14,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import REPO_ROOT, parse_env
-from containerhelpers import kas_images, podman_user
+from helpers.containers import kas_images, podman_user
+from helpers.run import REPO_ROOT, parse_env
 
 ENTRYPOINT = os.path.join(REPO_ROOT, "container-entrypoint")
 

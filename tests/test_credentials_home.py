@@ -14,7 +14,8 @@ import os
 import stat
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 

@@ -10,8 +10,7 @@ import pty
 import subprocess
 
 import pytest
-from conftest import clean_env, kas_command
-from lockhelpers import (
+from helpers.repos import (
     AUTHOR,
     EMAIL,
     GIT_ENV,
@@ -25,6 +24,7 @@ from lockhelpers import (
     repo_yaml,
     run,
 )
+from helpers.run import clean_env, kas_command
 
 DATE = "2024-03-01 12:00:00"
 

@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, load_config, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, load_config, run_kas
 
 real = os.path.realpath
 

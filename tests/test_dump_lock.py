@@ -5,7 +5,7 @@ import json
 
 import pytest
 import yaml
-from lockhelpers import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
+from helpers.repos import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The error hierarchy's messages and exit codes (CLI-020 ... CLI-023)."""
 
 import pytest
-from conftest import clean_env, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, run_kas
 
 from kas.errors import (
     ArgumentsError,

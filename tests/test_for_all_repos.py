@@ -11,7 +11,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import KasResult, clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import KasResult, clean_env, kas_command, kas_ok, run_kas
 
 real = os.path.realpath
 

@@ -25,7 +25,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\n'
 

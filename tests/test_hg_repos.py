@@ -21,7 +21,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, kas_ok, read, run_kas, write
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
 DATE = "1600000000 0"

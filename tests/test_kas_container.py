@@ -20,8 +20,10 @@ import tempfile
 import time
 
 import pytest
-from conftest import REPO_ROOT, make_git_repo, run_on_terminal, write
-from containerfakes import DOCKER_SOCKET, PODMAN_VERSION, controlled_path, read_log
+from helpers.containerfakes import DOCKER_SOCKET, PODMAN_VERSION, controlled_path, read_log
+from helpers.repos import make_git_repo, write
+from helpers.run import REPO_ROOT
+from helpers.terminal import run_on_terminal
 
 SCRIPT = os.path.join(REPO_ROOT, "kas-container")
 VERSION = "5.5"

@@ -20,10 +20,11 @@ import tempfile
 
 import pytest
 import test_kas_container as tkc
-from conftest import REPO_ROOT, write
-from containerfakes import BASIC_TOOLS, controlled_path
-from nshelpers import HELPER
-from userhelpers import get_user
+from helpers.containerfakes import BASIC_TOOLS, controlled_path
+from helpers.ns import HELPER
+from helpers.repos import write
+from helpers.run import REPO_ROOT
+from helpers.users import get_user
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"

@@ -10,16 +10,8 @@ import os
 import shutil
 
 import pytest
-from lockhelpers import (
-    GitUpstream,
-    HgUpstream,
-    Project,
-    infos,
-    kas_yaml,
-    listing,
-    lock_yaml,
-    repo_yaml,
-)
+from helpers.repos import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
+from helpers.run import infos
 
 NOT_COVERED = "The following repos are not covered by any lockfile. Adding to top lockfile: {}"
 

@@ -11,17 +11,10 @@ import logging
 import os
 
 import pytest
-from conftest import (
-    Terminal,
-    clean_env,
-    kas_command,
-    kas_ok,
-    make_git_repo,
-    read,
-    run_kas,
-    write,
-)
-from menuhelpers import make_project
+from helpers.menu import make_project
+from helpers.repos import make_git_repo, read, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
+from helpers.terminal import Terminal
 
 from kas.context import Context
 from kas.menu import config as menuconfig

@@ -14,8 +14,10 @@ import shutil
 import sys
 
 import pytest
-from conftest import REPO_ROOT, clean_env, git, read, write
-from menuhelpers import MenuTerminal, make_project
+from helpers.menu import make_project
+from helpers.repos import git, read, write
+from helpers.run import REPO_ROOT, clean_env
+from helpers.terminal import MenuTerminal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (CI installs it)")

@@ -12,7 +12,8 @@ import os
 
 import pytest
 import yaml
-from conftest import run_kas, write
+from helpers.repos import write
+from helpers.run import run_kas
 
 from kas.config.merge import merge
 

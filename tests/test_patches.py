@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 KAS_AUTHOR = "kas <kas@example.com>"
 # Issue 16.1: kas 5.5's committer is the identity of the private gitconfig.

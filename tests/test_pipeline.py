@@ -18,7 +18,8 @@ import stat
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, parse_env, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, parse_env, run_kas
 
 real = os.path.realpath
 

@@ -17,7 +17,8 @@ import re
 import time
 
 import pytest
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 INIT_SCRIPT = """\
 mkdir -p "$1/conf"

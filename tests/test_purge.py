@@ -17,7 +17,7 @@ import shutil
 import subprocess
 
 import pytest
-from cleanhelpers import (
+from helpers.clean import (
     DRY_RUN_WARNING,
     MUTEX_ERROR,
     SUDO_PROMPT,
@@ -30,7 +30,8 @@ from cleanhelpers import (
     sudo_calls,
     userns_mount_available,
 )
-from conftest import clean_env, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import make_git_repo, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 NEEDS_CONFIG = "Purge requires a config file to locate managed repos."
 TMP_ENTRIES = ("tmp", "tmp-glibc")

@@ -24,7 +24,8 @@ import shutil
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 Upstream = collections.namedtuple("Upstream", "path url c0 c1 c2 c3 annot")
 NO_UPSTREAM = Upstream(*[""] * 7)

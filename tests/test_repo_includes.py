@@ -19,7 +19,8 @@ import os
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 COMMON = "header:\n  version: 14\nmachine: {}\n"
 

@@ -23,7 +23,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import git, kas_ok, make_context, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import kas_ok, make_context, run_kas
 
 from kas.config.loop import resolve
 from kas.errors import KasUserError

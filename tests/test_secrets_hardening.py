@@ -13,8 +13,9 @@ import subprocess
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, make_git_repo, run_kas, write
-from credhelpers import SshKey, agents_with_marker, free_port, marked_path, require
+from helpers.creds import SshKey, agents_with_marker, free_port, marked_path, require
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_command, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\n'
 

@@ -16,7 +16,9 @@ import re
 import time
 
 import pytest
-from conftest import Terminal, clean_env, kas_command, kas_ok, parse_env, read, run_kas, write
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_command, kas_ok, parse_env, run_kas
+from helpers.terminal import Terminal
 
 real = os.path.realpath
 

@@ -20,8 +20,9 @@ import stat
 import subprocess
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
+from helpers.creds import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 

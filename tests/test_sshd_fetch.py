@@ -13,8 +13,9 @@ import signal
 import subprocess
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import SshKey, SshServer, agents_with_marker, marked_path, require, sshd_program
+from helpers.creds import SshKey, SshServer, agents_with_marker, marked_path, require, sshd_program
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
