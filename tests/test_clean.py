@@ -285,6 +285,7 @@ NEEDS_USERNS = pytest.mark.skipif(
     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")
 
 
+@pytest.mark.root
 @NEEDS_USERNS
 @pytest.mark.parametrize("where", ["below", "at"])
 def test_cli_173_mounted_file_system_below_target_is_refused(tmp_path, workdir, where):
@@ -307,6 +308,7 @@ def test_cli_173_mounted_file_system_below_target_is_refused(tmp_path, workdir, 
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.root
 @NEEDS_USERNS
 def test_cli_174_mounted_sstate_dir_itself_is_emptied(tmp_path, workdir):
     """A SSTATE_DIR that is itself a mount point (e.g. a shared cache) is

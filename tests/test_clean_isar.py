@@ -16,6 +16,9 @@ from helpers.clean import snapshot
 from helpers.repos import write
 from helpers.users import UserDirs, get_user, user_namespace_works
 
+# As the test users kasci / kasci-nosub, with sudo and unshare.
+pytestmark = pytest.mark.root
+
 UNSHARE_RM = "unshare --map-auto --map-root-user --keep-caps rm -rf"
 
 # What an interrupted isar-rootless build leaves in tmp: a rootfs owned by

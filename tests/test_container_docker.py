@@ -36,6 +36,9 @@ from helpers.containers import (
 )
 from helpers.run import REPO_ROOT
 
+# The system docker daemon, real images, real builds.
+pytestmark = [pytest.mark.container, pytest.mark.root, pytest.mark.e2e]
+
 KAS_CONTAINER = engine.KAS_CONTAINER
 RUN_TIMEOUT = 600
 FULL_RANGE = 4294967295

@@ -22,6 +22,9 @@ from helpers.containers import bitbake_test_image, kas_images, podman_user
 from helpers.repos import write
 from helpers.run import REPO_ROOT
 
+# Real engine, real images, real builds as the test user kasci.
+pytestmark = [pytest.mark.container, pytest.mark.root, pytest.mark.e2e]
+
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 RUN_TIMEOUT = 600
 

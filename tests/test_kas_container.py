@@ -527,6 +527,7 @@ def ubuntu_apparmor_wrapper(tmp_path, profile):
     return (unshare, "-m", "/bin/sh", "-c", setup + ' && exec "$@"', "sh")
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("profile", [True, False])
 def test_kc031_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
     wrap = ubuntu_apparmor_wrapper(tmp_path, profile)
@@ -809,6 +810,7 @@ def test_kc033_root_allowed_with_yes(kc, repo):
     assert ("-e", "USER_ID=0") in r.units
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.getuid() != 0, reason="needs to run as root")
 def test_kc033_real_root_refused(kc, repo):
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), allow_root=False)

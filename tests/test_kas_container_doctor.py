@@ -110,6 +110,7 @@ def in_namespace(user, setup, argv, cwd, **env):
 # ---------------------------------------------------------------------------
 # Subordinate ids: kasci (all ok) and kasci-nosub (FAIL with the usermod fix)
 
+@pytest.mark.root
 def test_doctor_user_with_subordinate_ids_is_ok_issue20_1(kasci, project):
     """issue 20.1/20.3: kasci with rootless podman: every user namespace
     check ok, including a real nested namespace with its ranges."""
@@ -124,6 +125,7 @@ def test_doctor_user_with_subordinate_ids_is_ok_issue20_1(kasci, project):
     assert rc == (1 if fails else 0), result
 
 
+@pytest.mark.root
 def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix_issue20_1(tmp_path):
     """issue 20.1/20.3: kasci-nosub: FAIL, the fix adds a free range."""
     user = get_user("kasci-nosub", need_subids=False)
@@ -160,6 +162,7 @@ def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix_issue20_1(tm
 # ---------------------------------------------------------------------------
 # User namespaces forbidden, newuidmap without setuid
 
+@pytest.mark.root
 def test_doctor_nested_namespaces_forbidden_issue20_3(kasci, project):
     """issue 20.3: user.max_user_namespaces = 0 in a test namespace: the
     sysctl check and the real nested namespace FAIL with the sysctl fix."""
@@ -177,6 +180,7 @@ def test_doctor_nested_namespaces_forbidden_issue20_3(kasci, project):
     assert entry["fix"] == SYSCTL_USERNS
 
 
+@pytest.mark.root
 def test_kas_clean_rootless_names_the_sysctl_fix_issue20_2(kasci, project):
     """issue 20.2: `kas clean --isar-rootless` (no container) in the same
     namespace: the error names the switch and the fix."""
@@ -211,6 +215,7 @@ def tool_dir_without(names):
     return path
 
 
+@pytest.mark.root
 def test_doctor_newuidmap_missing_or_without_setuid_issue20_1(kasci, project):
     """issue 20.1: newuidmap not installed (not in PATH), newgidmap without
     its setuid bit (a plain copy first in PATH)."""
@@ -238,6 +243,7 @@ def test_doctor_newuidmap_missing_or_without_setuid_issue20_1(kasci, project):
 # ---------------------------------------------------------------------------
 # binfmt_misc: absent, handlers present, missing and disabled
 
+@pytest.mark.root
 def test_doctor_binfmt_misc_absent_issue20_1(kasci, project):
     """issue 20.1: a mount namespace without binfmt_misc: FAIL for an
     arm64 machine with the mount command; an amd64 machine needs none."""
@@ -267,6 +273,7 @@ printf '%s' ':qemu-aarch64:M::{AARCH64_MAGIC}:/usr/bin/true:F' \\
 """
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("machine, extra, expected", [
     ("qemuarm64", "", ("ok", "enabled: aarch64 (machine qemuarm64)", "")),
     ("qemuarm64", "echo 0 > /proc/sys/fs/binfmt_misc/qemu-aarch64",
@@ -295,6 +302,7 @@ def test_doctor_binfmt_handlers_issue20_1(kasci, project, machine, extra, expect
 # ---------------------------------------------------------------------------
 # Devices: /dev/loop-control, /dev/net/tun
 
+@pytest.mark.root
 def test_doctor_loop_control_missing_issue20_1(kasci, project):
     """issue 20.1: `doctor --with-loop-dev` checks /dev/loop-control (here
     hidden by a regular file mounted over it)."""
@@ -310,6 +318,7 @@ def test_doctor_loop_control_missing_issue20_1(kasci, project):
     assert "loop-control" not in checks
 
 
+@pytest.mark.root
 def test_preflight_stops_on_unusable_tun_before_the_engine_issue20_2(kasci, project):
     """issue 20.2: rootless podman needs /dev/net/tun; a root-only device
     there (loop-control mounted over it) stops `build` with the doctor's
@@ -342,6 +351,8 @@ def test_preflight_stops_on_unusable_tun_before_the_engine_issue20_2(kasci, proj
 # ---------------------------------------------------------------------------
 # Engines: rootless podman answering, vfs storage, a docker daemon stopped
 
+@pytest.mark.container
+@pytest.mark.root
 def test_doctor_podman_vfs_storage_warns_issue20_1(kasci, project):
     """issue 20.1: rootless podman on vfs (a fresh HOME whose storage.conf
     asks for it) answers, with a warning and the overlay fix."""
@@ -389,6 +400,7 @@ def stale_socket(directory):
     return path
 
 
+@pytest.mark.root
 def test_doctor_docker_daemon_stopped_issue20_3(kasci, project):
     """issue 20.3: the docker client finds no daemon at its socket: FAIL with
     how to start it; no socket at all fails the cheap check too."""
@@ -413,6 +425,7 @@ def test_doctor_docker_daemon_stopped_issue20_3(kasci, project):
         "fix": f"sudo dockerd --host=unix://{missing} &"}]
 
 
+@pytest.mark.root
 def test_preflight_docker_daemon_not_running_issue20_2(kasci, project):
     """issue 20.2: `build` with no daemon socket stops with the doctor's line
     instead of the engine's error; `dump` is not preflighted."""
@@ -436,6 +449,7 @@ def test_preflight_docker_daemon_not_running_issue20_2(kasci, project):
 # ---------------------------------------------------------------------------
 # Disk space: a small file system as the work directory
 
+@pytest.mark.root
 def test_doctor_disk_space_warns_issue20_1(kasci, project):
     """issue 20.1: a 64 MB work directory: warn, 50 GB recommended for Isar."""
     setup = f"mount -t tmpfs -o size=64m,mode=0777 tmpfs {shlex.quote(project)}\n" \

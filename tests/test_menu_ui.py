@@ -249,6 +249,7 @@ def test_cli193_build_button_runs_kas_build_on_the_state_file(menu, project):
     assert "  FEATURE: true\n" in read(state(project))
 
 
+@pytest.mark.e2e
 @pytest.mark.bitbake
 @pytest.mark.skipif(importlib.util.find_spec("bb") is None,
                     reason="the bb library is missing: pip install bitbake-setup")

@@ -364,6 +364,7 @@ def test_cli_171_purge_dry_run_does_not_call_sudo(tmp_path, workdir):
 # safety: mounts
 
 
+@pytest.mark.root
 @pytest.mark.skipif(not userns_mount_available(),
                     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")
 def test_cli_181_mount_below_managed_repo_is_refused(tmp_path, workdir):

@@ -23,6 +23,7 @@ from helpers.run import REPO_ROOT, clean_env, kas_command, kas_ok, run_kas
 from helpers.terminal import Terminal
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.bitbake,
     pytest.mark.skipif(importlib.util.find_spec("bb") is None,
                        reason="the bb library is missing: pip install bitbake-setup"),
