@@ -14,6 +14,7 @@ import shutil
 import pytest
 from helpers.clean import snapshot
 from helpers.repos import write
+from helpers.run import assert_user_error
 from helpers.users import UserDirs, get_user, user_namespace_works
 
 # As the test users kasci / kasci-nosub, with sudo and unshare.
@@ -179,11 +180,10 @@ def test_rootless_without_subordinate_ids_names_the_fix(user_dir):
     os.chown(foreign, 100999, 100999)
     before = snapshot(base)
     result = user.kas("clean", "--isar-rootless", cwd=base)
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         f"{user.name} has no subordinate uid range in /etc/subuid, which is needed to "
         "remove the files of an isar-rootless build. Ask an administrator to add one, "
-        f"e.g.: usermod --add-subuids 100000-165535 {user.name}")]
+        f"e.g.: usermod --add-subuids 100000-165535 {user.name}"))
     assert snapshot(base) == before
 
 
@@ -210,11 +210,10 @@ exit 1
     build_dir_with(user, base, bin_dir)
     env = user.env(PATH=f"{bin_dir}:/usr/bin:/bin")
     result = user.kas("clean", "--isar-rootless", cwd=base, env=env)
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         f"{bin_dir}/unshare does not support --map-auto (unshare from util-linux 2.37.2), "
         "which is needed to remove the files of an isar-rootless build: install "
-        "util-linux 2.38 or newer")]
+        "util-linux 2.38 or newer"))
     assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
 
 
@@ -225,10 +224,9 @@ def test_rootless_without_unshare_names_the_fix(rootless_user, user_dir):
     build_dir_with(user, base, empty_bin)
     result = user.kas("clean", "--isar-rootless", cwd=base,
                       env=user.env(PATH=empty_bin))
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         'Program "unshare" is required for: cleaning an isar-rootless build '
-        "(util-linux 2.38 or newer)")]
+        "(util-linux 2.38 or newer)"))
     assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from helpers.repos import write
-from helpers.run import clean_env, kas_command, run_kas
+from helpers.run import assert_user_error, clean_env, kas_command, run_kas
 
 VERSION_LINE = "kas 5.5 (configuration format version 23, earliest compatible version 1)\n"
 START_LINE = re.compile(
@@ -110,10 +110,7 @@ def test_warning_level_hides_info_CLI_005(workdir):
 
 def test_user_error_is_one_error_line_exit_2_CLI_020(workdir):
     result = run_kas("dump", "missing.yml", cwd=workdir)
-    assert result.returncode == 2
-    assert result.errors() == [
-        "Configuration file not found: {}".format(workdir / "missing.yml")]
-    assert "Traceback" not in result.stderr
+    assert_user_error(result, "Configuration file not found: {}".format(workdir / "missing.yml"))
     assert result.stdout == ""
 
 

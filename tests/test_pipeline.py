@@ -19,7 +19,7 @@ import stat
 import pytest
 import yaml
 from helpers.repos import git, make_git_repo, read, write
-from helpers.run import clean_env, kas_ok, parse_env, run_kas
+from helpers.run import assert_user_error, clean_env, kas_ok, parse_env, run_kas
 
 real = os.path.realpath
 
@@ -194,8 +194,7 @@ def test_cli110_checkout_writes_bblayers_and_local_conf(workdir):
 def test_gen040_no_init_script(workdir):
     project(workdir, script=None)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == ["Did not find any init-build-env script"]
+    assert_user_error(result, "Did not find any init-build-env script")
 
 
 @pytest.mark.parametrize("repos, later, earlier", [
@@ -206,9 +205,9 @@ def test_gen040_multiple_init_scripts(workdir, repos, later, earlier):
     project(workdir, MINIMAL.replace("  this:\n", repos))
     write(workdir / "other" / "oe-init-build-env", INIT_SCRIPT)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [(f"Multiple init scripts found ({later} vs. {earlier}). "
-                                "Resolve ambiguity by removing one of the repos")]
+    assert_user_error(result, (
+        f"Multiple init scripts found ({later} vs. {earlier}). "
+        "Resolve ambiguity by removing one of the repos"))
 
 
 @pytest.mark.parametrize("build_system, works", [
@@ -224,8 +223,7 @@ def test_gen040_cli352_script_name_follows_build_system(workdir, build_system, w
         assert result.returncode == 0, result
         assert os.path.isfile(build(workdir, "conf", "local.conf"))
     else:
-        assert result.returncode == 2, result
-        assert result.errors() == ["Did not find any init-build-env script"]
+        assert_user_error(result, "Did not find any init-build-env script")
 
 
 def test_gen041_init_script_invocation(workdir):
@@ -279,8 +277,7 @@ def test_cli343_private_home_removed_after_a_failing_run(workdir):
     path_file, record = home_recorder(workdir)
     command = record + "; exit 7"
     result = for_all(workdir, command, ok=False)
-    assert result.returncode == 2, result
-    assert result.errors() == [f'Command "{command}" failed with error 7']
+    assert_user_error(result, f'Command "{command}" failed with error 7')
     assert not os.path.exists(read(path_file))
 
 
@@ -525,10 +522,8 @@ def test_cli042_every_step_name_is_a_choice(workdir, step):
                                  env=kas_env()).stdout
         return
     result = run_kas("dump", "--skip", step, "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        "Invalid combination of arguments: repo_setup_loop requires init_setup_repos"], result
-    assert "Traceback" not in result.stderr, result
+    assert_user_error(
+        result, "Invalid combination of arguments: repo_setup_loop requires init_setup_repos")
 
 
 def test_cli042_setup_ssh_agent_is_no_choice_without_ssh_key_variables(workdir):
@@ -566,9 +561,7 @@ def test_cli042_skipping_setup_home_breaks_repos_apply_patches(workdir):
     project(workdir)
     result = run_kas("checkout", "--skip", "setup_home", "kas.yml", cwd=workdir,
                      env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        "Invalid combination of arguments: Apply patches requires setup_home"]
+    assert_user_error(result, "Invalid combination of arguments: Apply patches requires setup_home")
 
 
 @pytest.mark.parametrize("command", ["checkout", "dump"])

@@ -31,7 +31,7 @@ from helpers.clean import (
     userns_mount_available,
 )
 from helpers.repos import make_git_repo, write
-from helpers.run import clean_env, kas_command, kas_ok, run_kas
+from helpers.run import assert_user_error, clean_env, kas_command, kas_ok, run_kas
 
 NEEDS_CONFIG = "Purge requires a config file to locate managed repos."
 TMP_ENTRIES = ("tmp", "tmp-glibc")
@@ -290,11 +290,9 @@ def test_cli_181_dry_run_needs_include_repos_on_disk(tmp_path, workdir):
     project.fill_build()
     before = snapshot(tmp_path)
     result = run_kas("purge", "--dry-run", project.config, cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        (f'Repository "upstream" is not on disk ({workdir / "upstream"}), so the '
-         "configuration it includes cannot be read without fetching it")], result
+    assert_user_error(result, (
+        f'Repository "upstream" is not on disk ({workdir / "upstream"}), so the '
+        "configuration it includes cannot be read without fetching it"))
     assert snapshot(tmp_path) == before
 
 
@@ -319,9 +317,7 @@ def test_cli_181_purge_without_config_cleans_all_then_fails(tmp_path, workdir):
     os.remove(workdir / "kas.yml")
     write(workdir / "upstream" / "README", "not touched\n")
     result = run_kas("purge", cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    assert result.errors() == [NEEDS_CONFIG]
+    assert_user_error(result, NEEDS_CONFIG)
     assert infos(result) == removing(build / "tmp", build / "tmp-glibc",
                                      f"{build}/sstate-cache/*", f"{build}/downloads/*")
     assert sorted(os.listdir(build)) == ["conf", "downloads", "sstate-cache"]
