@@ -83,7 +83,8 @@ def build_dir_with(user, base, outside):
     make_rootless_leftovers(user, os.path.join(base, "build"), "tmp", outside)
 
 
-def test_rootless_clean_removes_subordinate_owned_files_CLI_173(rootless_user, user_dir):
+def test_rootless_clean_removes_subordinate_owned_files(rootless_user, user_dir):
+    """CLI-173."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -112,7 +113,8 @@ def test_rootless_clean_removes_subordinate_owned_files_CLI_173(rootless_user, u
     assert os.path.isfile(os.path.join(outside, "sentinel"))
 
 
-def test_rootless_cleanall_with_build_system_from_config_CLI_172_175(rootless_user, user_dir):
+def test_rootless_cleanall_with_build_system_from_config(rootless_user, user_dir):
+    """CLI-172, CLI-175."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -128,8 +130,9 @@ def test_rootless_cleanall_with_build_system_from_config_CLI_172_175(rootless_us
     assert os.listdir(os.path.join(build, "downloads")) == []
 
 
-def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
+def test_rootless_dry_run_changes_nothing_and_enters_no_namespace(
         rootless_user, user_dir):
+    """CLI-171."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -144,8 +147,8 @@ def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
     assert snapshot(base) == before
 
 
-def test_rootless_clean_reports_what_is_left_CLI_173(rootless_user, user_dir):
-    """Files of an id outside the subordinate range (here real root) cannot
+def test_rootless_clean_reports_what_is_left(rootless_user, user_dir):
+    """CLI-173: Files of an id outside the subordinate range (here real root) cannot
     go: kas says what is left and fails, it never claims success."""
     if os.getuid() != 0:
         pytest.skip("making files of another real user needs root")
@@ -270,7 +273,8 @@ def sudo_user():
     return user
 
 
-def test_privileged_clean_uses_sudo_for_root_owned_files_CLI_173(sudo_user, user_dir):
+def test_privileged_clean_uses_sudo_for_root_owned_files(sudo_user, user_dir):
+    """CLI-173."""
     user = sudo_user
     base = user_dir(user)
     build = os.path.join(base, "build")
@@ -327,8 +331,8 @@ def test_mount_below_a_target_is_refused(rootless_user, user_dir):
 
 
 
-def test_read_only_trees_of_the_user_are_removed_CLI_173_175(user_dir):
-    """As a non-root user (root ignores permissions): read-only trees of the
+def test_read_only_trees_of_the_user_are_removed(user_dir):
+    """CLI-173, CLI-175: As a non-root user (root ignores permissions): read-only trees of the
     user's own, like Go's module cache, in tmp and in the downloads, which
     plain rm -rf cannot remove."""
     user = get_user("kasci", need_subids=None)
