@@ -2,7 +2,8 @@
 traceback, nothing changed (developers' guide: bad input never crashes)."""
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import assert_user_error, clean_env, run_kas
 
 
 @pytest.fixture
@@ -21,36 +22,30 @@ def project(workdir, tmp_path):
     return workdir
 
 
-def fails_with(result, message):
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr, result
-    assert result.errors() == [message], result
-
-
 def test_build_dir_that_is_a_file(project):
     """ENV-011: the build directory is created (one level) if missing."""
     (project / "build").write_text("precious\n")
-    fails_with(run_kas("checkout", "kas.yml", cwd=project),
-               f"The build directory {project / 'build'} exists but is not a directory")
+    assert_user_error(run_kas("checkout", "kas.yml", cwd=project),
+                      f"The build directory {project / 'build'} exists but is not a directory")
     assert (project / "build").read_text() == "precious\n"
 
 
 def test_missing_work_dir(project, tmp_path):
     """ENV-010: KAS_WORK_DIR must exist."""
     missing = tmp_path / "nowhere"
-    fails_with(run_kas("checkout", "kas.yml", cwd=project,
-                       env=clean_env(KAS_WORK_DIR=str(missing))),
-               f"The work directory {missing} (KAS_WORK_DIR) does not exist or is not a "
-               "directory")
+    assert_user_error(run_kas("checkout", "kas.yml", cwd=project,
+                              env=clean_env(KAS_WORK_DIR=str(missing))),
+                      f"The work directory {missing} (KAS_WORK_DIR) does not exist or is not a "
+                      "directory")
     assert not missing.exists()
 
 
 def test_reference_dir_that_is_a_file(project, tmp_path):
     """ENV-012."""
     ref = write(tmp_path / "refs", "not a directory\n")
-    fails_with(run_kas("checkout", "kas.yml", cwd=project,
-                       env=clean_env(KAS_REPO_REF_DIR=ref)),
-               f"KAS_REPO_REF_DIR {ref} is not a directory")
+    assert_user_error(run_kas("checkout", "kas.yml", cwd=project,
+                              env=clean_env(KAS_REPO_REF_DIR=ref)),
+                      f"KAS_REPO_REF_DIR {ref} is not a directory")
     assert not (project / "up").exists()
 
 

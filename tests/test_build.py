@@ -19,16 +19,9 @@ import re
 import subprocess
 
 import pytest
-from conftest import (
-    clean_env,
-    kas_command,
-    kas_ok,
-    parse_env,
-    read,
-    run_kas,
-    run_on_terminal,
-    write,
-)
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_command, kas_ok, parse_env, run_kas
+from helpers.terminal import run_on_terminal
 
 real = os.path.realpath
 
@@ -139,7 +132,8 @@ def failed_bitbake(result, args, code):
 
 # --- generated files after a build (GEN-013, GEN-023 ... GEN-025) ----------------------
 
-def test_gen013_bblayers_example_one_exact(proj):
+def test_bblayers_example_one_exact(proj):
+    """GEN-013."""
     proj.config("""
         header:
           version: 23
@@ -171,7 +165,8 @@ def test_gen013_bblayers_example_one_exact(proj):
     assert proj.ran()
 
 
-def test_gen013_bblayers_example_two_priorities_and_name(proj):
+def test_bblayers_example_two_priorities_and_name(proj):
+    """GEN-013."""
     for layer in ("l1", "l2"):
         (proj.work / "r2" / layer).mkdir(parents=True)
     proj.config(f"""
@@ -237,7 +232,8 @@ def gen023_local_conf(names):
             f'BBMULTICONFIG ?= "{names}"\n')
 
 
-def test_gen023_gen022_local_conf_example_and_gen053_targets(proj):
+def test_local_conf_example_and_targets(proj):
+    """GEN-023, GEN-022, GEN-053."""
     proj.config(GEN023_CONFIG)
     proj.kas("build", "kas.yml")
     text = read(proj.build_dir("conf", "local.conf"))
@@ -249,7 +245,8 @@ def test_gen023_gen022_local_conf_example_and_gen053_targets(proj):
 
 @pytest.mark.parametrize("build_system, rootless", [
     ("isar-rootless", True), ("isar", False), ("isar-privileged", False)])
-def test_gen024_isar_local_conf(proj, build_system, rootless):
+def test_isar_local_conf(proj, build_system, rootless):
+    """GEN-024."""
     os.remove(proj.work / "oe-init-build-env")
     proj.init_script("isar-init-build-env")
     proj.config(MINIMAL + f"build_system: {build_system}\n")
@@ -263,7 +260,7 @@ def test_gen024_isar_local_conf(proj, build_system, rootless):
     assert proj.ran()
 
 
-def test_gen025_minimal_local_conf_replaces_template_before_bitbake_runs(proj):
+def test_minimal_local_conf_replaces_template_before_bitbake_runs(proj):
     """GEN-000/GEN-025: whatever the init script put there is replaced, and
     bitbake finds the generated file."""
     proj.init_script(extra='printf \'TEMPLATE = "1"\\n\' > "$1/conf/local.conf"\n')
@@ -289,8 +286,8 @@ PASSTHROUGH = ("FOO_INIT SSTATE_DIR SSTATE_MIRRORS BB_HASHSERVE_DB_DIR BB_HASHSE
                "BB_HASHSERVE_UPSTREAM DL_DIR TMPDIR MYVAR NULLVAR OVERRIDDEN")
 
 
-def test_gen052_passthrough_value_and_gen050_precedence(proj):
-    """Caller value > config default > init script; null entries removed;
+def test_passthrough_value_and_precedence(proj):
+    """GEN-052, GEN-050: Caller value > config default > init script; null entries removed;
     allow-listed caller variables passed even when empty (step 5)."""
     proj.init_script(extra="export MYVAR=script\nexport OVERRIDDEN=script\n"
                            "export KEEPVAR=script\n")
@@ -309,7 +306,8 @@ def test_gen052_passthrough_value_and_gen050_precedence(proj):
     assert env["NO_COLOR"] == "1"        # CLI-012: stdout is not a tty
 
 
-def test_gen050_caller_value_for_a_null_entry_reaches_bitbake(proj):
+def test_caller_value_for_a_null_entry_reaches_bitbake(proj):
+    """GEN-050."""
     proj.config(GEN052_CONFIG)
     proj.kas("build", "kas.yml", env=clean_env(NULLVAR="given", MYVAR=""))
     env = proj.env()
@@ -330,8 +328,9 @@ BASE_NAMES = ("SSTATE_DIR SSTATE_MIRRORS BB_HASHSERVE_DB_DIR BB_HASHSERVE "
     ("", "  MYVAR: default\n  BB_ENV_PASSTHROUGH_ADDITIONS: CFG\n",
      {"BB_ENV_PASSTHROUGH_ADDITIONS": f"CFG {BASE_NAMES} MYVAR BB_ENV_PASSTHROUGH_ADDITIONS"}),
 ], ids=["old-bitbake", "neither", "env-entry"])
-def test_gen052_without_bb_env_passthrough_additions_from_the_script(
+def test_without_bb_env_passthrough_additions_from_the_script(
         proj, script, env_entries, expected):
+    """GEN-052."""
     proj.init_script(extra="unset BB_ENV_PASSTHROUGH_ADDITIONS\n" + script)
     proj.config(MINIMAL + "env:\n" + env_entries)
     proj.kas("build", "kas.yml")
@@ -345,7 +344,8 @@ KAS_VARIABLES = {"KAS_MACHINE": "m", "KAS_DISTRO": "d", "KAS_TASK": "build",
                  "KAS_PREMIRRORS": "", "KAS_REPO_REF_DIR": ""}
 
 
-def test_gen051_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
+def test_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
+    """GEN-051."""
     proj.config(MINIMAL + "env:\n  KAS_MACHINE: null\n")
     proj.kas("build", "kas.yml", env=clean_env(KAS_WORK_DIR=str(proj.work),
                                                KAS_BUILD_DIR=proj.build_dir(),
@@ -374,21 +374,24 @@ def test_gen051_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
 ], ids=["default", "config-list-and-task", "empty-target-list", "kas-target-and-task",
         "blank-kas-target", "empty-kas-task", "cli-beats-all", "extra-args",
         "extra-args-without-double-dash", "extra-args-with-options"])
-def test_gen053_cli101_cli104_bitbake_arguments(proj, config, options, extra, env, expected):
+def test_bitbake_arguments(proj, config, options, extra, env, expected):
+    """GEN-053, CLI-101, CLI-104."""
     proj.config(MINIMAL + config)
     proj.kas("build", *options, "kas.yml", *extra, env=clean_env(**env))
     assert proj.argv() == expected
     assert real(proj.cwd()) == real(proj.build_dir())
 
 
-def test_cli102_cli_targets_also_decide_bbmulticonfig(proj):
+def test_cli_targets_also_decide_bbmulticonfig(proj):
+    """CLI-102."""
     proj.config(MINIMAL + "target: mc:foo:a\n")
     proj.kas("build", "--target", "mc:bar:x", "kas.yml")
     assert 'BBMULTICONFIG ?= "bar"\n' in read(proj.build_dir("conf", "local.conf"))
     assert proj.argv() == ["-c", "build", "mc:bar:x"]
 
 
-def test_cli035_fallback_uses_the_work_dir(proj, tmp_path):
+def test_fallback_uses_the_work_dir(proj, tmp_path):
+    """CLI-035."""
     proj.config(MINIMAL.replace("  this:\n", f"  this:\n    path: {proj.work}\n")
                 + "target: t\n", name=".config.yaml")
     other = tmp_path / "elsewhere"
@@ -399,7 +402,8 @@ def test_cli035_fallback_uses_the_work_dir(proj, tmp_path):
     assert proj.argv() == ["-c", "build", "-k", "-v", "t"]
 
 
-def test_cli101_runs_in_kas_build_dir(proj, tmp_path):
+def test_runs_in_kas_build_dir(proj, tmp_path):
+    """CLI-101."""
     proj.config()
     other = tmp_path / "otherbuild"
     proj.kas("build", "kas.yml", env=clean_env(KAS_BUILD_DIR=str(other)))
@@ -407,8 +411,8 @@ def test_cli101_runs_in_kas_build_dir(proj, tmp_path):
     assert (other / "conf" / "local.conf").is_file()
 
 
-def test_cli101_bitbake_is_looked_up_in_the_build_environment(proj, tmp_path):
-    """A bitbake on the caller's PATH is not used; the init script's is."""
+def test_bitbake_is_looked_up_in_the_build_environment(proj, tmp_path):
+    """CLI-101: A bitbake on the caller's PATH is not used; the init script's is."""
     decoy_dir = tmp_path / "decoy"
     decoy = write(decoy_dir / "bitbake", f"#!/bin/sh\ntouch '{tmp_path}/decoy-ran'\n")
     os.chmod(decoy, 0o755)
@@ -421,7 +425,8 @@ def test_cli101_bitbake_is_looked_up_in_the_build_environment(proj, tmp_path):
 
 # --- output and failures (CLI-105, CLI-022) -----------------------------------------
 
-def test_cli105_non_tty_output_becomes_log_records(proj):
+def test_non_tty_output_becomes_log_records(proj):
+    """CLI-105."""
     proj.control("echo 'NOTE: out line 1'\necho 'WARNING: err line' >&2\n"
                  "echo 'NOTE: out line 2'\n")
     proj.config()
@@ -435,8 +440,8 @@ def test_cli105_non_tty_output_becomes_log_records(proj):
     assert read(proj.rec / "tty") == "no\n"
 
 
-def test_cli105_non_tty_output_is_logged_live(proj):
-    """The first line is logged while bitbake is still running: the fake
+def test_non_tty_output_is_logged_live(proj):
+    """CLI-105: The first line is logged while bitbake is still running: the fake
     waits (at most 10 s) until the test saw that line."""
     go = proj.rec / "go"
     proj.control("echo 'NOTE: first'\n"
@@ -457,7 +462,8 @@ def test_cli105_non_tty_output_is_logged_live(proj):
     assert not [line for line in lines if "NOTE: timed out" in line], lines
 
 
-def test_cli105_cli022_failing_bitbake_is_exit_2(proj):
+def test_failing_bitbake_is_exit_2(proj):
+    """CLI-105, CLI-022."""
     proj.control("echo 'ERROR: task failed' >&2\nexit 3\n")
     proj.config()
     result = proj.kas("build", "kas.yml", "--", "-v", "a b", ok=False)
@@ -465,14 +471,16 @@ def test_cli105_cli022_failing_bitbake_is_exit_2(proj):
     assert "ERROR: task failed" in result.errors()
 
 
-def test_cli105_unknown_target(proj):
+def test_unknown_target(proj):
+    """CLI-105."""
     proj.config()
     result = proj.kas("build", "--target", "nosuch", "kas.yml", ok=False)
     failed_bitbake(result, "-c build nosuch", 1)
     assert "ERROR: Nothing PROVIDES 'nosuch'" in result.errors()
 
 
-def test_cli105_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):
+def test_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):
+    """CLI-105."""
     proj.control("echo 'NOTE: direct line'\necho 'WARNING: direct err' >&2\n")
     proj.config()
     code, output = run_on_terminal(kas_command() + ["build", "kas.yml"], proj.work,
@@ -492,7 +500,8 @@ def test_cli105_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):
     assert output.index(logged[0]) < output.index("NOTE: direct line")
 
 
-def test_cli105_tty_failure_is_exit_2(proj):
+def test_tty_failure_is_exit_2(proj):
+    """CLI-105."""
     proj.control("exit 5\n")
     proj.config()
     code, output = run_on_terminal(kas_command() + ["build", "kas.yml"], proj.work,
@@ -505,7 +514,8 @@ def test_cli105_tty_failure_is_exit_2(proj):
 
 # --- pipeline options with build (CLI-045, CLI-042) -----------------------------------
 
-def test_cli045_k_keeps_conf_files_and_still_runs_bitbake(proj):
+def test_k_keeps_conf_files_and_still_runs_bitbake(proj):
+    """CLI-045."""
     proj.config(MINIMAL + "machine: other\n")
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
@@ -516,7 +526,8 @@ def test_cli045_k_keeps_conf_files_and_still_runs_bitbake(proj):
     assert real(proj.cwd()) == real(proj.build_dir())
 
 
-def test_cli042_skip_setup_environ_is_an_invalid_combination(proj):
+def test_skip_setup_environ_is_an_invalid_combination(proj):
+    """CLI-042."""
     proj.config()
     result = proj.kas("build", "--skip", "setup_environ", "kas.yml", ok=False)
     assert result.returncode == 2, result
@@ -526,7 +537,7 @@ def test_cli042_skip_setup_environ_is_an_invalid_combination(proj):
     assert not proj.ran()
 
 
-def test_cli101_bitbake_not_on_the_build_path_is_one_clear_error(proj):
+def test_bitbake_not_on_the_build_path_is_one_clear_error(proj):
     """The init script does not extend PATH.  (CLI-101 calls this an internal
     error; the project asks for a clear user error instead.)"""
     write(proj.work / "oe-init-build-env", 'mkdir -p "$1/conf"\n')
@@ -561,8 +572,8 @@ def init_script_problem(proj, problem):
 
 @pytest.mark.parametrize("command", ["build", "shell"])
 @pytest.mark.parametrize("problem", ["missing", "two", "failing"])
-def test_gen040_gen041_init_script_problems_stop_before_bitbake(proj, command, problem):
-    """One clear error, exit 2; bitbake never runs and the conf files of the
+def test_init_script_problems_stop_before_bitbake(proj, command, problem):
+    """GEN-040, GEN-041: One clear error, exit 2; bitbake never runs and the conf files of the
     previous run stay as they were (write_bbconfig comes after setup_environ)."""
     proj.config()
     proj.kas("build", "kas.yml")

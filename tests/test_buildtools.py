@@ -18,7 +18,8 @@ import threading
 import urllib.parse
 
 import pytest
-from conftest import clean_env, kas_ok, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_ok, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\nexport FROM_INIT=1\n'
 NAME = "buildtools-test.sh"
@@ -157,7 +158,8 @@ def leftovers(directory):
 
 # --- tests --------------------------------------------------------------------
 
-def test_env105_gen041_buildtools_installed_over_http_and_sourced(workdir, server):
+def test_buildtools_installed_over_http_and_sourced(workdir, server):
+    """ENV-105, GEN-041."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     env, result = child_env(workdir)
@@ -183,7 +185,8 @@ def test_env105_gen041_buildtools_installed_over_http_and_sourced(workdir, serve
     assert "Downloading" not in result.stderr
 
 
-def test_cf901_default_file_name_uses_the_machine_arch_and_is_url_quoted(workdir, server):
+def test_default_file_name_uses_the_machine_arch_and_is_url_quoted(workdir, server):
+    """CF-901."""
     name = f"{platform.machine()}-buildtools-extended-nativesdk-standalone-5.0+x.sh"
     inst = Installer(server.dir, name=name, version="5.0+x")
     project(workdir, server.url, inst.sha256, version="5.0+x", filename=None)
@@ -192,7 +195,8 @@ def test_cf901_default_file_name_uses_the_machine_arch_and_is_url_quoted(workdir
     assert server.requests == ["/" + urllib.parse.quote(name)]
 
 
-def test_cf901_default_download_url():
+def test_default_download_url():
+    """CF-901."""
     from kas.buildenv.buildtools import download_url, installer_name
 
     conf = {"version": "5.0.4", "sha256sum": "0"}
@@ -204,7 +208,8 @@ def test_cf901_default_download_url():
     assert download_url(dict(conf, base_url="http://h/d"), "a b.sh") == "http://h/d/a%20b.sh"
 
 
-def test_cf901_file_base_url(workdir, tmp_path):
+def test_file_base_url(workdir, tmp_path):
+    """CF-901."""
     serve = tmp_path / "files"
     serve.mkdir()
     inst = Installer(serve)
@@ -214,7 +219,8 @@ def test_cf901_file_base_url(workdir, tmp_path):
     assert inst.installs() == [str(default_dir(workdir))]
 
 
-def test_env013_kas_buildtools_dir_relative_to_cwd(workdir, server):
+def test_kas_buildtools_dir_relative_to_cwd(workdir, server):
+    """ENV-013."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     env, _ = child_env(workdir, env=clean_env(KAS_BUILDTOOLS_DIR="../bt/tools"))
@@ -225,7 +231,8 @@ def test_env013_kas_buildtools_dir_relative_to_cwd(workdir, server):
     assert leftovers(target.parent) == []
 
 
-def test_cf901_version_mismatch_warns_and_reinstalls(workdir, server):
+def test_version_mismatch_warns_and_reinstalls(workdir, server):
+    """CF-901."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     target = default_dir(workdir)
@@ -268,7 +275,8 @@ def test_foreign_non_empty_directory_is_left_alone(workdir, server):
     assert server.requests == []
 
 
-def test_env105_sha256_mismatch(workdir, server):
+def test_sha256_mismatch(workdir, server):
+    """ENV-105."""
     inst = Installer(server.dir)
     project(workdir, server.url, "0" * 64)
     result = fails(workdir)
@@ -280,7 +288,8 @@ def test_env105_sha256_mismatch(workdir, server):
 
 
 @pytest.mark.parametrize("where", ["404", "closed-port"])
-def test_env105_download_failure(workdir, server, where):
+def test_download_failure(workdir, server, where):
+    """ENV-105."""
     if where == "404":
         url = server.url
     else:
@@ -335,7 +344,7 @@ def test_unknown_keys_are_ignored(workdir, server):
     assert env["BUILDTOOLS_MARK"] == "1"
 
 
-def test_cf014_float_version_is_rejected(workdir, server):
+def test_float_version_is_rejected(workdir, server):
     """CF-014: ``version: 5.0`` (a YAML float) is a schema violation, reported
     before anything is downloaded: the installer is served locally and
     never requested."""

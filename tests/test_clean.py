@@ -17,7 +17,7 @@ import shlex
 import subprocess
 
 import pytest
-from cleanhelpers import (
+from helpers.clean import (
     DRY_RUN_WARNING,
     MUTEX_ERROR,
     SUDO_PROMPT,
@@ -31,7 +31,8 @@ from cleanhelpers import (
     sudo_calls,
     userns_mount_available,
 )
-from conftest import clean_env, kas_command, kas_ok, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 ISAR_WARNING = ("The semantics of build_system: isar might change in the future. "
                 "Please use 'isar-privileged' or 'isar-rootless'.")
@@ -75,7 +76,7 @@ def build_system_config(path, value, version=23):
 # CLI-170 / CLI-173: clean
 
 
-def test_cli_170_173_clean_removes_every_tmp_entry_without_config(workdir):
+def test_clean_removes_every_tmp_entry_without_config(workdir):
     """CLI-170/173: without any config file, every build dir entry whose name
     starts with ``tmp`` goes (one INFO line each, sorted); the rest stays."""
     build = make_build(workdir / "build")
@@ -95,7 +96,7 @@ def test_cli_170_173_clean_removes_every_tmp_entry_without_config(workdir):
     ("clean", "no-build-dir"), ("cleanall", "no-build-dir"), ("cleansstate", "empty-build-dir"),
     ("clean", "no-tmp-entries"), ("cleanall", "no-tmp-entries"),
 ])
-def test_cli_173_nothing_to_remove(tmp_path, workdir, command, layout):
+def test_nothing_to_remove(tmp_path, workdir, command, layout):
     """CLI-173: nothing matched → nothing happens, exit 0."""
     if layout != "no-build-dir":
         os.makedirs(workdir / "build")
@@ -112,7 +113,7 @@ def test_cli_173_nothing_to_remove(tmp_path, workdir, command, layout):
     assert snapshot(tmp_path) == before
 
 
-def test_cli_173_clean_uses_kas_build_dir(tmp_path, workdir):
+def test_clean_uses_kas_build_dir(tmp_path, workdir):
     """CLI-173: the build dir is KAS_BUILD_DIR; the default one is not touched."""
     default = make_build(workdir / "build")
     other = make_build(tmp_path / "elsewhere" / "out")
@@ -123,7 +124,7 @@ def test_cli_173_clean_uses_kas_build_dir(tmp_path, workdir):
         assert os.path.lexists(os.path.join(default, name))
 
 
-def test_cli_173_clean_uses_kas_work_dir_not_cwd(tmp_path, workdir):
+def test_clean_uses_kas_work_dir_not_cwd(tmp_path, workdir):
     """CLI-173: the default build dir is <KAS_WORK_DIR>/build, not ./build."""
     cwd = tmp_path / "cwd"
     in_cwd = make_build(cwd / "build")
@@ -137,7 +138,7 @@ def test_cli_173_clean_uses_kas_work_dir_not_cwd(tmp_path, workdir):
 # CLI-174 / CLI-175: cleansstate, cleanall
 
 
-def test_cli_174_cleansstate_empties_sstate_cache(workdir):
+def test_cleansstate_empties_sstate_cache(workdir):
     """CLI-174: clean + the contents of <build>/sstate-cache (incl. hidden
     files); the directory itself and the downloads stay."""
     build = make_build(workdir / "build")
@@ -150,7 +151,7 @@ def test_cli_174_cleansstate_empties_sstate_cache(workdir):
     assert sorted(os.listdir(build)) == ["cache", "conf", "downloads", "mytmp", "sstate-cache"]
 
 
-def test_cli_175_cleanall_empties_downloads_too(workdir):
+def test_cleanall_empties_downloads_too(workdir):
     """CLI-175: cleansstate + the contents of <build>/downloads."""
     build = make_build(workdir / "build")
     result = kas_ok("cleanall", cwd=workdir)
@@ -163,7 +164,7 @@ def test_cli_175_cleanall_empties_downloads_too(workdir):
     assert os.path.isfile(os.path.join(build, "conf", "local.conf"))
 
 
-def test_cli_174_175_named_sstate_and_dl_dirs_outside_are_emptied(tmp_path, workdir):
+def test_named_sstate_and_dl_dirs_outside_are_emptied(tmp_path, workdir):
     """CLI-174/175: SSTATE_DIR and DL_DIR from the environment, even outside
     the work dir: their contents go, the directories stay; the default
     <build>/sstate-cache and <build>/downloads are then not touched."""
@@ -184,7 +185,7 @@ def test_cli_174_175_named_sstate_and_dl_dirs_outside_are_emptied(tmp_path, work
     assert os.path.isfile(os.path.join(build, "downloads", "busybox-1.36.tar.bz2"))
 
 
-def test_cli_174_named_sstate_dir_missing_is_no_error(tmp_path, workdir):
+def test_named_sstate_dir_missing_is_no_error(tmp_path, workdir):
     """CLI-174: a SSTATE_DIR/DL_DIR that does not exist is skipped."""
     make_build(workdir / "build")
     result = kas_ok("cleanall", cwd=workdir,
@@ -199,8 +200,8 @@ def test_cli_174_named_sstate_dir_missing_is_no_error(tmp_path, workdir):
 # symlinks, read-only trees, mounts: what may be removed
 
 
-def test_cli_173_tmp_symlink_is_removed_as_link_not_followed(tmp_path, workdir):
-    """A ``tmp`` symlink pointing outside goes as a link; its target keeps its
+def test_tmp_symlink_is_removed_as_link_not_followed(tmp_path, workdir):
+    """CLI-173: A ``tmp`` symlink pointing outside goes as a link; its target keeps its
     content.  Links inside a removed tree are not followed either."""
     outside = tmp_path / "outside"
     write(outside / "tmpdir" / "precious", "keep\n")
@@ -224,9 +225,9 @@ def test_cli_173_tmp_symlink_is_removed_as_link_not_followed(tmp_path, workdir):
     ("cleanall", "sstate-cache", "SSTATE_DIR"),
     ("cleanall", "downloads", "DL_DIR"),
 ])
-def test_cli_174_175_default_dir_symlinked_outside_is_not_emptied(tmp_path, workdir, command,
+def test_default_dir_symlinked_outside_is_not_emptied(tmp_path, workdir, command,
                                                                   name, variable):
-    """<build>/sstate-cache or <build>/downloads as a symlink to a directory
+    """CLI-174, CLI-175: <build>/sstate-cache or <build>/downloads as a symlink to a directory
     outside the work and build dirs: WARNING, its content stays, exit 0."""
     outside = tmp_path / "outside"
     write(outside / "obj" / "data", "keep\n")
@@ -247,8 +248,8 @@ def test_cli_174_175_default_dir_symlinked_outside_is_not_emptied(tmp_path, work
     assert not os.path.exists(os.path.join(build, "tmp"))
 
 
-def test_cli_174_sstate_symlink_outside_is_emptied_when_named(tmp_path, workdir):
-    """With SSTATE_DIR explicitly set to the outside directory its contents
+def test_sstate_symlink_outside_is_emptied_when_named(tmp_path, workdir):
+    """CLI-174: With SSTATE_DIR explicitly set to the outside directory its contents
     are removed (the directory itself stays)."""
     outside = tmp_path / "outside"
     write(outside / "obj" / "data", "gone\n")
@@ -263,8 +264,8 @@ def test_cli_174_sstate_symlink_outside_is_emptied_when_named(tmp_path, workdir)
     assert os.listdir(outside) == []
 
 
-def test_cli_174_sstate_symlink_inside_work_dir_is_emptied(workdir):
-    """A default sstate-cache symlinked to a directory inside the work dir
+def test_sstate_symlink_inside_work_dir_is_emptied(workdir):
+    """CLI-174: A default sstate-cache symlinked to a directory inside the work dir
     is emptied through the link; the link and its target directory stay."""
     build = make_build(workdir / "build")
     shared = workdir / "shared-sstate"
@@ -284,10 +285,11 @@ NEEDS_USERNS = pytest.mark.skipif(
     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")
 
 
+@pytest.mark.root
 @NEEDS_USERNS
 @pytest.mark.parametrize("where", ["below", "at"])
-def test_cli_173_mounted_file_system_below_target_is_refused(tmp_path, workdir, where):
-    """A file system mounted at or below a tmp* entry (an interrupted Isar
+def test_mounted_file_system_below_target_is_refused(tmp_path, workdir, where):
+    """CLI-173: A file system mounted at or below a tmp* entry (an interrupted Isar
     build): error naming the mount, exit 1, nothing removed."""
     build = make_build(workdir / "build")
     mnt = os.path.join(build, "tmp-musl", *(["rootfs", "proc"] if where == "below" else []))
@@ -306,9 +308,10 @@ def test_cli_173_mounted_file_system_below_target_is_refused(tmp_path, workdir, 
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.root
 @NEEDS_USERNS
-def test_cli_174_mounted_sstate_dir_itself_is_emptied(tmp_path, workdir):
-    """A SSTATE_DIR that is itself a mount point (e.g. a shared cache) is
+def test_mounted_sstate_dir_itself_is_emptied(tmp_path, workdir):
+    """CLI-174: A SSTATE_DIR that is itself a mount point (e.g. a shared cache) is
     emptied: nothing is mounted below its entries."""
     make_build(workdir / "build")
     sstate = tmp_path / "sstate-mnt"
@@ -325,8 +328,8 @@ def test_cli_174_mounted_sstate_dir_itself_is_emptied(tmp_path, workdir):
     assert "LEFT::" in proc.stdout, proc.stdout
 
 
-def test_cli_173_target_containing_the_work_dir_is_refused(tmp_path):
-    """A tmp* entry that contains the work directory is never removed."""
+def test_target_containing_the_work_dir_is_refused(tmp_path):
+    """CLI-173: A tmp* entry that contains the work directory is never removed."""
     build = make_build(tmp_path / "b")
     work = os.path.join(build, "tmpwork")
     write(os.path.join(work, "kas.yml"), "header:\n  version: 14\n")
@@ -345,7 +348,7 @@ def test_cli_173_target_containing_the_work_dir_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_cli_171_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir, command):
+def test_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir, command):
     """CLI-171: --dry-run logs the same INFO lines as the real run plus the
     dry-run WARNING, and leaves the whole tree unchanged."""
     build = make_build(workdir / "build")
@@ -365,7 +368,7 @@ def test_cli_171_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir, co
     assert not os.path.lexists(os.path.join(build, "tmp"))
 
 
-def test_cli_171_dry_run_isar_privileged_does_not_call_sudo(tmp_path, workdir):
+def test_dry_run_isar_privileged_does_not_call_sudo(tmp_path, workdir):
     """CLI-171: a dry run does not call sudo."""
     make_build(workdir / "build")
     path, log = make_sudo(tmp_path)
@@ -397,7 +400,7 @@ def test_cli_171_dry_run_isar_privileged_does_not_call_sudo(tmp_path, workdir):
     ("cleanall", ["--isar-privileged"], "isar-rootless", "isar-privileged"),
     ("clean", ["--isar-rootless"], "isar-privileged", "isar-rootless"),
 ])
-def test_cli_172_build_system_flag_beats_file(tmp_path, workdir, command, flags, file_value,
+def test_build_system_flag_beats_file(tmp_path, workdir, command, flags, file_value,
                                               expected):
     """CLI-172: mode flag, else build_system of the config file (``isar`` =
     isar-privileged, with the deprecation warning once), else openembedded."""
@@ -415,7 +418,7 @@ def test_cli_172_build_system_flag_beats_file(tmp_path, workdir, command, flags,
     ("openembedded", "openembedded"),
     ("", "openembedded"),
 ])
-def test_cli_171_172_config_yaml_of_work_dir_is_the_fallback(tmp_path, workdir, named,
+def test_config_yaml_of_work_dir_is_the_fallback(tmp_path, workdir, named,
                                                              expected):
     """CLI-171/172: without a config argument <KAS_WORK_DIR>/.config.yaml is
     read (not ./.config.yaml); a named config file replaces it."""
@@ -428,7 +431,7 @@ def test_cli_171_172_config_yaml_of_work_dir_is_the_fallback(tmp_path, workdir, 
     assert f"Cleaning a build of build system {expected}" in debugs(result)
 
 
-def test_cli_171_only_the_first_file_of_a_colon_list_is_read(workdir):
+def test_only_the_first_file_of_a_colon_list_is_read(workdir):
     """CLI-171: only the first file of the colon list is read."""
     first = build_system_config(workdir / "a.yml", None)
     second = build_system_config(workdir / "b.yml", "isar-rootless")
@@ -436,7 +439,7 @@ def test_cli_171_only_the_first_file_of_a_colon_list_is_read(workdir):
     assert "Cleaning a build of build system openembedded" in debugs(result)
 
 
-def test_cli_170_171_config_includes_and_repos_are_not_processed(tmp_path, workdir):
+def test_config_includes_and_repos_are_not_processed(tmp_path, workdir):
     """CLI-170/171: no pipeline, no fetch: includes and repos of the config
     file are ignored (the include is missing, the repo unreachable)."""
     build = make_build(workdir / "build")
@@ -471,7 +474,7 @@ def test_cli_170_171_config_includes_and_repos_are_not_processed(tmp_path, workd
     ([], "isar", False),
     ([], "isar-privileged", True),
 ])
-def test_cli_173_isar_privileged_removes_with_one_sudo_command(tmp_path, workdir, flags,
+def test_isar_privileged_removes_with_one_sudo_command(tmp_path, workdir, flags,
                                                                file_value, config_yaml):
     """CLI-173: isar-privileged removes all tmp* entries with ONE
     ``sudo --prompt ... rm -rf <path>...`` command, in sorted order."""
@@ -491,7 +494,7 @@ def test_cli_173_isar_privileged_removes_with_one_sudo_command(tmp_path, workdir
     assert sorted(os.listdir(build)) == ["cache", "conf", "downloads", "mytmp", "sstate-cache"]
 
 
-def test_cli_176_sstate_and_downloads_are_removed_without_sudo(tmp_path, workdir):
+def test_sstate_and_downloads_are_removed_without_sudo(tmp_path, workdir):
     """CLI-176: in isar-privileged mode only the tmp* entries go through
     sudo; sstate and downloads are emptied by kas itself."""
     build = make_build(workdir / "build")
@@ -504,7 +507,7 @@ def test_cli_176_sstate_and_downloads_are_removed_without_sudo(tmp_path, workdir
 
 
 @pytest.mark.parametrize("flags", [[], ["--isar-privileged"]])
-def test_cli_173_sudo_not_called_without_need(tmp_path, workdir, flags):
+def test_sudo_not_called_without_need(tmp_path, workdir, flags):
     """CLI-173: openembedded never uses sudo; isar-privileged with nothing
     matched does not call it either."""
     build = make_build(workdir / "build")
@@ -517,8 +520,8 @@ def test_cli_173_sudo_not_called_without_need(tmp_path, workdir, flags):
     assert not os.path.exists(os.path.join(build, "tmp"))
 
 
-def test_cli_173_isar_privileged_without_sudo_on_path(tmp_path, workdir):
-    """Without sudo on PATH root removes the tmp* entries itself (e.g. in a
+def test_isar_privileged_without_sudo_on_path(tmp_path, workdir):
+    """CLI-173: Without sudo on PATH root removes the tmp* entries itself (e.g. in a
     container); any other user gets a clear error and nothing is removed."""
     build = make_build(workdir / "build")
     empty_bin = tmp_path / "empty-bin"
@@ -537,7 +540,7 @@ def test_cli_173_isar_privileged_without_sudo_on_path(tmp_path, workdir):
         assert all(os.path.lexists(os.path.join(build, n)) for n in TMP_ENTRIES)
 
 
-def test_cli_173_failing_sudo_aborts_with_error(tmp_path, workdir):
+def test_failing_sudo_aborts_with_error(tmp_path, workdir):
     """CLI-173: a failing sudo command aborts with a non-zero exit and an
     ERROR; the later steps (sstate) do not run."""
     build = make_build(workdir / "build")
@@ -565,7 +568,7 @@ SCHEMA_VIOLATION = "header:\n  version: 14\nbuild_system: yocto\n"
     ("cleanall", "broken-config-yaml"), ("clean", "schema"),
     ("cleansstate", "schema-config-yaml"), ("cleanall", "bad-version"),
 ])
-def test_cli_171_config_errors_change_nothing(tmp_path, workdir, command, case):
+def test_config_errors_change_nothing(tmp_path, workdir, command, case):
     """CLI-171: a named config file that does not exist, broken YAML (named or
     .config.yaml) and schema violations are errors before anything is
     removed: ERROR, exit 2, no traceback, tree unchanged."""
@@ -600,7 +603,7 @@ def test_cli_171_config_errors_change_nothing(tmp_path, workdir, command, case):
     ("cleansstate", ["--isar", "--isar-rootless"]),
     ("cleanall", ["--isar-rootless", "--isar-privileged"]),
 ])
-def test_cli_171_mode_flags_are_mutually_exclusive(tmp_path, workdir, command, flags):
+def test_mode_flags_are_mutually_exclusive(tmp_path, workdir, command, flags):
     """CLI-171: the two mode flags together: argparse error, exit 2."""
     make_build(workdir / "build")
     before = snapshot(tmp_path)

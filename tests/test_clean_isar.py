@@ -12,9 +12,13 @@ import os
 import shutil
 
 import pytest
-from cleanhelpers import snapshot
-from conftest import write
-from userhelpers import UserDirs, get_user, user_namespace_works
+from helpers.clean import snapshot
+from helpers.repos import write
+from helpers.run import assert_user_error
+from helpers.users import UserDirs, get_user, user_namespace_works
+
+# As the test users kasci / kasci-nosub, with sudo and unshare.
+pytestmark = pytest.mark.root
 
 UNSHARE_RM = "unshare --map-auto --map-root-user --keep-caps rm -rf"
 
@@ -79,7 +83,8 @@ def build_dir_with(user, base, outside):
     make_rootless_leftovers(user, os.path.join(base, "build"), "tmp", outside)
 
 
-def test_rootless_clean_removes_subordinate_owned_files_CLI_173(rootless_user, user_dir):
+def test_rootless_clean_removes_subordinate_owned_files(rootless_user, user_dir):
+    """CLI-173."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -108,7 +113,8 @@ def test_rootless_clean_removes_subordinate_owned_files_CLI_173(rootless_user, u
     assert os.path.isfile(os.path.join(outside, "sentinel"))
 
 
-def test_rootless_cleanall_with_build_system_from_config_CLI_172_175(rootless_user, user_dir):
+def test_rootless_cleanall_with_build_system_from_config(rootless_user, user_dir):
+    """CLI-172, CLI-175."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -124,8 +130,9 @@ def test_rootless_cleanall_with_build_system_from_config_CLI_172_175(rootless_us
     assert os.listdir(os.path.join(build, "downloads")) == []
 
 
-def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
+def test_rootless_dry_run_changes_nothing_and_enters_no_namespace(
         rootless_user, user_dir):
+    """CLI-171."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -140,8 +147,8 @@ def test_rootless_dry_run_changes_nothing_and_enters_no_namespace_CLI_171(
     assert snapshot(base) == before
 
 
-def test_rootless_clean_reports_what_is_left_CLI_173(rootless_user, user_dir):
-    """Files of an id outside the subordinate range (here real root) cannot
+def test_rootless_clean_reports_what_is_left(rootless_user, user_dir):
+    """CLI-173: Files of an id outside the subordinate range (here real root) cannot
     go: kas says what is left and fails, it never claims success."""
     if os.getuid() != 0:
         pytest.skip("making files of another real user needs root")
@@ -176,11 +183,10 @@ def test_rootless_without_subordinate_ids_names_the_fix(user_dir):
     os.chown(foreign, 100999, 100999)
     before = snapshot(base)
     result = user.kas("clean", "--isar-rootless", cwd=base)
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         f"{user.name} has no subordinate uid range in /etc/subuid, which is needed to "
         "remove the files of an isar-rootless build. Ask an administrator to add one, "
-        f"e.g.: usermod --add-subuids 100000-165535 {user.name}")]
+        f"e.g.: usermod --add-subuids 100000-165535 {user.name}"))
     assert snapshot(base) == before
 
 
@@ -207,11 +213,10 @@ exit 1
     build_dir_with(user, base, bin_dir)
     env = user.env(PATH=f"{bin_dir}:/usr/bin:/bin")
     result = user.kas("clean", "--isar-rootless", cwd=base, env=env)
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         f"{bin_dir}/unshare does not support --map-auto (unshare from util-linux 2.37.2), "
         "which is needed to remove the files of an isar-rootless build: install "
-        "util-linux 2.38 or newer")]
+        "util-linux 2.38 or newer"))
     assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
 
 
@@ -222,10 +227,9 @@ def test_rootless_without_unshare_names_the_fix(rootless_user, user_dir):
     build_dir_with(user, base, empty_bin)
     result = user.kas("clean", "--isar-rootless", cwd=base,
                       env=user.env(PATH=empty_bin))
-    assert result.returncode == 2, result
-    assert result.errors() == [(
+    assert_user_error(result, (
         'Program "unshare" is required for: cleaning an isar-rootless build '
-        "(util-linux 2.38 or newer)")]
+        "(util-linux 2.38 or newer)"))
     assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
 
 
@@ -234,7 +238,7 @@ def test_rootless_as_root_removes_without_a_namespace(workdir):
     not root; this is the bare-metal case)."""
     if os.getuid() != 0:
         pytest.skip("runs as root")
-    from conftest import run_kas
+    from helpers.run import run_kas
 
     rootfs = workdir / "build" / "tmp" / "rootfs"
     rootfs.mkdir(parents=True)
@@ -269,7 +273,8 @@ def sudo_user():
     return user
 
 
-def test_privileged_clean_uses_sudo_for_root_owned_files_CLI_173(sudo_user, user_dir):
+def test_privileged_clean_uses_sudo_for_root_owned_files(sudo_user, user_dir):
+    """CLI-173."""
     user = sudo_user
     base = user_dir(user)
     build = os.path.join(base, "build")
@@ -326,8 +331,8 @@ def test_mount_below_a_target_is_refused(rootless_user, user_dir):
 
 
 
-def test_read_only_trees_of_the_user_are_removed_CLI_173_175(user_dir):
-    """As a non-root user (root ignores permissions): read-only trees of the
+def test_read_only_trees_of_the_user_are_removed(user_dir):
+    """CLI-173, CLI-175: As a non-root user (root ignores permissions): read-only trees of the
     user's own, like Go's module cache, in tmp and in the downloads, which
     plain rm -rf cannot remove."""
     user = get_user("kasci", need_subids=None)

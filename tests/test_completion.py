@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, clean_env
+from helpers.run import REPO_ROOT, clean_env
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 

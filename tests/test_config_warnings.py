@@ -9,7 +9,8 @@
 """
 
 import pytest
-from conftest import kas_ok, make_git_repo, write
+from helpers.repos import make_git_repo, write
+from helpers.run import kas_ok
 
 ISAR = ("The semantics of build_system: isar might change in the future. "
         "Please use 'isar-privileged' or 'isar-rootless'.")

@@ -26,8 +26,7 @@ import shutil
 
 import pytest
 import test_container_engine as engine
-from conftest import REPO_ROOT
-from containerhelpers import (
+from helpers.containers import (
     bitbake_test_image,
     docker_image,
     docker_user,
@@ -35,6 +34,10 @@ from containerhelpers import (
     stop_system_docker,
     system_docker,
 )
+from helpers.run import REPO_ROOT
+
+# The system docker daemon, real images, real builds.
+pytestmark = [pytest.mark.container, pytest.mark.root, pytest.mark.e2e]
 
 KAS_CONTAINER = engine.KAS_CONTAINER
 RUN_TIMEOUT = 600
@@ -96,8 +99,9 @@ def engine_command(result):
     return lines[0]
 
 
-def test_docker_isar_rootless_subuid_excludes_uid_0_nested_mounts_KC_061(
+def test_docker_isar_rootless_subuid_excludes_uid_0_nested_mounts(
         user, isar_image, project):
+    """KC-061."""
     engine.isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "-l", "debug", "--isar-rootless", "shell",
@@ -154,11 +158,12 @@ probe again
 """
 
 
-def test_docker_reference_subuid_range_breaks_nested_mounts_KC_124(user, isar_image,
+def test_docker_reference_subuid_range_breaks_nested_mounts(user, isar_image,
                                                                     project):
     # Why the entrypoint deviates: with the container's uid 0 in builder's
     # range, unshare still works but every mount in the nested namespace
     # fails ("must be superuser to use mount").
+    """KC-124."""
     engine.isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
@@ -178,8 +183,9 @@ def test_docker_reference_subuid_range_breaks_nested_mounts_KC_124(user, isar_im
 LEFTOVERS = engine.LEFTOVERS
 
 
-def test_docker_isar_rootless_clean_removes_nested_owned_leftovers_KC_027(
+def test_docker_isar_rootless_clean_removes_nested_owned_leftovers(
         user, isar_image, project):
+    """KC-027."""
     engine.isar_project(user, project, "isar-rootless")
     made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
                          "-c", LEFTOVERS)
@@ -196,7 +202,8 @@ def test_docker_isar_rootless_clean_removes_nested_owned_leftovers_KC_027(
     engine.assert_cleaned(result, project)
 
 
-def test_docker_openembedded_build_with_real_bitbake_KC_062(user, images, project):
+def test_docker_openembedded_build_with_real_bitbake(user, images, project):
+    """KC-062."""
     image = docker_image(user, bitbake_test_image(user))
     shutil.copytree(os.path.join(REPO_ROOT, "examples"), os.path.join(project, "examples"),
                     ignore=shutil.ignore_patterns(".bitbake-python", "__pycache__"))

@@ -18,8 +18,12 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REPO_ROOT, write
-from containerhelpers import bitbake_test_image, kas_images, podman_user
+from helpers.containers import bitbake_test_image, kas_images, podman_user
+from helpers.repos import write
+from helpers.run import REPO_ROOT
+
+# Real engine, real images, real builds as the test user kasci.
+pytestmark = [pytest.mark.container, pytest.mark.root, pytest.mark.e2e]
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 RUN_TIMEOUT = 600
@@ -98,7 +102,8 @@ def assert_ok(result):
     assert "Traceback" not in result.stderr, result.stderr
 
 
-def test_openembedded_build_with_real_bitbake_KC_062(user, images, project):
+def test_openembedded_build_with_real_bitbake(user, images, project):
+    """KC-062."""
     image = bitbake_test_image(user)
     shutil.copytree(os.path.join(REPO_ROOT, "examples"), os.path.join(project, "examples"),
                     ignore=shutil.ignore_patterns(".bitbake-python", "__pycache__"))
@@ -124,8 +129,9 @@ def test_openembedded_build_with_real_bitbake_KC_062(user, images, project):
     assert "versions do not match" not in result.stderr
 
 
-def test_default_image_is_localhost_kas_KC_040(user, images, project):
+def test_default_image_is_localhost_kas(user, images, project):
     # No KAS_CONTAINER_IMAGE: kas-container finds the image we built.
+    """KC-040."""
     os.makedirs(os.path.join(project, "conf"))
     write(os.path.join(project, "kas.yml"), "header:\n  version: 23\n")
     chown_tree(user, project)
@@ -156,7 +162,8 @@ unshare --map-auto --map-root-user --mount --pid --fork sh -ec '
 """
 
 
-def test_isar_rootless_nested_userns_and_mounts_KC_061_KC_120(user, images, project):
+def test_isar_rootless_nested_userns_and_mounts(user, images, project):
+    """KC-061, KC-120."""
     isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
@@ -173,9 +180,10 @@ def test_isar_rootless_nested_userns_and_mounts_KC_061_KC_120(user, images, proj
     assert "nested-chown 1000:1000" in lines
 
 
-def test_isar_rootless_is_chosen_from_the_config_KC_026(user, images, project):
+def test_isar_rootless_is_chosen_from_the_config(user, images, project):
     # No flag: build_system of the first config file selects the mode and
     # the kas-isar image; isar-rootless picks podman when none is named.
+    """KC-026."""
     isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "shell", "isar.yml", "-c",
@@ -212,8 +220,9 @@ def assert_cleaned(result, project):
     assert os.path.isdir(os.path.join(project, "build", "conf"))
 
 
-def test_isar_rootless_clean_removes_subordinate_owned_leftovers_KC_027(user, images,
+def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images,
                                                                          project):
+    """KC-027."""
     isar_project(user, project, "isar-rootless")
     made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
                          "-c", LEFTOVERS)
@@ -272,7 +281,8 @@ sudo chmod 0700 /work/build/tmp/work/rootfs
 """
 
 
-def test_isar_privileged_through_sudo_podman_KC_060(user, rootful_isar_image, project):
+def test_isar_privileged_through_sudo_podman(user, rootful_isar_image, project):
+    """KC-060."""
     isar_project(user, project, "isar-privileged")
 
     made = kas_container(user, project, "--isar", "shell", "isar.yml", "-c", ROOT_LEFTOVERS)

@@ -14,8 +14,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import REPO_ROOT, parse_env
-from containerhelpers import kas_images, podman_user
+from helpers.containers import kas_images, podman_user
+from helpers.run import REPO_ROOT, parse_env
 
 ENTRYPOINT = os.path.join(REPO_ROOT, "container-entrypoint")
 
@@ -198,6 +198,8 @@ def report(user, image, options, *args):
     return parse_env(result.stdout)
 
 
+@pytest.mark.root
+@pytest.mark.container
 @pytest.mark.parametrize("flavour", ["kas", "kas-isar"])
 def test_builder_gets_the_callers_ids(user, images, fake_kas, flavour):
     """KC-105/108/109: builder takes USER_ID/GROUP_ID, owns its home, kas
@@ -211,6 +213,8 @@ def test_builder_gets_the_callers_ids(user, images, fake_kas, flavour):
     assert info["pwd"] == "/builder"
 
 
+@pytest.mark.root
+@pytest.mark.container
 @pytest.mark.parametrize("command", ["checkout", "clean", "cleanall", "cleansstate", "diff",
                                      "dump", "for-all-repos", "lock", "menu", "purge", "-l"])
 def test_kas_commands_are_dispatched(user, images, fake_kas, command):
@@ -220,6 +224,8 @@ def test_kas_commands_are_dispatched(user, images, fake_kas, command):
     assert info["uid"] == str(user.uid)
 
 
+@pytest.mark.root
+@pytest.mark.container
 @pytest.mark.parametrize("command", ["bitbake", "bash", "true"])
 def test_other_commands_are_refused(user, images, command):
     """KC-109: a kas-container call (USER_ID set) runs nothing but kas."""
@@ -229,6 +235,8 @@ def test_other_commands_are_refused(user, images, command):
         in result.stderr, result
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_kas_version(user, images):
     """The real kas of the image, run through the entrypoint."""
     result = user.podman_run(images["kas"], "--version", options=kas_container_options(user))
@@ -236,6 +244,8 @@ def test_kas_version(user, images):
     assert result.stdout.startswith("kas 5.5 "), result
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_unknown_term_falls_back_to_xterm(user, images, fake_kas):
     """KC-103."""
     options = kas_container_options(user, extra=fake_kas)
@@ -244,6 +254,8 @@ def test_unknown_term_falls_back_to_xterm(user, images, fake_kas):
     assert report(user, images["kas"], [*options, "-e", "TERM=vt100"])["TERM"] == "vt100"
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_host_timezone(user, images, fake_kas):
     """KC-105: KAS_HOST_TZ naming a zoneinfo file sets the container's zone;
     an unknown one is ignored."""
@@ -257,6 +269,8 @@ def test_host_timezone(user, images, fake_kas):
     assert info["date_zone"] == "UTC"
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_subids_under_keep_id(user, images, fake_kas):
     """KC-106/122: podman keep-id maps host uid+1.. (the subordinate ids)
     to the same ids in the container; builder gets them."""
@@ -267,6 +281,8 @@ def test_subids_under_keep_id(user, images, fake_kas):
     assert info["subgid"] == f"builder:{user.gid + 1}:{gids}"
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_oe_image_has_no_subids(user, images, fake_kas):
     """The mapping and binfmt steps are kas-isar only."""
     info = report(user, images["kas"], kas_container_options(user, extra=fake_kas))
@@ -276,6 +292,8 @@ def test_oe_image_has_no_subids(user, images, fake_kas):
     assert not info["subuid"].startswith(f"builder:{user.uid + 1}:")
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_binfmt_handlers_registered(user, images, fake_kas):
     """KC-101: the qemu handlers of the image are registered at start."""
     result = user.podman_run(
@@ -306,6 +324,8 @@ echo "outer_subgid=$(cut -d: -f2 /etc/subgid)"
 """
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_nested_user_namespace_with_mounts(user, images, fake_kas):
     """KC-120 (isar-rootless with rootless podman): builder enters a nested
     user namespace with its subordinate ids, mounts proc and tmpfs there and
@@ -323,6 +343,8 @@ def test_nested_user_namespace_with_mounts(user, images, fake_kas):
     assert info["outer_owner"] == f"{uid}:{gid}"
 
 
+@pytest.mark.root
+@pytest.mark.container
 @pytest.mark.parametrize("flavour", ["kas", "kas-isar"])
 def test_image_used_directly_runs_any_command(user, images, flavour):
     """KC-100/109 without USER_ID (CI usage): the entrypoint runs as the
@@ -335,6 +357,8 @@ def test_image_used_directly_runs_any_command(user, images, flavour):
     assert result.stdout.split() == ["30000", "builder", "/builder"]
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_gitlab_ci_safe_directories(user, images):
     """KC-104: CI_PROJECT_DIR and GIT_CLONE_PATH become system safe.directory
     entries when the image is used directly."""
@@ -346,6 +370,8 @@ def test_gitlab_ci_safe_directories(user, images):
     assert result.stdout.split() == ["/builds/group/project", "/builds/clone"]
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_no_arguments_start_bash(user, images):
     """KC-109: no arguments: an interactive bash as builder."""
     switch = {} if user.is_me else {"user": user.uid, "group": user.gid, "extra_groups": []}
@@ -358,6 +384,8 @@ def test_no_arguments_start_bash(user, images):
     assert result.stdout == f"bash {user.uid}\n", result
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_rootless_docker_variant_gives_directories_back(user, images, fake_kas):
     """KC-107/109 with KAS_DOCKER_ROOTLESS=1 and a root-owned /repo: the
     mounted directories belong to the user while kas runs and to root (the
@@ -465,6 +493,8 @@ PROXY_CASES = {
 }
 
 
+@pytest.mark.root
+@pytest.mark.container
 def test_oe_git_proxy(user, images):
     """Direct connections without a proxy or for NO_PROXY hosts, CONNECT
     through the proxy (with authorization) otherwise."""

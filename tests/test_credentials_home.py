@@ -14,7 +14,8 @@ import os
 import stat
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
@@ -65,7 +66,8 @@ GITLAB = {"GITLAB_CI": "true", "CI_SERVER_HOST": "gitlab.example.com",
           "CI_REGISTRY_USER": "gitlab-ci-token"}
 
 
-def test_cli070_cli073_gitlab_ci_files(workdir, tmp_path):
+def test_gitlab_ci_files(workdir, tmp_path):
+    """CLI-070, CLI-073."""
     result, copy, home = run_with_home(workdir, tmp_path, CI_PROJECT_DIR=str(workdir),
                                        CI_SERVER_SHELL_SSH_PORT="2222", **GITLAB)
     assert_ok(result)
@@ -84,8 +86,8 @@ def test_cli070_cli073_gitlab_ci_files(workdir, tmp_path):
     assert not os.path.exists(home)
 
 
-def test_cli073_gitlab_rewrite_is_used_by_git(workdir, tmp_path):
-    """The configured ssh URL of the CI server is fetched through the
+def test_gitlab_rewrite_is_used_by_git(workdir, tmp_path):
+    """CLI-073: The configured ssh URL of the CI server is fetched through the
     rewrite (here to a local repository via file://localhost/)."""
     upstream = make_git_repo(tmp_path / "group" / "project")
     commit = git(upstream, "rev-parse", "HEAD")
@@ -107,7 +109,8 @@ def test_cli073_gitlab_rewrite_is_used_by_git(workdir, tmp_path):
     assert "file://localhost/" in (copy / ".gitconfig").read_text()
 
 
-def test_cli062_no_rewrite_when_ssh_is_configured(workdir, tmp_path):
+def test_no_rewrite_when_ssh_is_configured(workdir, tmp_path):
+    """CLI-062."""
     write(tmp_path / "realhome" / ".ssh" / "config", "Host *\n")
     result, copy, _home = run_with_home(workdir, tmp_path, **GITLAB)
     assert_ok(result)
@@ -115,7 +118,8 @@ def test_cli062_no_rewrite_when_ssh_is_configured(workdir, tmp_path):
                                if (copy / ".gitconfig").exists() else "")
 
 
-def test_cli072_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_path):
+def test_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_path):
+    """CLI-072."""
     source = write(tmp_path / "gitconfig", "[user]\n\tname = CI\n")
     result, copy, _home = run_with_home(workdir, tmp_path, GITCONFIG_FILE=source,
                                         CI_PROJECT_DIR=str(workdir), **GITLAB)
@@ -125,7 +129,8 @@ def test_cli072_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_pat
         "[user]\n\tname = CI\n\temail = kas@example.com\n")
 
 
-def test_cli072_credential_helper_with_quotes_stays_one_value(workdir, tmp_path):
+def test_credential_helper_with_quotes_stays_one_value(workdir, tmp_path):
+    """CLI-072."""
     helper = '!f() { echo "username=me"; echo "password=$TOKEN"; }; f'
     result, copy, _home = run_with_home(workdir, tmp_path, GIT_CREDENTIAL_HELPER=helper,
                                         GIT_CREDENTIAL_USEHTTPPATH="true")
@@ -134,7 +139,8 @@ def test_cli072_credential_helper_with_quotes_stays_one_value(workdir, tmp_path)
     assert gitconfig(copy, "credential.useHttpPath") == "true"
 
 
-def test_cli074_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path):
+def test_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path):
+    """CLI-074."""
     write(tmp_path / "realhome" / ".gitconfig", "[user]\n\tname = Runner\n")
     result, copy, _home = run_with_home(workdir, tmp_path, GITHUB_ACTIONS="true",
                                         CI_SERVER_HOST="gitlab.example.com")
@@ -143,7 +149,8 @@ def test_cli074_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path
         "[user]\n\tname = Runner\n\temail = kas@example.com\n")
 
 
-def test_cli072_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path):
+def test_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path):
+    """CLI-072."""
     write(tmp_path / "realhome" / ".gitconfig", "[user]\n\tname = Real\n")
     result, copy, _home = run_with_home(workdir, tmp_path)
     assert_ok(result)
@@ -156,7 +163,8 @@ def test_cli072_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path)
 # AWS (CLI-071)
 
 
-def test_cli071_aws_config_credentials_web_identity_and_sso(workdir, tmp_path):
+def test_aws_config_credentials_web_identity_and_sso(workdir, tmp_path):
+    """CLI-071."""
     aws = tmp_path / "aws"
     config = write(aws / "config", "[profile x]\nregion = eu-west-1\n")
     credentials = write(aws / "credentials", "[default]\naws_secret_access_key = S3CR3T\n")
@@ -179,14 +187,16 @@ def test_cli071_aws_config_credentials_web_identity_and_sso(workdir, tmp_path):
     assert_private(copy)
 
 
-def test_cli071_only_one_of_config_and_credentials_copies_nothing(workdir, tmp_path):
+def test_only_one_of_config_and_credentials_copies_nothing(workdir, tmp_path):
+    """CLI-071."""
     config = write(tmp_path / "aws" / "config", "[default]\n")
     result, copy, _home = run_with_home(workdir, tmp_path, AWS_CONFIG_FILE=config)
     assert_ok(result)
     assert not (copy / ".aws").exists()
 
 
-def test_cli071_broken_aws_config_is_a_clear_error_without_its_content(workdir, tmp_path):
+def test_broken_aws_config_is_a_clear_error_without_its_content(workdir, tmp_path):
+    """CLI-071."""
     config = write(tmp_path / "aws" / "config", "aws_secret_access_key = LEAKME\n")
     credentials = write(tmp_path / "aws" / "credentials", "[default]\n")
     token = write(tmp_path / "oidc-token", "oidc\n")
@@ -200,7 +210,8 @@ def test_cli071_broken_aws_config_is_a_clear_error_without_its_content(workdir, 
     assert "LEAKME" not in result.stderr
 
 
-def test_cli070_broken_registry_auth_file_is_a_clear_error(workdir, tmp_path):
+def test_broken_registry_auth_file_is_a_clear_error(workdir, tmp_path):
+    """CLI-070."""
     auth = write(tmp_path / "auth.json", '{"auths": {"x": "LEAKME"\n')
     result, _copy, _home = run_with_home(workdir, tmp_path, REGISTRY_AUTH_FILE=auth,
                                          **GITLAB)
@@ -217,7 +228,8 @@ def test_cli070_broken_registry_auth_file_is_a_clear_error(workdir, tmp_path):
 @pytest.mark.parametrize("name", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
                                   "AWS_WEB_IDENTITY_TOKEN_FILE", "SSH_PRIVATE_KEY_FILE",
                                   "CI_PROJECT_DIR"])
-def test_env004_missing_path_relative_to_the_current_directory(workdir, tmp_path, name):
+def test_missing_path_relative_to_the_current_directory(workdir, tmp_path, name):
+    """ENV-004."""
     extra = {"GITLAB_CI": "true"} if name == "CI_PROJECT_DIR" else {}
     result, _copy, _home = run_with_home(workdir, tmp_path, **{name: "missing/x"}, **extra)
     assert "Traceback" not in result.stderr, result
@@ -227,7 +239,8 @@ def test_env004_missing_path_relative_to_the_current_directory(workdir, tmp_path
         f'Environment variable "{name}" is set, but the path does not exist: {path}']
 
 
-def test_env004_relative_paths_are_used_not_ignored(workdir, tmp_path):
+def test_relative_paths_are_used_not_ignored(workdir, tmp_path):
+    """ENV-004."""
     write(workdir / "creds" / "netrc", "machine h login u password p\n")
     result, copy, _home = run_with_home(workdir, tmp_path, NETRC_FILE="creds/netrc")
     assert_ok(result)

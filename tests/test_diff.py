@@ -10,8 +10,7 @@ import pty
 import subprocess
 
 import pytest
-from conftest import clean_env, kas_command
-from lockhelpers import (
+from helpers.repos import (
     AUTHOR,
     EMAIL,
     GIT_ENV,
@@ -25,6 +24,7 @@ from lockhelpers import (
     repo_yaml,
     run,
 )
+from helpers.run import clean_env, kas_command
 
 DATE = "2024-03-01 12:00:00"
 
@@ -51,8 +51,8 @@ def text_header(first="old.yml", second="new.yml"):
     return f"kas diff {first} {second}\n---  {first}\n+++  {second}\n"
 
 
-def test_cli161_164_text_report_byte_exact(history):
-    """Issue 16.6: a changed string is a unified diff below its key."""
+def test_text_report_byte_exact(history):
+    """CLI-161, CLI-164: Issue 16.6: a changed string is a unified diff below its key."""
     project, up, second, third = history
     result = project.kas_ok("diff", "old.yml", "new.yml")
     assert result.stdout == text_header() + (
@@ -74,22 +74,24 @@ def test_cli161_164_text_report_byte_exact(history):
         "    with a body\n")
 
 
-def test_cli164_oneline_and_commit_only(history):
+def test_oneline_and_commit_only(history):
+    """CLI-164."""
     project, _, second, third = history
     result = project.kas_ok("diff", "--oneline", "--commit-only", "old.yml", "new.yml")
     assert result.stdout == text_header() + (
         f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")
 
 
-def test_cli164_content_only(history):
+def test_content_only(history):
+    """CLI-164."""
     project, _, _, third = history
     result = project.kas_ok("diff", "--content-only", "old.yml", "new.yml")
     assert result.stdout.endswith(f"+        {third}\n")
     assert "commits diff" not in result.stdout
 
 
-def test_cli163_json_report_byte_exact(history):
-    """Issue 16.6: the message as git stores it, trailing newline included."""
+def test_json_report_byte_exact(history):
+    """CLI-163: Issue 16.6: the message as git stores it, trailing newline included."""
     project, up, second, third = history
     result = project.kas_ok("diff", "--format", "json", "old.yml", "new.yml")
 
@@ -105,7 +107,8 @@ def test_cli163_json_report_byte_exact(history):
     }, indent=4) + "\n"
 
 
-def test_cli165_identical_configs_exit_0(history):
+def test_identical_configs_exit_0(history):
+    """CLI-165."""
     project = history[0]
     result = project.kas_ok("diff", "old.yml", "old.yml")
     assert result.stdout == text_header("old.yml", "old.yml")
@@ -154,8 +157,8 @@ env:
 """
 
 
-def test_cli161_164_missing_keys_lists_and_multiline_strings(tmp_path):
-    """Issue 16.6 text layout: string diffs with hunk headers in column 10
+def test_missing_keys_lists_and_multiline_strings(tmp_path):
+    """CLI-161, CLI-164: Issue 16.6 text layout: string diffs with hunk headers in column 10
     and the text in column 10 (an empty context line stays empty); other
     changes as ``-    key: value``, a multi-line one continuing with the
     sign; null or empty sides (machine "", env.ADDED null) are left out."""
@@ -182,8 +185,8 @@ def test_cli161_164_missing_keys_lists_and_multiline_strings(tmp_path):
         "+    task: fetch\n")
 
 
-def test_cli161_163_json_one_sided_keys_are_reported_with_null(tmp_path):
-    """Issue 16.6: every key only one side has is in values_changed with
+def test_json_one_sided_keys_are_reported_with_null(tmp_path):
+    """CLI-161, CLI-163: Issue 16.6: every key only one side has is in values_changed with
     null on the other side, also when its own value is null."""
     project = Project(tmp_path / "p")
     project.write("a.yml", A_YML)
@@ -206,7 +209,8 @@ def test_cli161_163_json_one_sided_keys_are_reported_with_null(tmp_path):
     }}, indent=4) + "\n"
 
 
-def test_cli162_unknown_commit_is_one_clear_error(history):
+def test_unknown_commit_is_one_clear_error(history):
+    """CLI-162."""
     project, up, _, _ = history
     bogus = "feedfacefeedfacefeedfacefeedfacefeedface"
     project.write("bad.yml", kas_yaml(repo_yaml("up", up, branch="main"))
@@ -218,7 +222,8 @@ def test_cli162_unknown_commit_is_one_clear_error(history):
         f'Could not compute diff for repository "up": First commit ({bogus}) is not valid']
 
 
-def test_cli162_hg_commits(tmp_path):
+def test_hg_commits(tmp_path):
+    """CLI-162."""
     hg_up = HgUpstream(tmp_path / "hgup")
     second = hg_up.commit("second")
     project = Project(tmp_path / "p")
@@ -270,7 +275,7 @@ def tag_project(path, up):
     return project
 
 
-def test_issue16_6_git_tag_change_lists_commits_text(git_tags, tmp_path):
+def test_git_tag_change_lists_commits_text(git_tags, tmp_path):
     """Issue 16.6 / CLI-162: a changed ``tag:`` gets its commit list; the
     repo is not in the work dir yet (kas clones it first).  The date is
     the committer's, in the committer's time zone."""
@@ -292,7 +297,7 @@ def test_issue16_6_git_tag_change_lists_commits_text(git_tags, tmp_path):
         "    second\n")
 
 
-def test_issue16_6_git_tag_change_lists_commits_json(git_tags, tmp_path):
+def test_git_tag_change_lists_commits_json(git_tags, tmp_path):
     """Issue 16.6 / CLI-163: the exact vcs entries of a tag change; the
     message is git's, trailing newline included."""
     up, second, third = git_tags
@@ -308,7 +313,7 @@ def test_issue16_6_git_tag_change_lists_commits_json(git_tags, tmp_path):
     }, indent=4) + "\n"
 
 
-def test_issue16_6_hg_tag_change_lists_commits(tmp_path):
+def test_hg_tag_change_lists_commits(tmp_path):
     """Issue 16.6 / CLI-162: a changed ``tag:`` of a Mercurial repo, not
     in the work dir yet; hg stores messages without a trailing newline."""
     up = HgUpstream(tmp_path / "up")
@@ -330,7 +335,7 @@ def test_issue16_6_hg_tag_change_lists_commits(tmp_path):
         "second", f"Added tag v1 for changeset {up.first[:12]}"]
 
 
-def test_issue16_6_two_repos_separated_by_a_dashes_line(tmp_path):
+def test_two_repos_separated_by_a_dashes_line(tmp_path):
     """Issue 16.6 / CLI-164: ``---`` between the commit lists of a git and
     an hg repo (neither in the work dir yet), with and without --oneline."""
     git_up, hg_up = GitUpstream(tmp_path / "gitup"), HgUpstream(tmp_path / "hgup")
@@ -363,8 +368,8 @@ def test_issue16_6_two_repos_separated_by_a_dashes_line(tmp_path):
         f"@@ h commits diff @@\n{hg_new[:7]} hg moved\n")
 
 
-def test_cli162_hg_commits_given_as_rev_node(tmp_path):
-    """Issue 16.4: an hg ``commit:`` may be ``<rev>:<node>``; the diff
+def test_hg_commits_given_as_rev_node(tmp_path):
+    """CLI-162: Issue 16.4: an hg ``commit:`` may be ``<rev>:<node>``; the diff
     resolves it like a node."""
     hg_up = HgUpstream(tmp_path / "hgup")
     second = hg_up.commit("second")
@@ -424,7 +429,8 @@ def run_on_terminal(project, *args, **env):
     return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
-def test_cli164_colors_on_a_terminal(history):
+def test_colors_on_a_terminal(history):
+    """CLI-164."""
     project, up, _, third = history
     out = run_on_terminal(project, "diff", "--oneline", "old.yml", "new.yml")
     assert "\033[34m@@ config changed @@\033[0m\n" in out
@@ -436,23 +442,24 @@ def test_cli164_colors_on_a_terminal(history):
 
 
 @pytest.mark.parametrize(("args", "env"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
-def test_cli012_no_color_on_a_terminal(history, args, env):
+def test_no_color_on_a_terminal(history, args, env):
+    """CLI-012."""
     project = history[0]
     out = run_on_terminal(project, *args, "diff", "old.yml", "new.yml", **env)
     assert "\033[" not in out
     assert "@@ config changed @@\n" in out
 
 
-def test_cli163_json_always_carries_both_parts(history):
-    """--commit-only/--content-only/--oneline shape the text report only."""
+def test_json_always_carries_both_parts(history):
+    """CLI-163: --commit-only/--content-only/--oneline shape the text report only."""
     project = history[0]
     data = json.loads(project.kas_ok("diff", "--format", "json", "--content-only",
                                      "old.yml", "new.yml").stdout)
     assert list(data) == ["values_changed", "vcs"]
 
 
-def test_cli162_shallow_clone_is_deepened_first(tmp_path):
-    """KAS_CLONE_DEPTH=1 (CLI-086) leaves out the commits in between."""
+def test_shallow_clone_is_deepened_first(tmp_path):
+    """CLI-162: KAS_CLONE_DEPTH=1 (CLI-086) leaves out the commits in between."""
     up = GitUpstream(tmp_path / "up")
     second = up.commit("second")
     third = up.commit("third")

@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, load_config, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, load_config, run_kas
 
 real = os.path.realpath
 
@@ -236,14 +237,15 @@ def example(wd):
     return wd
 
 
-def test_cli141_default_yaml_output_is_byte_exact(example):
+def test_default_yaml_output_is_byte_exact(example):
     """CLI-141: indent 2, `key:` for null, `|` blocks, no `---`, header.includes
     removed, merged version kept, overrides kept, key order = merge order."""
     res = dump(example, "kas.yml")
     assert res.stdout == EXPECTED_YAML
 
 
-def test_cli141_no_document_markers(example):
+def test_no_document_markers(example):
+    """CLI-141."""
     out = dump(example, "kas.yml").stdout
     assert not out.startswith("---")
     assert "\n---" not in out and "\n..." not in out
@@ -254,28 +256,32 @@ def test_cli141_no_document_markers(example):
     assert list(as_json) == list(as_yaml)
 
 
-def test_cli141_indent_4(example):
+def test_indent_4(example):
+    """CLI-141."""
     assert dump(example, "--indent", "4", "kas.yml").stdout == EXPECTED_YAML_INDENT4
 
 
-def test_cli141_sort_sorts_keys_at_all_levels(example):
+def test_sort_sorts_keys_at_all_levels(example):
+    """CLI-141."""
     assert dump(example, "--sort", "kas.yml").stdout == EXPECTED_YAML_SORTED
 
 
-def test_cli141_json_output_is_byte_exact(example):
+def test_json_output_is_byte_exact(example):
+    """CLI-141."""
     res = dump(example, "--format", "json", "kas.yml")
     assert res.stdout == EXPECTED_JSON
     assert res.stdout.endswith("}\n")
 
 
-def test_cli141_json_with_indent_and_sort(example):
+def test_json_with_indent_and_sort(example):
+    """CLI-141."""
     res = dump(example, "--format", "json", "--indent", "4", "--sort", "kas.yml")
     expected = json.loads(EXPECTED_JSON)
     assert res.stdout == json.dumps(expected, indent=4, sort_keys=True) + "\n"
     assert res.stdout.startswith('{\n    "build_system": "oe",\n    "distro": "poky",\n')
 
 
-def test_cli140_stdout_carries_only_the_document(example):
+def test_stdout_carries_only_the_document(example):
     """CLI-140/CLI-010: logs (even at debug level) go to stderr only."""
     res = run_kas("-l", "debug", "dump", "kas.yml", cwd=example)
     assert res.returncode == 0, res
@@ -284,7 +290,8 @@ def test_cli140_stdout_carries_only_the_document(example):
     assert " - DEBUG    - " in res.stderr
 
 
-def test_cli141_small_document_byte_exact(wd):
+def test_small_document_byte_exact(wd):
+    """CLI-141."""
     write(os.path.join(wd, "kas.yml"), """
         header:
           version: 5
@@ -297,7 +304,8 @@ def test_cli141_small_document_byte_exact(wd):
         '{\n "header": {\n  "version": 5\n },\n "machine": "m"\n}\n'
 
 
-def test_cli141_header_includes_removed_other_header_keys_kept(wd):
+def test_header_includes_removed_other_header_keys_kept(wd):
+    """CLI-141."""
     write(os.path.join(wd, "a.yml"), "header:\n  version: 3\n")
     write(os.path.join(wd, "kas.yml"), """
         header:
@@ -308,8 +316,8 @@ def test_cli141_header_includes_removed_other_header_keys_kept(wd):
     assert dump(wd, "kas.yml").stdout == "header:\n  version: 9\n"
 
 
-def test_cli141_top_file_without_header_includes_but_included_file_with(wd):
-    """The merged header.includes (from whichever file) is always removed."""
+def test_top_file_without_header_includes_but_included_file_with(wd):
+    """CLI-141: The merged header.includes (from whichever file) is always removed."""
     write(os.path.join(wd, "b.yml"), "header:\n  version: 3\n")
     write(os.path.join(wd, "a.yml"), "header:\n  version: 3\n  includes: [b.yml]\n")
     write(os.path.join(wd, "kas.yml"), "header:\n  version: 2\nmachine: x\n")
@@ -330,7 +338,8 @@ env:
 """
 
 
-def test_cli144_resolve_env(wd):
+def test_resolve_env(wd):
+    """CLI-144."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="from-environment", EMPTY_IN_ENV="", NULL_SET="set-value")
     env.pop("NULL_UNSET", None)
@@ -347,7 +356,8 @@ def test_cli144_resolve_env(wd):
         "  NULL_SET: set-value\n")
 
 
-def test_cli144_without_resolve_env_the_defaults_are_printed(wd):
+def test_without_resolve_env_the_defaults_are_printed(wd):
+    """CLI-144."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="from-environment", EMPTY_IN_ENV="", NULL_SET="set-value")
     res = dump(wd, "kas.yml", env=env)
@@ -356,7 +366,8 @@ def test_cli144_without_resolve_env_the_defaults_are_printed(wd):
         "UNSET": "default-d", "NULL_SET": None}
 
 
-def test_cli144_resolve_env_json(wd):
+def test_resolve_env_json(wd):
+    """CLI-144."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="x", EMPTY_IN_ENV="")
     env.pop("NULL_SET", None)
@@ -366,7 +377,8 @@ def test_cli144_resolve_env_json(wd):
         "UNSET": "default-d", "NULL_SET": None}
 
 
-def test_cli144_resolve_env_without_env_section(wd):
+def test_resolve_env_without_env_section(wd):
+    """CLI-144."""
     write(os.path.join(wd, "kas.yml"), "header:\n  version: 14\nmachine: m\n")
     res = dump(wd, "--resolve-env", "kas.yml", env=clean_env(MACHINE="x"))
     assert res.stdout == "header:\n  version: 14\nmachine: m\n"
@@ -406,7 +418,8 @@ def product(tmp_path):
     return repo, lib, remote
 
 
-def test_cli143_resolve_local_adds_url_and_commit(product, wd):
+def test_resolve_local_adds_url_and_commit(product, wd):
+    """CLI-143."""
     repo, lib, remote = product
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
     out = yaml.safe_load(res.stdout)
@@ -421,7 +434,8 @@ def test_cli143_resolve_local_adds_url_and_commit(product, wd):
     assert root_repo_warnings(res) == []
 
 
-def test_cli143_resolve_local_null_entry_becomes_a_mapping_in_text(product, wd):
+def test_resolve_local_null_entry_becomes_a_mapping_in_text(product, wd):
+    """CLI-143."""
     repo = product[0]
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
     head = git(repo, "rev-parse", "HEAD")
@@ -432,8 +446,8 @@ def test_cli143_resolve_local_null_entry_becomes_a_mapping_in_text(product, wd):
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
-def test_cli143_resolve_local_without_origin_writes_url_null(tmp_path, wd, fmt):
-    """Issue 16.7: a resolved checkout without an origin remote keeps an
+def test_resolve_local_without_origin_writes_url_null(tmp_path, wd, fmt):
+    """CLI-143: Issue 16.7: a resolved checkout without an origin remote keeps an
     explicit null url next to its commit (YAML: empty value, CLI-141)."""
     repo = make_git_repo(real(str(tmp_path / "product")), {
         "kas.yml": "header:\n  version: 14\nrepos:\n  product:\n"})
@@ -447,14 +461,16 @@ def test_cli143_resolve_local_without_origin_writes_url_null(tmp_path, wd, fmt):
                               f"    url:\n    commit: {head}\n")
 
 
-def test_cli143_without_resolve_local_nothing_is_added(product, wd):
+def test_without_resolve_local_nothing_is_added(product, wd):
+    """CLI-143."""
     repo, lib, _remote = product
     out = yaml.safe_load(dump(wd, os.path.join(repo, "kas.yml")).stdout)
     assert out["repos"]["product"] is None
     assert out["repos"]["lib"] == {"path": lib, "layers": {"meta-lib": None}}
 
 
-def test_cli143_resolve_local_dirty_repository_warns(product, wd):
+def test_resolve_local_dirty_repository_warns(product, wd):
+    """CLI-143."""
     repo = product[0]
     write(os.path.join(repo, "README"), "changed\n")
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
@@ -464,14 +480,15 @@ def test_cli143_resolve_local_dirty_repository_warns(product, wd):
     assert out["repos"]["product"] == {"url": ORIGIN, "commit": git(repo, "rev-parse", "HEAD")}
 
 
-def test_cli143_resolve_local_dirty_local_path_repository_warns(product, wd):
+def test_resolve_local_dirty_local_path_repository_warns(product, wd):
+    """CLI-143."""
     repo, lib, _remote = product
     write(os.path.join(lib, "meta-lib", "README"), "changed\n")
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
     assert root_repo_warnings(res) == ["Repository lib (root repo) contains uncommitted changes."]
 
 
-def test_cli143_resolve_local_outside_version_control(workdir):
+def test_resolve_local_outside_version_control(workdir):
     """CLI-143: not a VCS checkout → WARNING and the entry is unchanged."""
     d = str(workdir)
     write(os.path.join(d, "kas.yml"), """
@@ -510,7 +527,8 @@ def config_of(tmp_path, text, environ=None):
     ("machine: cfg-machine\n", {"KAS_MACHINE": ""}, ""),
     ("", {"KAS_MACHINE": "env-machine"}, "env-machine"),
 ])
-def test_env020_cf400_machine(tmp_path, text, environ, expected):
+def test_machine(tmp_path, text, environ, expected):
+    """ENV-020, CF-400."""
     assert config_of(tmp_path, text, environ).machine() == expected
 
 
@@ -521,7 +539,8 @@ def test_env020_cf400_machine(tmp_path, text, environ, expected):
     ("distro: poky\n", {"KAS_DISTRO": ""}, ""),
     ("", {"KAS_DISTRO": "env-distro"}, "env-distro"),
 ])
-def test_env021_cf401_distro(tmp_path, text, environ, expected):
+def test_distro(tmp_path, text, environ, expected):
+    """ENV-021, CF-401."""
     assert config_of(tmp_path, text, environ).distro() == expected
 
 
@@ -537,11 +556,13 @@ def test_env021_cf401_distro(tmp_path, text, environ, expected):
     ("", {"KAS_TARGET": ""}, ["core-image-minimal"]),
     ("target: []\n", {"KAS_TARGET": "x y"}, ["x", "y"]),
 ])
-def test_env022_cf402_targets(tmp_path, text, environ, expected):
+def test_targets(tmp_path, text, environ, expected):
+    """ENV-022, CF-402."""
     assert config_of(tmp_path, text, environ).targets() == expected
 
 
-def test_env022_cf402_command_line_targets_win(tmp_path):
+def test_command_line_targets_win(tmp_path):
+    """ENV-022, CF-402."""
     config = config_of(tmp_path, "target: [a]\n", {"KAS_TARGET": "x"})
     assert config.targets(["c1", "c2"]) == ["c1", "c2"]
 
@@ -553,11 +574,13 @@ def test_env022_cf402_command_line_targets_win(tmp_path):
     ("task: fetch\n", {"KAS_TASK": ""}, ""),
     ("", {"KAS_TASK": "clean"}, "clean"),
 ])
-def test_env023_cf403_task(tmp_path, text, environ, expected):
+def test_task(tmp_path, text, environ, expected):
+    """ENV-023, CF-403."""
     assert config_of(tmp_path, text, environ).task() == expected
 
 
-def test_env023_cf403_command_line_task_wins(tmp_path):
+def test_command_line_task_wins(tmp_path):
+    """ENV-023, CF-403."""
     config = config_of(tmp_path, "task: fetch\n", {"KAS_TASK": "env"})
     assert config.task("cli") == "cli"
 
@@ -570,11 +593,13 @@ def test_env023_cf403_command_line_task_wins(tmp_path):
     ("build_system: isar-privileged\n", "isar-privileged"),
     ("build_system: isar-rootless\n", "isar-rootless"),
 ])
-def test_cf301_build_system(tmp_path, text, expected):
+def test_build_system(tmp_path, text, expected):
+    """CF-301."""
     assert config_of(tmp_path, text).build_system() == expected
 
 
-def test_cf400_settings_come_from_the_merged_configuration(tmp_path):
+def test_settings_come_from_the_merged_configuration(tmp_path):
+    """CF-400."""
     d = tmp_path / "cfg"
     write(str(d / "inc.yml"), "header:\n  version: 14\nmachine: inc\ndistro: inc\n"
           "target: inc\ntask: inc\n")
@@ -586,7 +611,8 @@ def test_cf400_settings_come_from_the_merged_configuration(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="hg (Mercurial) is not installed")
-def test_cli143_resolve_local_mercurial_repository(tmp_path, wd):
+def test_resolve_local_mercurial_repository(tmp_path, wd):
+    """CLI-143."""
     repo = real(str(tmp_path / "hgproduct"))
     os.makedirs(repo)
     subprocess.run(["hg", "init", repo], check=True)
@@ -606,8 +632,8 @@ def test_cli143_resolve_local_mercurial_repository(tmp_path, wd):
         "Repository product (root repo) contains uncommitted changes."]
 
 
-def test_cli141_strings_that_need_quotes_round_trip(wd):
-    """Strings are unquoted unless the YAML writer needs quotes: the output
+def test_strings_that_need_quotes_round_trip(wd):
+    """CLI-141: Strings are unquoted unless the YAML writer needs quotes: the output
     must read back as the same strings (no int/bool/null/float confusion)."""
     values = {"A": "1", "B": "yes", "C": "null", "D": "", "E": "0x1f", "F": "~",
               "G": "a: b", "H": "- x", "I": "#c", "J": "1.0", "K": "0001",

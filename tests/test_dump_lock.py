@@ -5,7 +5,7 @@ import json
 
 import pytest
 import yaml
-from lockhelpers import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
+from helpers.repos import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
 
 
 @pytest.fixture
@@ -29,15 +29,16 @@ def two_repos(tmp_path, project, up):
     return project, up, hg_up
 
 
-def test_cli145_dump_lock_byte_exact(two_repos):
-    """All managed repos, pinned or not, in config order; local repos left out."""
+def test_dump_lock_byte_exact(two_repos):
+    """CLI-145: All managed repos, pinned or not, in config order; local repos left out."""
     project, up, hg_up = two_repos
     result = project.kas_ok("dump", "--lock", "kas.yml")
     assert result.stdout == lock_yaml({"up": up.first, "hgup": hg_up.first})
     assert "kas.lock.yml" not in listing(project.path)     # dump only prints
 
 
-def test_cli145_dump_lock_json_indent_sort(two_repos):
+def test_dump_lock_json_indent_sort(two_repos):
+    """CLI-145."""
     project, up, hg_up = two_repos
     result = project.kas_ok("dump", "--lock", "--format", "json", "--indent", "3", "--sort",
                             "kas.yml")
@@ -47,7 +48,8 @@ def test_cli145_dump_lock_json_indent_sort(two_repos):
                                  "up": {"commit": up.first}}}}, indent=3) + "\n"
 
 
-def test_cli145_dump_lock_follows_the_lock_file_unless_update(project, up):
+def test_dump_lock_follows_the_lock_file_unless_update(project, up):
+    """CLI-145."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("kas.lock.yml", lock_yaml({"up": up.first}))
     new = up.commit("second")
@@ -62,7 +64,8 @@ def test_cli145_dump_lock_follows_the_lock_file_unless_update(project, up):
     (["--inplace"], "Invalid combination of arguments: --inplace requires --lock"),
     (["-i", "--resolve-env"], "Invalid combination of arguments: --inplace requires --lock"),
 ])
-def test_cli145_146_invalid_combinations(project, up, args, message):
+def test_invalid_combinations(project, up, args, message):
+    """CLI-145, CLI-146."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     result = project.kas("dump", *args, "kas.yml")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -71,17 +74,20 @@ def test_cli145_146_invalid_combinations(project, up, args, message):
         ".git", "kas.yml"]      # checked before anything is fetched
 
 
-def test_cli144_resolve_env_and_lock_exclude_each_other(project):
+def test_resolve_env_and_lock_exclude_each_other(project):
+    """CLI-144."""
     result = project.kas("dump", "--lock", "--resolve-env", "kas.yml")
     assert result.returncode == 2
     assert "not allowed with argument" in result.stderr
 
 
-def test_cli146_help_hides_inplace(project):
+def test_help_hides_inplace(project):
+    """CLI-146."""
     assert "--inplace" not in project.kas_ok("dump", "--help").stdout
 
 
-def test_cli146_inplace_behaves_like_lock(project, up):
+def test_inplace_behaves_like_lock(project, up):
+    """CLI-146."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     result = project.kas_ok("dump", "--lock", "--inplace", "kas.yml")
     assert result.warnings()[0] == ('The --inplace option is deprecated. Migrate to the '
@@ -93,8 +99,8 @@ def test_cli146_inplace_behaves_like_lock(project, up):
 # --- --resolve-refs (CLI-142) for every kind of repo ------------------------------
 
 
-def test_cli142_resolve_refs_every_repo_kind(tmp_path, project, up):
-    """git branch / tag / legacy refspec, hg branch / legacy refspec, and a
+def test_resolve_refs_every_repo_kind(tmp_path, project, up):
+    """CLI-142: git branch / tag / legacy refspec, hg branch / legacy refspec, and a
     repo whose branch and url come from overrides."""
     hg_up = HgUpstream(tmp_path / "hgup")
     up.tag("v1", annotated=True)
@@ -124,7 +130,7 @@ def test_cli142_resolve_refs_every_repo_kind(tmp_path, project, up):
                                    "commit": side.first}
 
 
-def test_cli002_lock_and_diff_are_listed_around_dump(project):
+def test_lock_and_diff_are_listed_around_dump(project):
     """CLI-002: ... diff, dump, ..., lock ... in the help listing."""
     text = project.kas_ok("--help").stdout
     assert text.index("    diff ") < text.index("    dump ") < text.index("    lock ")

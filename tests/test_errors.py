@@ -1,7 +1,8 @@
 """The error hierarchy's messages and exit codes (CLI-020 ... CLI-023)."""
 
 import pytest
-from conftest import clean_env, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, run_kas
 
 from kas.errors import (
     ArgumentsError,
@@ -39,7 +40,7 @@ USER_ERRORS = {
 
 
 @pytest.mark.parametrize("kind", sorted(USER_ERRORS))
-def test_user_errors_exit_2_CLI_021(workdir, kind):
+def test_user_errors_exit_2(workdir, kind):
     """CLI-021: every kind of user error, raised by a real kas run, is one
     ERROR message and exit status 2, without a traceback or bug report."""
     files, env, args, message = USER_ERRORS[kind]
@@ -54,7 +55,7 @@ def test_user_errors_exit_2_CLI_021(workdir, kind):
     assert "This is a bug in kas" not in result.stderr, result
 
 
-def test_usage_errors_exit_2_CLI_021(workdir):
+def test_usage_errors_exit_2(workdir):
     """CLI-021: an error found by the argument parser exits 2 with usage."""
     result = run_kas("bogus", cwd=workdir)
     assert result.returncode == 2, result
@@ -62,19 +63,22 @@ def test_usage_errors_exit_2_CLI_021(workdir):
     assert "kas: error: argument <command>: invalid choice: 'bogus'" in result.stderr, result
 
 
-def test_invalid_combination_wording_CLI_023():
+def test_invalid_combination_wording():
+    """CLI-023."""
     err = ArgumentsError("--inplace requires --lock")
     assert err.log_lines() == ["Invalid combination of arguments: --inplace requires --lock"]
 
 
-def test_failed_command_quotes_words_with_spaces_CLI_022():
+def test_failed_command_quotes_words_with_spaces():
+    """CLI-022."""
     assert format_command(["git", "commit", "-m", "a message"]) == \
         "git commit -m 'a message'"
     err = CommandError(["git", "commit", "-m", "a message"], 128)
     assert err.log_lines() == ["Command \"git commit -m 'a message'\" failed with error 128"]
 
 
-def test_failed_command_with_captured_stderr_CLI_022():
+def test_failed_command_with_captured_stderr():
+    """CLI-022."""
     err = CommandError(["git", "fetch"], 1, stderr="fatal: no remote\n", cwd="/w/repo")
     assert err.log_lines() == [
         'Command "/w/repo$ git fetch" failed:\nfatal: no remote',
@@ -82,7 +86,8 @@ def test_failed_command_with_captured_stderr_CLI_022():
     ]
 
 
-def test_validation_error_lists_violations_then_the_summary_CF_011():
+def test_validation_error_lists_violations_then_the_summary():
+    """CF-011."""
     err = ConfigValidationError("/p/kas.yml", ["first", "second"])
     assert err.log_lines() == [
         "first", "second",

@@ -8,7 +8,7 @@ in test_real_bitbake.py."""
 import os
 
 import pytest
-from conftest import REPO_ROOT, load_config
+from helpers.run import REPO_ROOT, load_config
 
 
 def example(name):

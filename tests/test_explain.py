@@ -12,7 +12,8 @@ import json
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 BASE = """\
 header:
@@ -100,7 +101,7 @@ def comments(text):
     return result
 
 
-def test_issue18_1_every_leaf_names_its_source(tree):
+def test_every_leaf_names_its_source(tree):
     """Issue 18.1: file:line relative to the work dir, repo:path:line for
     files of a repo include (at every depth), lock, env, default; replaced
     values listed in merge order."""
@@ -122,8 +123,8 @@ def test_issue18_1_every_leaf_names_its_source(tree):
     assert notes["  version: 14"] == ".config.yaml:2 (the highest of 6 files)"
 
 
-def test_issue18_1_explained_document_is_the_dump_plus_what_kas_fills_in(tree):
-    """The comments change nothing: the annotated document loads as the
+def test_explained_document_is_the_dump_plus_what_kas_fills_in(tree):
+    """issue 18.1: The comments change nothing: the annotated document loads as the
     plain dump with the environment override and the defaults applied; the
     plain dump itself has no comments."""
     plain = explain(tree["work"], KAS_MACHINE="qemux86-64")
@@ -134,8 +135,8 @@ def test_issue18_1_explained_document_is_the_dump_plus_what_kas_fills_in(tree):
     assert explained == expected
 
 
-def test_issue18_1_key_set_three_times(tree):
-    """--explain=KEY: each file that set the key in merge order, then the
+def test_key_set_three_times(tree):
+    """issue 18.1: --explain=KEY: each file that set the key in merge order, then the
     final value; the config argument after it stays the config."""
     out = explain(tree["work"], "--explain=local_conf_header.10-hello", ".config.yaml")
     assert out == ("local_conf_header.10-hello\n"
@@ -145,8 +146,8 @@ def test_issue18_1_key_set_three_times(tree):
                    '  = "C"\n')
 
 
-def test_issue18_1_repo_commit_shows_the_lock_pin(tree):
-    """A repo's commit comes from the lock file's override (CF-706)."""
+def test_repo_commit_shows_the_lock_pin(tree):
+    """issue 18.1: A repo's commit comes from the lock file's override (CF-706)."""
     out = explain(tree["work"], "--explain=repos.bsp.commit", "--format", "json")
     assert json.loads(out) == {
         "key": ["repos", "bsp", "commit"],
@@ -156,7 +157,8 @@ def test_issue18_1_repo_commit_shows_the_lock_pin(tree):
         "value": tree["commit"]}
 
 
-def test_issue18_1_env_override_and_default_chains(tree):
+def test_env_override_and_default_chains(tree):
+    """issue 18.1."""
     out = explain(tree["work"], "--explain=machine", KAS_MACHINE="qemux86-64")
     assert out == ("machine\n"
                    '  bsp:kas/base.yml:5  "qemuarm"\n'
@@ -167,8 +169,8 @@ def test_issue18_1_env_override_and_default_chains(tree):
         'distro\n  default  "nodistro"\n  = "nodistro"\n'
 
 
-def test_issue18_1_json_input(workdir):
-    """JSON files (tab-indented too, which YAML parsers refuse) get lines."""
+def test_json_input(workdir):
+    """issue 18.1: JSON files (tab-indented too, which YAML parsers refuse) get lines."""
     write(workdir / "kas.json", '{\n\t"header": {\n\t\t"version": 14,\n'
                                 '\t\t"includes": ["inc.json"]\n\t},\n'
                                 '\t"local_conf_header": {\n\t\t"a": "top",\n'
@@ -182,8 +184,8 @@ def test_issue18_1_json_input(workdir):
     assert notes["machine: m"] == "inc.json:8"
 
 
-def test_issue18_1_replaced_mapping_drops_earlier_leaves(workdir):
-    """INC-053: a null replaces a repo's mapping; its old keys are gone and
+def test_replaced_mapping_drops_earlier_leaves(workdir):
+    """INC-053, issue 18.1: a null replaces a repo's mapping; its old keys are gone and
     the chain of the removed key shows the replacement."""
     write(workdir / "a.yml", "header:\n  version: 14\nrepos:\n  r:\n    path: x\n")
     write(workdir / "b.yml", "header:\n  version: 14\n  includes: [a.yml]\n"
@@ -194,7 +196,8 @@ def test_issue18_1_replaced_mapping_drops_earlier_leaves(workdir):
         'repos.r.path\n  a.yml:5  "x"\n  b.yml:5  repos.r: null\n  = null\n')
 
 
-def test_issue18_1_sort_and_indent_apply(workdir):
+def test_sort_and_indent_apply(workdir):
+    """issue 18.1."""
     write(workdir / "k.yml", "header:\n  version: 14\nmachine: m\nlocal_conf_header:\n"
                              "  z: '1'\n  a: '2'\n")
     out = explain(workdir, "--explain", "--sort", "--indent", "4", "k.yml")
@@ -210,7 +213,8 @@ def test_issue18_1_sort_and_indent_apply(workdir):
     (["--explain", "--lock"],
      "Invalid combination of arguments: --explain cannot be used with --lock"),
 ])
-def test_issue18_1_bad_arguments(workdir, args, message):
+def test_bad_arguments(workdir, args, message):
+    """issue 18.1."""
     write(workdir / "k.yml", "header:\n  version: 14\n")
     res = run_kas("dump", *args, "k.yml", cwd=workdir, env=env())
     assert res.returncode == 2, res
@@ -219,8 +223,8 @@ def test_issue18_1_bad_arguments(workdir, args, message):
     assert res.stdout == ""
 
 
-def test_issue18_1_positions_of_anchors_and_merge_keys(workdir):
-    """``<<: *base`` takes the anchored keys' lines."""
+def test_positions_of_anchors_and_merge_keys(workdir):
+    """issue 18.1: ``<<: *base`` takes the anchored keys' lines."""
     write(workdir / "k.yml", "header:\n  version: 14\nenv: &base\n  M1: one\n"
                              "local_conf_header:\n  <<: *base\n  m2: two\n")
     out = explain(workdir, "--explain", "k.yml")

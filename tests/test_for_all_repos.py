@@ -11,7 +11,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import KasResult, clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import KasResult, assert_user_error, clean_env, kas_command, kas_ok, run_kas
 
 real = os.path.realpath
 
@@ -158,40 +159,43 @@ def expected_variables(work, upstream):
             remote("locked", commit=c1, branch="feature")]
 
 
-def test_cli131_env110_repo_variables_reflect_the_configuration(many, upstream):
-    """Name property else key; configured refs (after overrides and lock file), not
+def test_repo_variables_reflect_the_configuration(many, upstream):
+    """CLI-131, ENV-110:
+    Name property else key; configured refs (after overrides and lock file), not
     resolved SHAs; url and commit empty for the local repo."""
     work, seen, _result, _command = many
     assert [repo_variables(env) for _cwd, env in seen] == expected_variables(work, upstream)
 
 
-def test_cli131_exactly_the_seven_repo_variables(many):
-    """No KAS_REPO_REVISION or similar."""
+def test_exactly_the_seven_repo_variables(many):
+    """CLI-131: No KAS_REPO_REVISION or similar."""
     _work, seen, _result, _command = many
     assert all(sorted(repo_variables(env)) == sorted(REPO_VARIABLES) for _cwd, env in seen)
 
 
-def test_cli130_runs_in_each_repo_directory_in_configuration_order(many):
+def test_runs_in_each_repo_directory_in_configuration_order(many):
+    """CLI-130."""
     work, seen, _result, _command = many
     expected = [work] + [os.path.join(work, name) for name in ORDER[1:]]
     assert [cwd for cwd, _env in seen] == expected
 
 
-def test_cli130_info_line_before_each_command(many):
+def test_info_line_before_each_command(many):
+    """CLI-130."""
     _work, seen, result, command = many
     logged = [line for line in info_lines(result) if line.endswith(f"$ {command}")]
     assert logged == [f"{env['KAS_REPO_PATH']}$ {command}" for _cwd, env in seen]
 
 
-def test_cli130_command_runs_in_the_build_environment(many):
-    """The managed environment plus what the init script exported."""
+def test_command_runs_in_the_build_environment(many):
+    """CLI-130: The managed environment plus what the init script exported."""
     _work, seen, _result, _command = many
     assert all(env.get("FROM_INIT") == "1" for _cwd, env in seen)
     assert all(env.get("GIT_TERMINAL_PROMPT") == "false" for _cwd, env in seen)
 
 
-def test_cli131_repo_path_of_a_local_repo_with_path(workdir):
-    """A url-less repo with ``path``: path below KAS_WORK_DIR, url and commit empty."""
+def test_repo_path_of_a_local_repo_with_path(workdir):
+    """CLI-131: A url-less repo with ``path``: path below KAS_WORK_DIR, url and commit empty."""
     os.makedirs(workdir / "lib")
     project(workdir, "  this:\n  lib:\n    path: lib\n    commit: 0123456789abcdef\n")
     log = workdir.parent / "lib.log"
@@ -211,17 +215,18 @@ def three_local_repos(workdir):
     project(workdir, "  a:\n  b:\n    path: b\n  c:\n    path: c\n")
 
 
-def test_cli132_first_failure_stops_the_iteration(workdir):
+def test_first_failure_stops_the_iteration(workdir):
+    """CLI-132."""
     three_local_repos(workdir)
     log = workdir.parent / "names.log"
     command = f'echo "$KAS_REPO_NAME" >> "{log}"; [ "$KAS_REPO_NAME" != b ] || exit 3'
     result = run_kas("for-all-repos", "kas.yml", command, cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [f'Command "{command}" failed with error 3']
+    assert_user_error(result, f'Command "{command}" failed with error 3')
     assert log.read_text() == "a\nb\n"
 
 
-def test_cli130_skip_setup_environ_needs_no_init_script(workdir):
+def test_skip_setup_environ_needs_no_init_script(workdir):
+    """CLI-130."""
     for name in ("b", "c"):
         os.makedirs(workdir / name)
     project(workdir, "  a:\n  b:\n    path: b\n  c:\n    path: c\n", script=False)
@@ -236,14 +241,13 @@ def test_cli130_skip_setup_environ_needs_no_init_script(workdir):
 
 # --- -E / --preserve-env (CLI-330) --------------------------------------------------
 
-def test_cli330_preserve_env_needs_a_tty(workdir):
+def test_preserve_env_needs_a_tty(workdir):
+    """CLI-330."""
     project(workdir, "  this:\n")
     for option in ("-E", "--preserve-env"):
         result = run_kas("for-all-repos", option, "kas.yml", "true", cwd=workdir,
                          env=kas_env())
-        assert result.returncode == 2, result
-        assert "Traceback" not in result.stderr, result
-        assert result.errors() == ["--preserve-env can only be run from a tty"]
+        assert_user_error(result, "--preserve-env can only be run from a tty")
 
 
 def ignored_variables(tmp_path):
@@ -258,8 +262,8 @@ def ignored_variables(tmp_path):
 
 
 @pytest.mark.parametrize("credentials", [True, False], ids=["credentials", "plain"])
-def test_cli330_preserve_env_on_a_tty(workdir, tmp_path, credentials):
-    """The caller's variables are visible, each credential variable that is set
+def test_preserve_env_on_a_tty(workdir, tmp_path, credentials):
+    """CLI-330: The caller's variables are visible, each credential variable that is set
     is ignored with a warning, and HOME is still the private one."""
     project(workdir, "  this:\n")
     log = tmp_path / "tty.log"
@@ -283,7 +287,8 @@ def test_cli330_preserve_env_on_a_tty(workdir, tmp_path, credentials):
 # --- interruption (CLI-340, CLI-342) ------------------------------------------
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
-def test_cli340_a_signal_stops_the_command_and_kas_exits_130(workdir, signum):
+def test_a_signal_stops_the_command_and_kas_exits_130(workdir, signum):
+    """CLI-340."""
     import signal
     import time
 

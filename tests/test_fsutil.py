@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from conftest import read, write
+from helpers.repos import read, write
 
 from kas import fsutil
 

@@ -28,7 +28,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\n'
 
@@ -186,7 +187,7 @@ def ref_kinds_run(upstream, tmp_path_factory):
 # CLI-080, CLI-088: where repos are cloned; the second run clones and fetches nothing
 
 
-def test_clone_to_work_dir_then_no_clone_no_fetch_cli080_cli088(workdir, own_upstream):
+def test_clone_to_work_dir_then_no_clone_no_fetch(workdir, own_upstream):
     """CLI-080: cloned to <KAS_WORK_DIR>/<name>; CLI-088 step 5: a later run
     finds commit, tag and branch locally ("already contains") and does not
     touch the upstream, which is proven by deleting it."""
@@ -213,7 +214,7 @@ def test_clone_to_work_dir_then_no_clone_no_fetch_cli080_cli088(workdir, own_ups
     assert head(workdir / "tracking") == up.c2
 
 
-def test_clone_to_relative_and_absolute_path_cli080(workdir, upstream, tmp_path):
+def test_clone_to_relative_and_absolute_path(workdir, upstream, tmp_path):
     """CLI-080: ``path`` relative to KAS_WORK_DIR, or absolute."""
     absolute = tmp_path / "elsewhere" / "abs"
     setup_project(workdir, {"rel": remote(upstream.path, commit=upstream.c1,
@@ -234,7 +235,7 @@ def test_clone_to_relative_and_absolute_path_cli080(workdir, upstream, tmp_path)
 
 
 @pytest.mark.parametrize("name", REF_KIND_NAMES)
-def test_checkout_of_reference_kind_cli090(ref_kinds_run, upstream, name):
+def test_checkout_of_reference_kind(ref_kinds_run, upstream, name):
     """CLI-090 steps 4-7: tags and commits detached (an annotated tag at
     its commit; tag+commit accepts the commit id and the tag object id),
     branches on a local branch made at origin/<branch> (``refs/heads/``
@@ -250,7 +251,7 @@ def test_checkout_of_reference_kind_cli090(ref_kinds_run, upstream, name):
             if line.startswith(f"Repository {name} checked out to ")]
 
 
-def test_reference_kind_warnings_cli082(ref_kinds_run):
+def test_reference_kind_warnings(ref_kinds_run):
     """CLI-082: unpinned and legacy refspec warnings, once per repo."""
     _, result = ref_kinds_run
     expected = [
@@ -264,7 +265,7 @@ def test_reference_kind_warnings_cli082(ref_kinds_run):
     assert sorted(result.warnings()) == sorted(expected)
 
 
-def test_dump_resolve_refs_cli142(ref_kinds_run, upstream):
+def test_dump_resolve_refs(ref_kinds_run, upstream):
     """CLI-142: every managed repo gets the full commit id of its ref in
     ``commit:`` (branch/tag kept; legacy refspec replaced by the id), the
     ``overrides`` section is dropped, the local repo is left alone."""
@@ -280,7 +281,7 @@ def test_dump_resolve_refs_cli142(ref_kinds_run, upstream):
         assert dumped == dict(entry, commit=expected_head), name
 
 
-def test_branch_named_like_a_commit_id_cli090_step8(workdir, tmp_path):
+def test_branch_named_like_a_commit_id_step8(workdir, tmp_path):
     """CLI-090 step 8: a branch whose name is the 40-hex id of another
     commit can be checked out, and a commit pin with that id checks out
     the commit, not the (now local) branch of that name."""
@@ -326,7 +327,7 @@ def error_cases(up):
 
 
 @pytest.mark.parametrize("name", tuple(error_cases(NO_UPSTREAM)))
-def test_checkout_errors_cli090_cli091(workdir, upstream, name):
+def test_checkout_errors(workdir, upstream, name):
     """CLI-090 steps 3-5, CLI-091: one ERROR with the exact text, exit 2,
     no traceback (CLI-020, CLI-021)."""
     entry, message = error_cases(upstream)[name]
@@ -334,7 +335,7 @@ def test_checkout_errors_cli090_cli091(workdir, upstream, name):
     assert checkout_fails(workdir).errors() == [message]
 
 
-def test_tag_not_found_cli090_step4(workdir, upstream):
+def test_tag_not_found_step4(workdir, upstream):
     """CLI-090 step 4: a tag missing from the (existing) work copy; the
     fetch step is skipped so the checkout step sees it first."""
     subprocess.run(["git", "clone", "-q", upstream.path, str(workdir / "up")], check=True)
@@ -343,7 +344,7 @@ def test_tag_not_found_cli090_step4(workdir, upstream):
     assert result.errors() == ['Tag "nope" cannot be found in repository "up"']
 
 
-def test_short_commit_warning_cli091(workdir, upstream):
+def test_short_commit_warning(workdir, upstream):
     """CLI-091: an abbreviated commit id works but warns on two lines."""
     short = upstream.c1[:12]
     setup_project(workdir, {"up": remote(upstream.path, commit=short)})
@@ -354,7 +355,7 @@ def test_short_commit_warning_cli091(workdir, upstream):
     assert head(workdir / "up") == upstream.c1
 
 
-def test_fetch_failure_leaves_nothing_behind_cli023_cli088(workdir, tmp_path):
+def test_fetch_failure_leaves_nothing_behind(workdir, tmp_path):
     """CLI-023/CLI-088: ``Fetching of repo: "<name>" failed: <git stderr>``
     for a URL that is not a repository, exit 2; the failed clone leaves
     neither the repo directory nor its partial clone."""
@@ -368,7 +369,7 @@ def test_fetch_failure_leaves_nothing_behind_cli023_cli088(workdir, tmp_path):
     assert partials(workdir, "bad") == []
 
 
-def test_branch_commit_not_yet_in_local_branch_is_fetched_cli088_step5(workdir,
+def test_branch_commit_not_yet_in_local_branch_is_fetched_step5(workdir,
                                                                         own_upstream):
     """CLI-088 step 5: with branch and commit, a commit that exists locally
     but is not contained in the local origin/<branch> makes kas fetch
@@ -453,7 +454,7 @@ def git_calls(lines, cwd, command):
 
 
 @pytest.mark.parametrize("name", tuple(command_cases(NO_UPSTREAM)))
-def test_fetch_command_cli086_cli088_step6(command_log, upstream, name):
+def test_fetch_command_step6(command_log, upstream, name):
     """CLI-088 step 6 / CLI-086: the refspec fetched for each kind of ref."""
     workdirs, lines = command_log
     _, shallow, _, fetch = command_cases(upstream)[name]
@@ -469,7 +470,7 @@ def is_clone_target(path, name):
 
 
 @pytest.mark.parametrize("name", tuple(command_cases(NO_UPSTREAM)))
-def test_clone_command_cli085_cli086(command_log, upstream, name):
+def test_clone_command(command_log, upstream, name):
     """CLI-085/CLI-086: ``git clone -q [--depth N --branch B] -- <url> <dir>``
     (the directory is the repo path or its temporary partial clone)."""
     workdirs, lines = command_log
@@ -483,8 +484,8 @@ def test_clone_command_cli085_cli086(command_log, upstream, name):
 # CLI-044, CLI-088: --update
 
 
-def test_update_moves_only_unpinned_repos_cli044_cli088(workdir, own_upstream):
-    """Upstream moves on (new commit on main, tag ``light`` moved to it).
+def test_update_moves_only_unpinned_repos(workdir, own_upstream):
+    """CLI-044, CLI-088: Upstream moves on (new commit on main, tag ``light`` moved to it).
     Without --update the branch and tag repos are "already contains" and
     stay; with --update they are fetched ("updated") and end at the new
     state, without the unpinned warnings (CLI-082); a commit-pinned repo
@@ -520,7 +521,7 @@ def test_update_moves_only_unpinned_repos_cli044_cli088(workdir, own_upstream):
 # CLI-090 step 2, CLI-043: dirty work trees
 
 
-def test_dirty_repo_kept_unless_force_checkout_cli043_cli090(workdir, upstream):
+def test_dirty_repo_kept_unless_force_checkout(workdir, upstream):
     """CLI-090 step 2: a modified tracked file blocks the checkout with a
     WARNING and is kept; CLI-043: --force-checkout discards it and checks
     out the configured commit."""
@@ -541,7 +542,7 @@ def test_dirty_repo_kept_unless_force_checkout_cli043_cli090(workdir, upstream):
     assert head(workdir / "up") == upstream.c2
 
 
-def test_staged_change_is_dirty_cli090_step2(workdir, upstream):
+def test_staged_change_is_dirty_step2(workdir, upstream):
     """CLI-090 step 2 names ``git diff --stat`` (unstaged changes only); we
     also count staged changes as local modifications, so a staged file is
     never carried into or lost by a checkout (deliberate deviation)."""
@@ -561,7 +562,7 @@ def test_staged_change_is_dirty_cli090_step2(workdir, upstream):
 # CLI-083, CLI-085: origin URL
 
 
-def test_origin_follows_configured_url_cli085(workdir, upstream, tmp_path):
+def test_origin_follows_configured_url(workdir, upstream, tmp_path):
     """CLI-085: a changed ``url`` (another clone of the same upstream)
     becomes the origin of the existing work copy."""
     setup_project(workdir, {"up": remote(upstream.path, branch="main")})
@@ -575,7 +576,7 @@ def test_origin_follows_configured_url_cli085(workdir, upstream, tmp_path):
     assert git(workdir / "up", "remote", "get-url", "origin") == mirror
 
 
-def test_premirrors_rewrite_url_env030_cli083(workdir, upstream):
+def test_premirrors_rewrite_url(workdir, upstream):
     """ENV-030/CLI-083: the first rule whose regex matches at the start of
     the URL is applied; malformed lines (not exactly two fields) are
     ignored; origin is the effective URL."""
@@ -605,8 +606,8 @@ def assert_uses_reference(repo, reference):
     assert os.path.realpath(os.path.join(reference, "objects")) in paths
 
 
-def test_reference_repo_cli084_env012(workdir, upstream, tmp_path):
-    """The reference dir is created if missing (ENV-012); the bare, full
+def test_reference_repo(workdir, upstream, tmp_path):
+    """CLI-084: The reference dir is created if missing (ENV-012); the bare, full
     reference clone is named after the configured (not the mirrored) URL
     and is not shallow even with KAS_CLONE_DEPTH; the work copy borrows
     its objects and has the effective URL as origin (CLI-083)."""
@@ -624,8 +625,8 @@ def test_reference_repo_cli084_env012(workdir, upstream, tmp_path):
     assert head(workdir / "up") == upstream.c2
 
 
-def test_reference_dir_shared_by_concurrent_runs_cli084(upstream, tmp_path):
-    """Two kas instances creating the same reference repo at once both
+def test_reference_dir_shared_by_concurrent_runs(upstream, tmp_path):
+    """CLI-084: Two kas instances creating the same reference repo at once both
     succeed and leave exactly one reference repo, no temporary clones."""
     ref_dir = tmp_path / "refs"
     ref_dir.mkdir()
@@ -652,8 +653,8 @@ def test_reference_dir_shared_by_concurrent_runs_cli084(upstream, tmp_path):
 # CLI-086, ENV-032: shallow clones
 
 
-def test_clone_depth_shallow_cli086_env032(workdir, upstream):
-    """KAS_CLONE_DEPTH=1: shallow clones; branch+commit with a commit
+def test_clone_depth_shallow(workdir, upstream):
+    """CLI-086, ENV-032: KAS_CLONE_DEPTH=1: shallow clones; branch+commit with a commit
     below the (shallow) branch head works because the contains check is
     skipped; legacy refspec repos are cloned in full with a warning."""
     url = "file://" + upstream.path      # local paths would ignore --depth
@@ -672,8 +673,8 @@ def test_clone_depth_shallow_cli086_env032(workdir, upstream):
 
 
 @pytest.mark.parametrize("depth", ["one", "-1"])
-def test_clone_depth_not_a_number_cli086_env032(workdir, upstream, depth):
-    """ENV-032/CLI-023: only non-negative integers are accepted."""
+def test_clone_depth_not_a_number(workdir, upstream, depth):
+    """CLI-086: ENV-032/CLI-023: only non-negative integers are accepted."""
     setup_project(workdir, {"up": remote(upstream.path, branch="main")})
     result = checkout_fails(workdir, env=clean_env(KAS_CLONE_DEPTH=depth))
     assert result.errors() == ["KAS_CLONE_DEPTH must be a number"]
@@ -683,7 +684,7 @@ def test_clone_depth_not_a_number_cli086_env032(workdir, upstream, depth):
 # atomic clones and parallel fetch (CLI-087, CLI-088 step 2)
 
 
-def test_stale_partial_clone_is_replaced_cli088(workdir, upstream):
+def test_stale_partial_clone_is_replaced(workdir, upstream):
     """CLI-088, issue 21.1: a partial clone left by a killed run (nobody
     holds its owner lock) is removed, the clone succeeds and no partial
     directory remains."""
@@ -728,7 +729,7 @@ def test_partial_clone_of_a_live_process_is_left_alone(workdir, upstream):
     assert partials(workdir, "up") == []
 
 
-def test_parallel_fetch_reports_the_failing_repo_cli087(workdir, upstream, tmp_path):
+def test_parallel_fetch_reports_the_failing_repo(workdir, upstream, tmp_path):
     """CLI-087: one bad URL among several repos fails the run with that
     repo's fetch error (CLI-023), exit 2."""
     missing = tmp_path / "no-such-repo"
@@ -742,8 +743,8 @@ def test_parallel_fetch_reports_the_failing_repo_cli087(workdir, upstream, tmp_p
     assert not os.path.exists(workdir / "bad")
 
 
-def test_fetch_jobs_one_cli087(workdir, upstream):
-    """KAS_FETCH_JOBS=1 (one fetch at a time) still fetches every repo."""
+def test_fetch_jobs_one(workdir, upstream):
+    """CLI-087: KAS_FETCH_JOBS=1 (one fetch at a time) still fetches every repo."""
     repos = {f"r{i}": remote(upstream.path, commit=upstream.c1) for i in range(4)}
     setup_project(workdir, repos)
     checkout(workdir, env=clean_env(KAS_FETCH_JOBS="1"))
@@ -755,7 +756,7 @@ def test_fetch_jobs_one_cli087(workdir, upstream):
 # CLI-040, CLI-042: --skip
 
 
-def test_skip_repos_checkout_leaves_default_branch_cli042(workdir, upstream):
+def test_skip_repos_checkout_leaves_default_branch(workdir, upstream):
     """CLI-040/CLI-042: ``--skip repos_checkout`` fetches but does not
     check out, so the fresh clone stays on the upstream default branch."""
     setup_project(workdir, {"up": remote(upstream.path, branch="side")})
@@ -765,7 +766,7 @@ def test_skip_repos_checkout_leaves_default_branch_cli042(workdir, upstream):
     assert not [line for line in infos(result) if " checked out to " in line]
 
 
-def test_skip_unknown_step_is_argument_error_cli042(workdir, upstream):
+def test_skip_unknown_step_is_argument_error(workdir, upstream):
     """CLI-042/CLI-021: an unknown step is an argparse error listing the
     choices, exit 2, before anything is fetched."""
     setup_project(workdir, {"up": remote(upstream.path, branch="side")})
@@ -778,7 +779,7 @@ def test_skip_unknown_step_is_argument_error_cli042(workdir, upstream):
     assert not os.path.exists(workdir / "up")
 
 
-def test_debug_level_logs_every_command_cli013(workdir, upstream):
+def test_debug_level_logs_every_command(workdir, upstream):
     """CLI-013: ``<cwd>$ <command>`` for each external command at debug level."""
     setup_project(workdir, {"up": remote(upstream.path, commit=upstream.c1)})
     result = run_kas("-l", "debug", "checkout", "kas.yml", cwd=workdir)
@@ -792,8 +793,8 @@ def test_debug_level_logs_every_command_cli013(workdir, upstream):
     assert "execute repos_checkout" in lines
 
 
-def test_directory_that_is_not_a_checkout_is_refused_cli080(tmp_path, upstream):
-    """A plain directory at a repo's path inside the user's own git project
+def test_directory_that_is_not_a_checkout_is_refused(tmp_path, upstream):
+    """CLI-080: A plain directory at a repo's path inside the user's own git project
     must not make kas run git there: git would act on the user's project
     (set its origin, check out another commit)."""
     project = tmp_path / "project"

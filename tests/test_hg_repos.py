@@ -21,7 +21,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, kas_ok, read, run_kas, write
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
 DATE = "1600000000 0"
@@ -111,7 +112,8 @@ def failed(result):
     ({"branch": "feat"}, "F2", "feat"),
     ({"branch": "feat", "commit": "F1"}, "F1", "feat"),
 ], ids=["commit", "tag", "branch", "branch+commit"])
-def test_clone_and_checkout_CLI_088_CLI_090(project, upstream, ref, expected, branch):
+def test_clone_and_checkout(project, upstream, ref, expected, branch):
+    """CLI-088, CLI-090."""
     nodes = {"A": upstream.a, "F1": upstream.f1, "F2": upstream.f2}
     project.config(**{key: nodes.get(value, value) for key, value in ref.items()})
     result = project.checkout_ok()
@@ -126,12 +128,14 @@ def test_clone_and_checkout_CLI_088_CLI_090(project, upstream, ref, expected, br
     ({"tag": "nope"}, 'Tag "nope" cannot be found in repository "up"'),
     ({"branch": "nope"}, 'Branch "nope" cannot be found in repository "up"'),
 ], ids=["tag", "branch"])
-def test_missing_tag_or_branch_CLI_090(project, ref, message):
+def test_missing_tag_or_branch(project, ref, message):
+    """CLI-090."""
     project.config(**ref)
     assert failed(project.run("checkout")) == [message]
 
 
-def test_short_commit_warns_CLI_091(project, upstream):
+def test_short_commit_warns(project, upstream):
+    """CLI-091."""
     short = upstream.a[:12]
     project.config(commit=short)
     result = project.checkout_ok()
@@ -142,7 +146,8 @@ def test_short_commit_warns_CLI_091(project, upstream):
 
 
 @pytest.mark.parametrize("commit", ["v1", "feat"], ids=["tag-name", "branch-name"])
-def test_suspicious_commit_is_an_error_CLI_091(project, upstream, commit):
+def test_suspicious_commit_is_an_error(project, upstream, commit):
+    """CLI-091."""
     resolved = upstream.a if commit == "v1" else upstream.f2
     project.config(commit=commit)
     assert failed(project.run("checkout")) == [
@@ -153,7 +158,8 @@ def test_suspicious_commit_is_an_error_CLI_091(project, upstream, commit):
 # later runs
 
 
-def test_pinned_commit_needs_no_upstream_on_second_run_CLI_088(project, upstream, tmp_path):
+def test_pinned_commit_needs_no_upstream_on_second_run(project, upstream, tmp_path):
+    """CLI-088."""
     project.url = upstream.copy(tmp_path / "copy")
     project.config(commit=upstream.f1)
     project.checkout_ok()
@@ -164,8 +170,9 @@ def test_pinned_commit_needs_no_upstream_on_second_run_CLI_088(project, upstream
     assert project.parent() == upstream.f1
 
 
-def test_branch_follows_upstream_only_with_update_CLI_044_CLI_088(project, upstream,
+def test_branch_follows_upstream_only_with_update(project, upstream,
                                                                   tmp_path):
+    """CLI-044, CLI-088."""
     project.url = upstream.copy(tmp_path / "copy")
     project.config(branch="feat")
     project.checkout_ok()
@@ -179,7 +186,8 @@ def test_branch_follows_upstream_only_with_update_CLI_044_CLI_088(project, upstr
     assert read(os.path.join(project.repo, "a.txt")) == "feat3\n"
 
 
-def test_dirty_repo_kept_unless_force_checkout_CLI_090_CLI_043(project, upstream):
+def test_dirty_repo_kept_unless_force_checkout(project, upstream):
+    """CLI-090, CLI-043."""
     project.config(commit=upstream.f1)
     project.checkout_ok()
     a_txt = write(os.path.join(project.repo, "a.txt"), "local change\n")
@@ -197,7 +205,8 @@ def test_dirty_repo_kept_unless_force_checkout_CLI_090_CLI_043(project, upstream
     assert hg(project.repo, "status", "-mard") == ""
 
 
-def test_changed_url_is_not_applied_but_warned_CLI_088(project, upstream, tmp_path):
+def test_changed_url_is_not_applied_but_warned(project, upstream, tmp_path):
+    """CLI-088."""
     warning = "Repo implementation does not support changing the remote url."
     project.config(commit=upstream.a)
     assert warning not in project.checkout_ok().warnings()
@@ -212,7 +221,8 @@ def test_changed_url_is_not_applied_but_warned_CLI_088(project, upstream, tmp_pa
 # environment, dump, patches
 
 
-def test_hg_missing_from_path_CLI_081_CF_630(project, tmp_path):
+def test_hg_missing_from_path(project, tmp_path):
+    """CLI-081, CF-630."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(shutil.which("git"), str(bindir / "git"))
@@ -222,7 +232,8 @@ def test_hg_missing_from_path_CLI_081_CF_630(project, tmp_path):
     assert not os.path.exists(project.repo)
 
 
-def test_dump_resolve_refs_CLI_142(workdir, upstream):
+def test_dump_resolve_refs(workdir, upstream):
+    """CLI-142."""
     data = {"header": {"version": 23},
             "repos": {"by-branch": {"type": "hg", "url": upstream.path, "branch": "feat"},
                       "by-tag": {"type": "hg", "url": upstream.path, "tag": "v1"}}}
@@ -235,7 +246,8 @@ def test_dump_resolve_refs_CLI_142(workdir, upstream):
                                "commit": upstream.a}
 
 
-def test_patches_are_committed_by_kas_on_patched_branch_CLI_093_CF_675(project, upstream):
+def test_patches_are_committed_by_kas_on_patched_branch(project, upstream):
+    """CLI-093, CF-675."""
     plain = write(os.path.join(project.work, "fix.patch"),
                   "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-feat1\n+patched\n")
     os.utime(plain, (MTIME, MTIME))
@@ -276,7 +288,7 @@ def rev_node(repo, node):
     return hg(repo, "log", "-r", node, "-T", "{rev}:{node}")
 
 
-def test_rev_node_commit_with_patches_and_later_runs_issue_16_4(project, upstream):
+def test_rev_node_commit_with_patches_and_later_runs(project, upstream):
     """Issue 16.4: ``commit: 0:<node>`` checks out that changeset, a patch
     applies on top, and later runs (plain and ``--update``) find it present,
     need no pull and end on the same patched state."""
@@ -301,8 +313,8 @@ def test_rev_node_commit_with_patches_and_later_runs_issue_16_4(project, upstrea
     assert 'Update of "up" requested, but repo is pinned' in result.stderr
 
 
-def test_rev_node_commit_not_yet_present_is_pulled_issue_16_4(project, upstream, tmp_path):
-    """A ``rev:node`` pin the clone does not have yet makes kas pull, on a
+def test_rev_node_commit_not_yet_present_is_pulled(project, upstream, tmp_path):
+    """issue 16.4: A ``rev:node`` pin the clone does not have yet makes kas pull, on a
     branch too (the branch must contain it)."""
     project.url = upstream.copy(tmp_path / "copy")
     project.config(branch="feat", commit=rev_node(project.url, upstream.f1))
@@ -318,8 +330,8 @@ def test_rev_node_commit_not_yet_present_is_pulled_issue_16_4(project, upstream,
     assert hg(project.repo, "branch") == "feat"
 
 
-def test_revision_that_does_not_resolve_to_one_changeset_issue_16_4(project, upstream):
-    """Several changesets (a range over the whole history) or none: one
+def test_revision_that_does_not_resolve_to_one_changeset(project, upstream):
+    """issue 16.4: Several changesets (a range over the whole history) or none: one
     clear error naming the repo, and the checkout stays where it was."""
     project.config(commit=upstream.f1)
     project.checkout_ok()
@@ -335,7 +347,8 @@ def test_revision_that_does_not_resolve_to_one_changeset_issue_16_4(project, ups
     assert hg(project.repo, "status", "-mard") == ""
 
 
-def test_short_node_in_rev_node_form_warns_CLI_091(project, upstream):
+def test_short_node_in_rev_node_form_warns(project, upstream):
+    """CLI-091."""
     short = f"0:{upstream.a[:12]}"
     project.config(commit=short)
     result = project.checkout_ok()

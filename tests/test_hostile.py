@@ -14,7 +14,8 @@ import tempfile
 import time
 
 import pytest
-from conftest import clean_env, kas_command, make_git_repo, run_kas, write
+from helpers.repos import make_git_repo, write
+from helpers.run import clean_env, kas_command, run_kas
 
 CONFIG = """\
 header:

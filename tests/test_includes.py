@@ -17,16 +17,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import (
-    clean_env,
-    git,
-    kas_ok,
-    load_config,
-    make_context,
-    make_git_repo,
-    run_kas,
-    write,
-)
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, load_config, make_context, run_kas
 
 from kas.config.loop import ConfigResolver
 from kas.repos.model import repo_spec
@@ -136,7 +128,7 @@ def _pair_keys(index):
     return keys
 
 
-def test_inc050_priority_chain_of_one_top_file(wd):
+def test_priority_chain_of_one_top_file(wd):
     """INC-010/INC-050: Tl < A's lock < A's includes < A < B's lock < B's includes < B < T."""
     d = str(wd)
     files = {
@@ -160,7 +152,7 @@ def test_inc050_priority_chain_of_one_top_file(wd):
     assert out["env"] == {f"K{i}": CHAIN[i + 1] for i in range(len(CHAIN) - 1)}
 
 
-def test_inc004_colon_separated_files_are_merged_group_by_group(wd):
+def test_colon_separated_files_are_merged_group_by_group(wd):
     """INC-004/INC-041/INC-050: T1's group (lock, includes, T1) before T2's group."""
     d = str(wd)
     conf(os.path.join(d, "t1.lock.yml"), name="T1l", machine="T1l", distro="T1l")
@@ -177,7 +169,8 @@ def test_inc004_colon_separated_files_are_merged_group_by_group(wd):
     assert out["task"] == "T1"        # only T1 sets it
 
 
-def test_inc004_later_top_file_wins(wd):
+def test_later_top_file_wins(wd):
+    """INC-004."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), machine="a", distro="a")
     conf(os.path.join(d, "b.yml"), machine="b")
@@ -188,7 +181,7 @@ def test_inc004_later_top_file_wins(wd):
     assert (out["machine"], out["distro"], out["target"]) == ("a", "a", ["c"])
 
 
-def test_inc001_top_files_are_relative_to_cwd_not_kas_work_dir(tmp):
+def test_top_files_are_relative_to_cwd_not_kas_work_dir(tmp):
     """INC-001: each name is made absolute relative to the current directory."""
     cwd = os.path.join(tmp, "cwd")
     work = os.path.join(tmp, "kaswork")
@@ -199,7 +192,8 @@ def test_inc001_top_files_are_relative_to_cwd_not_kas_work_dir(tmp):
     assert order(out) == ["a-cwd", "b-cwd"]
 
 
-def test_inc001_relative_names_with_parent_directories(tmp):
+def test_relative_names_with_parent_directories(tmp):
+    """INC-001."""
     cwd = os.path.join(tmp, "x", "cwd")
     os.makedirs(cwd)
     conf(os.path.join(tmp, "x", "a.yml"), name="a")
@@ -208,7 +202,7 @@ def test_inc001_relative_names_with_parent_directories(tmp):
     assert order(out) == ["a", "b"]
 
 
-def test_inc002_default_is_config_yaml_in_kas_work_dir(tmp):
+def test_default_is_config_yaml_in_kas_work_dir(tmp):
     """INC-002: no argument → <KAS_WORK_DIR>/.config.yaml (not the cwd's)."""
     cwd = os.path.join(tmp, "cwd")
     work = os.path.join(tmp, "kaswork")
@@ -219,14 +213,15 @@ def test_inc002_default_is_config_yaml_in_kas_work_dir(tmp):
     assert order(yaml.safe_load(res.stdout)) == ["work"]
 
 
-def test_inc002_default_is_config_yaml_in_cwd_without_kas_work_dir(wd):
+def test_default_is_config_yaml_in_cwd_without_kas_work_dir(wd):
+    """INC-002."""
     conf(os.path.join(str(wd), ".config.yaml"), name="cfg")
     res = run_kas("dump", cwd=wd)
     assert res.returncode == 0, res
     assert order(yaml.safe_load(res.stdout)) == ["cfg"]
 
 
-def test_inc002_missing_default_file(tmp):
+def test_missing_default_file(tmp):
     """INC-002/INC-E09."""
     work = os.path.join(tmp, "kaswork")
     os.makedirs(work)
@@ -235,7 +230,8 @@ def test_inc002_missing_default_file(tmp):
         "Configuration file not found: {}".format(os.path.join(work, ".config.yaml"))]
 
 
-def test_inc002_empty_argument_means_default(wd):
+def test_empty_argument_means_default(wd):
+    """INC-002."""
     conf(os.path.join(str(wd), ".config.yaml"), name="cfg")
     res = run_kas("dump", "", cwd=wd)
     assert res.returncode == 0, res
@@ -244,7 +240,7 @@ def test_inc002_empty_argument_means_default(wd):
 
 # --- INC-030 duplicates ----------------------------------------------------------
 
-def test_inc030_example_duplicates_are_not_removed(wd):
+def test_example_duplicates_are_not_removed(wd):
     """INC-030 example: includes [base.yml, mid.yml, base.yml]."""
     d = str(wd)
     conf(os.path.join(d, "base.yml"), name="base", machine="base-m", distro="base-d")
@@ -256,7 +252,7 @@ def test_inc030_example_duplicates_are_not_removed(wd):
     assert order(out) == ["base", "mid"]
 
 
-def test_inc030_diamond_includes_load_the_shared_file_twice(wd):
+def test_diamond_includes_load_the_shared_file_twice(wd):
     """INC-030: top → [x, y], x → common, y → common: common's 2nd copy beats x."""
     d = str(wd)
     conf(os.path.join(d, "common.yml"), machine="common")
@@ -268,7 +264,8 @@ def test_inc030_diamond_includes_load_the_shared_file_twice(wd):
     assert out["distro"] == "x"
 
 
-def test_inc030_same_file_on_the_command_line_twice(wd):
+def test_same_file_on_the_command_line_twice(wd):
+    """INC-030."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), machine="a")
     conf(os.path.join(d, "b.yml"), machine="b")
@@ -295,7 +292,8 @@ def top_in(repo, includes, name="top.yml", **keys):
     return conf(os.path.join(repo, "kas", name), includes=includes, **keys)
 
 
-def test_inc011_inc014_repo_relative_wins_over_file_relative(product, wd):
+def test_repo_relative_wins_over_file_relative(product, wd):
+    """INC-011, INC-014."""
     top = top_in(product, ["common.yml"])
     res = run_kas("dump", top, cwd=wd)
     assert res.returncode == 0, res
@@ -303,7 +301,8 @@ def test_inc011_inc014_repo_relative_wins_over_file_relative(product, wd):
     assert fallback_warnings(res) == []
 
 
-def test_inc013_file_relative_fallback_with_warnings(product, wd):
+def test_file_relative_fallback_with_warnings(product, wd):
+    """INC-013."""
     top = top_in(product, ["only-here.yml"])
     res = run_kas("dump", top, cwd=wd)
     assert res.returncode == 0, res
@@ -313,14 +312,15 @@ def test_inc013_file_relative_fallback_with_warnings(product, wd):
     assert set(warnings) == {w.format("only-here.yml") for w in FALLBACK_WARNINGS}
 
 
-def test_inc013_neither_exists_reports_the_primary_candidate(product, wd):
+def test_neither_exists_reports_the_primary_candidate(product, wd):
+    """INC-013."""
     top = top_in(product, ["nothere.yml"])
     res = dump_fails(top, wd)
     assert res.errors() == [
         "Configuration file not found: {}".format(os.path.join(product, "nothere.yml"))]
 
 
-def test_inc011_escape_is_an_error_even_if_file_relative_would_be_inside(product, wd):
+def test_escape_is_an_error_even_if_file_relative_would_be_inside(product, wd):
     """INC-011: ``../kas/only-here.yml`` leaves the repo root (checked first)."""
     top = top_in(product, ["../kas/only-here.yml"])
     res = dump_fails(top, wd)
@@ -328,19 +328,21 @@ def test_inc011_escape_is_an_error_even_if_file_relative_would_be_inside(product
     assert res.errors() == [f"include {candidate} resolves outside repository {product}"]
 
 
-def test_inc011_absolute_include_inside_the_repository(product, wd):
+def test_absolute_include_inside_the_repository(product, wd):
+    """INC-011."""
     top = top_in(product, [os.path.join(product, "kas", "only-here.yml")])
     assert dump(top, wd)["machine"] == "only-here"
 
 
-def test_inc011_absolute_include_outside_the_repository(product, tmp, wd):
+def test_absolute_include_outside_the_repository(product, tmp, wd):
+    """INC-011."""
     outside = conf(os.path.join(tmp, "outside.yml"), machine="outside")
     top = top_in(product, [outside])
     res = dump_fails(top, wd)
     assert res.errors() == [f"include {outside} resolves outside repository {product}"]
 
 
-def test_inc013_fallback_must_stay_within_the_including_directory(product, tmp, wd):
+def test_fallback_must_stay_within_the_including_directory(product, tmp, wd):
     """INC-013: the alternate (here through a symlink) must be within dir(F)."""
     conf(os.path.join(tmp, "elsewhere", "x.yml"), machine="elsewhere")
     os.symlink(os.path.join(tmp, "elsewhere"), os.path.join(product, "kas", "lnk"))
@@ -350,13 +352,14 @@ def test_inc013_fallback_must_stay_within_the_including_directory(product, tmp, 
         os.path.join(tmp, "elsewhere", "x.yml"), os.path.join(product, "kas"))]
 
 
-def test_inc012_string_includes_inherit_the_repo_root(product, wd):
+def test_string_includes_inherit_the_repo_root(product, wd):
     """INC-012: kas/inc/mid.yml's ``common.yml`` is the repo root's, not kas/inc's."""
     top = top_in(product, ["kas/inc/mid.yml"])
     assert dump(top, wd)["machine"] == "root-common"
 
 
-def test_inc012_fallback_of_a_nested_include_is_relative_to_that_file(product, wd):
+def test_fallback_of_a_nested_include_is_relative_to_that_file(product, wd):
+    """INC-012."""
     conf(os.path.join(product, "kas", "inc", "deep-only.yml"), machine="deep-only")
     conf(os.path.join(product, "kas", "inc", "mid2.yml"), includes=["deep-only.yml"])
     top = top_in(product, ["kas/inc/mid2.yml"])
@@ -366,7 +369,8 @@ def test_inc012_fallback_of_a_nested_include_is_relative_to_that_file(product, w
     assert FALLBACK_WARNINGS[0].format("deep-only.yml") in res.warnings()
 
 
-def test_inc015_outside_vcs_includes_are_relative_to_the_first_files_directory(tmp, wd):
+def test_outside_vcs_includes_are_relative_to_the_first_files_directory(tmp, wd):
+    """INC-015."""
     cfg = os.path.join(tmp, "cfg")
     conf(os.path.join(cfg, "inc", "x.yml"), machine="x")
     top = conf(os.path.join(cfg, "top.yml"), includes=["inc/x.yml"])
@@ -376,7 +380,7 @@ def test_inc015_outside_vcs_includes_are_relative_to_the_first_files_directory(t
     assert fallback_warnings(res) == []
 
 
-def test_inc012_inc015_later_top_file_resolves_against_the_first_files_directory(tmp, wd):
+def test_later_top_file_resolves_against_the_first_files_directory(tmp, wd):
     """INC-012/INC-015: R of every top file is the top repository path, i.e. here
     dir(first file); the second file's own directory is only the fallback."""
     first = conf(os.path.join(tmp, "cfg", "first.yml"), name="first")
@@ -393,7 +397,8 @@ def test_inc012_inc015_later_top_file_resolves_against_the_first_files_directory
     assert FALLBACK_WARNINGS[0].format("own.yml") in res.warnings()
 
 
-def test_inc016_formats_can_be_mixed(wd):
+def test_formats_can_be_mixed(wd):
+    """INC-016."""
     d = str(wd)
     conf(os.path.join(d, "c.yaml"), name="c")
     conf(os.path.join(d, "b.json"), name="b", includes=["c.yaml"])
@@ -403,21 +408,24 @@ def test_inc016_formats_can_be_mixed(wd):
 
 # --- INC-005: same repository ------------------------------------------------------
 
-def test_inc005_files_in_different_subdirectories_of_one_repo(product, wd):
+def test_files_in_different_subdirectories_of_one_repo(product, wd):
+    """INC-005."""
     a = top_in(product, [], name="a.yml", machine="a")
     b = conf(os.path.join(product, "other", "b.yml"), distro="b")
     out = dump(a + ":" + b, wd)
     assert (out["machine"], out["distro"]) == ("a", "b")
 
 
-def test_inc005_unrelated_directories_outside_vcs(tmp, wd):
+def test_unrelated_directories_outside_vcs(tmp, wd):
+    """INC-005."""
     a = conf(os.path.join(tmp, "one", "a.yml"), machine="a")
     b = conf(os.path.join(tmp, "two", "b.yml"), distro="b")
     out = dump(a + ":" + b, wd)
     assert (out["machine"], out["distro"]) == ("a", "b")
 
 
-def test_inc005_files_in_different_repositories(tmp, wd):
+def test_files_in_different_repositories(tmp, wd):
+    """INC-005."""
     make_git_repo(os.path.join(tmp, "r1"))
     make_git_repo(os.path.join(tmp, "r2"))
     a = conf(os.path.join(tmp, "r1", "a.yml"))
@@ -430,7 +438,8 @@ def test_inc005_files_in_different_repositories(tmp, wd):
 
 # --- INC-070 / INC-071: the top repository ------------------------------------------
 
-def test_inc071_git_root_is_the_top_repository(product, wd):
+def test_git_root_is_the_top_repository(product, wd):
+    """INC-071."""
     top = conf(os.path.join(product, "kas", "deep", "er", "top.yml"), includes=["common.yml"])
     assert dump(top, wd)["machine"] == "root-common"
     config = load([top], wd)
@@ -456,14 +465,16 @@ def superproject(tmp):
     return sup
 
 
-def test_inc071_submodule_counts_as_its_superproject(superproject, wd):
+def test_submodule_counts_as_its_superproject(superproject, wd):
+    """INC-071."""
     top = os.path.join(superproject, "sub", "kas", "top.yml")
     assert os.path.isfile(top)
     assert dump(top, wd)["machine"] == "superproject-root"
     assert load([top], wd).top_repo_path == superproject
 
 
-def test_inc005_submodule_and_superproject_are_one_repository(superproject, wd):
+def test_submodule_and_superproject_are_one_repository(superproject, wd):
+    """INC-005."""
     top = os.path.join(superproject, "sub", "kas", "top.yml")
     out = dump(top + ":" + os.path.join(superproject, "other.yml"), wd)
     assert (out["machine"], out["distro"]) == ("superproject-root", "super-other")
@@ -471,7 +482,8 @@ def test_inc005_submodule_and_superproject_are_one_repository(superproject, wd):
 
 @pytest.mark.skipif(shutil.which("hg") is None,
                     reason="hg (Mercurial) is not installed")
-def test_inc071_hg_root_is_the_top_repository(tmp, wd):
+def test_hg_root_is_the_top_repository(tmp, wd):
+    """INC-071."""
     repo = os.path.join(tmp, "hgrepo")
     os.makedirs(repo)
     subprocess.run(["hg", "init", repo], check=True)
@@ -482,14 +494,15 @@ def test_inc071_hg_root_is_the_top_repository(tmp, wd):
     assert load([top], wd).top_repo_path == repo
 
 
-def test_inc070_directory_fallback_outside_vcs(tmp, wd):
+def test_directory_fallback_outside_vcs(tmp, wd):
+    """INC-070."""
     top = conf(os.path.join(tmp, "plain", "sub", "top.yml"), repos={"this": None})
     config = load([top], wd)
     assert config.top_repo_path == os.path.join(tmp, "plain", "sub")
     assert repo_spec(config, "this").path == os.path.join(tmp, "plain", "sub")
 
 
-def test_inc073_url_less_repos_are_the_top_repository(product, wd):
+def test_url_less_repos_are_the_top_repository(product, wd):
     """INC-072/INC-073: any id without url and path denotes the top repository."""
     top = top_in(product, [], repos={"this": None, "other-name": {"layers": {"meta": None}}})
     config = load([top], wd)
@@ -508,7 +521,8 @@ def source_dir(tmp):
     return src
 
 
-def test_cf950_source_dir_is_the_root_for_the_first_files_includes(source_dir, tmp):
+def test_source_dir_is_the_root_for_the_first_files_includes(source_dir, tmp):
+    """CF-950."""
     work = os.path.join(tmp, "kaswork")
     conf(os.path.join(work, ".config.yaml"), includes=["kas/inc.yml"],
          _source_dir=source_dir, repos={"this": None})
@@ -522,8 +536,8 @@ def test_cf950_source_dir_is_the_root_for_the_first_files_includes(source_dir, t
     assert repo_spec(config, "this").path == source_dir
 
 
-def test_cf950_relative_source_dir_is_relative_to_the_file(source_dir, tmp):
-    """The spec is silent; a relative value is read against the directory of
+def test_relative_source_dir_is_relative_to_the_file(source_dir, tmp):
+    """CF-950: The spec is silent; a relative value is read against the directory of
     the file that holds it (like an include), not the current directory."""
     work = os.path.join(tmp, "kaswork")
     top = conf(os.path.join(work, ".config.yaml"), includes=["kas/inc.yml"],
@@ -533,7 +547,8 @@ def test_cf950_relative_source_dir_is_relative_to_the_file(source_dir, tmp):
     assert config.data["machine"] == "from-src"
 
 
-def test_inc032_source_dir_applies_to_later_top_files(source_dir, tmp):
+def test_source_dir_applies_to_later_top_files(source_dir, tmp):
+    """INC-032."""
     work = os.path.join(tmp, "kaswork")
     first = conf(os.path.join(work, "first.yml"), _source_dir=source_dir)
     second = conf(os.path.join(work, "second.yml"), includes=["kas/other.yml"])
@@ -541,7 +556,8 @@ def test_inc032_source_dir_applies_to_later_top_files(source_dir, tmp):
     assert out["distro"] == "other-from-src"
 
 
-def test_inc032_source_dir_in_an_include_is_rejected(source_dir, tmp):
+def test_source_dir_in_an_include_is_rejected(source_dir, tmp):
+    """INC-032."""
     work = os.path.join(tmp, "kaswork")
     inc = conf(os.path.join(work, "inc.yml"), _source_dir=source_dir)
     top = conf(os.path.join(work, "top.yml"), includes=["inc.yml"])
@@ -559,7 +575,8 @@ def test_inc032_source_dir_in_an_include_is_rejected(source_dir, tmp):
     ("a.b.yml", "a.b.lock.yml"),
     (".config.yaml", ".config.lock.yaml"),
 ])
-def test_inc080_lock_file_name(wd, name, lock):
+def test_lock_file_name(wd, name, lock):
+    """INC-080."""
     d = str(wd)
     conf(os.path.join(d, name), name="owner", machine="owner")
     conf(os.path.join(d, lock), name="lock", machine="lock", distro="from-lock")
@@ -568,7 +585,8 @@ def test_inc080_lock_file_name(wd, name, lock):
     assert (out["machine"], out["distro"]) == ("owner", "from-lock")
 
 
-def test_inc080_lock_of_the_default_config_yaml(wd):
+def test_lock_of_the_default_config_yaml(wd):
+    """INC-080."""
     d = str(wd)
     conf(os.path.join(d, ".config.yaml"), name="owner")
     conf(os.path.join(d, ".config.lock.yaml"), name="lock")
@@ -577,7 +595,8 @@ def test_inc080_lock_of_the_default_config_yaml(wd):
     assert order(yaml.safe_load(res.stdout)) == ["lock", "owner"]
 
 
-def test_inc080_lock_of_an_included_file(wd):
+def test_lock_of_an_included_file(wd):
+    """INC-080."""
     d = str(wd)
     conf(os.path.join(d, "inc.yaml"), name="inc")
     conf(os.path.join(d, "inc.lock.yaml"), name="inc-lock")
@@ -585,7 +604,7 @@ def test_inc080_lock_of_an_included_file(wd):
     assert order(dump("kas.yml", wd)) == ["inc-lock", "inc", "top"]
 
 
-def test_inc080_lock_of_a_lock_file(wd):
+def test_lock_of_a_lock_file(wd):
     """INC-080: kas.lock.yml → kas.lock.lock.yml, loaded before its owner."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
@@ -597,7 +616,8 @@ def test_inc080_lock_of_a_lock_file(wd):
     assert (out["machine"], out["distro"]) == ("lock", "locklock")
 
 
-def test_inc080_other_names_are_not_lock_files(wd):
+def test_other_names_are_not_lock_files(wd):
+    """INC-080."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     for other in ("kas.lock.yaml", "kas.yml.lock.yml", "kas-lock.yml", "kas.lock.json"):
@@ -605,14 +625,16 @@ def test_inc080_other_names_are_not_lock_files(wd):
     assert order(effective("kas.yml", wd)) == ["kas"]
 
 
-def test_inc080_a_directory_is_not_a_lock_file(wd):
+def test_a_directory_is_not_a_lock_file(wd):
+    """INC-080."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     os.makedirs(os.path.join(d, "kas.lock.yml"))
     assert order(effective("kas.yml", wd)) == ["kas"]
 
 
-def test_inc081_lock_file_may_include_files(wd):
+def test_lock_file_may_include_files(wd):
+    """INC-081."""
     d = str(wd)
     conf(os.path.join(d, "pins.yml"), name="pins")
     conf(os.path.join(d, "kas.lock.yml"), name="lock", includes=["pins.yml"])
@@ -620,7 +642,8 @@ def test_inc081_lock_file_may_include_files(wd):
     assert order(effective("kas.yml", wd)) == ["pins", "lock", "kas"]
 
 
-def test_inc082_owner_overrides_win_over_its_lock_file(wd):
+def test_owner_overrides_win_over_its_lock_file(wd):
+    """INC-082."""
     d = str(wd)
     commit_a, commit_b = "a" * 40, "b" * 40
     conf(os.path.join(d, "kas.lock.yml"),
@@ -644,7 +667,8 @@ def locked(wd):
     return wd
 
 
-def test_inc085_lock_files_take_part_without_update(locked):
+def test_lock_files_take_part_without_update(locked):
+    """INC-085."""
     out = dump("kas.yml", locked)
     assert order(out) == ["locklock", "lock", "inc-lock", "inc", "kas"]
     assert out["header"] == {"version": 19}
@@ -652,7 +676,7 @@ def test_inc085_lock_files_take_part_without_update(locked):
     assert (out["distro"], out["task"]) == ("from-lock", "inc-lock")
 
 
-def test_inc085_update_excludes_lock_files_from_merge_and_version(locked):
+def test_update_excludes_lock_files_from_merge_and_version(locked):
     """INC-085/INC-063: lock files (and locks of locks) are left out with --update."""
     out = dump("kas.yml", locked, "--update")
     assert order(out) == ["inc", "kas"]
@@ -661,7 +685,8 @@ def test_inc085_update_excludes_lock_files_from_merge_and_version(locked):
     assert "distro" not in out and "task" not in out
 
 
-def test_inc085_update_still_validates_lock_files(wd):
+def test_update_still_validates_lock_files(wd):
+    """INC-085."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     lock = write(os.path.join(d, "kas.lock.yml"), """
@@ -675,7 +700,8 @@ def test_inc085_update_still_validates_lock_files(wd):
         f"Error(s) occured while validating the config file: {lock}"
 
 
-def test_inc085_update_still_parses_lock_files(wd):
+def test_update_still_parses_lock_files(wd):
+    """INC-085."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     lock = write(os.path.join(d, "kas.lock.yml"), "header: [unclosed\n")
@@ -684,7 +710,8 @@ def test_inc085_update_still_parses_lock_files(wd):
     assert res.errors()[-1].startswith("Configuration file is not valid YAML")
 
 
-def test_inc085_update_still_loads_includes_of_lock_files(wd):
+def test_update_still_loads_includes_of_lock_files(wd):
+    """INC-085."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     conf(os.path.join(d, "kas.lock.yml"), includes=["missing.yml"])
@@ -709,7 +736,7 @@ def _poky_pin(commit):
     return {"repos": {"poky": {"commit": commit}}}
 
 
-def test_inc086_example_pin_of_the_included_files_lock_wins(wd, poky):
+def test_example_pin_of_the_included_files_lock_wins(wd, poky):
     """INC-086: kas.lock.yml and vendor.lock.yml both pin poky → vendor's pin wins."""
     url, first, second = poky
     d = str(wd)
@@ -722,7 +749,8 @@ def test_inc086_example_pin_of_the_included_files_lock_wins(wd, poky):
     assert out["overrides"] == _poky_pin(second)
 
 
-def test_inc086_later_overrides_win_over_an_included_files_lock(wd, poky):
+def test_later_overrides_win_over_an_included_files_lock(wd, poky):
+    """INC-086."""
     url, first, second = poky
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=["vendor.yml"],
@@ -732,7 +760,8 @@ def test_inc086_later_overrides_win_over_an_included_files_lock(wd, poky):
     assert effective("kas.yml", wd)["overrides"] == _poky_pin(first)
 
 
-def test_inc086_later_include_wins_over_an_earlier_includes_lock(wd, poky):
+def test_later_include_wins_over_an_earlier_includes_lock(wd, poky):
+    """INC-086."""
     url, first, second = poky
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=["vendor.yml", "product.yml"],
@@ -745,7 +774,8 @@ def test_inc086_later_include_wins_over_an_earlier_includes_lock(wd, poky):
 
 # --- INC-063 / CF-102 merged version -------------------------------------------------
 
-def test_inc063_version_is_the_maximum_of_all_files(wd):
+def test_version_is_the_maximum_of_all_files(wd):
+    """INC-063."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), version=20)
     conf(os.path.join(d, "b.yml"), version=3)
@@ -753,8 +783,8 @@ def test_inc063_version_is_the_maximum_of_all_files(wd):
     assert effective("top.yml", wd)["header"] == {"version": 20}
 
 
-def test_inc063_version_of_colon_separated_files(wd):
-    """INC-004: the header versions of all top files count."""
+def test_version_of_colon_separated_files(wd):
+    """INC-004, INC-063: the header versions of all top files count."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), version=21)
     conf(os.path.join(d, "b.yml"), version=2)
@@ -763,7 +793,7 @@ def test_inc063_version_of_colon_separated_files(wd):
 
 
 @pytest.mark.parametrize("first, second", [("old.yml", "new.yml"), ("new.yml", "old.yml")])
-def test_inc063_cf102_version_0_10_counts_as_1(wd, first, second):
+def test_version_0_10_counts_as_1(wd, first, second):
     """CF-102/INC-063/INC-E06: "0.10" merged with version 5 gives 5, no traceback."""
     d = str(wd)
     write(os.path.join(d, "old.yml"), 'header:\n  version: "0.10"\nmachine: old\n')
@@ -772,7 +802,8 @@ def test_inc063_cf102_version_0_10_counts_as_1(wd, first, second):
     assert out["header"] == {"version": 5}
 
 
-def test_inc063_cf102_version_0_10_in_an_include(wd):
+def test_version_0_10_in_an_include(wd):
+    """INC-063, CF-102."""
     d = str(wd)
     write(os.path.join(d, "old.yml"), 'header:\n  version: "0.10"\nmachine: old\n')
     conf(os.path.join(d, "top.yml"), version=5, includes=["old.yml"])
@@ -783,7 +814,8 @@ def test_inc063_cf102_version_0_10_in_an_include(wd):
 
 # --- INC-020 ... INC-022, INC-040 ... INC-044: repo includes -------------------------
 
-def test_inc021_repo_include_of_the_top_repo(product, wd):
+def test_repo_include_of_the_top_repo(product, wd):
+    """INC-021."""
     conf(os.path.join(product, "kas", "extra.yml"), name="extra", includes=["common.yml"])
     top = top_in(product, [{"repo": "this", "file": "kas/extra.yml"}], name="kas.yml",
                  repos={"this": None}, local_conf_header={"top": "top"})
@@ -792,7 +824,8 @@ def test_inc021_repo_include_of_the_top_repo(product, wd):
     assert out["machine"] == "root-common"   # extra.yml's R is the repo path
 
 
-def test_inc021_repo_include_of_the_top_repo_outside_vcs(workdir):
+def test_repo_include_of_the_top_repo_outside_vcs(workdir):
+    """INC-021."""
     d = str(workdir)
     conf(os.path.join(d, "sub", "extra.yml"), name="extra")
     conf(os.path.join(d, "kas.yml"), name="kas", repos={"me": None},
@@ -811,7 +844,7 @@ def lib(tmp):
     return path
 
 
-def test_inc020_repo_include_of_a_local_repo_with_absolute_path(product, lib, wd):
+def test_repo_include_of_a_local_repo_with_absolute_path(product, lib, wd):
     """INC-020/INC-012: the included file's R is the repo path (lib), not the top repo."""
     conf(os.path.join(product, "conf", "common.yml"), machine="product-common")
     top = top_in(product, [{"repo": "lib", "file": "conf/lib.yml"}], name="kas.yml",
@@ -821,7 +854,7 @@ def test_inc020_repo_include_of_a_local_repo_with_absolute_path(product, lib, wd
     assert out["machine"] == "lib-common"
 
 
-def test_inc074_relative_repo_path_is_relative_to_kas_work_dir(tmp, lib):
+def test_relative_repo_path_is_relative_to_kas_work_dir(tmp, lib):
     """INC-074: ``path: lib`` is <KAS_WORK_DIR>/lib, not relative to the file or cwd."""
     cwd = os.path.join(tmp, "cwd")
     conf(os.path.join(cwd, "lib", "conf", "lib.yml"), name="wrong-lib")
@@ -831,7 +864,8 @@ def test_inc074_relative_repo_path_is_relative_to_kas_work_dir(tmp, lib):
     assert order(out) == ["lib"]
 
 
-def test_inc020_repo_include_resolving_outside_the_repository(lib, wd):
+def test_repo_include_resolving_outside_the_repository(lib, wd):
+    """INC-020."""
     d = real(str(wd))
     conf(os.path.join(d, "escape.yml"))
     conf(os.path.join(d, "kas.yml"), repos={"lib": {"path": lib}},
@@ -841,7 +875,8 @@ def test_inc020_repo_include_resolving_outside_the_repository(lib, wd):
         os.path.join(d, "escape.yml"), lib)]
 
 
-def test_inc022_repo_include_of_a_missing_file(lib, wd):
+def test_repo_include_of_a_missing_file(lib, wd):
+    """INC-022."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), repos={"lib": {"path": lib}},
          includes=[{"repo": "lib", "file": "conf/nothere.yml"}])
@@ -850,7 +885,7 @@ def test_inc022_repo_include_of_a_missing_file(lib, wd):
         os.path.join(lib, "conf", "nothere.yml"))]
 
 
-def test_inc020_no_file_relative_fallback_for_repo_includes(lib, wd):
+def test_no_file_relative_fallback_for_repo_includes(lib, wd):
     """INC-020: only.yml next to the including file is not used for a repo include."""
     d = str(wd)
     conf(os.path.join(d, "only.yml"), machine="only")
@@ -861,7 +896,8 @@ def test_inc020_no_file_relative_fallback_for_repo_includes(lib, wd):
         os.path.join(lib, "only.yml"))]
 
 
-def test_inc044_undefined_repo(wd):
+def test_undefined_repo(wd):
+    """INC-044."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=[{"repo": "nothere", "file": "x.yml"}])
     res = dump_fails("kas.yml", wd)
@@ -869,7 +905,8 @@ def test_inc044_undefined_repo(wd):
         "Could not fetch all repos needed by includes. Missing repos: nothere"]
 
 
-def test_inc044_missing_repos_are_listed_in_order(wd):
+def test_missing_repos_are_listed_in_order(wd):
+    """INC-044."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=[
         {"repo": "zz", "file": "x.yml"}, {"repo": "aa", "file": "y.yml"},
@@ -895,7 +932,8 @@ def chain(tmp):
     return top, vendor, bsp
 
 
-def test_inc042_three_pass_chain_of_local_repos(chain, wd):
+def test_three_pass_chain_of_local_repos(chain, wd):
+    """INC-042."""
     top, vendor, bsp = chain
     out = dump(top, wd)
     assert order(out) == ["bsp", "vendor", "product"]
@@ -913,7 +951,7 @@ class RecordingProvider(LocalRepoProvider):
         return super().provide(config, repo_ids)
 
 
-def test_inc042_passes_of_the_loop(chain, wd):
+def test_passes_of_the_loop(chain, wd):
     """INC-042: pass 1 misses meta-vendor, pass 2 misses meta-bsp, pass 3 nothing."""
     top = chain[0]
     provider = RecordingProvider()
@@ -927,7 +965,8 @@ def test_inc042_passes_of_the_loop(chain, wd):
     assert final.data["machine"] == "bsp-board"
 
 
-def test_inc042_repo_include_of_a_local_repo_costs_one_extra_pass(product, wd):
+def test_repo_include_of_a_local_repo_costs_one_extra_pass(product, wd):
+    """INC-042."""
     top = top_in(product, [{"repo": "this", "file": "common.yml"}], repos={"this": None})
     provider = RecordingProvider()
     config = load([top], wd, provider=provider)
@@ -935,8 +974,8 @@ def test_inc042_repo_include_of_a_local_repo_costs_one_extra_pass(product, wd):
     assert config.data["machine"] == "root-common"
 
 
-def test_inc020_repo_include_of_a_remote_repo_is_a_clear_error(wd):
-    """Repos with url cannot be fetched yet: a clean user error, no traceback."""
+def test_repo_include_of_a_remote_repo_is_a_clear_error(wd):
+    """INC-020: Repos with url cannot be fetched yet: a clean user error, no traceback."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"),
          repos={"remote-layer": {"url": "https://example.invalid/remote-layer.git",
@@ -947,7 +986,7 @@ def test_inc020_repo_include_of_a_remote_repo_is_a_clear_error(wd):
     assert "remote-layer" in res.errors()[-1]
 
 
-def test_inc073_repo_without_url_defined_in_another_repo_is_the_top_repo(chain, wd):
+def test_repo_without_url_defined_in_another_repo_is_the_top_repo(chain, wd):
     """INC-073: ``vendor-self:`` declared inside meta-vendor still denotes the top repo."""
     top, vendor, _bsp = chain
     conf(os.path.join(vendor, "kas", "vendor.yml"), name="vendor",
@@ -957,7 +996,7 @@ def test_inc073_repo_without_url_defined_in_another_repo_is_the_top_repo(chain, 
     assert repo_spec(config, "meta-vendor").path == vendor
 
 
-def test_inc045_include_changing_its_own_repo_does_not_crash(tmp, wd):
+def test_include_changing_its_own_repo_does_not_crash(tmp, wd):
     """INC-045: unsupported, but it MUST NOT crash."""
     lib1 = os.path.join(tmp, "lib1")
     lib2 = os.path.join(tmp, "lib2")
@@ -971,7 +1010,8 @@ def test_inc045_include_changing_its_own_repo_does_not_crash(tmp, wd):
     assert "Traceback" not in res.stderr
 
 
-def test_inc063_cf102_single_version_0_10_file_counts_as_1(wd):
+def test_single_version_0_10_file_counts_as_1(wd):
+    """INC-063, CF-102."""
     write(os.path.join(str(wd), "old.yml"), 'header:\n  version: "0.10"\nmachine: old\n')
     assert dump("old.yml", wd)["header"] == {"version": 1}
 
@@ -980,7 +1020,7 @@ ISAR_WARNING = ("The semantics of build_system: isar might change in the future.
                 "Please use 'isar-privileged' or 'isar-rootless'.")
 
 
-def test_inc003_inc047_isar_warning_of_the_first_file_once_across_passes(product, wd):
+def test_isar_warning_of_the_first_file_once_across_passes(product, wd):
     """INC-003/INC-047/CF-302: warned once per process although the repo include
     makes kas load the first file in two passes."""
     top = top_in(product, [{"repo": "this", "file": "common.yml"}], repos={"this": None},
@@ -991,7 +1031,8 @@ def test_inc003_inc047_isar_warning_of_the_first_file_once_across_passes(product
     assert yaml.safe_load(res.stdout)["build_system"] == "isar"
 
 
-def test_inc003_isar_in_an_include_or_a_later_top_file_is_not_warned(wd):
+def test_isar_in_an_include_or_a_later_top_file_is_not_warned(wd):
+    """INC-003."""
     d = str(wd)
     conf(os.path.join(d, "inc.yml"), build_system="isar")
     conf(os.path.join(d, "first.yml"), includes=["inc.yml"])

@@ -14,17 +14,8 @@ import textwrap
 import time
 
 import pytest
-from conftest import (
-    MARKER,
-    clean_env,
-    git,
-    kas_command,
-    kas_ok,
-    make_git_repo,
-    run_kas,
-    slow_url,
-    write,
-)
+from helpers.repos import MARKER, git, make_git_repo, slow_url, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_command, kas_ok
 
 FILES = 2000
 BIG = ("a", "b", "c", "d")

@@ -32,7 +32,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import FIXTURES, clean_env, git, run_kas
+from helpers.repos import git
+from helpers.run import FIXTURES, clean_env, run_kas
 
 INVALID = os.path.join(FIXTURES, "invalid")
 

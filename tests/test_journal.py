@@ -13,7 +13,8 @@ import time
 
 import jsonschema
 import pytest
-from conftest import clean_env, git, kas_command, make_git_repo, run_kas, slow_url, write
+from helpers.repos import git, make_git_repo, slow_url, write
+from helpers.run import clean_env, kas_command, run_kas
 
 from kas.journal import SCHEMA_FILE
 
@@ -74,8 +75,8 @@ def project(tmp_path):
             "env": env, "status": status, "tmp": tmp_path}
 
 
-def test_issue18_2_successful_checkout(project):
-    """Command line, config files with sha256, steps with durations, each
+def test_successful_checkout(project):
+    """issue 18.2: Command line, config files with sha256, steps with durations, each
     repository with its ref, commits before/after and what was done.
     ``kas --version`` runs no pipeline and writes none."""
     assert run_kas("--version", cwd=project["work"], env=project["env"]).returncode == 0
@@ -113,7 +114,8 @@ def test_issue18_2_successful_checkout(project):
         (["unchanged"], project["commit"], project["commit"])
 
 
-def test_issue18_2_build_records_bitbake(project):
+def test_build_records_bitbake(project):
+    """issue 18.2."""
     res = run_kas("build", "kas.yml", "--", "-k", cwd=project["work"], env=project["env"])
     assert res.returncode == 0, res
     bitbake = journal_of(project["journal"])["bitbake"]
@@ -122,7 +124,8 @@ def test_issue18_2_build_records_bitbake(project):
     assert bitbake["exit_status"] == 0
 
 
-def test_issue18_2_failed_bitbake(project):
+def test_failed_bitbake(project):
+    """issue 18.2."""
     write(project["status"], "3\n")
     res = run_kas("build", "kas.yml", cwd=project["work"], env=project["env"])
     assert res.returncode == 2, res
@@ -133,8 +136,8 @@ def test_issue18_2_failed_bitbake(project):
     assert all(step["status"] == "ok" for step in doc["steps"])
 
 
-def test_issue18_2_failed_fetch_redacts_credentials(project):
-    """A fetch that fails: the repo and the step say so, the error is the
+def test_failed_fetch_redacts_credentials(project):
+    """issue 18.2: A fetch that fails: the repo and the step say so, the error is the
     one kas logged; the password of the URL appears nowhere."""
     write(project["work"] / "kas.yml", """\
         header:
@@ -157,8 +160,8 @@ def test_issue18_2_failed_fetch_redacts_credentials(project):
     assert "s3cret" not in project["journal"].read_text()
 
 
-def test_issue18_2_sigint_during_checkout(project):
-    """Ctrl-C while a repository is being cloned: exit 130, and the
+def test_sigint_during_checkout(project):
+    """issue 18.2: Ctrl-C while a repository is being cloned: exit 130, and the
     journal says cancelled, in which step and for which repository."""
     gitconfig = write(project["tmp"] / "gitconfig", '[protocol "ext"]\n\tallow = always\n')
     write(project["work"] / "kas.yml", f"""\
@@ -193,8 +196,8 @@ def test_issue18_2_sigint_during_checkout(project):
     assert (repo["name"], repo["failed"], repo["commit_after"]) == ("slow", "fetch", None)
 
 
-def test_issue18_2_journal_even_when_the_config_is_missing(project):
-    """A user error before anything was loaded still gets a journal."""
+def test_journal_even_when_the_config_is_missing(project):
+    """issue 18.2: A user error before anything was loaded still gets a journal."""
     res = run_kas("dump", "nosuch.yml", cwd=project["work"], env=project["env"])
     assert res.returncode == 2, res
     doc = journal_of(project["journal"])
@@ -203,7 +206,8 @@ def test_issue18_2_journal_even_when_the_config_is_missing(project):
     assert doc["config_files"] == []
 
 
-def test_issue18_2_failed_write_is_a_warning(project):
+def test_failed_write_is_a_warning(project):
+    """issue 18.2."""
     env = dict(project["env"], KAS_JOURNAL=str(project["tmp"] / "no" / "dir" / "j.json"))
     res = run_kas("dump", "kas.yml", "--skip", "finish_setup_repos", "--skip",
                   "repos_checkout", cwd=project["work"], env=env)

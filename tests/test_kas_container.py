@@ -20,8 +20,10 @@ import tempfile
 import time
 
 import pytest
-from conftest import REPO_ROOT, make_git_repo, run_on_terminal, write
-from containerfakes import DOCKER_SOCKET, PODMAN_VERSION, controlled_path, read_log
+from helpers.containerfakes import DOCKER_SOCKET, PODMAN_VERSION, controlled_path, read_log
+from helpers.repos import make_git_repo, write
+from helpers.run import REPO_ROOT
+from helpers.terminal import run_on_terminal
 
 SCRIPT = os.path.join(REPO_ROOT, "kas-container")
 VERSION = "5.5"
@@ -279,7 +281,7 @@ def help_text(kc, tmp_path):
 
 
 @pytest.mark.parametrize("opt", ["-h", "--help"])
-def test_kc003_help_without_engine_creates_no_dirs(kc, tmp_path, opt):
+def test_help_without_engine_creates_no_dirs(kc, tmp_path, opt):
     """KC-003/KC-070: usage on stdout, exit 0, no engine, no directories."""
     build = tmp_path / "newbuild"
     dl = tmp_path / "dl" / "x"
@@ -298,7 +300,7 @@ def test_kc003_help_without_engine_creates_no_dirs(kc, tmp_path, opt):
     assert not (tmp_path / "dl").exists()
 
 
-def test_kc003_help_needs_no_engine_at_all(kc, tmp_path):
+def test_help_needs_no_engine_at_all(kc, tmp_path):
     """KC-003: with fakes installed, --help does not call any of them."""
     r = kc("--help", cwd=tmp_path, fakes=("docker", "podman", "sudo"))
     assert r.returncode == 0, r
@@ -325,7 +327,7 @@ USAGE_ERRORS = [
 
 
 @pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda a: " ".join(a) or "none")
-def test_kc004_usage_errors(kc, tmp_path, repo, args):
+def test_usage_errors(kc, tmp_path, repo, args):
     """KC-004: usage text, exit 1, no engine needed, no directories made."""
     usage = help_text(kc, tmp_path)
     build = tmp_path / "newbuild"
@@ -335,20 +337,21 @@ def test_kc004_usage_errors(kc, tmp_path, repo, args):
     assert not build.exists()
 
 
-def test_kc004_usage_errors_call_no_engine(kc, repo):
+def test_usage_errors_call_no_engine(kc, repo):
+    """KC-004."""
     r = kc("--bogus", "build", "kas.yml", cwd=repo, fakes=("docker", "podman", "sudo"))
     assert r.returncode == 1, r
     assert r.runs == []
 
 
-def test_kc004_with_loop_dev_named_as_removed(kc, repo):
-    """Project decision: --with-loop-dev also prints an error naming it."""
+def test_with_loop_dev_named_as_removed(kc, repo):
+    """KC-004: Project decision: --with-loop-dev also prints an error naming it."""
     r = kc("--with-loop-dev", "build", cwd=repo, fakes=())
     assert r.returncode == 1, r
     assert any("--with-loop-dev" in e for e in r.errors()), r
 
 
-def test_kc005_version(kc, tmp_path):
+def test_version(kc, tmp_path):
     """KC-005/KC-070: `kas-container 5.5`, exit 0, no engine, no directories."""
     r = kc("--version", "build", cwd=tmp_path, fakes=("docker", "podman", "sudo"),
            env={"KAS_BUILD_DIR": str(tmp_path / "b"), "SSTATE_DIR": str(tmp_path / "s")})
@@ -358,7 +361,7 @@ def test_kc005_version(kc, tmp_path):
     assert not (tmp_path / "b").exists() and not (tmp_path / "s").exists()
 
 
-def test_kc005_kc002_basename_of_argv0(kc, tmp_path, repo):
+def test_basename_of_argv0(kc, tmp_path, repo):
     """KC-005/KC-002: the program name is the basename of $0."""
     link = tmp_path / "my-kc"
     os.symlink(SCRIPT, str(link))
@@ -372,7 +375,8 @@ def test_kc005_kc002_basename_of_argv0(kc, tmp_path, repo):
 # ---------------------------------------------------------------------------
 # KC-097: the worked example, literally (uid/gid 1000 by a fake `id`)
 
-def test_kc097_worked_example(kc, repo):
+def test_worked_example(kc, repo):
+    """KC-097."""
     r = kc("build", "kas.yml", "--", "-k", cwd=repo, fakes=("docker", "id"),
            allow_root=False)
     assert r.engine == "docker"
@@ -416,7 +420,7 @@ MODE_ARGS = {
 
 @pytest.mark.parametrize("engine", ["docker", "docker-rootless", "podman"])
 @pytest.mark.parametrize("mode", list(MODES))
-def test_kc060_kc064_kc071_mode_engine_matrix(kc, tmp_path, work, engine, mode):
+def test_mode_engine_matrix(kc, tmp_path, work, engine, mode):
     """KC-060/061/062/063/064/065/071, KC-010/010a/010b, KC-026, KC-040."""
     opts, build_system, kind = MODES[mode]
     text = KAS_YML + (f"build_system: {build_system}\n" if build_system else "")
@@ -477,7 +481,7 @@ def test_kc060_kc064_kc071_mode_engine_matrix(kc, tmp_path, work, engine, mode):
     assert sorted(r.warnings()) == sorted(warnings)
 
 
-def test_kc060_rootless_docker_keeps_existing_docker_host(kc, repo, work):
+def test_rootless_docker_keeps_existing_docker_host(kc, repo, work):
     """KC-060/ENV-093: a set DOCKER_HOST is kept for the system docker."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless",
@@ -487,7 +491,7 @@ def test_kc060_rootless_docker_keeps_existing_docker_host(kc, repo, work):
     assert not any(rec["argv"][:2] == ["context", "inspect"] for rec in r.records)
 
 
-def test_kc060_rootless_docker_debug_note(kc, repo, work):
+def test_rootless_docker_debug_note(kc, repo, work):
     """KC-060: debug note naming the system docker endpoint."""
     r = kc("-l", "debug", "--isar-privileged", "build", "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
@@ -496,7 +500,7 @@ def test_kc060_rootless_docker_debug_note(kc, repo, work):
             f"{DOCKER_SOCKET}") in r.debug()
 
 
-def test_kc064_rootless_docker_work_equals_repo_warning(kc, repo):
+def test_rootless_docker_work_equals_repo_warning(kc, repo):
     """KC-064: exclusive work dir warning when <WORK> = <REPO>."""
     r = kc("build", "kas.yml", cwd=repo, env={"FAKE_DOCKER_CONTEXT": "rootless"})
     assert r.returncode == 0, r
@@ -525,8 +529,10 @@ def ubuntu_apparmor_wrapper(tmp_path, profile):
     return (unshare, "-m", "/bin/sh", "-c", setup + ' && exec "$@"', "sh")
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("profile", [True, False])
-def test_kc031_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
+def test_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
+    """KC-031."""
     wrap = ubuntu_apparmor_wrapper(tmp_path, profile)
     r = kc("build", "kas.yml", cwd=repo, wrap=wrap,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
@@ -539,27 +545,30 @@ def test_kc031_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
         assert APPARMOR_WARNING in r.warnings()
 
 
-def test_kc031_no_apparmor_handling_for_rootful_docker(kc, repo):
+def test_no_apparmor_handling_for_rootful_docker(kc, repo):
+    """KC-031."""
     r = kc("build", "kas.yml", cwd=repo)
     assert ("--security-opt", "apparmor=rootlesskit") not in r.units
     assert r.warnings() == []
 
 
-def test_kc064_rootless_docker_rejects_repo_rw(kc, repo, work):
+def test_rootless_docker_rejects_repo_rw(kc, repo, work):
+    """KC-064."""
     r = kc("--repo-rw", "build", "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     failed(r, "Docker rootless requires read-only repo.")
 
 
 @pytest.mark.parametrize("command", ["shell", "lock"])
-def test_kc022_kc064_rootless_docker_defaults_to_read_only(kc, repo, work, command):
+def test_rootless_docker_defaults_to_read_only(kc, repo, work, command):
+    """KC-022, KC-064."""
     r = kc(command, "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     assert r.mount("/repo") == (repo, "ro")
 
 
-def test_kc064_rootless_off_for_system_docker_allows_repo_rw(kc, repo, work):
-    """KC-060: rootless handling is switched off for isar-privileged."""
+def test_rootless_off_for_system_docker_allows_repo_rw(kc, repo, work):
+    """KC-060, KC-064: rootless handling is switched off for isar-privileged."""
     r = kc("--isar-privileged", "--repo-rw", "build", "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     assert r.mount("/repo") == (repo, "rw")
@@ -587,7 +596,8 @@ def mode_of(result):
     (["--isar", "--isar-rootless"], "rootless"),
     (["--isar-rootless", "--isar"], "priv"),
 ])
-def test_kc010c_last_mode_flag_wins(kc, repo, opts, expected):
+def test_last_mode_flag_wins(kc, repo, opts, expected):
+    """KC-010c."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
     assert image == IMAGE_ISAR
@@ -600,7 +610,8 @@ def test_kc010c_last_mode_flag_wins(kc, repo, opts, expected):
     ("--isar-privileged", "isar-rootless", "priv"),
     ("--isar-rootless", "isar", "rootless"),
 ])
-def test_kc010c_flag_beats_config(kc, tmp_path, flag, config, expected):
+def test_flag_beats_config(kc, tmp_path, flag, config, expected):
+    """KC-010c."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": f"build_system: {config}\n"})
     r = kc(flag, "build", "kas.yml", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
@@ -616,7 +627,7 @@ def test_kc010c_flag_beats_config(kc, tmp_path, flag, config, expected):
     ("header:\n  version: 14\nbuild_system: isar-rootless\nbuild_system: isar\n", "",
      "rootless"),
 ])
-def test_kc026_detection_first_file_column_zero(kc, tmp_path, first, second, isar):
+def test_detection_first_file_column_zero(kc, tmp_path, first, second, isar):
     """KC-026 step 3: the first matching line at column 0 of the first file
     of the first config argument only."""
     repo = git_tree(tmp_path / "p", files={"a.yml": first, "b.yml": second or "x: 1\n"})
@@ -630,14 +641,15 @@ def test_kc026_detection_first_file_column_zero(kc, tmp_path, first, second, isa
         assert (image, mode) == (IMAGE_OE, [])
 
 
-def test_kc026_first_config_argument_only(kc, tmp_path):
+def test_first_config_argument_only(kc, tmp_path):
+    """KC-026."""
     repo = git_tree(tmp_path / "p", files={"a.yml": KAS_YML,
                                                  "b.yml": "build_system: isar\n"})
     r = kc("diff", "a.yml", "b.yml", cwd=repo, fakes=("docker",))
     assert r.image == IMAGE_OE
 
 
-def test_kc026_config_yaml_used_without_config(kc, repo):
+def test_config_yaml_used_without_config(kc, repo):
     """KC-026: <WORK>/.config.yaml when no config argument is given."""
     write(os.path.join(repo, ".config.yaml"), "build_system: isar\n")
     r = kc("build", cwd=repo, fakes=("docker",))
@@ -645,7 +657,8 @@ def test_kc026_config_yaml_used_without_config(kc, repo):
     assert r.kas == ["build"]
 
 
-def test_kc026_config_yaml_ignored_with_config(kc, repo):
+def test_config_yaml_ignored_with_config(kc, repo):
+    """KC-026."""
     write(os.path.join(repo, ".config.yaml"), "build_system: isar\n")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert mode_of(r) == (IMAGE_OE, [])
@@ -660,7 +673,8 @@ config KAS_BUILD_SYSTEM
 """
 
 
-def test_kc026_menu_default_kconfig(kc, tmp_path):
+def test_menu_default_kconfig(kc, tmp_path):
+    """KC-026."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": KCONFIG_ISAR})
     r = kc("menu", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
@@ -668,8 +682,8 @@ def test_kc026_menu_default_kconfig(kc, tmp_path):
     assert r.kas == ["menu"]
 
 
-def test_kc026_menu_named_kconfig_inspected(kc, tmp_path):
-    """Project decision: a named Kconfig file IS inspected."""
+def test_menu_named_kconfig_inspected(kc, tmp_path):
+    """KC-026: Project decision: a named Kconfig file IS inspected."""
     repo = git_tree(tmp_path / "p", files={
         "Kconfig": "config OTHER\n\tbool \"x\"\n", "sub/Kconfig.isar": KCONFIG_ISAR})
     r = kc("menu", "sub/Kconfig.isar", cwd=repo, fakes=("docker",))
@@ -678,20 +692,22 @@ def test_kc026_menu_named_kconfig_inspected(kc, tmp_path):
     assert r.kas == ["menu", "/repo/sub/Kconfig.isar"]
 
 
-def test_kc026_menu_kconfig_without_build_system_is_oe(kc, tmp_path):
+def test_menu_kconfig_without_build_system_is_oe(kc, tmp_path):
+    """KC-026."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": "config FOO\n\tbool \"x\"\n"})
     r = kc("menu", cwd=repo, fakes=("docker",))
     assert mode_of(r) == (IMAGE_OE, [])
 
 
-def test_kc026_menu_single_kconfig_only(kc, tmp_path):
+def test_menu_single_kconfig_only(kc, tmp_path):
+    """KC-026."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": KCONFIG_ISAR,
                                                  "K2": KCONFIG_ISAR})
     r = kc("menu", "Kconfig", "K2", cwd=repo, fakes=("docker",))
     failed(r, "menu plugin only supports a single Kconfig file")
 
 
-def test_env094_menu_repo_dir_host(kc, repo, work):
+def test_menu_repo_dir_host(kc, repo, work):
     """ENV-094/KC-071: -e _KAS_REPO_DIR_HOST=<REPO> first when REPO != WORK."""
     write(os.path.join(repo, "Kconfig"), "config FOO\n\tbool \"x\"\n")
     r = kc("menu", cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": work})
@@ -699,7 +715,8 @@ def test_env094_menu_repo_dir_host(kc, repo, work):
     assert r.units[1:1 + len(generated(repo, work))] == generated(repo, work)
 
 
-def test_env094_menu_no_repo_dir_host_when_work_is_repo(kc, repo):
+def test_menu_no_repo_dir_host_when_work_is_repo(kc, repo):
+    """ENV-094."""
     write(os.path.join(repo, "Kconfig"), "config FOO\n\tbool \"x\"\n")
     r = kc("menu", cwd=repo, fakes=("docker",))
     assert "_KAS_REPO_DIR_HOST" not in r.env
@@ -718,7 +735,7 @@ def test_env094_menu_no_repo_dir_host_when_work_is_repo(kc, repo):
     (["--isar"], "purge", ["purge", "--isar-privileged"]),
     (["--isar-rootless", "--isar"], "clean", ["clean", "--isar-privileged"]),
 ])
-def test_kc027_clean_commands_get_build_system(kc, tmp_path, opts, command, expected_kas):
+def test_clean_commands_get_build_system(kc, tmp_path, opts, command, expected_kas):
     """KC-027 (ERRATA, issue 16.9): the deprecated --isar flag means
     isar-privileged and is forwarded as --isar-privileged."""
     work = tmp_path / "w"
@@ -727,7 +744,8 @@ def test_kc027_clean_commands_get_build_system(kc, tmp_path, opts, command, expe
     assert r.kas == expected_kas
 
 
-def test_kc027_clean_from_config_yaml(kc, tmp_path):
+def test_clean_from_config_yaml(kc, tmp_path):
+    """KC-027."""
     work = tmp_path / "w"
     write(work / ".config.yaml", "build_system: isar\n")
     r = kc("clean", cwd=work, fakes=("docker",))
@@ -735,13 +753,15 @@ def test_kc027_clean_from_config_yaml(kc, tmp_path):
     assert r.image == IMAGE_ISAR
 
 
-def test_kc027_clean_with_config_file(kc, tmp_path):
+def test_clean_with_config_file(kc, tmp_path):
+    """KC-027."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": "build_system: isar-rootless\n"})
     r = kc("cleansstate", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["cleansstate", "--isar-rootless", "/repo/kas.yml"]
 
 
-def test_kc027_not_for_build(kc, repo):
+def test_not_for_build(kc, repo):
+    """KC-027."""
     r = kc("--isar-rootless", "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml"]
 
@@ -761,20 +781,23 @@ def test_kc027_not_for_build(kc, repo):
     (("podman",), {}, [], "podman"),
     (("docker", "podman"), {"FAKE_DOCKER_VERSION": PODMAN_VERSION}, [], "podman"),
 ])
-def test_kc030_engine_selection(kc, repo, fakes, env, opts, expected):
+def test_engine_selection(kc, repo, fakes, env, opts, expected):
+    """KC-030."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     assert r.engine == expected
     assert [rec["prog"] for rec in r.runs] == [expected]
 
 
-def test_kc030_isar_rootless_from_config_prefers_podman(kc, tmp_path):
+def test_isar_rootless_from_config_prefers_podman(kc, tmp_path):
+    """KC-030."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": "build_system: isar-rootless\n"})
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "podman"))
     assert r.engine == "podman"
 
 
 @pytest.mark.parametrize("var", ["KAS_CONTAINER_ENGINE", "KAS_DOCKER_ENGINE"])
-def test_kc030_unknown_engine(kc, repo, var):
+def test_unknown_engine(kc, repo, var):
+    """KC-030."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "podman"), env={var: "lxc"})
     failed(r, "unknown container engine 'lxc'")
 
@@ -784,7 +807,8 @@ def test_kc030_unknown_engine(kc, repo, var):
     (("sudo",), {}),
     (("docker",), {"FAKE_DOCKER_VERSION": PODMAN_VERSION}),
 ])
-def test_kc030_no_engine_found(kc, repo, fakes, env):
+def test_no_engine_found(kc, repo, fakes, env):
+    """KC-030."""
     r = kc("build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     failed(r, "no container engine found, need docker or podman")
 
@@ -792,8 +816,8 @@ def test_kc030_no_engine_found(kc, repo, fakes, env):
 # ---------------------------------------------------------------------------
 # KC-033: root
 
-def test_kc033_root_refused_by_uid(kc, repo):
-    """A fake `id` reporting uid 0; KAS_ALLOW_ROOT unset or not `yes`."""
+def test_root_refused_by_uid(kc, repo):
+    """KC-033: A fake `id` reporting uid 0; KAS_ALLOW_ROOT unset or not `yes`."""
     for env in ({"FAKE_UID": "0", "FAKE_GID": "0"},
                 {"FAKE_UID": "0", "FAKE_GID": "0", "KAS_ALLOW_ROOT": "1"}):
         r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "id"), env=env,
@@ -801,14 +825,17 @@ def test_kc033_root_refused_by_uid(kc, repo):
         failed(r, ROOT_ERROR)
 
 
-def test_kc033_root_allowed_with_yes(kc, repo):
+def test_root_allowed_with_yes(kc, repo):
+    """KC-033."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "id"),
            env={"FAKE_UID": "0", "FAKE_GID": "0", "KAS_ALLOW_ROOT": "yes"}, allow_root=False)
     assert ("-e", "USER_ID=0") in r.units
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.getuid() != 0, reason="needs to run as root")
-def test_kc033_real_root_refused(kc, repo):
+def test_real_root_refused(kc, repo):
+    """KC-033."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), allow_root=False)
     failed(r, ROOT_ERROR)
 
@@ -829,7 +856,8 @@ def test_kc033_real_root_refused(kc, repo):
     (["--isar-privileged"], {"KAS_CONTAINER_IMAGE_NAME": "custom"}, "localhost/kas/custom:5.5"),
     ([], {"KAS_CONTAINER_IMAGE_DISTRO": ""}, IMAGE_OE),
 ])
-def test_kc040_image(kc, repo, opts, env, expected):
+def test_image(kc, repo, opts, env, expected):
+    """KC-040."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("docker",), env=env)
     assert r.image == expected
 
@@ -837,7 +865,8 @@ def test_kc040_image(kc, repo, opts, env, expected):
 # ---------------------------------------------------------------------------
 # KC-065: privileged executor (podman, isar-privileged)
 
-def test_kc065_sudo(kc, repo):
+def test_sudo(kc, repo):
+    """KC-065."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo", "run0"),
            env={"KAS_SUDO_CMD": "sudo"})
     (sudo,) = r.prefixes()
@@ -845,7 +874,8 @@ def test_kc065_sudo(kc, repo):
 
 
 @pytest.mark.parametrize("env", [{"KAS_SUDO_CMD": "run0"}, {}], ids=["explicit", "fallback"])
-def test_kc065_run0(kc, repo, env):
+def test_run0(kc, repo, env):
+    """KC-065."""
     fakes = ("podman", "run0", "sudo") if env else ("podman", "run0")
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     (run0,) = r.prefixes()
@@ -855,7 +885,7 @@ def test_kc065_run0(kc, repo, env):
     assert run0["argv"][2:] == ["podman"] + r.run["argv"]
 
 
-def test_kc065_run0_unit_names_script_pid(kc, repo):
+def test_run0_unit_names_script_pid(kc, repo):
     """KC-065: the unit is kas-container@<pid of the script>."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "run0"),
            env={"KAS_SUDO_CMD": "run0"}, wrap=("sh", "-c", 'echo $$ > pid; exec "$@"', "sh"))
@@ -864,26 +894,30 @@ def test_kc065_run0_unit_names_script_pid(kc, repo):
     assert r.prefixes()[0]["argv"][1] == f"--unit=kas-container@{pid}"
 
 
-def test_kc065_no_executor(kc, repo):
+def test_no_executor(kc, repo):
+    """KC-065."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman",))
     failed(r, "No privileged executor found, need sudo or run0.")
 
 
-def test_kc065_unsupported_executor(kc, repo):
+def test_unsupported_executor(kc, repo):
+    """KC-065."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"KAS_SUDO_CMD": "doas"})
     failed(r, "Unsupported KAS_SUDO_CMD ('doas'), use sudo or run0.")
 
 
 @pytest.mark.parametrize("opts", [[], ["--isar-rootless"]])
-def test_kc065_no_executor_needed_without_privileged_mode(kc, repo, opts):
+def test_no_executor_needed_without_privileged_mode(kc, repo, opts):
+    """KC-065."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"KAS_SUDO_CMD": "doas"})
     assert r.engine == "podman"
     assert r.prefixes() == []
 
 
-def test_kc065_rootless_docker_uses_run0(kc, repo, work):
+def test_rootless_docker_uses_run0(kc, repo, work):
+    """KC-065."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("docker", "run0"),
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     (run0,) = r.prefixes()
@@ -894,14 +928,15 @@ def test_kc065_rootless_docker_uses_run0(kc, repo, work):
 # ---------------------------------------------------------------------------
 # KC-011, KC-012: log level and runtime args
 
-def test_kc011_log_level_before_command(kc, repo):
+def test_log_level_before_command(kc, repo):
+    """KC-011."""
     r = kc("--log-level", "info", "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["-l", "info", "build", "/repo/kas.yml"]
     assert not any(line.startswith("+ ") for line in r.stderr.splitlines())
     assert r.debug() == []
 
 
-def test_kc011_debug_trace(kc, repo):
+def test_debug_trace(kc, repo):
     """KC-011: `-l debug` prints one `+ <engine command line>` line."""
     r = kc("-l", "debug", "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["-l", "debug", "build", "/repo/kas.yml"]
@@ -910,7 +945,7 @@ def test_kc011_debug_trace(kc, repo):
     assert shlex.split(traces[0][2:]) == ["docker"] + r.run["argv"]
 
 
-def test_kc011_debug_trace_quotes_special_words(kc, tmp_path, work):
+def test_debug_trace_quotes_special_words(kc, tmp_path, work):
     """KC-011: the trace is the command line: words with spaces and quotes
     survive shell word splitting unchanged."""
     repo = git_tree(tmp_path / "my proj", files={"kas.yml": KAS_YML})
@@ -921,7 +956,8 @@ def test_kc011_debug_trace_quotes_special_words(kc, tmp_path, work):
     assert shlex.split(traces[0][2:]) == ["docker"] + r.run["argv"]
 
 
-def test_kc011_debug_trace_includes_executor(kc, repo):
+def test_debug_trace_includes_executor(kc, repo):
+    """KC-011."""
     r = kc("-l", "debug", "--isar-privileged", "build", "kas.yml", cwd=repo,
            fakes=("podman", "sudo"))
     traces = [line for line in r.stderr.splitlines() if line.startswith("+ ")]
@@ -929,7 +965,7 @@ def test_kc011_debug_trace_includes_executor(kc, repo):
     assert shlex.split(traces[0][2:]) == ["sudo", "--preserve-env", "podman"] + r.run["argv"]
 
 
-def test_kc021_arguments_with_quotes_and_specials_unchanged(kc, tmp_path, work):
+def test_arguments_with_quotes_and_specials_unchanged(kc, tmp_path, work):
     """KC-021/KC-023/KC-012: no argument is re-split, globbed or unquoted."""
     repo = git_tree(tmp_path / "dir with 'quote' & $x", files={"conf/my kas.yml": KAS_YML})
     value = "bitbake -e 'a b' \"c\" $HOME `id` * \\n"
@@ -943,14 +979,15 @@ def test_kc021_arguments_with_quotes_and_specials_unchanged(kc, tmp_path, work):
 
 
 @pytest.mark.parametrize("value", ["a\nb\n", "it's\n", "'\n\n"])
-def test_kc021_trailing_newlines_kept(kc, repo, value):
+def test_trailing_newlines_kept(kc, repo, value):
     """KC-021: -c values and `--` extras are passed unchanged, even with a
     quote and trailing newlines."""
     r = kc("shell", "-c", value, "kas.yml", "--", value, cwd=repo, fakes=("docker",))
     assert r.kas == ["shell", "-c", value, "/repo/kas.yml", "--", value]
 
 
-def test_kc012_runtime_args_before_image(kc, repo, work, tmp_path):
+def test_runtime_args_before_image(kc, repo, work, tmp_path):
+    """KC-012."""
     dl = tmp_path / "dl"
     r = kc("--runtime-args", "--network=host -e FOO=1", "--docker-args", "--cpus=2",
            "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -961,13 +998,15 @@ def test_kc012_runtime_args_before_image(kc, repo, work, tmp_path):
     assert r.image == IMAGE_OE
 
 
-def test_env089_inherited_runtime_args_ignored(kc, repo):
+def test_inherited_runtime_args_ignored(kc, repo):
+    """ENV-089."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"KAS_RUNTIME_ARGS": "--bogus-inherited"})
     assert ("--bogus-inherited",) not in r.units
 
 
-def test_env090_inherited_docker_rootless_ignored(kc, repo):
+def test_inherited_docker_rootless_ignored(kc, repo):
+    """ENV-090."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_DOCKER_ROOTLESS": "1"})
     assert "KAS_DOCKER_ROOTLESS" not in r.env
     assert r.warnings() == []
@@ -983,7 +1022,8 @@ def pre_mode(result):
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
-def test_kc013_ssh_dir(kc, repo, tmp_path, how):
+def test_ssh_dir(kc, repo, tmp_path, how):
+    """KC-013."""
     ssh = tmp_path / "ssh"
     ssh.mkdir()
     link = tmp_path / "ssh-link"
@@ -995,13 +1035,15 @@ def test_kc013_ssh_dir(kc, repo, tmp_path, how):
     assert ("-v", f"{ssh}:/var/kas/userdata/.ssh:ro") in pre_mode(r)
 
 
-def test_kc013_ssh_dir_not_a_directory(kc, repo, tmp_path):
+def test_ssh_dir_not_a_directory(kc, repo, tmp_path):
+    """KC-013."""
     missing = str(tmp_path / "nossh")
     r = kc("--ssh-dir", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f'Variable KAS_SSH_DIR set, but "{missing}" is not a directory.')
 
 
-def test_kc014_ssh_agent(kc, repo, tmp_path, unix_socket):
+def test_ssh_agent(kc, repo, tmp_path, unix_socket):
+    """KC-014."""
     link = tmp_path / "agent-link"
     os.symlink(unix_socket, str(link))
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -1013,18 +1055,21 @@ def test_kc014_ssh_agent(kc, repo, tmp_path, unix_socket):
                and "ssh-auth-sock" in u[1])
 
 
-def test_kc014_agent_not_forwarded_without_option(kc, repo, unix_socket):
+def test_agent_not_forwarded_without_option(kc, repo, unix_socket):
+    """KC-014."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SSH_AUTH_SOCK": unix_socket})
     assert r.mount("/ssh-agent/ssh-auth-sock") is None
     assert "SSH_AUTH_SOCK" not in r.env
 
 
-def test_kc014_no_agent(kc, repo):
+def test_no_agent(kc, repo):
+    """KC-014."""
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, "no SSH agent running")
 
 
-def test_kc014_agent_not_a_socket(kc, repo, tmp_path):
+def test_agent_not_a_socket(kc, repo, tmp_path):
+    """KC-014."""
     fake = os.path.realpath(write(tmp_path / "notsock", "x\n"))
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"SSH_AUTH_SOCK": fake})
@@ -1032,7 +1077,8 @@ def test_kc014_agent_not_a_socket(kc, repo, tmp_path):
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
-def test_kc015_aws_dir(kc, repo, tmp_path, how):
+def test_aws_dir(kc, repo, tmp_path, how):
+    """KC-015."""
     aws = os.path.realpath(str(tmp_path))
     aws = os.path.join(aws, "aws")
     os.mkdir(aws)
@@ -1045,7 +1091,8 @@ def test_kc015_aws_dir(kc, repo, tmp_path, how):
     assert r.env["AWS_SHARED_CREDENTIALS_FILE"] == "/var/kas/userdata/.aws/credentials"
 
 
-def test_kc015_aws_dir_keeps_host_file_variables(kc, repo, tmp_path):
+def test_aws_dir_keeps_host_file_variables(kc, repo, tmp_path):
+    """KC-015."""
     aws = tmp_path / "aws"
     aws.mkdir()
     r = kc("--aws-dir", str(aws), "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -1054,14 +1101,16 @@ def test_kc015_aws_dir_keeps_host_file_variables(kc, repo, tmp_path):
     assert r.env["AWS_SHARED_CREDENTIALS_FILE"] == "/x/creds"
 
 
-def test_kc015_aws_dir_not_a_directory(kc, repo, tmp_path):
+def test_aws_dir_not_a_directory(kc, repo, tmp_path):
+    """KC-015."""
     missing = str(tmp_path / "noaws")
     r = kc("--aws-dir", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.returncode == 1, r
     assert r.runs == []
 
 
-def test_kc090_aws_web_identity_token(kc, repo, tmp_path):
+def test_aws_web_identity_token(kc, repo, tmp_path):
+    """KC-090."""
     token = os.path.realpath(write(tmp_path / "token", "tok\n"))
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"})
@@ -1070,7 +1119,8 @@ def test_kc090_aws_web_identity_token(kc, repo, tmp_path):
     assert r.env["AWS_ROLE_ARN"] == "arn:aws:iam::1:role/x"
 
 
-def test_kc090_aws_web_identity_token_not_a_file(kc, repo, tmp_path):
+def test_aws_web_identity_token_not_a_file(kc, repo, tmp_path):
+    """KC-090."""
     missing = str(tmp_path / "notoken")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"AWS_WEB_IDENTITY_TOKEN_FILE": missing})
@@ -1080,7 +1130,8 @@ def test_kc090_aws_web_identity_token_not_a_file(kc, repo, tmp_path):
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
-def test_kc016_git_credential_store(kc, repo, tmp_path, how):
+def test_git_credential_store(kc, repo, tmp_path, how):
+    """KC-016."""
     store = os.path.realpath(write(tmp_path / "creds", "https://u:p@example.com\n"))
     if how == "option":
         r = kc("--git-credential-store", store, "build", "kas.yml", cwd=repo,
@@ -1093,13 +1144,15 @@ def test_kc016_git_credential_store(kc, repo, tmp_path, how):
         in pre_mode(r)
 
 
-def test_kc016_git_credential_store_not_a_file(kc, repo, tmp_path):
+def test_git_credential_store_not_a_file(kc, repo, tmp_path):
+    """KC-016."""
     missing = str(tmp_path / "nocreds")
     r = kc("--git-credential-store", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"passed KAS_GIT_CREDENTIAL_STORE '{missing}' is not a file")
 
 
-def test_kc017_git_credential_socket(kc, repo, tmp_path, unix_socket):
+def test_git_credential_socket(kc, repo, tmp_path, unix_socket):
+    """KC-017."""
     store = write(tmp_path / "creds", "https://u:p@example.com\n")
     r = kc("--git-credential-store", store, "--git-credential-socket", unix_socket,
            "build", "kas.yml", cwd=repo, fakes=("docker",))
@@ -1110,20 +1163,23 @@ def test_kc017_git_credential_socket(kc, repo, tmp_path, unix_socket):
         "cache --socket=/var/kas/userdata/.git-cache-socket"
 
 
-def test_kc017_git_credential_socket_not_a_socket(kc, repo, tmp_path):
+def test_git_credential_socket_not_a_socket(kc, repo, tmp_path):
+    """KC-017."""
     plain = os.path.realpath(write(tmp_path / "plain", "x\n"))
     r = kc("--git-credential-socket", plain, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"passed KAS_GIT_CREDENTIAL_SOCKET '{plain}' is not a socket")
 
 
-def test_kc090_host_credential_helper_wins(kc, repo, tmp_path):
+def test_host_credential_helper_wins(kc, repo, tmp_path):
+    """KC-090."""
     store = write(tmp_path / "creds", "x\n")
     r = kc("--git-credential-store", store, "build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"GIT_CREDENTIAL_HELPER": "cache --timeout=1"})
     assert r.env["GIT_CREDENTIAL_HELPER"] == "cache --timeout=1"
 
 
-def test_kc090_no_credential_helper_by_default(kc, repo):
+def test_no_credential_helper_by_default(kc, repo):
+    """KC-090."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert "GIT_CREDENTIAL_HELPER" not in r.env
 
@@ -1134,7 +1190,8 @@ def test_kc090_no_credential_helper_by_default(kc, repo):
     ("GITCONFIG_FILE", "/var/kas/userdata/.gitconfig"),
     ("REGISTRY_AUTH_FILE", "/var/kas/userdata/.docker/config.json"),
 ])
-def test_kc090_credential_files(kc, repo, tmp_path, var, target):
+def test_credential_files(kc, repo, tmp_path, var, target):
+    """KC-090."""
     real = os.path.realpath(write(tmp_path / "real" / "file", "data\n"))
     os.symlink(real, str(tmp_path / "link"))
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={var: str(tmp_path / "link")})
@@ -1151,14 +1208,16 @@ PROXIES = {"http_proxy": "http://p:1", "https_proxy": "http://p:2", "ftp_proxy":
            "no_proxy": "localhost", "NO_PROXY": "*.local"}
 
 
-def test_kc095_proxies_forwarded(kc, repo):
+def test_proxies_forwarded(kc, repo):
+    """KC-095."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env=PROXIES)
     for name, value in PROXIES.items():
         assert ("-e", f"{name}={value}") in pre_mode(r)
 
 
 @pytest.mark.parametrize("how", ["option", "env", "env-empty"])
-def test_kc018_no_proxy_from_env(kc, repo, how):
+def test_no_proxy_from_env(kc, repo, how):
+    """KC-018."""
     env = dict(PROXIES)
     opts = []
     if how == "option":
@@ -1169,7 +1228,8 @@ def test_kc018_no_proxy_from_env(kc, repo, how):
     assert not set(PROXIES) & set(r.env)
 
 
-def test_kc095_empty_proxy_not_forwarded(kc, repo):
+def test_empty_proxy_not_forwarded(kc, repo):
+    """KC-095."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"http_proxy": "", "https_proxy": "http://p:2"})
     assert "http_proxy" not in r.env
@@ -1193,7 +1253,7 @@ def test_kc095_empty_proxy_not_forwarded(kc, repo):
     (["--repo-ro", "build", "kas.yml"], {"KAS_REPO_MOUNT_OPT": "rw"}, "ro"),
     (["shell", "kas.yml"], {"KAS_REPO_MOUNT_OPT": "ro"}, "ro"),
 ])
-def test_kc019_kc022_repo_mount_mode(kc, repo, work, args, env, mode):
+def test_repo_mount_mode(kc, repo, work, args, env, mode):
     """KC-019/KC-022/ENV-091."""
     r = kc(*args, cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": work, **env})
     assert r.units[:len(generated(repo, work, mode))] == generated(repo, work, mode)
@@ -1213,7 +1273,8 @@ def kvm_hidden_wrapper(tmp_path):
     return (unshare, "-m", "/bin/sh", "-c", hide + ' && exec "$@"', "sh")
 
 
-def test_kc019a_kvm_absent_warns(kc, repo, tmp_path):
+def test_kvm_absent_warns(kc, repo, tmp_path):
+    """KC-019a."""
     wrap = kvm_hidden_wrapper(tmp_path)
     r = kc("--kvm", "build", "kas.yml", cwd=repo, fakes=("docker",), wrap=wrap)
     assert "--kvm given but /dev/kvm not present on host; skipping" in r.warnings()
@@ -1221,7 +1282,8 @@ def test_kc019a_kvm_absent_warns(kc, repo, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/kvm"), reason="no /dev/kvm on this host")
-def test_kc019a_kvm_present(kc, repo):
+def test_kvm_present(kc, repo):
+    """KC-019a."""
     r = kc("--kvm", "build", "kas.yml", cwd=repo, fakes=("docker",))
     kvm = [u for u in r.units if "/dev/kvm" in " ".join(u)]
     assert kvm in ([("--device=/dev/kvm",)], [("--device", "/dev/kvm")])
@@ -1235,32 +1297,37 @@ def test_kc019a_kvm_present(kc, repo):
 # ---------------------------------------------------------------------------
 # KC-021: parsing after the command
 
-def test_kc021_command_option_reordered_spaces_kept(kc, repo):
+def test_command_option_reordered_spaces_kept(kc, repo):
+    """KC-021."""
     r = kc("shell", "kas.yml", "-c", "bitbake -e  virtual/kernel", "--update", cwd=repo,
            fakes=("docker",))
     assert r.kas == ["shell", "--update", "-c", "bitbake -e  virtual/kernel", "/repo/kas.yml"]
 
 
 @pytest.mark.parametrize("opt", ["--cmd", "--command"])
-def test_kc021_command_long_forms(kc, repo, opt):
+def test_command_long_forms(kc, repo, opt):
+    """KC-021."""
     r = kc("shell", opt, "ls -l", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["shell", "-c", "ls -l", "/repo/kas.yml"]
 
 
 @pytest.mark.parametrize("opt", ["-E", "--preserve-env"])
-def test_kc021_preserve_env_rejected(kc, repo, opt):
+def test_preserve_env_rejected(kc, repo, opt):
+    """KC-021."""
     r = kc("shell", opt, "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"{opt} is not supported with kas-container")
 
 
-def test_kc021_value_options_passed_with_value(kc, repo):
+def test_value_options_passed_with_value(kc, repo):
+    """KC-021."""
     r = kc("build", "--skip", "repos_checkout", "--target", "core-image minimal", "kas.yml",
            "--task", "fetch", "--force-checkout", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "--skip", "repos_checkout", "--target", "core-image minimal",
                      "--task", "fetch", "--force-checkout", "/repo/kas.yml"]
 
 
-def test_kc021_dump_value_options(kc, repo):
+def test_dump_value_options(kc, repo):
+    """KC-021."""
     r = kc("dump", "--format", "json", "--indent", "4", "kas.yml", "--provenance", "mode=max",
            cwd=repo, fakes=("docker",))
     assert r.kas == ["dump", "--format", "json", "--indent", "4", "--provenance", "mode=max",
@@ -1268,18 +1335,21 @@ def test_kc021_dump_value_options(kc, repo):
 
 
 @pytest.mark.parametrize("opt", ["--target", "--skip", "--task", "--format"])
-def test_kc021_missing_value_calls_kas_help(kc, repo, opt):
+def test_missing_value_calls_kas_help(kc, repo, opt):
+    """KC-021."""
     r = kc("build", "kas.yml", opt, cwd=repo, fakes=("docker",))
     assert "--help" in r.kas, r.kas
     assert r.kas[0] == "build"
 
 
-def test_kc021_double_dash_extras_at_the_end(kc, repo):
+def test_double_dash_extras_at_the_end(kc, repo):
+    """KC-021."""
     r = kc("build", "kas.yml", "--", "-k", "-c", "x y", "--target", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml", "--", "-k", "-c", "x y", "--target"]
 
 
-def test_kc021_double_dash_after_command_option(kc, repo):
+def test_double_dash_after_command_option(kc, repo):
+    """KC-021."""
     r = kc("shell", "-c", "true", "kas.yml", "--", "extra", cwd=repo, fakes=("docker",))
     assert r.kas == ["shell", "-c", "true", "/repo/kas.yml", "--", "extra"]
 
@@ -1292,13 +1362,13 @@ def test_kc021_double_dash_after_command_option(kc, repo):
     (["kas.yml", "git log", "--", "x y"], ["/repo/kas.yml", "git log", "--", "x y"]),
     (["-l", "git log"], ["-l", "git log"]),
 ])
-def test_kc021_kc071_for_all_repos_config_and_command(kc, repo, args, expected):
+def test_for_all_repos_config_and_command(kc, repo, args, expected):
     """KC-021/KC-071: kas options, config, COMMAND, then `--` extras."""
     r = kc("for-all-repos", *args, cwd=repo, fakes=("docker",))
     assert r.kas == ["for-all-repos"] + expected
 
 
-def test_kc161_for_all_repos_without_config(kc, repo, work):
+def test_for_all_repos_without_config(kc, repo, work):
     """KC-161: the command only; cwd (a git top level) is /repo."""
     r = kc("for-all-repos", "git log -1", cwd=repo, fakes=("docker",),
            env={"KAS_WORK_DIR": work})
@@ -1306,13 +1376,14 @@ def test_kc161_for_all_repos_without_config(kc, repo, work):
     assert r.mount("/repo") == (repo, "ro")
 
 
-def test_kc161_for_all_repos_without_config_plain_dir(kc, work):
+def test_for_all_repos_without_config_plain_dir(kc, work):
+    """KC-161."""
     r = kc("for-all-repos", "ls", cwd=work, fakes=("docker",))
     assert r.kas == ["for-all-repos", "ls"]
     assert r.mount("/repo") == (work, "ro")
 
 
-def test_kc071_full_order(kc, repo, work, tmp_path):
+def test_full_order(kc, repo, work, tmp_path):
     """KC-071: every group in order, kas part exactly."""
     sstate = tmp_path / "sstate"
     r = kc("-l", "warning", "--runtime-args", "--cpus=1", "--isar-rootless", "build",
@@ -1341,13 +1412,15 @@ def test_kc071_full_order(kc, repo, work, tmp_path):
 # ---------------------------------------------------------------------------
 # KC-023/024/025: configs and repo dirs
 
-def test_kc023_colon_list_rewritten(kc, repo):
+def test_colon_list_rewritten(kc, repo):
+    """KC-023."""
     write(os.path.join(repo, "sub", "b.yml"), "x: 1\n")
     r = kc("build", "kas.yml:sub/b.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml:/repo/sub/b.yml"]
 
 
-def test_kc023_relative_from_subdir_and_symlink(kc, repo):
+def test_relative_from_subdir_and_symlink(kc, repo):
+    """KC-023."""
     sub = os.path.join(repo, "sub")
     os.makedirs(sub)
     os.symlink("../kas.yml", os.path.join(sub, "link.yml"))
@@ -1357,7 +1430,8 @@ def test_kc023_relative_from_subdir_and_symlink(kc, repo):
     assert r.mount("/repo") == (repo, "ro")
 
 
-def test_kc023_file_outside_repo_keeps_host_path(kc, repo, tmp_path):
+def test_file_outside_repo_keeps_host_path(kc, repo, tmp_path):
+    """KC-023."""
     other = os.path.realpath(write(tmp_path / "other" / "x.yml", "x: 1\n"))
     r = kc("build", f"kas.yml:{other}", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", f"/repo/kas.yml:{other}"]
@@ -1365,12 +1439,14 @@ def test_kc023_file_outside_repo_keeps_host_path(kc, repo, tmp_path):
 
 @pytest.mark.parametrize("arg, missing", [("nope.yml", "nope.yml"),
                                           ("kas.yml:sub/nope.yml", "sub/nope.yml")])
-def test_kc023_missing_config(kc, repo, arg, missing):
+def test_missing_config(kc, repo, arg, missing):
+    """KC-023."""
     r = kc("build", arg, cwd=repo, fakes=("docker",))
     failed(r, f"configuration file '{missing}' not found")
 
 
-def test_kc024_git_toplevel(kc, repo, work):
+def test_git_toplevel(kc, repo, work):
+    """KC-024."""
     write(os.path.join(repo, "a", "b", "deep.yml"), KAS_YML)
     r = kc("build", "deep.yml", cwd=os.path.join(repo, "a", "b"), fakes=("docker",),
            env={"KAS_WORK_DIR": work})
@@ -1379,7 +1455,8 @@ def test_kc024_git_toplevel(kc, repo, work):
 
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="needs mercurial")
-def test_kc024_hg_root(kc, tmp_path, work):
+def test_hg_root(kc, tmp_path, work):
+    """KC-024."""
     root = tmp_path / "hgproj"
     subprocess.run(["hg", "init", str(root)], check=True, capture_output=True)
     root = os.path.realpath(str(root))
@@ -1392,7 +1469,8 @@ def test_kc024_hg_root(kc, tmp_path, work):
     assert r.mount("/repo") == (root, "ro")
 
 
-def test_kc024_plain_directory(kc, tmp_path, work):
+def test_plain_directory(kc, tmp_path, work):
+    """KC-024."""
     plain = os.path.realpath(str(tmp_path / "plain"))
     write(os.path.join(plain, "conf", "kas.yml"), KAS_YML)
     r = kc("build", "conf/kas.yml", cwd=plain, fakes=("docker",), env={"KAS_WORK_DIR": work})
@@ -1400,7 +1478,8 @@ def test_kc024_plain_directory(kc, tmp_path, work):
     assert r.kas == ["build", "/repo/kas.yml"]
 
 
-def test_kc024_no_config_is_cwd(kc, tmp_path, work):
+def test_no_config_is_cwd(kc, tmp_path, work):
+    """KC-024."""
     plain = os.path.realpath(str(tmp_path / "plain"))
     os.makedirs(plain)
     r = kc("shell", cwd=plain, fakes=("docker",), env={"KAS_WORK_DIR": work})
@@ -1408,7 +1487,8 @@ def test_kc024_no_config_is_cwd(kc, tmp_path, work):
     assert r.kas == ["shell"]
 
 
-def test_kc024_source_dir_host_from_config_yaml(kc, tmp_path, repo, work):
+def test_source_dir_host_from_config_yaml(kc, tmp_path, repo, work):
+    """KC-024."""
     write(os.path.join(work, ".config.yaml"),
           f"header:\n  version: 14\n_source_dir_host: {repo}\n")
     r = kc("build", cwd=work, fakes=("docker",))
@@ -1416,7 +1496,8 @@ def test_kc024_source_dir_host_from_config_yaml(kc, tmp_path, repo, work):
     assert r.kas == ["build"]
 
 
-def test_kc025_diff_two_repos(kc, tmp_path, work):
+def test_diff_two_repos(kc, tmp_path, work):
+    """KC-025."""
     r1 = git_tree(tmp_path / "r1", files={"a.yml": KAS_YML})
     r2 = git_tree(tmp_path / "r2", files={"c/b.yml": KAS_YML})
     r = kc("diff", f"{r1}/a.yml", "r2/c/b.yml", cwd=tmp_path, fakes=("docker",),
@@ -1426,7 +1507,8 @@ def test_kc025_diff_two_repos(kc, tmp_path, work):
     assert r.kas == ["diff", "/repo/a.yml", "/repo2/c/b.yml"]
 
 
-def test_kc025_diff_repo2_follows_repo_mode(kc, tmp_path, work):
+def test_diff_repo2_follows_repo_mode(kc, tmp_path, work):
+    """KC-025."""
     r1 = git_tree(tmp_path / "r1", files={"a.yml": KAS_YML})
     r2 = git_tree(tmp_path / "r2", files={"b.yml": KAS_YML})
     r = kc("--repo-rw", "diff", "r1/a.yml", "r2/b.yml", cwd=tmp_path, fakes=("docker",),
@@ -1438,19 +1520,22 @@ def test_kc025_diff_repo2_follows_repo_mode(kc, tmp_path, work):
 # ---------------------------------------------------------------------------
 # KC-070, KC-080: directories
 
-def test_kc070_work_dir_must_exist(kc, repo, tmp_path):
+def test_work_dir_must_exist(kc, repo, tmp_path):
+    """KC-070."""
     missing = str(tmp_path / "nowork")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": missing})
     failed(r, f'Variable KAS_WORK_DIR set, but "{missing}" is not a directory.')
 
 
-def test_kc070_relative_work_dir_canonical(kc, repo, work):
+def test_relative_work_dir_canonical(kc, repo, work):
+    """KC-070."""
     rel = os.path.relpath(work, repo)
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": rel})
     assert r.mount("/work") == (work, "rw")
 
 
-def test_kc070_dirs_created_and_canonical(kc, repo, work, tmp_path):
+def test_dirs_created_and_canonical(kc, repo, work, tmp_path):
+    """KC-070."""
     base = os.path.realpath(str(tmp_path))
     env = {"KAS_WORK_DIR": work,
            "KAS_BUILD_DIR": f"{base}/x/../build",
@@ -1466,7 +1551,7 @@ def test_kc070_dirs_created_and_canonical(kc, repo, work, tmp_path):
     assert r.mount("/downloads") == (f"{base}/dl/a/b", "rw")
 
 
-def test_kc070_build_dir_plain_mkdir(kc, repo, work, tmp_path):
+def test_build_dir_plain_mkdir(kc, repo, work, tmp_path):
     """KC-070: KAS_BUILD_DIR is created without parents."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"KAS_WORK_DIR": work, "KAS_BUILD_DIR": str(tmp_path / "no" / "build")})
@@ -1475,7 +1560,8 @@ def test_kc070_build_dir_plain_mkdir(kc, repo, work, tmp_path):
     assert not (tmp_path / "no").exists()
 
 
-def test_kc070_repo_ref_dir_must_exist(kc, repo, work, tmp_path):
+def test_repo_ref_dir_must_exist(kc, repo, work, tmp_path):
+    """KC-070."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"KAS_WORK_DIR": work, "KAS_REPO_REF_DIR": str(tmp_path / "noref")})
     assert r.returncode != 0, r
@@ -1501,7 +1587,8 @@ def run_with_dirs(kc, repo, work, parent):
     return env, units, units[units.index(("--user=root",)) + 1:]
 
 
-def test_kc080_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
+def test_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
+    """KC-080."""
     parent = os.path.join(os.path.realpath(str(tmp_path)), "dirs")
     env, _, tail = run_with_dirs(kc, repo, work, parent)
     assert len(tail) == 2 * len(DIR_VARS)
@@ -1510,7 +1597,8 @@ def test_kc080_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
         assert tail[i + 1] == ("-e", f"{var}={target}")
 
 
-def test_kc080_forwarded_dirs_inside_work(kc, repo, work):
+def test_forwarded_dirs_inside_work(kc, repo, work):
+    """KC-080."""
     _, units, tail = run_with_dirs(kc, repo, work, os.path.join(work, "in"))
     assert sorted(tail) == sorted(("-e", f"{var}=/work/in/{var.lower()}")
                                   for var, _ in DIR_VARS)
@@ -1518,13 +1606,14 @@ def test_kc080_forwarded_dirs_inside_work(kc, repo, work):
                                                     ("-v", f"{work}:/work:rw")]
 
 
-def test_kc080_unset_dirs_not_passed(kc, repo):
+def test_unset_dirs_not_passed(kc, repo):
+    """KC-080."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert not {var for var, _ in DIR_VARS} & set(r.env)
 
 
 @pytest.mark.parametrize("where", ["outside", "work", "below-work"])
-def test_issue18_2_journal_path_mapped_into_the_container(kc, repo, work, tmp_path, where):
+def test_journal_path_mapped_into_the_container(kc, repo, work, tmp_path, where):
     """Issue 18.2: KAS_JOURNAL names the file inside the container; its
     directory is the work dir (or below it) or is mounted read-write, so
     kas writes it where the host asked.  A missing directory is created."""
@@ -1550,7 +1639,8 @@ def test_issue18_2_journal_path_mapped_into_the_container(kc, repo, work, tmp_pa
 # KC-085: git worktrees
 
 @pytest.mark.parametrize("command, mode", [("build", "ro"), ("shell", "rw")])
-def test_kc085_worktree(kc, tmp_path, command, mode):
+def test_worktree(kc, tmp_path, command, mode):
+    """KC-085."""
     main = os.path.realpath(make_git_repo(tmp_path / "main", files={"kas.yml": KAS_YML}))
     wt = os.path.join(os.path.realpath(str(tmp_path)), "wt")
     subprocess.run(["git", "-C", main, "worktree", "add", "-q", "-b", "feature", wt],
@@ -1568,7 +1658,8 @@ def test_kc085_worktree(kc, tmp_path, command, mode):
         assert f.read() == f"gitdir: {main}/.git/worktrees/wt\n"
 
 
-def test_kc085_worktree_separate_work(kc, tmp_path, work):
+def test_worktree_separate_work(kc, tmp_path, work):
+    """KC-085."""
     main = os.path.realpath(make_git_repo(tmp_path / "main", files={"kas.yml": KAS_YML}))
     wt = os.path.join(os.path.realpath(str(tmp_path)), "wt")
     subprocess.run(["git", "-C", main, "worktree", "add", "-q", wt],
@@ -1586,7 +1677,7 @@ def test_kc085_worktree_separate_work(kc, tmp_path, work):
 
 
 @pytest.mark.parametrize("name", ["dots.and*star", "bracket[1]", "pipe|bar", "amp&x"])
-def test_kc085_worktree_special_characters_in_path(kc, tmp_path, name):
+def test_worktree_special_characters_in_path(kc, tmp_path, name):
     """KC-085: the common-dir prefix is replaced literally, whatever the path."""
     base = os.path.join(os.path.realpath(str(tmp_path)), name)
     main = os.path.realpath(make_git_repo(os.path.join(base, "main"),
@@ -1601,7 +1692,7 @@ def test_kc085_worktree_special_characters_in_path(kc, tmp_path, name):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_kc085_worktree_file_removed_on_signal(kc, tmp_path, sig):
+def test_worktree_file_removed_on_signal(kc, tmp_path, sig):
     """KC-085: the temporary .git file is also deleted on INT/TERM."""
     main = os.path.realpath(make_git_repo(tmp_path / "main", files={"kas.yml": KAS_YML}))
     wt = os.path.join(os.path.realpath(str(tmp_path)), "wt")
@@ -1632,7 +1723,8 @@ def test_kc085_worktree_file_removed_on_signal(kc, tmp_path, sig):
     assert not os.path.exists(gitfile)
 
 
-def test_kc085_main_checkout_not_a_worktree(kc, repo):
+def test_main_checkout_not_a_worktree(kc, repo):
+    """KC-085."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.mount("/repo-common") is None
     assert r.mount("/repo/.git") is None
@@ -1641,7 +1733,8 @@ def test_kc085_main_checkout_not_a_worktree(kc, repo):
 # ---------------------------------------------------------------------------
 # KC-092..096: tty, environment, exit status
 
-def test_kc092_tty(kc, repo):
+def test_tty(kc, repo):
+    """KC-092."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), tty=True)
     assert r.returncode == 0, r
     (run,) = r.runs
@@ -1651,12 +1744,14 @@ def test_kc092_tty(kc, repo):
     assert i < units.index(("--log-driver=none",))
 
 
-def test_kc092_no_tty(kc, repo):
+def test_no_tty(kc, repo):
+    """KC-092."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert ("-t",) not in r.units and ("-i",) not in r.units
 
 
-def test_kc093_sstate_mirrors(kc, repo):
+def test_sstate_mirrors(kc, repo):
+    """KC-093."""
     value = "file://.* file:///srv/sstate/PATH"
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SSTATE_MIRRORS": value})
     assert ("-e", f"SSTATE_MIRRORS={value}") in pre_mode(r)
@@ -1674,7 +1769,7 @@ FORWARDED = ["TERM", "KAS_DISTRO", "KAS_MACHINE", "KAS_TARGET", "KAS_TASK", "KAS
              "TZ"]
 
 
-def test_kc094_env_forwarding_exact(kc, repo):
+def test_env_forwarding_exact(kc, repo):
     """KC-094/ENV-120: exactly these -e variables, nothing else from the host."""
     env = {name: f"value of {name}" for name in FORWARDED}
     env.update({"FOO": "bar", "TMPDIR": "/tmp", "GIT_PROXY_COMMAND": "x", "LANG": "C",
@@ -1689,13 +1784,15 @@ def test_kc094_env_forwarding_exact(kc, repo):
         assert ("-e", f"{name}={expected[name]}") in pre_mode(r), name
 
 
-def test_kc094_empty_values_not_forwarded(kc, repo):
+def test_empty_values_not_forwarded(kc, repo):
+    """KC-094."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={name: "" for name in FORWARDED})
     assert not set(FORWARDED) & set(r.env)
 
 
-def test_kc094_timezone_needs_timedatectl(kc, repo):
+def test_timezone_needs_timedatectl(kc, repo):
+    """KC-094."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert "KAS_HOST_TZ" not in r.env
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "timedatectl"),
@@ -1707,20 +1804,23 @@ def test_kc094_timezone_needs_timedatectl(kc, repo):
     ("/bin/sh", "/bin/sh"), ("/bin/bash", "/bin/bash"), ("/bin/dash", "/bin/dash"),
     ("/usr/bin/zsh", "/bin/bash"), ("/usr/bin/bash", "/bin/bash"), (None, "/bin/bash"),
 ])
-def test_kc094_shell_normalised(kc, repo, shell, expected):
+def test_shell_normalised(kc, repo, shell, expected):
+    """KC-094."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SHELL": shell})
     assert ("-e", f"SHELL={expected}") in pre_mode(r)
 
 
 @pytest.mark.parametrize("status", [3, 125])
-def test_kc096_exit_status(kc, repo, status):
+def test_exit_status(kc, repo, status):
+    """KC-096."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"FAKE_EXIT_STATUS": str(status)})
     assert r.returncode == status, r
     assert len(r.runs) == 1
 
 
-def test_kc096_exit_status_through_sudo(kc, repo):
+def test_exit_status_through_sudo(kc, repo):
+    """KC-096."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"FAKE_EXIT_STATUS": "3"})
     assert r.returncode == 3, r

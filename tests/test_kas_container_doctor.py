@@ -20,10 +20,11 @@ import tempfile
 
 import pytest
 import test_kas_container as tkc
-from conftest import REPO_ROOT, write
-from containerfakes import BASIC_TOOLS, controlled_path
-from nshelpers import HELPER
-from userhelpers import get_user
+from helpers.containerfakes import BASIC_TOOLS, controlled_path
+from helpers.ns import HELPER
+from helpers.repos import write
+from helpers.run import REPO_ROOT
+from helpers.users import get_user
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
@@ -109,7 +110,8 @@ def in_namespace(user, setup, argv, cwd, **env):
 # ---------------------------------------------------------------------------
 # Subordinate ids: kasci (all ok) and kasci-nosub (FAIL with the usermod fix)
 
-def test_doctor_user_with_subordinate_ids_is_ok_issue20_1(kasci, project):
+@pytest.mark.root
+def test_doctor_user_with_subordinate_ids_is_ok(kasci, project):
     """issue 20.1/20.3: kasci with rootless podman: every user namespace
     check ok, including a real nested namespace with its ranges."""
     rc, checks, result = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman")
@@ -123,7 +125,8 @@ def test_doctor_user_with_subordinate_ids_is_ok_issue20_1(kasci, project):
     assert rc == (1 if fails else 0), result
 
 
-def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix_issue20_1(tmp_path):
+@pytest.mark.root
+def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path):
     """issue 20.1/20.3: kasci-nosub: FAIL, the fix adds a free range."""
     user = get_user("kasci-nosub", need_subids=False)
     cwd = project_for(user)
@@ -159,7 +162,8 @@ def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix_issue20_1(tm
 # ---------------------------------------------------------------------------
 # User namespaces forbidden, newuidmap without setuid
 
-def test_doctor_nested_namespaces_forbidden_issue20_3(kasci, project):
+@pytest.mark.root
+def test_doctor_nested_namespaces_forbidden(kasci, project):
     """issue 20.3: user.max_user_namespaces = 0 in a test namespace: the
     sysctl check and the real nested namespace FAIL with the sysctl fix."""
     result = in_namespace(kasci, "echo 0 > /proc/sys/user/max_user_namespaces",
@@ -176,7 +180,8 @@ def test_doctor_nested_namespaces_forbidden_issue20_3(kasci, project):
     assert entry["fix"] == SYSCTL_USERNS
 
 
-def test_kas_clean_rootless_names_the_sysctl_fix_issue20_2(kasci, project):
+@pytest.mark.root
+def test_kas_clean_rootless_names_the_sysctl_fix(kasci, project):
     """issue 20.2: `kas clean --isar-rootless` (no container) in the same
     namespace: the error names the switch and the fix."""
     tmp = os.path.join(project, "build", "tmp")
@@ -210,7 +215,8 @@ def tool_dir_without(names):
     return path
 
 
-def test_doctor_newuidmap_missing_or_without_setuid_issue20_1(kasci, project):
+@pytest.mark.root
+def test_doctor_newuidmap_missing_or_without_setuid(kasci, project):
     """issue 20.1: newuidmap not installed (not in PATH), newgidmap without
     its setuid bit (a plain copy first in PATH)."""
     bin_dir = tool_dir_without({"newuidmap", "newgidmap"})
@@ -237,7 +243,8 @@ def test_doctor_newuidmap_missing_or_without_setuid_issue20_1(kasci, project):
 # ---------------------------------------------------------------------------
 # binfmt_misc: absent, handlers present, missing and disabled
 
-def test_doctor_binfmt_misc_absent_issue20_1(kasci, project):
+@pytest.mark.root
+def test_doctor_binfmt_misc_absent(kasci, project):
     """issue 20.1: a mount namespace without binfmt_misc: FAIL for an
     arm64 machine with the mount command; an amd64 machine needs none."""
     setup = ("umount /proc/sys/fs/binfmt_misc 2>/dev/null || true\n"
@@ -266,6 +273,7 @@ printf '%s' ':qemu-aarch64:M::{AARCH64_MAGIC}:/usr/bin/true:F' \\
 """
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("machine, extra, expected", [
     ("qemuarm64", "", ("ok", "enabled: aarch64 (machine qemuarm64)", "")),
     ("qemuarm64", "echo 0 > /proc/sys/fs/binfmt_misc/qemu-aarch64",
@@ -274,7 +282,7 @@ printf '%s' ':qemu-aarch64:M::{AARCH64_MAGIC}:/usr/bin/true:F' \\
     ("qemuriscv64", "", ("FAIL", "no handler qemu-riscv64 (machine qemuriscv64)",
                          "sudo apt-get install qemu-user-static binfmt-support")),
 ])
-def test_doctor_binfmt_handlers_issue20_1(kasci, project, machine, extra, expected):
+def test_doctor_binfmt_handlers(kasci, project, machine, extra, expected):
     """issue 20.1: a private binfmt_misc instance (a new user namespace has
     its own) with a registered qemu-aarch64 handler."""
     if os.uname().machine != "x86_64":
@@ -294,7 +302,8 @@ def test_doctor_binfmt_handlers_issue20_1(kasci, project, machine, extra, expect
 # ---------------------------------------------------------------------------
 # Devices: /dev/loop-control, /dev/net/tun
 
-def test_doctor_loop_control_missing_issue20_1(kasci, project):
+@pytest.mark.root
+def test_doctor_loop_control_missing(kasci, project):
     """issue 20.1: `doctor --with-loop-dev` checks /dev/loop-control (here
     hidden by a regular file mounted over it)."""
     setup = "touch /tmp/kas-not-a-device && mount --bind /tmp/kas-not-a-device /dev/loop-control"
@@ -309,7 +318,8 @@ def test_doctor_loop_control_missing_issue20_1(kasci, project):
     assert "loop-control" not in checks
 
 
-def test_preflight_stops_on_unusable_tun_before_the_engine_issue20_2(kasci, project):
+@pytest.mark.root
+def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
     """issue 20.2: rootless podman needs /dev/net/tun; a root-only device
     there (loop-control mounted over it) stops `build` with the doctor's
     line before podman runs."""
@@ -341,7 +351,9 @@ def test_preflight_stops_on_unusable_tun_before_the_engine_issue20_2(kasci, proj
 # ---------------------------------------------------------------------------
 # Engines: rootless podman answering, vfs storage, a docker daemon stopped
 
-def test_doctor_podman_vfs_storage_warns_issue20_1(kasci, project):
+@pytest.mark.container
+@pytest.mark.root
+def test_doctor_podman_vfs_storage_warns(kasci, project):
     """issue 20.1: rootless podman on vfs (a fresh HOME whose storage.conf
     asks for it) answers, with a warning and the overlay fix."""
     home = tempfile.mkdtemp(prefix="kas-doctor-home-")
@@ -388,7 +400,8 @@ def stale_socket(directory):
     return path
 
 
-def test_doctor_docker_daemon_stopped_issue20_3(kasci, project):
+@pytest.mark.root
+def test_doctor_docker_daemon_stopped(kasci, project):
     """issue 20.3: the docker client finds no daemon at its socket: FAIL with
     how to start it; no socket at all fails the cheap check too."""
     if shutil.which("docker", path=PATH) is None:
@@ -412,7 +425,8 @@ def test_doctor_docker_daemon_stopped_issue20_3(kasci, project):
         "fix": f"sudo dockerd --host=unix://{missing} &"}]
 
 
-def test_preflight_docker_daemon_not_running_issue20_2(kasci, project):
+@pytest.mark.root
+def test_preflight_docker_daemon_not_running(kasci, project):
     """issue 20.2: `build` with no daemon socket stops with the doctor's line
     instead of the engine's error; `dump` is not preflighted."""
     if shutil.which("docker", path=PATH) is None:
@@ -435,7 +449,8 @@ def test_preflight_docker_daemon_not_running_issue20_2(kasci, project):
 # ---------------------------------------------------------------------------
 # Disk space: a small file system as the work directory
 
-def test_doctor_disk_space_warns_issue20_1(kasci, project):
+@pytest.mark.root
+def test_doctor_disk_space_warns(kasci, project):
     """issue 20.1: a 64 MB work directory: warn, 50 GB recommended for Isar."""
     setup = f"mount -t tmpfs -o size=64m,mode=0777 tmpfs {shlex.quote(project)}\n" \
             f"printf 'header:\\n  version: 14\\n' > {shlex.quote(project)}/isar.yml"
@@ -504,7 +519,7 @@ def run_fake(kc, repo, root, *args, **env):
      "root has only 1000 subordinate uids (65536 needed)",
      "sudo usermod --add-subuids 101000-166535 root"),
 ])
-def test_preflight_recorded_host_values_stop_the_run_issue20_2(tmp_path, values, check,
+def test_preflight_recorded_host_values_stop_the_run(tmp_path, values, check,
                                                                found, fix):
     """issue 20.2 with recorded values this machine cannot have: the cheap
     check FAILs, the run stops before the engine with the doctor's line."""
@@ -520,7 +535,7 @@ def test_preflight_recorded_host_values_stop_the_run_issue20_2(tmp_path, values,
     assert skipped.returncode == 0 and len(skipped.runs) == 1, skipped
 
 
-def test_preflight_only_adds_checks_issue20_3(tmp_path):
+def test_preflight_only_adds_checks(tmp_path):
     """issue 20.3: on a healthy (recorded) host the preflight passes and the
     engine gets exactly the arguments it gets without the preflight."""
     kc = tkc.KasContainer(tmp_path)
@@ -535,7 +550,7 @@ def test_preflight_only_adds_checks_issue20_3(tmp_path):
         assert on.argv == off.argv
 
 
-def test_doctor_json_with_recorded_apparmor_and_profile_issue20_1(tmp_path):
+def test_doctor_json_with_recorded_apparmor_and_profile(tmp_path):
     """issue 20.1: `doctor --format json` lists every check once (disk per
     file system) and exits 1 on a FAIL; only the kas-isar image check and
     the real engine are skipped here (stand-in podman)."""
@@ -555,7 +570,8 @@ def test_doctor_json_with_recorded_apparmor_and_profile_issue20_1(tmp_path):
     assert r.runs == []
 
 
-def test_doctor_usage_errors_issue20_1(tmp_path):
+def test_doctor_usage_errors(tmp_path):
+    """issue 20.1."""
     kc = tkc.KasContainer(tmp_path)
     for args in (["doctor", "--format", "xml"], ["doctor", "--bogus"],
                  ["doctor", "a.yml", "b.yml"]):
@@ -563,7 +579,7 @@ def test_doctor_usage_errors_issue20_1(tmp_path):
         assert r.returncode == 1 and "Usage:" in r.stderr, r
 
 
-def test_preflight_is_cheap_issue20_2(tmp_path):
+def test_preflight_is_cheap(tmp_path):
     """issue 20.2: the preflight costs well under 50 ms (bench/container
     measures it precisely; here a generous bound against a loaded machine)."""
     import time

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from helpers.run import REPO_ROOT
 
 
 def tool_command(name):

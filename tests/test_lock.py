@@ -10,16 +10,8 @@ import os
 import shutil
 
 import pytest
-from lockhelpers import (
-    GitUpstream,
-    HgUpstream,
-    Project,
-    infos,
-    kas_yaml,
-    listing,
-    lock_yaml,
-    repo_yaml,
-)
+from helpers.repos import GitUpstream, HgUpstream, Project, kas_yaml, listing, lock_yaml, repo_yaml
+from helpers.run import infos
 
 NOT_COVERED = "The following repos are not covered by any lockfile. Adding to top lockfile: {}"
 
@@ -37,8 +29,8 @@ def project(tmp_path):
 # --- creating the top lock file ------------------------------------------------
 
 
-def test_cli151_152_lock_pins_floating_repos_in_config_order_byte_exact(tmp_path, project, up):
-    """Only managed repos without commit are pinned, in configuration order,
+def test_lock_pins_floating_repos_in_config_order_byte_exact(tmp_path, project, up):
+    """CLI-151, CLI-152: Only managed repos without commit are pinned, in configuration order,
     in <first file stem>.lock.yml with header version 14 (INC-087)."""
     tagged = GitUpstream(tmp_path / "tagged")
     tag_commit = tagged.commit("for the tag")
@@ -58,7 +50,7 @@ def test_cli151_152_lock_pins_floating_repos_in_config_order_byte_exact(tmp_path
     assert result.stdout == ""
 
 
-def test_cli150_no_unpinned_warnings_and_the_lock_then_pins(project, up):
+def test_no_unpinned_warnings_and_the_lock_then_pins(project, up):
     """CLI-150: lock suppresses CF-646; afterwards the repo counts as pinned."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     result = project.kas_ok("lock", "kas.yml")
@@ -68,14 +60,16 @@ def test_cli150_no_unpinned_warnings_and_the_lock_then_pins(project, up):
     assert f"commit: {up.first}" in dump.stdout
 
 
-def test_cli151_fully_pinned_config_writes_nothing(project, up):
+def test_fully_pinned_config_writes_nothing(project, up):
+    """CLI-151."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, commit=up.first)))
     result = project.kas_ok("lock", "kas.yml")
     assert infos(result)[-1] == "No floating repos found. Nothing to lock."
     assert not os.path.exists(project.file("kas.lock.yml"))
 
 
-def test_cli151_lock_again_leaves_the_file_alone(project, up):
+def test_lock_again_leaves_the_file_alone(project, up):
+    """CLI-151."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     before = os.stat(project.file("kas.lock.yml"))
@@ -86,7 +80,8 @@ def test_cli151_lock_again_leaves_the_file_alone(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": up.first})
 
 
-def test_inc080_json_config_gets_a_json_lock_file(project, up):
+def test_json_config_gets_a_json_lock_file(project, up):
+    """INC-080."""
     project.write("kas.json", json.dumps({"header": {"version": 14},
                                           "repos": {"up": {"url": up.path, "branch": "main"}}}))
     project.kas_ok("lock", "kas.json")
@@ -95,7 +90,8 @@ def test_inc080_json_config_gets_a_json_lock_file(project, up):
         f'      "up": {{\n        "commit": "{up.first}"\n      }}\n    }}\n  }}\n}}\n')
 
 
-def test_cli152_indent_and_sort_for_a_new_file(project, up):
+def test_indent_and_sort_for_a_new_file(project, up):
+    """CLI-152."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "--indent", "4", "--sort", "kas.yml")
     assert project.read("kas.lock.yml") == (
@@ -103,7 +99,8 @@ def test_cli152_indent_and_sort_for_a_new_file(project, up):
         f"            commit: {up.first}\n")
 
 
-def test_inc003_first_of_several_top_files_gets_the_lock(project, up):
+def test_first_of_several_top_files_gets_the_lock(project, up):
+    """INC-003."""
     project.write("base.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("extra.yml", "header:\n  version: 14\nmachine: qemuarm64\n")
     project.kas_ok("lock", "base.yml:extra.yml")
@@ -114,7 +111,8 @@ def test_inc003_first_of_several_top_files_gets_the_lock(project, up):
 # --- --update --------------------------------------------------------------------
 
 
-def test_cli152_153_update_moves_pins_and_prints_the_commits(project, up):
+def test_update_moves_pins_and_prints_the_commits(project, up):
+    """CLI-152, CLI-153."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     second = up.commit("second")
@@ -128,7 +126,8 @@ def test_cli152_153_update_moves_pins_and_prints_the_commits(project, up):
     assert result.warnings() == []
 
 
-def test_cli152_update_when_nothing_moved(project, up):
+def test_update_when_nothing_moved(project, up):
+    """CLI-152."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     before = os.stat(project.file("kas.lock.yml")).st_mtime_ns
@@ -138,7 +137,8 @@ def test_cli152_update_when_nothing_moved(project, up):
     assert result.stdout == ""
 
 
-def test_cli152_annotated_tag_object_id_counts_as_up_to_date(project, up):
+def test_annotated_tag_object_id_counts_as_up_to_date(project, up):
+    """CLI-152."""
     tag_object = up.tag("v1", annotated=True)
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, tag="v1")))
     project.write("kas.lock.yml", lock_yaml({"up": tag_object}))
@@ -147,9 +147,9 @@ def test_cli152_annotated_tag_object_id_counts_as_up_to_date(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": tag_object})
 
 
-def test_cli152_update_of_several_repos_lists_commits_without_separator(project, up,
+def test_update_of_several_repos_lists_commits_without_separator(project, up,
                                                                          tmp_path):
-    """Issue 16.6: unlike ``kas diff``, no ``---`` line between the repos."""
+    """CLI-152: Issue 16.6: unlike ``kas diff``, no ``---`` line between the repos."""
     other = GitUpstream(tmp_path / "other")
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main"),
                                       repo_yaml("other", other, branch="main")))
@@ -161,8 +161,8 @@ def test_cli152_update_of_several_repos_lists_commits_without_separator(project,
     assert project.read("kas.lock.yml") == lock_yaml({"up": up_new, "other": other_new})
 
 
-def test_inc088_update_goes_to_the_lock_file_that_has_the_entry(project, up, tmp_path):
-    """Step 1 updates vendor.lock.yml; step 2 adds the uncovered repo to the
+def test_update_goes_to_the_lock_file_that_has_the_entry(project, up, tmp_path):
+    """INC-088: Step 1 updates vendor.lock.yml; step 2 adds the uncovered repo to the
     first file's lock file."""
     other = GitUpstream(tmp_path / "other")
     project.write("kas.yml", "header:\n  version: 14\n  includes:\n    - vendor.yml\n"
@@ -178,8 +178,8 @@ def test_inc088_update_goes_to_the_lock_file_that_has_the_entry(project, up, tmp
     assert "Updating lockfile kas.lock.yml" in infos(result)
 
 
-def test_inc086_088_pin_in_two_lock_files_is_updated_in_both(project, up):
-    """kas.lock.yml and vendor.lock.yml both pin up; the vendor pin wins in
+def test_pin_in_two_lock_files_is_updated_in_both(project, up):
+    """INC-086, INC-088: kas.lock.yml and vendor.lock.yml both pin up; the vendor pin wins in
     the merge, so updating only the first would change nothing."""
     project.write("kas.yml", "header:\n  version: 14\n  includes:\n    - vendor.yml\n")
     project.write("vendor.yml", kas_yaml(repo_yaml("up", up, branch="main")))
@@ -193,7 +193,8 @@ def test_inc086_088_pin_in_two_lock_files_is_updated_in_both(project, up):
     assert f"commit: {new}" in project.kas_ok("dump", "kas.yml").stdout
 
 
-def test_inc085_update_ignores_lock_files_while_resolving(project, up):
+def test_update_ignores_lock_files_while_resolving(project, up):
+    """INC-085."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("kas.lock.yml", lock_yaml({"up": up.first}))
     new = up.commit("second")
@@ -203,8 +204,8 @@ def test_inc085_update_ignores_lock_files_while_resolving(project, up):
     assert f"commit: {new}" in project.kas_ok("dump", "--update", "--lock", "kas.yml").stdout
 
 
-def test_cli152_remote_lock_file_is_not_updated(project, up, tmp_path):
-    """A lock file reached through another repository's include is left
+def test_remote_lock_file_is_not_updated(project, up, tmp_path):
+    """CLI-152: A lock file reached through another repository's include is left
     alone with a warning, and its repo is not added to the top lock file."""
     layer = GitUpstream(tmp_path / "layer")
     with open(os.path.join(layer.path, "layer.yml"), "w") as f:
@@ -227,7 +228,8 @@ def test_cli152_remote_lock_file_is_not_updated(project, up, tmp_path):
         assert f.read() == lock_yaml({"up": up.first})
 
 
-def test_cli152_old_lock_version_is_raised_to_14(project, up, tmp_path):
+def test_old_lock_version_is_raised_to_14(project, up, tmp_path):
+    """CLI-152."""
     other = GitUpstream(tmp_path / "other")
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main"),
                                       repo_yaml("other", other, branch="main")))
@@ -238,7 +240,8 @@ def test_cli152_old_lock_version_is_raised_to_14(project, up, tmp_path):
             in result.warnings())
 
 
-def test_cli152_hg_repository_lock_and_update(project, tmp_path):
+def test_hg_repository_lock_and_update(project, tmp_path):
+    """CLI-152."""
     hg_up = HgUpstream(tmp_path / "hgup")
     project.write("kas.yml", kas_yaml(repo_yaml("up", hg_up, branch="default")))
     project.kas_ok("lock", "kas.yml")
@@ -322,8 +325,8 @@ def test_lock_pinning_a_commit_missing_upstream(project, up):
     assert project.read("kas.lock.yml") == lock_yaml({"up": up.first})
 
 
-def test_cli090_lock_pinning_a_commit_the_branch_does_not_contain(project, up):
-    """The pin exists upstream, but only on another branch (e.g. after a
+def test_lock_pinning_a_commit_the_branch_does_not_contain(project, up):
+    """CLI-090: The pin exists upstream, but only on another branch (e.g. after a
     force push): the spec's branch error, and the lock file stays."""
     up.git("checkout", "-q", "-b", "side")
     side = up.commit("only on side")
@@ -338,7 +341,8 @@ def test_cli090_lock_pinning_a_commit_the_branch_does_not_contain(project, up):
     assert project.read("kas.lock.yml") == lock_text
 
 
-def test_cf707_lock_entry_for_a_repo_not_in_the_config(project, up):
+def test_lock_entry_for_a_repo_not_in_the_config(project, up):
+    """CF-707."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, commit=up.first)))
     lock_text = lock_yaml({"removed": "0123456789abcdef0123456789abcdef01234567"})
     project.write("kas.lock.yml", lock_text)

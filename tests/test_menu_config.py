@@ -11,17 +11,10 @@ import logging
 import os
 
 import pytest
-from conftest import (
-    Terminal,
-    clean_env,
-    kas_command,
-    kas_ok,
-    make_git_repo,
-    read,
-    run_kas,
-    write,
-)
-from menuhelpers import make_project
+from helpers.menu import make_project
+from helpers.repos import make_git_repo, read, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
+from helpers.terminal import Terminal
 
 from kas.context import Context
 from kas.menu import config as menuconfig
@@ -139,7 +132,7 @@ def generated(path, environ=None, values=None):
 # --- generation (CLI-194) ------------------------------------------------------------
 
 
-def test_cli194_generated_file_exactly(workdir):
+def test_generated_file_exactly(workdir):
     """CLI-194: header lines, sorted keys, includes and targets in symbol
     order (empty and inactive ones left out), typed menu_configuration of
     the visible active symbols, the menu variables as one | block."""
@@ -147,7 +140,7 @@ def test_cli194_generated_file_exactly(workdir):
     assert generated(path) == EXPECTED_ALL_KINDS.format(source_dir=workdir)
 
 
-def test_cli194_active_dependencies_add_includes_and_variables(workdir):
+def test_active_dependencies_add_includes_and_variables(workdir):
     """CLI-194: a symbol whose dependencies become met adds its include,
     its menu_configuration entry and its local.conf line."""
     path = kconfig(workdir)
@@ -161,7 +154,7 @@ def test_cli194_active_dependencies_add_includes_and_variables(workdir):
     assert "  MASK: 255\n" in text
 
 
-def test_cli194_source_dir_is_the_checkout_root(tmp_path):
+def test_source_dir_is_the_checkout_root(tmp_path):
     """CLI-194: _source_dir is the root of the git checkout holding the
     Kconfig file, not the Kconfig's own directory."""
     repo = make_git_repo(tmp_path / "repo")
@@ -170,7 +163,7 @@ def test_cli194_source_dir_is_the_checkout_root(tmp_path):
     assert data["_source_dir"] == repo
 
 
-def test_cli194_source_dir_host_from_the_environment(workdir):
+def test_source_dir_host_from_the_environment(workdir):
     """CLI-194/ENV-094: _source_dir_host is _KAS_REPO_DIR_HOST if set."""
     path = kconfig(workdir)
     text = generated(path, environ={"_KAS_REPO_DIR_HOST": "/host/repo"})
@@ -180,7 +173,7 @@ def test_cli194_source_dir_host_from_the_environment(workdir):
 
 @pytest.mark.parametrize("build_system", [
     "openembedded", "oe", "isar", "isar-privileged", "isar-rootless"])
-def test_cli194_build_system_from_kas_build_system(workdir, build_system):
+def test_build_system_from_kas_build_system(workdir, build_system):
     """CLI-194: build_system is the value of KAS_BUILD_SYSTEM."""
     path = kconfig(workdir, f"""
         config KAS_BUILD_SYSTEM
@@ -191,7 +184,7 @@ def test_cli194_build_system_from_kas_build_system(workdir, build_system):
     assert f"\nbuild_system: {build_system}\n" in text
 
 
-def test_cli194_minimal_kconfig_has_no_optional_keys(workdir):
+def test_minimal_kconfig_has_no_optional_keys(workdir):
     """CLI-194: build_system, target and local_conf_header only if needed."""
     path = kconfig(workdir, """
         config KAS_BUILD_SYSTEM
@@ -207,7 +200,7 @@ def test_cli194_minimal_kconfig_has_no_optional_keys(workdir):
         "menu_configuration:\n  FLAG: true\n")
 
 
-def test_cli191_unknown_symbols_warn(workdir, caplog):
+def test_unknown_symbols_warn(workdir, caplog):
     """CLI-191: unknown names in menu_configuration are ignored with a warning."""
     path = kconfig(workdir)
     kconf = menuconfig.load_kconfig(path)
@@ -218,7 +211,7 @@ def test_cli191_unknown_symbols_warn(workdir, caplog):
     assert kconf.syms["NAME"].str_value == "x"
 
 
-def test_cli191_kconfig_warnings_are_logged(workdir, caplog):
+def test_kconfig_warnings_are_logged(workdir, caplog):
     """CLI-191: Kconfig warnings (here: a value of the wrong type) are WARNINGs."""
     path = kconfig(workdir)
     kconf = menuconfig.load_kconfig(path)
@@ -232,7 +225,7 @@ def test_cli191_kconfig_warnings_are_logged(workdir, caplog):
 # --- writing (CLI-193) ------------------------------------------------------------
 
 
-def test_cli193_save_renames_the_old_file_and_skips_unchanged(workdir, caplog):
+def test_save_renames_the_old_file_and_skips_unchanged(workdir, caplog):
     """CLI-193: INFO Saving ..., the old file becomes .config.yaml.old; an
     unchanged content is not written again."""
     path = str(workdir / ".config.yaml")
@@ -250,7 +243,7 @@ def test_cli193_save_renames_the_old_file_and_skips_unchanged(workdir, caplog):
     assert sorted(os.listdir(workdir)) == [".config.yaml", ".config.yaml.old"]
 
 
-def test_cli032_generated_file_is_used_by_kas_dump(workdir):
+def test_generated_file_is_used_by_kas_dump(workdir):
     """CLI-032: the generated file is a valid kas configuration: ``kas dump``
     without a config argument reads it (includes relative to _source_dir)."""
     path = kconfig(workdir)
@@ -277,13 +270,13 @@ def one_error(result):
     return result.errors()[0]
 
 
-def test_cli190_missing_kconfig_file(workdir):
+def test_missing_kconfig_file(workdir):
     """CLI-190: the default Kconfig does not exist: a user error naming it."""
     message = one_error(run_kas("menu", cwd=workdir))
     assert message == "Cannot read Kconfig file: No such file or directory: Kconfig"
 
 
-def test_cli190_kconfig_syntax_error(workdir):
+def test_kconfig_syntax_error(workdir):
     """CLI-190: Kconfig load errors are user errors with kconfiglib's message."""
     kconfig(workdir, "config A\n\tbool 'a'\nnonsense here\n", name="Broken")
     message = one_error(run_kas("menu", "Broken", cwd=workdir))
@@ -291,13 +284,13 @@ def test_cli190_kconfig_syntax_error(workdir):
 
 
 @pytest.mark.parametrize("name", ["KAS_INCLUDE_X", "KAS_TARGET_X", "KAS_BUILD_SYSTEM"])
-def test_cli194_kas_variables_must_be_strings(workdir, name):
+def test_kas_variables_must_be_strings(workdir, name):
     """CLI-194: KAS_INCLUDE_*, KAS_TARGET_*, KAS_BUILD_SYSTEM must be strings."""
     kconfig(workdir, f'config {name}\n\tbool "x"\n')
     assert one_error(run_kas("menu", cwd=workdir)) == f"Variable {name} must be of string type"
 
 
-def test_cli192_tristate_is_rejected(workdir):
+def test_tristate_is_rejected(workdir):
     """CLI-192: no tristate: a clear error naming the symbol."""
     kconfig(workdir, 'config GOOD\n\tbool "good"\nconfig TRI\n\ttristate "tri"\n')
     assert one_error(run_kas("menu", cwd=workdir)) == (
@@ -310,8 +303,8 @@ def test_cli192_tristate_is_rejected(workdir):
     ("header:\n  version: 23\nmenu_configuration:\n  A: 1.5\n",
      "Error(s) occured while validating the config file: "),
 ], ids=["bad-yaml", "schema"])
-def test_cli191_broken_state_file_is_an_error_and_kept(workdir, content, expected):
-    """A broken .config.yaml stops kas menu before the menu; it is not changed."""
+def test_broken_state_file_is_an_error_and_kept(workdir, content, expected):
+    """CLI-191: A broken .config.yaml stops kas menu before the menu; it is not changed."""
     make_project(workdir)
     path = write(workdir / ".config.yaml", content)
     result = run_kas("menu", cwd=workdir)
@@ -322,7 +315,7 @@ def test_cli191_broken_state_file_is_an_error_and_kept(workdir, content, expecte
     assert not os.path.exists(path + ".old")
 
 
-def test_cli191_warnings_are_logged_before_the_menu(workdir):
+def test_warnings_are_logged_before_the_menu(workdir):
     """CLI-191: unknown symbols in the state file and Kconfig warnings are
     WARNINGs; without a terminal the menu then refuses to start."""
     kconfig(workdir, 'config A\n\tbool "a"\nconfig UNTYPED\n')
@@ -334,7 +327,7 @@ def test_cli191_warnings_are_logged_before_the_menu(workdir):
     assert one_error(result) == "kas menu needs a terminal: stdin and stdout must be a tty"
 
 
-def test_cli190_missing_kconfiglib(workdir, tmp_path):
+def test_missing_kconfiglib(workdir, tmp_path):
     """CLI-190: without kconfiglib: the spec's message, exit 2 (a kconfiglib
     module on PYTHONPATH that fails to import stands in for a missing one)."""
     kconfig(workdir)
@@ -343,7 +336,7 @@ def test_cli190_missing_kconfiglib(workdir, tmp_path):
     assert one_error(result) == 'Module "python3-kconfiglib" is required for: Menu plugin'
 
 
-def test_cli190_menu_is_listed_and_takes_no_common_options(workdir):
+def test_menu_is_listed_and_takes_no_common_options(workdir):
     """CLI-190: the command is listed; --skip and --update are not its options."""
     assert "Provides a menu-driven configuration frontend" in kas_ok("--help").stdout
     for option in ("--skip", "--update"):
@@ -352,8 +345,8 @@ def test_cli190_menu_is_listed_and_takes_no_common_options(workdir):
         assert "unrecognized arguments" in result.stderr
 
 
-def test_cli192_unknown_terminal_type_is_a_clear_error(workdir):
-    """On a terminal curses cannot drive (unknown TERM): one ERROR, exit 2."""
+def test_unknown_terminal_type_is_a_clear_error(workdir):
+    """CLI-192: On a terminal curses cannot drive (unknown TERM): one ERROR, exit 2."""
     kconfig(workdir)
     term = Terminal(kas_command() + ["--no-color", "menu"], cwd=str(workdir),
                     env=clean_env(TERM="no-such-terminal"))

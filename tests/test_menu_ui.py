@@ -14,8 +14,10 @@ import shutil
 import sys
 
 import pytest
-from conftest import REPO_ROOT, clean_env, git, read, write
-from menuhelpers import MenuTerminal, make_project
+from helpers.menu import make_project
+from helpers.repos import git, read, write
+from helpers.run import REPO_ROOT, clean_env
+from helpers.terminal import MenuTerminal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (CI installs it)")
@@ -52,7 +54,7 @@ def state(project):
     return os.path.join(str(project), ".config.yaml")
 
 
-def test_cli192_cli193_toggle_edit_string_save_and_exit(menu, project):
+def test_toggle_edit_string_save_and_exit(menu, project):
     """CLI-192: Space toggles a bool, Enter opens the entry dialog of a
     string; CLI-193/194: Save & Exit (S) writes .config.yaml and exits 0."""
     term = menu()
@@ -80,7 +82,7 @@ def test_cli192_cli193_toggle_edit_string_save_and_exit(menu, project):
 
 
 @pytest.mark.parametrize("key", ["E", "Escape"])
-def test_cli193_exit_writes_nothing(menu, project, key):
+def test_exit_writes_nothing(menu, project, key):
     """CLI-192/193: Exit (E, or ESC on the top page) leaves without writing."""
     term = menu()
     term.keys("Space")
@@ -91,7 +93,7 @@ def test_cli193_exit_writes_nothing(menu, project, key):
     assert "Saving configuration" not in term.history()
 
 
-def test_cli191_stored_values_are_shown_and_saved_again(menu, project):
+def test_stored_values_are_shown_and_saved_again(menu, project):
     """CLI-191: the menu_configuration of .config.yaml is applied before
     the menu is shown; CLI-193: the old file becomes .config.yaml.old."""
     old = write(state(project), """
@@ -120,7 +122,7 @@ def test_cli191_stored_values_are_shown_and_saved_again(menu, project):
     assert "  MASK: 255\n" in text
 
 
-def test_cli193_unchanged_configuration_is_not_rewritten(menu, project):
+def test_unchanged_configuration_is_not_rewritten(menu, project):
     """CLI-193: the state file is only written if its content changed."""
     term = menu()
     term.keys("S")
@@ -134,7 +136,7 @@ def test_cli193_unchanged_configuration_is_not_rewritten(menu, project):
     assert not os.path.exists(state(project) + ".old")
 
 
-def test_cli192_invalid_int_and_hex_are_rejected(menu, project):
+def test_invalid_int_and_hex_are_rejected(menu, project):
     """CLI-192: invalid int/hex input is rejected and the dialog stays open."""
     term = menu()
     term.keys("Down", "Down", "Enter")
@@ -166,7 +168,7 @@ def test_cli192_invalid_int_and_hex_are_rejected(menu, project):
     assert "  MASK: 16\n" in text
 
 
-def test_cli192_choice_submenu_return_and_help(menu, project):
+def test_choice_submenu_return_and_help(menu, project):
     """CLI-192: a choice dialog, a sub-menu with Return (ESC and the
     button reached with Tab), and Help (h) on an entry."""
     term = menu()
@@ -207,7 +209,7 @@ SGR_COLOR = re.compile(r"\x1b\[[0-9;]*(3[0-7]|4[0-7])[;m]")
     ({"NO_COLOR": ""}, (), False),
     ({}, ("--no-color",), True),
 ], ids=["color", "NO_COLOR", "empty-NO_COLOR", "--no-color"])
-def test_cli192_monochrome_with_effective_no_color(menu, env, options, no_color):
+def test_monochrome_with_effective_no_color(menu, env, options, no_color):
     """CLI-192/CLI-012: with --no-color or a non-empty NO_COLOR the UI uses
     no colors at all (an empty NO_COLOR counts as unset)."""
     term = menu(env=clean_env(**env), kas_options=options)
@@ -218,8 +220,8 @@ def test_cli192_monochrome_with_effective_no_color(menu, env, options, no_color)
     assert term.exit_code() == 0
 
 
-def test_cli340_ctrl_c_leaves_the_menu_without_writing(menu, project):
-    """Ctrl-C in the menu cancels kas (exit 130) after restoring the
+def test_ctrl_c_leaves_the_menu_without_writing(menu, project):
+    """CLI-340: Ctrl-C in the menu cancels kas (exit 130) after restoring the
     terminal; nothing is written."""
     term = menu()
     term.keys("Space")
@@ -230,7 +232,7 @@ def test_cli340_ctrl_c_leaves_the_menu_without_writing(menu, project):
     assert not os.path.exists(state(project))
 
 
-def test_cli193_build_button_runs_kas_build_on_the_state_file(menu, project):
+def test_build_button_runs_kas_build_on_the_state_file(menu, project):
     """CLI-193: Build writes .config.yaml and builds it like ``kas build``
     without a config argument: includes, targets and the menu variables
     reach bitbake (recording fake bitbake)."""
@@ -247,11 +249,12 @@ def test_cli193_build_button_runs_kas_build_on_the_state_file(menu, project):
     assert "  FEATURE: true\n" in read(state(project))
 
 
+@pytest.mark.e2e
 @pytest.mark.bitbake
 @pytest.mark.skipif(importlib.util.find_spec("bb") is None,
                     reason="the bb library is missing: pip install bitbake-setup")
-def test_cli193_build_button_builds_the_example_with_real_bitbake(tmp_path):
-    """examples/Kconfig: pick qemuarm64 and a greeting, Build: the real
+def test_build_button_builds_the_example_with_real_bitbake(tmp_path):
+    """CLI-193: examples/Kconfig: pick qemuarm64 and a greeting, Build: the real
     bitbake of the bundled example writes the greeting file."""
     top = tmp_path / "checkout"
     shutil.copytree(os.path.join(REPO_ROOT, "examples"), top / "examples",

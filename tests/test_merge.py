@@ -12,7 +12,8 @@ import os
 
 import pytest
 import yaml
-from conftest import run_kas, write
+from helpers.repos import write
+from helpers.run import run_kas
 
 from kas.config.merge import merge
 
@@ -24,37 +25,43 @@ def fold(*docs):
 
 # --- INC-051 deep merge ---------------------------------------------------
 
-def test_inc051_disjoint_keys_are_united():
+def test_disjoint_keys_are_united():
+    """INC-051."""
     assert merge({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}
 
 
-def test_inc051_nested_mappings_merge_recursively():
+def test_nested_mappings_merge_recursively():
+    """INC-051."""
     base = {"repos": {"r1": {"url": "u", "layers": {"l1": None}}}}
     update = {"repos": {"r1": {"layers": {"l2": None}}, "r2": None}}
     assert merge(base, update) == {
         "repos": {"r1": {"url": "u", "layers": {"l1": None, "l2": None}}, "r2": None}}
 
 
-def test_inc051_deep_merge_at_many_levels():
+def test_deep_merge_at_many_levels():
+    """INC-051."""
     base = {"a": {"b": {"c": {"d": 1, "e": 2}, "f": 3}, "g": 4}}
     update = {"a": {"b": {"c": {"e": 20, "h": 5}}}}
     assert merge(base, update) == {"a": {"b": {"c": {"d": 1, "e": 20, "h": 5}, "f": 3}, "g": 4}}
 
 
-def test_inc051_keys_only_in_the_accumulated_result_are_kept_unchanged():
+def test_keys_only_in_the_accumulated_result_are_kept_unchanged():
+    """INC-051."""
     base = {"machine": "m", "env": {"A": "1", "B": None}}
     assert merge(base, {"distro": "d"}) == {"machine": "m", "env": {"A": "1", "B": None},
                                            "distro": "d"}
 
 
-def test_inc051_empty_mapping_merges_as_nothing():
+def test_empty_mapping_merges_as_nothing():
+    """INC-051."""
     base = {"env": {"A": "1"}}
     assert merge(base, {"env": {}}) == {"env": {"A": "1"}}
     assert merge(base, {}) == base
     assert merge({}, base) == base
 
 
-def test_inc051_produces_a_new_mapping_without_changing_the_inputs():
+def test_produces_a_new_mapping_without_changing_the_inputs():
+    """INC-051."""
     base = {"repos": {"r1": {"layers": {"l1": None}}}, "target": ["a"]}
     update = {"repos": {"r1": {"layers": {"l2": "disabled"}}}, "target": ["b"]}
     base_copy, update_copy = copy.deepcopy(base), copy.deepcopy(update)
@@ -66,20 +73,24 @@ def test_inc051_produces_a_new_mapping_without_changing_the_inputs():
 
 # --- INC-052 lists and scalars ----------------------------------------------
 
-def test_inc052_later_list_replaces_earlier_list():
+def test_later_list_replaces_earlier_list():
+    """INC-052."""
     assert merge({"target": ["a", "b", "c"]}, {"target": ["d"]}) == {"target": ["d"]}
 
 
-def test_inc052_lists_are_never_concatenated_or_merged_elementwise():
+def test_lists_are_never_concatenated_or_merged_elementwise():
+    """INC-052."""
     result = merge({"target": ["a", "b"]}, {"target": ["b", "x"]})
     assert result["target"] == ["b", "x"]
 
 
-def test_inc052_empty_list_replaces():
+def test_empty_list_replaces():
+    """INC-052."""
     assert merge({"target": ["a"]}, {"target": []}) == {"target": []}
 
 
-def test_inc052_header_includes_and_allowed_signers_lists_replace():
+def test_header_includes_and_allowed_signers_lists_replace():
+    """INC-052."""
     base = {"header": {"version": 14, "includes": ["a.yml", "b.yml"]},
             "repos": {"r": {"allowed_signers": ["s1", "s2"]}}}
     update = {"header": {"version": 14, "includes": ["c.yml"]},
@@ -89,7 +100,8 @@ def test_inc052_header_includes_and_allowed_signers_lists_replace():
     assert result["repos"]["r"]["allowed_signers"] == ["s3"]
 
 
-def test_inc052_lists_of_mappings_are_not_merged():
+def test_lists_of_mappings_are_not_merged():
+    """INC-052."""
     base = {"header": {"includes": [{"repo": "a", "file": "x.yml"}]}}
     update = {"header": {"includes": [{"repo": "b", "file": "y.yml"}]}}
     assert merge(base, update)["header"]["includes"] == [{"repo": "b", "file": "y.yml"}]
@@ -98,19 +110,22 @@ def test_inc052_lists_of_mappings_are_not_merged():
 @pytest.mark.parametrize("old, new", [
     ("m1", "m2"), (1, 2), (True, False), ("x", ""), (14, 5),
 ])
-def test_inc052_scalars_are_replaced(old, new):
+def test_scalars_are_replaced(old, new):
+    """INC-052."""
     assert merge({"k": old}, {"k": new}) == {"k": new}
 
 
 # --- INC-053 null replaces --------------------------------------------------
 
-def test_inc053_null_replaces_a_whole_mapping():
+def test_null_replaces_a_whole_mapping():
+    """INC-053."""
     base = {"repos": {"r1": {"url": "https://x/r1.git", "branch": "main",
                              "layers": {"meta-a": None}, "patches": {"p": {"path": "a.patch"}}}}}
     assert merge(base, {"repos": {"r1": None}}) == {"repos": {"r1": None}}
 
 
-def test_inc053_null_replaces_scalars_and_lists():
+def test_null_replaces_scalars_and_lists():
+    """INC-053."""
     base = {"repos": {"r": {"url": "u", "path": "p", "branch": "b", "tag": "t",
                             "layers": {"meta-x": "disabled"}, "patches": {"p1": {}}}},
             "target": ["a"]}
@@ -123,18 +138,21 @@ def test_inc053_null_replaces_scalars_and_lists():
         "target": None}
 
 
-def test_inc053_mapping_after_null_is_taken_as_is():
+def test_mapping_after_null_is_taken_as_is():
+    """INC-053."""
     assert merge({"repos": {"r": None}}, {"repos": {"r": {"path": "/p"}}}) == \
         {"repos": {"r": {"path": "/p"}}}
 
 
-def test_inc053_not_mentioning_a_repo_keeps_its_definition():
+def test_not_mentioning_a_repo_keeps_its_definition():
+    """INC-053."""
     base = {"repos": {"r1": {"url": "u", "branch": "b"}}}
     assert merge(base, {"repos": {"r2": None}}) == \
         {"repos": {"r1": {"url": "u", "branch": "b"}, "r2": None}}
 
 
-def test_inc053_empty_mapping_keeps_the_definition_but_null_discards_it():
+def test_empty_mapping_keeps_the_definition_but_null_discards_it():
+    """INC-053."""
     base = {"repos": {"r1": {"url": "u"}}}
     assert merge(base, {"repos": {"r1": {}}}) == base
     assert merge(base, {"repos": {"r1": None}}) == {"repos": {"r1": None}}
@@ -142,55 +160,64 @@ def test_inc053_empty_mapping_keeps_the_definition_but_null_discards_it():
 
 # --- INC-054 type changes ---------------------------------------------------
 
-def test_inc054_mapping_replaced_by_scalar():
+def test_mapping_replaced_by_scalar():
+    """INC-054."""
     base = {"layers": {"meta-x": {"prio": 5}}}
     assert merge(base, {"layers": {"meta-x": "disabled"}}) == {"layers": {"meta-x": "disabled"}}
 
 
-def test_inc054_scalar_replaced_by_mapping():
+def test_scalar_replaced_by_mapping():
+    """INC-054."""
     base = {"layers": {"meta-x": "disabled"}}
     assert merge(base, {"layers": {"meta-x": {"prio": 5}}}) == {"layers": {"meta-x": {"prio": 5}}}
 
 
-def test_inc054_string_replaced_by_list_and_back():
+def test_string_replaced_by_list_and_back():
+    """INC-054."""
     assert merge({"target": "a"}, {"target": ["b", "c"]}) == {"target": ["b", "c"]}
     assert merge({"target": ["b", "c"]}, {"target": "a"}) == {"target": "a"}
 
 
-def test_inc054_list_replaced_by_mapping_and_back():
+def test_list_replaced_by_mapping_and_back():
+    """INC-054."""
     assert merge({"k": [1, 2]}, {"k": {"a": 1}}) == {"k": {"a": 1}}
     assert merge({"k": {"a": 1}}, {"k": [1, 2]}) == {"k": [1, 2]}
 
 
 # --- INC-055 key order ------------------------------------------------------
 
-def test_inc055_existing_keys_keep_their_position_when_replaced():
+def test_existing_keys_keep_their_position_when_replaced():
+    """INC-055."""
     base = {"a": 1, "b": 2, "c": 3}
     result = merge(base, {"c": 30, "a": 10})
     assert list(result) == ["a", "b", "c"]
     assert result == {"a": 10, "b": 2, "c": 30}
 
 
-def test_inc055_new_keys_are_appended_in_the_order_of_the_later_file():
+def test_new_keys_are_appended_in_the_order_of_the_later_file():
+    """INC-055."""
     result = merge({"m": 1, "a": 2}, {"z": 3, "a": 20, "b": 4, "c": 5})
     assert list(result) == ["m", "a", "z", "b", "c"]
 
 
-def test_inc055_key_order_applies_at_nested_levels():
+def test_key_order_applies_at_nested_levels():
+    """INC-055."""
     base = {"local_conf_header": {"zeta": "Z", "alpha": "A"}}
     update = {"local_conf_header": {"beta": "B", "zeta": "Z2"}}
     result = merge(base, update)
     assert list(result["local_conf_header"]) == ["zeta", "alpha", "beta"]
 
 
-def test_inc055_replaced_by_null_or_other_type_keeps_position():
+def test_replaced_by_null_or_other_type_keeps_position():
+    """INC-055."""
     base = {"a": {"x": 1}, "b": "s", "c": [1]}
     result = merge(base, {"c": None, "a": "scalar", "b": {"y": 2}})
     assert list(result) == ["a", "b", "c"]
     assert result == {"a": "scalar", "b": {"y": 2}, "c": None}
 
 
-def test_inc055_key_order_reflects_first_appearance_over_a_fold():
+def test_key_order_reflects_first_appearance_over_a_fold():
+    """INC-055."""
     result = fold({"b": 1}, {"a": 1, "b": 2}, {"c": 1, "a": 2}, {"b": 3, "d": 1})
     assert list(result) == ["b", "a", "c", "d"]
     assert result == {"b": 3, "a": 2, "c": 1, "d": 1}
@@ -198,14 +225,16 @@ def test_inc055_key_order_reflects_first_appearance_over_a_fold():
 
 # --- INC-056 header ---------------------------------------------------------
 
-def test_inc056_header_merges_like_any_mapping():
+def test_header_merges_like_any_mapping():
+    """INC-056."""
     result = merge({"header": {"version": 14, "includes": ["a.yml"]}},
                    {"header": {"version": 5}})
     # The plain merge keeps the later scalar; INC-063 (max) is applied by the loader.
     assert result == {"header": {"version": 5, "includes": ["a.yml"]}}
 
 
-def test_inc056_header_includes_is_the_last_given_list():
+def test_header_includes_is_the_last_given_list():
+    """INC-056."""
     result = fold({"header": {"version": 1, "includes": ["a.yml", "b.yml"]}},
                   {"header": {"version": 1, "includes": ["c.yml"]}},
                   {"header": {"version": 1}})
@@ -215,7 +244,8 @@ def test_inc056_header_includes_is_the_last_given_list():
 
 # --- INC-050 fold order ----------------------------------------------------
 
-def test_inc050_later_files_win_in_a_fold():
+def test_later_files_win_in_a_fold():
+    """INC-050."""
     assert fold({"machine": "a"}, {"machine": "b"}, {"machine": "c"}) == {"machine": "c"}
     assert fold({"machine": "a", "distro": "x"}, {"machine": "b"}, {}) == \
         {"machine": "b", "distro": "x"}
@@ -274,12 +304,12 @@ def inc058_dump(tmp_path_factory):
     return res
 
 
-def test_inc058_example_effective_result(inc058_dump):
+def test_example_effective_result(inc058_dump):
     """INC-058: base.yml < mid.yml < top.yml, dumped and compared to the spec."""
     assert yaml.safe_load(inc058_dump.stdout) == yaml.safe_load(INC058_EFFECTIVE)
 
 
-def test_inc058_example_key_order(inc058_dump):
+def test_example_key_order(inc058_dump):
     """INC-055 on the INC-058 example: key order is first appearance in merge order."""
     out = yaml.safe_load(inc058_dump.stdout)
     assert list(out) == ["header", "machine", "target", "local_conf_header", "repos"]
@@ -290,7 +320,7 @@ def test_inc058_example_key_order(inc058_dump):
     assert list(out["repos"]["r1"]["layers"]) == ["l1", "l2", "l3"]
 
 
-def test_inc058_example_dump_text(inc058_dump):
+def test_example_dump_text(inc058_dump):
     """INC-058 + CLI-141: the exact text of the dump of the example."""
     assert inc058_dump.stdout == (
         "header:\n"

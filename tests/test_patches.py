@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 KAS_AUTHOR = "kas <kas@example.com>"
 # Issue 16.1: kas 5.5's committer is the identity of the private gitconfig.
@@ -122,7 +123,8 @@ def top_patch(rel):
 # applying
 
 
-def test_single_patch_is_committed_by_kas_CLI_093_CF_675_ENV_112(project):
+def test_single_patch_is_committed_by_kas(project):
+    """CLI-093, CF-675, ENV-112."""
     path = project.patch("patches/fix.patch", replace_patch("a.txt", "one", "two"))
     project.config({"p1": top_patch("patches/fix.patch")})
     result = project.checkout_ok()
@@ -145,7 +147,7 @@ def test_single_patch_is_committed_by_kas_CLI_093_CF_675_ENV_112(project):
     assert patch_path.endswith("patches/fix.patch")
 
 
-def test_patch_commit_id_matches_kas_5_5_whatever_the_user_identity_issue_16_1(
+def test_patch_commit_id_matches_kas_5_5_whatever_the_user_identity(
         project, tmp_path):
     """Issue 16.1: author ``kas``, committer ``kas User`` (both
     kas@example.com), also when GITCONFIG_FILE names the user: the commit id
@@ -168,8 +170,9 @@ def test_patch_commit_id_matches_kas_5_5_whatever_the_user_identity_issue_16_1(
     assert git(project.repo, "rev-parse", "HEAD") == expected
 
 
-def test_date_header_on_line_3_sets_author_and_committer_date_CF_675_ENV_112(
+def test_date_header_on_line_3_sets_author_and_committer_date(
         project, tmp_path):
+    """CF-675, ENV-112."""
     scratch = str(tmp_path / "scratch")
     subprocess.run(["git", "clone", "-q", project.upstream, scratch], check=True)
     write(os.path.join(scratch, "a.txt"), "two\n")
@@ -191,7 +194,8 @@ def test_date_header_on_line_3_sets_author_and_committer_date_CF_675_ENV_112(
     assert read(os.path.join(project.repo, "a.txt")) == "two\n"
 
 
-def test_date_header_not_on_line_3_falls_back_to_mtime_CF_675(project):
+def test_date_header_not_on_line_3_falls_back_to_mtime(project):
+    """CF-675."""
     header = "From: Dev <dev@example.com>\nDate: Sun, 13 Sep 2020 12:26:40 +0200\n\n"
     project.patch("p.patch", header + replace_patch("a.txt", "one", "two"))
     project.config({"p1": top_patch("p.patch")})
@@ -200,7 +204,8 @@ def test_date_header_not_on_line_3_falls_back_to_mtime_CF_675(project):
     assert (info["author_date"], info["committer_date"]) == (MTIME, MTIME)
 
 
-def test_quilt_series_in_file_order_with_comments_CF_674(project):
+def test_quilt_series_in_file_order_with_comments(project):
+    """CF-674."""
     quilt = os.path.join(project.work, "patches", "quilt")
     first = project.patch("patches/quilt/zz-first.patch", replace_patch("a.txt", "one", "two"))
     second = project.patch("patches/quilt/aa-c#2.patch", replace_patch("a.txt", "two", "three"))
@@ -222,7 +227,8 @@ def test_quilt_series_in_file_order_with_comments_CF_674(project):
     ]
 
 
-def test_entries_applied_in_sorted_id_order_CF_673_CF_671(project):
+def test_entries_applied_in_sorted_id_order(project):
+    """CF-673, CF-671."""
     project.patch("second.patch", replace_patch("a.txt", "two", "three"))
     project.patch("first.patch", replace_patch("a.txt", "one", "two"))
     # Defined "2-second" first; code-point order puts "10-first" before it.
@@ -235,7 +241,8 @@ def test_entries_applied_in_sorted_id_order_CF_673_CF_671(project):
     assert read(os.path.join(project.repo, "a.txt")) == "three\n"
 
 
-def test_patches_from_another_repo_and_default_repo_CF_672(project):
+def test_patches_from_another_repo_and_default_repo(project):
+    """CF-672."""
     patches_repo = make_git_repo(os.path.join(project.tmp, "patches-up"), {
         "p/one.patch": replace_patch("a.txt", "one", "two"),
         "p/two.patch": replace_patch("a.txt", "two", "three"),
@@ -270,7 +277,8 @@ def test_patches_from_another_repo_and_default_repo_CF_672(project):
     ({"branch": "refs/heads/main"}, "patched-heads/main"),
     ({"branch": "main", "commit": "BASE"}, "patched-BASE"),
 ], ids=["commit", "tag", "branch", "refs-branch", "branch+commit"])
-def test_patched_branch_name_CLI_093_CF_675(project, ref, branch):
+def test_patched_branch_name(project, ref, branch):
+    """CLI-093, CF-675."""
     ref = {key: value.replace("BASE", project.base) for key, value in ref.items()}
     project.patch("fix.patch", replace_patch("a.txt", "one", "two"))
     project.config({"p1": top_patch("fix.patch")}, ref=ref)
@@ -280,7 +288,8 @@ def test_patched_branch_name_CLI_093_CF_675(project, ref, branch):
     assert commit_info(project.repo)["parents"] == [project.base]
 
 
-def test_second_checkout_reapplies_cleanly_CF_675(project):
+def test_second_checkout_reapplies_cleanly(project):
+    """CF-675."""
     project.patch("one.patch", replace_patch("a.txt", "one", "two"))
     project.patch("new.patch", new_file_patch("new.txt", "hello"))
     project.config({"p1": top_patch("one.patch"), "p2": top_patch("new.patch")})
@@ -298,7 +307,8 @@ def test_second_checkout_reapplies_cleanly_CF_675(project):
 # not patching
 
 
-def test_dirty_repo_is_not_patched_CF_675_CLI_093(project):
+def test_dirty_repo_is_not_patched(project):
+    """CF-675, CLI-093."""
     project.patch("fix.patch", replace_patch("a.txt", "one", "two"))
     project.config({"p1": top_patch("fix.patch")})
     project.checkout_ok("--skip", "repos_apply_patches")
@@ -313,7 +323,8 @@ def test_dirty_repo_is_not_patched_CF_675_CLI_093(project):
     assert patch_info(result) == []
 
 
-def test_local_repo_is_never_patched_CF_675(project):
+def test_local_repo_is_never_patched(project):
+    """CF-675."""
     local = make_git_repo(os.path.join(project.tmp, "local"), {"a.txt": "one\n"})
     before = head_state(local)
     project.patch("fix.patch", replace_patch("a.txt", "one", "two"))
@@ -328,7 +339,8 @@ def test_local_repo_is_never_patched_CF_675(project):
     assert git(local, "branch", "--list", "patched-*") == ""
 
 
-def test_skipping_setup_home_makes_patching_fail_CLI_042(project):
+def test_skipping_setup_home_makes_patching_fail(project):
+    """CLI-042."""
     project.patch("fix.patch", replace_patch("a.txt", "one", "two"))
     project.config({"p1": top_patch("fix.patch")})
     result = project.checkout("--skip", "setup_home")
@@ -343,7 +355,8 @@ def test_skipping_setup_home_makes_patching_fail_CLI_042(project):
 
 
 @pytest.mark.parametrize("make_dir", [False, True], ids=["no-such-file", "dir-without-series"])
-def test_missing_patch_file_CF_674(project, make_dir):
+def test_missing_patch_file(project, make_dir):
+    """CF-674."""
     if make_dir:
         os.makedirs(os.path.join(project.work, "patches", "nope.patch"))
     project.config({"p1": top_patch("patches/nope.patch")})
@@ -369,13 +382,15 @@ def run_series(project, lines):
 
 
 @pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "whitespace"])
-def test_blank_series_line_names_file_and_line_CF_674(project, blank):
+def test_blank_series_line_names_file_and_line(project, blank):
+    """CF-674."""
     series, text = run_series(project, ["first.patch", blank, "second.patch"])
     assert series in text
     assert re.search(r"\b2\b", strip_paths(text)), text
 
 
-def test_missing_file_listed_in_series_CF_674(project):
+def test_missing_file_listed_in_series(project):
+    """CF-674."""
     _, text = run_series(project, ["first.patch", "gone.patch"])
     assert text.startswith("Could not find patch.")
     assert "gone.patch" in text
@@ -383,7 +398,8 @@ def test_missing_file_listed_in_series_CF_674(project):
 
 @pytest.mark.parametrize("ref", [{"commit": "BASE"}, {"branch": "main"}],
                          ids=["detached", "on-branch"])
-def test_failing_patch_rolls_back_to_pre_patch_state_CLI_093(project, ref):
+def test_failing_patch_rolls_back_to_pre_patch_state(project, ref):
+    """CLI-093."""
     ref = {key: value.replace("BASE", project.base) for key, value in ref.items()}
     project.patch("good.patch", replace_patch("a.txt", "one", "two")
                   + new_file_patch("added.txt", "new"))

@@ -18,7 +18,8 @@ import stat
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, parse_env, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import assert_user_error, clean_env, kas_ok, parse_env, run_kas
 
 real = os.path.realpath
 
@@ -114,22 +115,24 @@ def distro_family():
 
 # --- setup_dir: build directory and CACHEDIR.TAG (CLI-040, CLI-041, GEN-030) -------
 
-def test_gen030_cli041_cachedir_tag_exact_bytes(workdir):
+def test_cachedir_tag_exact_bytes(workdir):
+    """GEN-030, CLI-041."""
     project(workdir)
     kas_ok("checkout", "kas.yml", cwd=workdir, env=kas_env())
     with open(build(workdir, "CACHEDIR.TAG"), "rb") as f:
         assert f.read() == CACHEDIR_TAG
 
 
-def test_gen030_existing_cachedir_tag_is_left_alone(workdir):
+def test_existing_cachedir_tag_is_left_alone(workdir):
+    """GEN-030."""
     project(workdir)
     tag = write(build(workdir, "CACHEDIR.TAG"), "Signature: mine\n")
     kas_ok("checkout", "kas.yml", cwd=workdir, env=kas_env())
     assert read(tag) == "Signature: mine\n"
 
 
-def test_env011_env003_relative_kas_build_dir_is_created_one_level(workdir):
-    """KAS_BUILD_DIR relative to the current directory, outside the work dir."""
+def test_relative_kas_build_dir_is_created_one_level(workdir):
+    """ENV-011, ENV-003: KAS_BUILD_DIR relative to the current directory, outside the work dir."""
     project(workdir)
     kas_ok("checkout", "kas.yml", cwd=workdir, env=kas_env(KAS_BUILD_DIR="../mybuild"))
     other = workdir.parent / "mybuild"
@@ -139,7 +142,7 @@ def test_env011_env003_relative_kas_build_dir_is_created_one_level(workdir):
     assert not os.path.exists(build(workdir))
 
 
-def test_cli040_kas_build_dir_with_missing_parent_is_a_clear_error(workdir):
+def test_kas_build_dir_with_missing_parent_is_a_clear_error(workdir):
     """CLI-040 row 1 / ENV-011: only one level is created; the parent must exist."""
     project(workdir)
     missing = os.path.join(real(str(workdir)), "no", "such", "build")
@@ -151,7 +154,7 @@ def test_cli040_kas_build_dir_with_missing_parent_is_a_clear_error(workdir):
     assert not os.path.exists(os.path.dirname(missing))
 
 
-def test_cli140_dump_does_not_create_the_build_dir(workdir):
+def test_dump_does_not_create_the_build_dir(workdir):
     """CLI-140: dump skips setup_dir, setup_environ and write_bbconfig."""
     project(workdir, script=None)
     result = kas_ok("dump", "kas.yml", cwd=workdir, env=kas_env())
@@ -161,7 +164,8 @@ def test_cli140_dump_does_not_create_the_build_dir(workdir):
 
 # --- checkout and write_bbconfig (CLI-110, CLI-350, CLI-351, GEN-000) ----------------
 
-def test_cli110_checkout_writes_bblayers_and_local_conf(workdir):
+def test_checkout_writes_bblayers_and_local_conf(workdir):
+    """CLI-110."""
     project(workdir, """
         header:
           version: 14
@@ -190,32 +194,33 @@ def test_cli110_checkout_writes_bblayers_and_local_conf(workdir):
 
 # --- the init script (GEN-040, GEN-041, CLI-352) ----------------------------------
 
-def test_gen040_no_init_script(workdir):
+def test_no_init_script(workdir):
+    """GEN-040."""
     project(workdir, script=None)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == ["Did not find any init-build-env script"]
+    assert_user_error(result, "Did not find any init-build-env script")
 
 
 @pytest.mark.parametrize("repos, later, earlier", [
     ("  first:\n    name: alpha\n  second:\n    path: other\n", "second", "alpha"),
     ("  a:\n  b:\n", "b", "a"),   # two ids denoting the top repository
 ], ids=["two-directories", "same-directory"])
-def test_gen040_multiple_init_scripts(workdir, repos, later, earlier):
+def test_multiple_init_scripts(workdir, repos, later, earlier):
+    """GEN-040."""
     project(workdir, MINIMAL.replace("  this:\n", repos))
     write(workdir / "other" / "oe-init-build-env", INIT_SCRIPT)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [(f"Multiple init scripts found ({later} vs. {earlier}). "
-                                "Resolve ambiguity by removing one of the repos")]
+    assert_user_error(result, (
+        f"Multiple init scripts found ({later} vs. {earlier}). "
+        "Resolve ambiguity by removing one of the repos"))
 
 
 @pytest.mark.parametrize("build_system, works", [
     ("isar", True), ("isar-privileged", True), ("isar-rootless", True),
     ("openembedded", False), ("oe", False), (None, False),
 ])
-def test_gen040_cli352_script_name_follows_build_system(workdir, build_system, works):
-    """Only an isar-init-build-env is present: used by the isar modes only."""
+def test_script_name_follows_build_system(workdir, build_system, works):
+    """GEN-040, CLI-352: Only an isar-init-build-env is present: used by the isar modes only."""
     config = MINIMAL if build_system is None else MINIMAL + f"build_system: {build_system}\n"
     project(workdir, config, script="isar-init-build-env")
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
@@ -223,12 +228,11 @@ def test_gen040_cli352_script_name_follows_build_system(workdir, build_system, w
         assert result.returncode == 0, result
         assert os.path.isfile(build(workdir, "conf", "local.conf"))
     else:
-        assert result.returncode == 2, result
-        assert result.errors() == ["Did not find any init-build-env script"]
+        assert_user_error(result, "Did not find any init-build-env script")
 
 
-def test_gen041_init_script_invocation(workdir):
-    """Sourced in the directory of the repo holding it, with the build dir as
+def test_init_script_invocation(workdir):
+    """GEN-041: Sourced in the directory of the repo holding it, with the build dir as
     argument and nothing but the minimal PATH in its environment."""
     out = workdir.parent / "init"
     project(workdir, MINIMAL + "  poky:\n    path: poky\n", script=None)
@@ -243,8 +247,8 @@ def test_gen041_init_script_invocation(workdir):
     assert set(env) <= {"PATH", "PWD", "OLDPWD", "SHLVL", "_"}, env
 
 
-def test_gen041_failing_init_script(workdir):
-    """A non-zero exit is a failed command (exit 2) that shows the script's output."""
+def test_failing_init_script(workdir):
+    """GEN-041: A non-zero exit is a failed command (exit 2) that shows the script's output."""
     project(workdir, script_text="echo stdout-marker\necho stderr-marker >&2\nfalse\n")
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
     assert result.returncode == 2, result
@@ -258,8 +262,8 @@ def test_gen041_failing_init_script(workdir):
 
 # --- private HOME (CLI-070, CLI-072 steps 1-2, CLI-023) --------------------------------
 
-def test_cli070_private_home_is_a_fresh_temporary_directory(workdir, tmp_path):
-    """Not the real HOME, nothing copied from it, 0700, removed when kas exits."""
+def test_private_home_is_a_fresh_temporary_directory(workdir, tmp_path):
+    """CLI-070: Not the real HOME, nothing copied from it, 0700, removed when kas exits."""
     real_home = tmp_path / "realhome"
     write(real_home / ".gitconfig", "[user]\n\tname = Real User\n")
     write(real_home / ".netrc", "machine real login real password real\n")
@@ -273,17 +277,18 @@ def test_cli070_private_home_is_a_fresh_temporary_directory(workdir, tmp_path):
     assert not os.path.exists(home)
 
 
-def test_cli343_private_home_removed_after_a_failing_run(workdir):
+def test_private_home_removed_after_a_failing_run(workdir):
+    """CLI-343."""
     project(workdir)
     path_file, record = home_recorder(workdir)
     command = record + "; exit 7"
     result = for_all(workdir, command, ok=False)
-    assert result.returncode == 2, result
-    assert result.errors() == [f'Command "{command}" failed with error 7']
+    assert_user_error(result, f'Command "{command}" failed with error 7')
     assert not os.path.exists(read(path_file))
 
 
-def test_cli070_netrc_is_netrc_file_plus_gitlab_entry(workdir, tmp_path):
+def test_netrc_is_netrc_file_plus_gitlab_entry(workdir, tmp_path):
+    """CLI-070."""
     netrc = write(tmp_path / "my-netrc", "machine example.org login me password pw\n")
     os.chmod(netrc, 0o644)
     project(workdir)
@@ -298,7 +303,8 @@ def test_cli070_netrc_is_netrc_file_plus_gitlab_entry(workdir, tmp_path):
 
 
 @pytest.mark.parametrize("missing", ["CI_SERVER_HOST", "CI_JOB_TOKEN"])
-def test_cli070_no_gitlab_entry_without_host_and_token(workdir, tmp_path, missing):
+def test_no_gitlab_entry_without_host_and_token(workdir, tmp_path, missing):
+    """CLI-070."""
     netrc = write(tmp_path / "my-netrc", "machine example.org login me password pw\n")
     values = {"CI_SERVER_HOST": "gitlab.example.com", "CI_JOB_TOKEN": "tok123"}
     values[missing] = ""
@@ -307,7 +313,8 @@ def test_cli070_no_gitlab_entry_without_host_and_token(workdir, tmp_path, missin
     assert (copy / ".netrc").read_text() == "machine example.org login me password pw\n"
 
 
-def test_cli070_npmrc_is_a_copy_of_npmrc_file(workdir, tmp_path):
+def test_npmrc_is_a_copy_of_npmrc_file(workdir, tmp_path):
+    """CLI-070."""
     npmrc = write(tmp_path / "my-npmrc", "//registry.example/:_authToken=abc\n")
     os.chmod(npmrc, 0o644)
     project(workdir)
@@ -316,7 +323,8 @@ def test_cli070_npmrc_is_a_copy_of_npmrc_file(workdir, tmp_path):
     assert mode(copy / ".npmrc") == 0o600
 
 
-def test_cli072_gitconfig_from_gitconfig_file_plus_credential_helper(workdir, tmp_path):
+def test_gitconfig_from_gitconfig_file_plus_credential_helper(workdir, tmp_path):
+    """CLI-072."""
     source = "[user]\n\tname = From File\n\temail = file@example.com\n"
     gitconfig = write(tmp_path / "my-gitconfig", source)
     os.chmod(gitconfig, 0o644)
@@ -333,7 +341,8 @@ def test_cli072_gitconfig_from_gitconfig_file_plus_credential_helper(workdir, tm
     assert mode(target) == 0o600
 
 
-def test_cli072_credential_helper_without_usehttppath(workdir):
+def test_credential_helper_without_usehttppath(workdir):
+    """CLI-072."""
     project(workdir)
     _home, copy = home_copy(workdir, env=kas_env(GIT_CREDENTIAL_HELPER="cache"))
     target = str(copy / ".gitconfig")
@@ -341,7 +350,8 @@ def test_cli072_credential_helper_without_usehttppath(workdir):
         "credential.helper cache")
 
 
-def test_cli070_docker_config_defaults_to_empty_object(workdir):
+def test_docker_config_defaults_to_empty_object(workdir):
+    """CLI-070."""
     project(workdir)
     _home, copy = home_copy(workdir)
     assert (copy / ".docker" / "config.json").read_text() == "{}"
@@ -354,7 +364,8 @@ def registry_env(**extra):
                    CI_JOB_TOKEN="s3cr3t-token", **extra)
 
 
-def test_cli070_docker_config_gets_the_ci_registry_login(workdir):
+def test_docker_config_gets_the_ci_registry_login(workdir):
+    """CLI-070."""
     project(workdir)
     _home, copy = home_copy(workdir, env=registry_env())
     auth = base64.b64encode(b"s3cr3t-token").decode()
@@ -364,7 +375,8 @@ def test_cli070_docker_config_gets_the_ci_registry_login(workdir):
     assert text.rstrip("\n") == json.dumps(expected, indent=4)
 
 
-def test_cli070_registry_auth_file_is_copied_and_the_ci_entry_replaced(workdir, tmp_path):
+def test_registry_auth_file_is_copied_and_the_ci_entry_replaced(workdir, tmp_path):
+    """CLI-070."""
     source = {"auths": {"other.example": {"auth": "b3RoZXI="},
                         "registry.example.com": {"auth": "old"}}}
     auth_file = write(tmp_path / "auth.json", json.dumps(source))
@@ -377,7 +389,8 @@ def test_cli070_registry_auth_file_is_copied_and_the_ci_entry_replaced(workdir, 
     assert text.rstrip("\n") == json.dumps(source, indent=4)
 
 
-def test_cli070_registry_auth_file_copied_verbatim_without_ci_registry(workdir, tmp_path):
+def test_registry_auth_file_copied_verbatim_without_ci_registry(workdir, tmp_path):
+    """CLI-070."""
     auth_file = write(tmp_path / "auth.json", '{"auths": {"x.example": {"auth": "eA=="}}}')
     project(workdir)
     _home, copy = home_copy(workdir, env=kas_env(REGISTRY_AUTH_FILE=auth_file,
@@ -385,7 +398,8 @@ def test_cli070_registry_auth_file_copied_verbatim_without_ci_registry(workdir, 
     assert (copy / ".docker" / "config.json").read_text() == read(auth_file)
 
 
-def test_cli072_managed_environment_imports_the_real_gitconfig(workdir, tmp_path):
+def test_managed_environment_imports_the_real_gitconfig(workdir, tmp_path):
+    """CLI-072."""
     real_home = tmp_path / "realhome"
     write(real_home / ".gitconfig", "[user]\n\tname = Real User\n")
     project(workdir)
@@ -397,7 +411,8 @@ def test_cli072_managed_environment_imports_the_real_gitconfig(workdir, tmp_path
         "cache")
 
 
-def test_cli070_managed_environment_is_logged(workdir, tmp_path):
+def test_managed_environment_is_logged(workdir, tmp_path):
+    """CLI-070."""
     project(workdir)
     result = kas_ok("checkout", "kas.yml", cwd=workdir,
                     env=kas_env(HOME=str(tmp_path), GITHUB_ACTIONS="true"))
@@ -407,8 +422,8 @@ def test_cli070_managed_environment_is_logged(workdir, tmp_path):
 
 @pytest.mark.parametrize("name", ["NETRC_FILE", "NPMRC_FILE", "REGISTRY_AUTH_FILE",
                                   "GITCONFIG_FILE"])
-def test_cli070_cli023_credential_file_variable_naming_a_missing_path(workdir, name):
-    """The relative value is resolved against the current directory."""
+def test_credential_file_variable_naming_a_missing_path(workdir, name):
+    """CLI-070, CLI-023: The relative value is resolved against the current directory."""
     project(workdir)
     result = run_kas("checkout", "kas.yml", cwd=workdir,
                      env=kas_env(**{name: "missing/file"}))
@@ -418,8 +433,8 @@ def test_cli070_cli023_credential_file_variable_naming_a_missing_path(workdir, n
         f'Environment variable "{name}" is set, but the path does not exist: {path}']
 
 
-def test_cli040_make_non_interactive_for_git_and_children(workdir, tmp_path):
-    """GIT_TERMINAL_PROMPT=false and the private HOME reach git (seen by a
+def test_make_non_interactive_for_git_and_children(workdir, tmp_path):
+    """CLI-040: GIT_TERMINAL_PROMPT=false and the private HOME reach git (seen by a
     post-checkout hook set up through GITCONFIG_FILE) and the children."""
     upstream = make_git_repo(tmp_path / "upstream")
     hooks = tmp_path / "hooks"
@@ -442,7 +457,8 @@ def test_cli040_make_non_interactive_for_git_and_children(workdir, tmp_path):
 
 # --- the managed environment (ENV-100, ENV-001) ----------------------------------------
 
-def test_env100_caller_variables_do_not_reach_children(workdir):
+def test_caller_variables_do_not_reach_children(workdir):
+    """ENV-100."""
     project(workdir)
     env = kas_env(FOO_SECRET="s3cret", KAS_MACHINE="m", KAS_WORK_DIR=str(workdir),
                   PATH="/caller/bin:" + os.environ["PATH"])
@@ -454,7 +470,8 @@ def test_env100_caller_variables_do_not_reach_children(workdir):
     assert seen["NO_COLOR"] == "1"       # CLI-012: stdout is not a tty
 
 
-def test_env100_managed_environment_without_setup_environ(workdir):
+def test_managed_environment_without_setup_environ(workdir):
+    """ENV-100."""
     project(workdir, script=None)
     env = kas_env(FOO_SECRET="s3cret", PATH="/caller/bin:" + os.environ["PATH"])
     seen = child_env(workdir, "--skip", "setup_environ", env=env)
@@ -468,13 +485,15 @@ PASSED = {"http_proxy": "http://proxy.example:3128", "https_proxy": "http://prox
           "PARALLEL_MAKE": "-j 3"}
 
 
-def test_env100_allow_listed_variables_are_passed(workdir):
+def test_allow_listed_variables_are_passed(workdir):
+    """ENV-100."""
     project(workdir)
     seen = child_env(workdir, env=kas_env(**PASSED))
     assert {k: seen.get(k) for k in PASSED} == PASSED
 
 
-def test_env100_empty_allow_listed_variables_are_not_passed(workdir):
+def test_empty_allow_listed_variables_are_not_passed(workdir):
+    """ENV-100."""
     project(workdir)
     empty = {k: "" for k in PASSED if k != "SSH_AUTH_SOCK"}   # GEN-050: even empty
     seen = child_env(workdir, env=kas_env(**empty))
@@ -482,8 +501,8 @@ def test_env100_empty_allow_listed_variables_are_not_passed(workdir):
 
 
 @pytest.mark.parametrize("remote_containers, passed", [("true", True), ("1", False)])
-def test_env100_remote_containers_variables(workdir, tmp_path, remote_containers, passed):
-    """Item 4: all REMOTE_CONTAINERS_* in VSCode remote containers (value exactly true)."""
+def test_remote_containers_variables(workdir, tmp_path, remote_containers, passed):
+    """ENV-100: Item 4: all REMOTE_CONTAINERS_* in VSCode remote containers (value exactly true)."""
     project(workdir)
     seen = child_env(workdir, env=kas_env(HOME=str(tmp_path), REMOTE_CONTAINERS=remote_containers,
                                           REMOTE_CONTAINERS_IPC="/tmp/ipc.sock"))
@@ -491,7 +510,8 @@ def test_env100_remote_containers_variables(workdir, tmp_path, remote_containers
     assert "REMOTE_CONTAINERS" not in seen
 
 
-def test_env100_default_locale_of_the_distro_family(workdir):
+def test_default_locale_of_the_distro_family(workdir):
+    """ENV-100."""
     families = distro_family()
     if any(f in ("debian", "ubuntu", "gentoo", "arch") for f in families):
         expected = {"LC_ALL": "en_US.UTF-8", "LANG": "en_US.UTF-8", "LANGUAGE": "en_US:en"}
@@ -506,7 +526,8 @@ def test_env100_default_locale_of_the_distro_family(workdir):
 
 # --- --skip and -k (CLI-042, CLI-045) ---------------------------------------------
 
-def test_cli042_unknown_step_is_a_usage_error_listing_the_choices(workdir):
+def test_unknown_step_is_a_usage_error_listing_the_choices(workdir):
+    """CLI-042."""
     project(workdir)
     result = run_kas("checkout", "--skip", "bogus", "kas.yml", cwd=workdir, env=kas_env())
     usage_error(result)
@@ -515,7 +536,7 @@ def test_cli042_unknown_step_is_a_usage_error_listing_the_choices(workdir):
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_cli042_every_step_name_is_a_choice(workdir, step):
+def test_every_step_name_is_a_choice(workdir, step):
     """CLI-042: --skip accepts every step name and kas runs: dump succeeds,
     except without init_setup_repos, which the next step needs."""
     project(workdir)
@@ -524,19 +545,18 @@ def test_cli042_every_step_name_is_a_choice(workdir, step):
                                  env=kas_env()).stdout
         return
     result = run_kas("dump", "--skip", step, "kas.yml", cwd=workdir, env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        "Invalid combination of arguments: repo_setup_loop requires init_setup_repos"], result
-    assert "Traceback" not in result.stderr, result
+    assert_user_error(
+        result, "Invalid combination of arguments: repo_setup_loop requires init_setup_repos")
 
 
-def test_cli042_setup_ssh_agent_is_no_choice_without_ssh_key_variables(workdir):
+def test_setup_ssh_agent_is_no_choice_without_ssh_key_variables(workdir):
+    """CLI-042."""
     project(workdir)
     usage_error(run_kas("dump", "--skip", "setup_ssh_agent", "kas.yml", cwd=workdir,
                         env=kas_env()))
 
 
-def test_cli042_setup_ssh_agent_is_a_choice_with_ssh_private_key(workdir):
+def test_setup_ssh_agent_is_a_choice_with_ssh_private_key(workdir):
     """CLI-042: with a key variable set the step exists and can be skipped
     (it would warn about the empty variable, CLI-060)."""
     project(workdir)
@@ -545,8 +565,8 @@ def test_cli042_setup_ssh_agent_is_a_choice_with_ssh_private_key(workdir):
     assert "None of the following environment keys" not in result.stderr
 
 
-def test_cli042_skip_is_repeatable(workdir):
-    """Without init script, skipping setup_environ and write_bbconfig works."""
+def test_skip_is_repeatable(workdir):
+    """CLI-042: Without init script, skipping setup_environ and write_bbconfig works."""
     project(workdir, script=None)
     kas_ok("checkout", "--skip", "setup_environ", "--skip", "write_bbconfig", "kas.yml",
            cwd=workdir, env=kas_env())
@@ -554,30 +574,31 @@ def test_cli042_skip_is_repeatable(workdir):
     assert not os.path.exists(build(workdir, "conf", "local.conf"))
 
 
-def test_cli042_skip_setup_dir(workdir):
+def test_skip_setup_dir(workdir):
+    """CLI-042."""
     project(workdir)
     kas_ok("checkout", "--skip", "setup_dir", "kas.yml", cwd=workdir, env=kas_env())
     assert not os.path.exists(build(workdir, "CACHEDIR.TAG"))
     assert os.path.isfile(build(workdir, "conf", "local.conf"))
 
 
-def test_cli042_skipping_setup_home_breaks_repos_apply_patches(workdir):
+def test_skipping_setup_home_breaks_repos_apply_patches(workdir):
+    """CLI-042."""
     project(workdir)
     result = run_kas("checkout", "--skip", "setup_home", "kas.yml", cwd=workdir,
                      env=kas_env())
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        "Invalid combination of arguments: Apply patches requires setup_home"]
+    assert_user_error(result, "Invalid combination of arguments: Apply patches requires setup_home")
 
 
 @pytest.mark.parametrize("command", ["checkout", "dump"])
-def test_cli045_k_is_only_for_build_shell_and_for_all_repos(workdir, command):
+def test_k_is_only_for_build_shell_and_for_all_repos(workdir, command):
+    """CLI-045."""
     project(workdir)
     usage_error(run_kas(command, "-k", "kas.yml", cwd=workdir, env=kas_env()))
 
 
-def test_cli045_k_leaves_the_build_dir_alone(workdir):
-    """No CACHEDIR.TAG (setup_dir skipped), conf files untouched (write_bbconfig)."""
+def test_k_leaves_the_build_dir_alone(workdir):
+    """CLI-045: No CACHEDIR.TAG (setup_dir skipped), conf files untouched (write_bbconfig)."""
     project(workdir)
     files = {name: write(build(workdir, "conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
@@ -588,14 +609,15 @@ def test_cli045_k_leaves_the_build_dir_alone(workdir):
 
 
 @pytest.mark.parametrize("options", [("-k",), ("--keep-config-unchanged",)])
-def test_cli045_k_creates_no_build_dir(workdir, options):
+def test_k_creates_no_build_dir(workdir, options):
+    """CLI-045."""
     project(workdir, script_text="export FROM_INIT=1\n")
     for_all(workdir, "true", *options)
     assert not os.path.exists(build(workdir))
 
 
-def test_cli045_k_skips_repos_checkout(workdir, tmp_path):
-    """A clone moved away from its configured commit stays there with -k."""
+def test_k_skips_repos_checkout(workdir, tmp_path):
+    """CLI-045: A clone moved away from its configured commit stays there with -k."""
     upstream = make_git_repo(tmp_path / "upstream", {"f": "one\n"})
     first = git(upstream, "rev-parse", "HEAD")
     write(os.path.join(upstream, "f"), "two\n")

@@ -4,16 +4,9 @@ item 6)."""
 
 
 import pytest
-from conftest import (
-    clean_env,
-    git,
-    kas_command,
-    make_git_repo,
-    run_kas,
-    run_on_terminal,
-    slow_url,
-    write,
-)
+from helpers.repos import git, make_git_repo, slow_url, write
+from helpers.run import clean_env, kas_command, run_kas
+from helpers.terminal import run_on_terminal
 
 
 @pytest.fixture

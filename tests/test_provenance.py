@@ -17,7 +17,8 @@ import re
 import time
 
 import pytest
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 INIT_SCRIPT = """\
 mkdir -p "$1/conf"
@@ -154,8 +155,8 @@ def config_entries(document):
 
 # --- the statement (CLI-106) -------------------------------------------------------
 
-def test_cli106_attestation_of_a_build(proj, tmp_path):
-    """--provenance true: every field of the statement."""
+def test_attestation_of_a_build(proj, tmp_path):
+    """CLI-106: --provenance true: every field of the statement."""
     upstream = make_git_repo(tmp_path / "upstream",
                              {"meta-x/conf/layer.conf": "# layer\n", "README": "up\n"})
     head = git(upstream, "rev-parse", "HEAD")
@@ -213,8 +214,8 @@ def test_cli106_attestation_of_a_build(proj, tmp_path):
     assert before <= started <= finished <= after
 
 
-def test_cli106_cli_parameters_relative_configs_and_json(proj):
-    """mode=min; target/task/extra args from the command line; config paths
+def test_cli_parameters_relative_configs_and_json(proj):
+    """CLI-106: mode=min; target/task/extra args from the command line; config paths
     relative to the work dir; a .json config is application/vnd.kas+json."""
     configs = proj.work / "configs"
     proj.init_script(configs)
@@ -235,8 +236,8 @@ def test_cli106_cli_parameters_relative_configs_and_json(proj):
     assert doc["predicate"]["runDetails"]["metadata"]["invocationId"] == ""
 
 
-def test_cli106_mode_max_and_a_dirty_repo(proj, tmp_path):
-    """internalParameters.env has the resolved env values; a clone with
+def test_mode_max_and_a_dirty_repo(proj, tmp_path):
+    """CLI-106: internalParameters.env has the resolved env values; a clone with
     uncommitted changes is annotated dirty (and left alone, CLI-090)."""
     upstream = make_git_repo(tmp_path / "upstream", {"README": "up\n"})
     head = git(upstream, "rev-parse", "HEAD")
@@ -289,8 +290,8 @@ def test_mode_max_never_records_secrets(proj):
                    "MIRROR": "https://ci:***@mirror.example/dl", "TOKENIZER": "plain"}
 
 
-def test_cli106_cli083_credentials_removed_and_scp_url(proj, tmp_path):
-    """The configured URL is the identity (CLI-083), reported without user
+def test_credentials_removed_and_scp_url(proj, tmp_path):
+    """CLI-106: The configured URL is the identity (CLI-083), reported without user
     name and password; ``user@host:path`` becomes ``ssh://host/path``."""
     upstream = make_git_repo(tmp_path / "upstream", {"README": "up\n"})
     head = git(upstream, "rev-parse", "HEAD")
@@ -322,7 +323,7 @@ def test_cli106_cli083_credentials_removed_and_scp_url(proj, tmp_path):
         ("kas.yml", content_entry(proj.work / "kas.yml", "application/vnd.kas+yaml"))]
 
 
-def test_issue_16_8_patched_repo_digest_is_the_commit_before_the_patches(proj, tmp_path):
+def test_patched_repo_digest_is_the_commit_before_the_patches(proj, tmp_path):
     """Issue 16.8: the digest of a patched repo is the commit its branch
     pinned it to, not kas's patch commit on top."""
     upstream = make_git_repo(tmp_path / "upstream", {"a.txt": "one\n"})
@@ -347,7 +348,7 @@ def test_issue_16_8_patched_repo_digest_is_the_commit_before_the_patches(proj, t
 
 
 @pytest.mark.parametrize("in_git", [True, False], ids=["top-repo", "no-vcs"])
-def test_issue_16_8_only_command_line_configs_are_listed(proj, in_git):
+def test_only_command_line_configs_are_listed(proj, in_git):
     """Issue 16.8: the command-line config files are listed with their
     content, also inside the top repository; their includes never are."""
     files = {
@@ -369,7 +370,8 @@ def test_issue_16_8_only_command_line_configs_are_listed(proj, in_git):
 
 # --- artifacts (CF-760, CLI-023) ------------------------------------------------------
 
-def test_cf760_missing_artifact_is_an_error(proj):
+def test_missing_artifact_is_an_error(proj):
+    """CF-760."""
     proj.init_script()
     write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + '  missing: "tmp/*.nothing"\n')
     result = proj.kas("build", "--provenance", "true", "kas.yml", ok=False)
@@ -380,7 +382,8 @@ def test_cf760_missing_artifact_is_an_error(proj):
     assert not os.path.exists(proj.attestation_path())
 
 
-def test_cf760_missing_artifact_is_no_error_without_provenance(proj):
+def test_missing_artifact_is_no_error_without_provenance(proj):
+    """CF-760."""
     proj.init_script()
     write(proj.work / "kas.yml", MINIMAL + '\nartifacts:\n  missing: "tmp/*.nothing"\n')
     proj.kas("build", "kas.yml")
@@ -388,7 +391,8 @@ def test_cf760_missing_artifact_is_no_error_without_provenance(proj):
     assert not os.path.exists(proj.build_dir("attestation"))
 
 
-def test_cli106_no_artifacts_configured_is_a_warning(proj):
+def test_no_artifacts_configured_is_a_warning(proj):
+    """CLI-106."""
     proj.init_script()
     write(proj.work / "kas.yml", MINIMAL)
     result = proj.kas("build", "--provenance", "mode=min", "kas.yml")
@@ -396,7 +400,8 @@ def test_cli106_no_artifacts_configured_is_a_warning(proj):
     assert proj.attestation()["subject"] == []
 
 
-def test_cf760_artifact_older_than_the_build_is_a_warning(proj):
+def test_artifact_older_than_the_build_is_a_warning(proj):
+    """CF-760."""
     proj.init_script()
     write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + "  old: tmp/old.bin\n")
     old = write(proj.build_dir("tmp", "old.bin"), "stale\n")
@@ -409,7 +414,8 @@ def test_cf760_artifact_older_than_the_build_is_a_warning(proj):
     assert ("old.bin", hashlib.sha256(b"stale\n").hexdigest()) in subjects(proj.attestation())
 
 
-def test_cli106_failing_bitbake_writes_no_attestation(proj):
+def test_failing_bitbake_writes_no_attestation(proj):
+    """CLI-106."""
     proj.init_script()
     proj.control("exit 1\n")
     write(proj.work / "kas.yml", MINIMAL + ARTIFACTS_CONFIG)
@@ -423,7 +429,8 @@ def test_cli106_failing_bitbake_writes_no_attestation(proj):
 
 
 @pytest.mark.parametrize("value", ["false", "mode=full", "max"])
-def test_cli100_provenance_accepts_only_the_three_modes(proj, value):
+def test_provenance_accepts_only_the_three_modes(proj, value):
+    """CLI-100."""
     proj.init_script()
     write(proj.work / "kas.yml", MINIMAL)
     result = proj.kas("build", "--provenance", value, "kas.yml", ok=False)
@@ -432,7 +439,7 @@ def test_cli100_provenance_accepts_only_the_three_modes(proj, value):
     assert not proj.ran()
 
 
-def test_issue_17_4_failed_attestation_write_leaves_no_temporary_file(proj):
+def test_failed_attestation_write_leaves_no_temporary_file(proj):
     """Issue 17.4: when the attestation cannot be written (here a directory
     is in its place) kas fails with one error naming the attestation, and
     no temporary file is left in the attestation directory."""

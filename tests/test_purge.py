@@ -17,7 +17,7 @@ import shutil
 import subprocess
 
 import pytest
-from cleanhelpers import (
+from helpers.clean import (
     DRY_RUN_WARNING,
     MUTEX_ERROR,
     SUDO_PROMPT,
@@ -30,7 +30,8 @@ from cleanhelpers import (
     sudo_calls,
     userns_mount_available,
 )
-from conftest import clean_env, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import make_git_repo, write
+from helpers.run import assert_user_error, clean_env, kas_command, kas_ok, run_kas
 
 NEEDS_CONFIG = "Purge requires a config file to locate managed repos."
 TMP_ENTRIES = ("tmp", "tmp-glibc")
@@ -109,7 +110,7 @@ def full_setup(tmp_path, workdir):
     return project, env
 
 
-def test_cli_181_purge_removes_everything_kas_manages(tmp_path, workdir):
+def test_purge_removes_everything_kas_manages(tmp_path, workdir):
     """CLI-181 steps 1 and 3...8, in this order: cleanall, the managed repo
     and its reference repo, the build dir contents, KAS_BUILDTOOLS_DIR,
     .config.yaml, the defaulted build dir, .kas_gnupg, .kas_ssh-handler,
@@ -133,7 +134,7 @@ def test_cli_181_purge_removes_everything_kas_manages(tmp_path, workdir):
     assert snapshot(project.upstream) == upstream_before
 
 
-def test_cli_181_preserve_repo_refs_keeps_the_reference_repo(tmp_path, workdir):
+def test_preserve_repo_refs_keeps_the_reference_repo(tmp_path, workdir):
     """CLI-180/181 step 4: --preserve-repo-refs keeps <KAS_REPO_REF_DIR>/<name>."""
     project, env = full_setup(tmp_path, workdir)
     refs = tmp_path / "refs"
@@ -146,7 +147,7 @@ def test_cli_181_preserve_repo_refs_keeps_the_reference_repo(tmp_path, workdir):
 
 
 @pytest.mark.parametrize("command", [["purge"], ["purge", "--preserve-repo-refs"]])
-def test_cli_171_181_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir, command):
+def test_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir, command):
     """CLI-171/181: purge --dry-run logs the same INFO lines as the real
     purge plus the dry-run WARNING and leaves the whole tree unchanged."""
     project, env = full_setup(tmp_path, workdir)
@@ -161,7 +162,7 @@ def test_cli_171_181_dry_run_logs_the_same_and_changes_nothing(tmp_path, workdir
     assert sorted(os.listdir(workdir)) == ["kas.yml", "notes.txt"]
 
 
-def test_cli_181_config_yaml_is_the_fallback_config(tmp_path, workdir):
+def test_config_yaml_is_the_fallback_config(tmp_path, workdir):
     """CLI-181: without a config argument <KAS_WORK_DIR>/.config.yaml locates
     the repos (and is removed at the end)."""
     project = Project(tmp_path, workdir)
@@ -174,7 +175,7 @@ def test_cli_181_config_yaml_is_the_fallback_config(tmp_path, workdir):
 
 
 @pytest.mark.parametrize("inside", [True, False])
-def test_cli_181_given_build_dir_is_emptied_not_removed(tmp_path, workdir, inside):
+def test_given_build_dir_is_emptied_not_removed(tmp_path, workdir, inside):
     """CLI-181 steps 5/8: a build dir given by KAS_BUILD_DIR (inside or
     outside the work dir) is emptied, the directory itself stays."""
     build = workdir / "mybuild" if inside else tmp_path / "elsewhere" / "out"
@@ -191,7 +192,7 @@ def test_cli_181_given_build_dir_is_emptied_not_removed(tmp_path, workdir, insid
     assert sorted(os.listdir(workdir)) == (["kas.yml", "mybuild"] if inside else ["kas.yml"])
 
 
-def test_cli_181_purge_uses_kas_work_dir_not_cwd(tmp_path, workdir):
+def test_purge_uses_kas_work_dir_not_cwd(tmp_path, workdir):
     """CLI-181: repos, build dir and managed files are located in
     KAS_WORK_DIR, not in the current directory."""
     cwd = tmp_path / "cwd"
@@ -213,7 +214,7 @@ def test_cli_181_purge_uses_kas_work_dir_not_cwd(tmp_path, workdir):
 # CLI-181 step 4: which repos go
 
 
-def test_cli_181_local_repos_are_skipped(tmp_path, workdir):
+def test_local_repos_are_skipped(tmp_path, workdir):
     """CLI-181 step 4: a repo without url (also one inside the work dir) is
     not managed by kas: DEBUG line, it stays."""
     inner = workdir / "mylayer"
@@ -228,8 +229,8 @@ def test_cli_181_local_repos_are_skipped(tmp_path, workdir):
     assert sorted(os.listdir(workdir)) == ["kas.yml", "mylayer"]
 
 
-def test_cli_181_managed_repo_outside_work_dir_is_not_removed(tmp_path, workdir):
-    """A managed repo whose path is outside the work dir stays, with a
+def test_managed_repo_outside_work_dir_is_not_removed(tmp_path, workdir):
+    """CLI-181: A managed repo whose path is outside the work dir stays, with a
     WARNING naming it."""
     clone = tmp_path / "outside-clone"
     project = Project(tmp_path, workdir, upstream_extra=f"    path: {clone}\n")
@@ -245,8 +246,8 @@ def test_cli_181_managed_repo_outside_work_dir_is_not_removed(tmp_path, workdir)
     assert os.listdir(workdir) == ["kas.yml"]
 
 
-def test_cli_181_repo_symlink_is_removed_as_link(tmp_path, workdir):
-    """A managed repo path that is a symlink to a clone elsewhere: the link
+def test_repo_symlink_is_removed_as_link(tmp_path, workdir):
+    """CLI-181: A managed repo path that is a symlink to a clone elsewhere: the link
     goes, the clone it points to stays."""
     project = Project(tmp_path, workdir)
     project.checkout()
@@ -260,8 +261,8 @@ def test_cli_181_repo_symlink_is_removed_as_link(tmp_path, workdir):
     assert snapshot(moved) == before
 
 
-def test_cli_181_missing_repos_are_not_cloned_to_be_removed(tmp_path, workdir):
-    """purge does not clone a repo that is not on disk (here its url does
+def test_missing_repos_are_not_cloned_to_be_removed(tmp_path, workdir):
+    """CLI-181: purge does not clone a repo that is not on disk (here its url does
     not even exist) just to remove it."""
     project = Project(tmp_path, workdir, url=f"file://{tmp_path}/no-such-upstream")
     project.fill_build()
@@ -273,7 +274,7 @@ def test_cli_181_missing_repos_are_not_cloned_to_be_removed(tmp_path, workdir):
 INCLUDES = "  includes:\n    - repo: upstream\n      file: inc.yml\n"
 
 
-def test_cli_181_repo_needed_for_includes_is_fetched_then_removed(tmp_path, workdir):
+def test_repo_needed_for_includes_is_fetched_then_removed(tmp_path, workdir):
     """CLI-181 step 3: a repo needed for an include is fetched to read the
     configuration, then removed like any managed repo."""
     project = Project(tmp_path, workdir, includes=INCLUDES)
@@ -282,23 +283,21 @@ def test_cli_181_repo_needed_for_includes_is_fetched_then_removed(tmp_path, work
     assert os.listdir(workdir) == ["kas.yml"]
 
 
-def test_cli_181_dry_run_needs_include_repos_on_disk(tmp_path, workdir):
-    """purge --dry-run never fetches: an include from a repo that is not on
+def test_dry_run_needs_include_repos_on_disk(tmp_path, workdir):
+    """CLI-181: purge --dry-run never fetches: an include from a repo that is not on
     disk is one clear error, exit 2, nothing changed."""
     project = Project(tmp_path, workdir, includes=INCLUDES)
     project.fill_build()
     before = snapshot(tmp_path)
     result = run_kas("purge", "--dry-run", project.config, cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    assert result.errors() == [
-        (f'Repository "upstream" is not on disk ({workdir / "upstream"}), so the '
-         "configuration it includes cannot be read without fetching it")], result
+    assert_user_error(result, (
+        f'Repository "upstream" is not on disk ({workdir / "upstream"}), so the '
+        "configuration it includes cannot be read without fetching it"))
     assert snapshot(tmp_path) == before
 
 
-def test_cli_181_dry_run_reads_include_repos_on_disk(tmp_path, workdir):
-    """purge --dry-run with the include repo checked out: works, unchanged."""
+def test_dry_run_reads_include_repos_on_disk(tmp_path, workdir):
+    """CLI-181: purge --dry-run with the include repo checked out: works, unchanged."""
     project = Project(tmp_path, workdir, includes=INCLUDES)
     project.checkout()
     before = snapshot(tmp_path)
@@ -311,16 +310,14 @@ def test_cli_181_dry_run_reads_include_repos_on_disk(tmp_path, workdir):
 # CLI-181 step 2: no config
 
 
-def test_cli_181_purge_without_config_cleans_all_then_fails(tmp_path, workdir):
+def test_purge_without_config_cleans_all_then_fails(tmp_path, workdir):
     """CLI-181 steps 1/2: no config and no .config.yaml: everything cleanall
     removes is removed first, then the user error, exit 2."""
     build = Project(tmp_path, workdir).fill_build()
     os.remove(workdir / "kas.yml")
     write(workdir / "upstream" / "README", "not touched\n")
     result = run_kas("purge", cwd=workdir)
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result
-    assert result.errors() == [NEEDS_CONFIG]
+    assert_user_error(result, NEEDS_CONFIG)
     assert infos(result) == removing(build / "tmp", build / "tmp-glibc",
                                      f"{build}/sstate-cache/*", f"{build}/downloads/*")
     assert sorted(os.listdir(build)) == ["conf", "downloads", "sstate-cache"]
@@ -333,7 +330,7 @@ def test_cli_181_purge_without_config_cleans_all_then_fails(tmp_path, workdir):
 # CLI-180: isar-privileged
 
 
-def test_cli_180_isar_privileged_uses_sudo_only_for_tmp_entries(tmp_path, workdir):
+def test_isar_privileged_uses_sudo_only_for_tmp_entries(tmp_path, workdir):
     """CLI-180/173/176: in isar-privileged mode the tmp* entries go in ONE
     sudo command; the rest (repos, sstate, build dir) is removed by kas."""
     project = Project(tmp_path, workdir)
@@ -346,7 +343,7 @@ def test_cli_180_isar_privileged_uses_sudo_only_for_tmp_entries(tmp_path, workdi
     assert os.listdir(workdir) == ["kas.yml"]
 
 
-def test_cli_171_purge_dry_run_does_not_call_sudo(tmp_path, workdir):
+def test_purge_dry_run_does_not_call_sudo(tmp_path, workdir):
     """CLI-171: a dry run does not call sudo."""
     project = Project(tmp_path, workdir)
     project.checkout()
@@ -363,10 +360,11 @@ def test_cli_171_purge_dry_run_does_not_call_sudo(tmp_path, workdir):
 # safety: mounts
 
 
+@pytest.mark.root
 @pytest.mark.skipif(not userns_mount_available(),
                     reason="needs `unshare -r -m` (user + mount namespaces) for a tmpfs mount")
-def test_cli_181_mount_below_managed_repo_is_refused(tmp_path, workdir):
-    """A file system mounted below a managed repo: error naming the mount,
+def test_mount_below_managed_repo_is_refused(tmp_path, workdir):
+    """CLI-181: A file system mounted below a managed repo: error naming the mount,
     exit 1, the repo stays."""
     project = Project(tmp_path, workdir)
     project.checkout()
@@ -395,7 +393,7 @@ def test_cli_181_mount_below_managed_repo_is_refused(tmp_path, workdir):
 
 @pytest.mark.parametrize("case", ["missing", "broken-yaml", "broken-config-yaml", "schema",
                                   "schema-config-yaml"])
-def test_cli_181_config_errors_change_nothing(tmp_path, workdir, case):
+def test_config_errors_change_nothing(tmp_path, workdir, case):
     """CLI-171/181: a missing named config, broken YAML (named or
     .config.yaml) or a schema violation: ERROR, exit 2, tree unchanged."""
     project = Project(tmp_path, workdir)
@@ -421,7 +419,7 @@ def test_cli_181_config_errors_change_nothing(tmp_path, workdir, case):
     assert snapshot(tmp_path) == before
 
 
-def test_cli_180_mode_flags_are_mutually_exclusive(tmp_path, workdir):
+def test_mode_flags_are_mutually_exclusive(tmp_path, workdir):
     """CLI-180/171: the two mode flags together: argparse error, exit 2."""
     project = Project(tmp_path, workdir)
     project.fill_build()

@@ -18,20 +18,12 @@ import textwrap
 import time
 
 import pytest
-from conftest import (
-    REPO_ROOT,
-    Terminal,
-    clean_env,
-    git,
-    kas_command,
-    kas_ok,
-    make_git_repo,
-    read,
-    run_kas,
-    write,
-)
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import REPO_ROOT, clean_env, kas_command, kas_ok, run_kas
+from helpers.terminal import Terminal
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.bitbake,
     pytest.mark.skipif(importlib.util.find_spec("bb") is None,
                        reason="the bb library is missing: pip install bitbake-setup"),

@@ -24,7 +24,8 @@ import shutil
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, read, run_kas, write
+from helpers.repos import git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 Upstream = collections.namedtuple("Upstream", "path url c0 c1 c2 c3 annot")
 NO_UPSTREAM = Upstream(*[""] * 7)
@@ -137,7 +138,7 @@ def shallow_runs(upstream, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", SHALLOW_KINDS)
-def test_shallow_clone_of_every_ref_kind_issue16_2(shallow_runs, upstream, name):
+def test_shallow_clone_of_every_ref_kind(shallow_runs, upstream, name):
     """Issue 16.2 / CLI-086: with KAS_CLONE_DEPTH=1 repos pinned by tag
     (with or without commit), branch (with or without commit) and commit
     alone all check out, each with one commit of history."""
@@ -150,7 +151,7 @@ def test_shallow_clone_of_every_ref_kind_issue16_2(shallow_runs, upstream, name)
     assert depth_of(repo) == 1
 
 
-def test_shallow_rerun_fetches_nothing_issue16_2(shallow_runs, upstream):
+def test_shallow_rerun_fetches_nothing(shallow_runs, upstream):
     """Issue 16.2 / CLI-088 step 5: a second run on the shallow clones
     clones and fetches nothing and leaves them as they were."""
     workdir, _, second = shallow_runs
@@ -162,7 +163,7 @@ def test_shallow_rerun_fetches_nothing_issue16_2(shallow_runs, upstream):
         assert depth_of(workdir / name) == 1
 
 
-def test_shallow_update_moves_tags_and_branches_issue16_2(tmp_path, upstream):
+def test_shallow_update_moves_tags_and_branches(tmp_path, upstream):
     """Issue 16.2 / CLI-044: ``kas checkout --update`` on existing shallow
     clones after upstream moved on: tag and branch repos (short and
     ``refs/...`` forms) move to the new commit and stay shallow, the
@@ -190,7 +191,7 @@ def test_shallow_update_moves_tags_and_branches_issue16_2(tmp_path, upstream):
     assert head(workdir / "commit") == up.c1
 
 
-def test_shallow_tag_commit_mismatch_issue16_2(workdir, upstream):
+def test_shallow_tag_commit_mismatch(workdir, upstream):
     """Issue 16.2 / CLI-090 step 4: in a shallow clone a commit that is
     not the tag's is the tag/commit mismatch error (not a missing tag)."""
     setup_project(workdir, {"up": remote(upstream.url, tag="4.3", commit=upstream.c2)})
@@ -202,10 +203,10 @@ def test_shallow_tag_commit_mismatch_issue16_2(workdir, upstream):
          f'"{upstream.c2}" in repository "up", aborting!')]
 
 
-def test_shallow_legacy_refspec_is_full_clone_issue16_2(workdir, upstream):
+def test_shallow_legacy_refspec_is_full_clone(workdir, upstream):
     """Issue 16.2 / CLI-086: a legacy refspec repo keeps its warning and
     is cloned in full next to a shallow tag + commit repo.  (A non-numeric
-    depth: test_git_repos.py::test_clone_depth_not_a_number_cli086_env032.)"""
+    depth: test_git_repos.py::test_clone_depth_not_a_number.)"""
     setup_project(workdir, {"legacy": remote(upstream.url, refspec="main"),
                             "tag": remote(upstream.url, tag="4.4", commit=upstream.c2)})
     result = kas_ok("checkout", "kas.yml", cwd=workdir, env=env(**SHALLOW))
@@ -257,7 +258,7 @@ def pairs_run(request, upstream, tmp_path_factory):
 
 
 @pytest.mark.parametrize("pair", PAIRS)
-def test_absolute_ref_checks_out_like_short_form_issue16_3(pairs_run, upstream, pair):
+def test_absolute_ref_checks_out_like_short_form(pairs_run, upstream, pair):
     """Issue 16.3 / CLI-090: ``refs/tags/<t>`` and ``refs/heads/<b>`` check
     out exactly what ``<t>`` and ``<b>`` do (same commit, same local
     branch), in full and in shallow clones."""
@@ -268,7 +269,7 @@ def test_absolute_ref_checks_out_like_short_form_issue16_3(pairs_run, upstream, 
         assert local_branch(repo) == expected_branch, repo
 
 
-def test_absolute_ref_dump_resolve_refs_issue16_3(pairs_run, upstream):
+def test_absolute_ref_dump_resolve_refs(pairs_run, upstream):
     """Issue 16.3 / CLI-142: ``dump --resolve-refs`` adds the same commit
     to both forms and keeps the configured ``refs/...`` text."""
     workdir, depth = pairs_run
@@ -280,7 +281,7 @@ def test_absolute_ref_dump_resolve_refs_issue16_3(pairs_run, upstream):
         assert dumped[f"abs_{pair}"] == dict(absolute, commit=expected_head)
 
 
-def test_absolute_ref_update_issue16_3(tmp_path, upstream):
+def test_absolute_ref_update(tmp_path, upstream):
     """Issue 16.3 / CLI-044: ``--update`` moves absolute-form repos exactly
     like the short forms when upstream moves branch and tag."""
     up = copy_upstream(upstream, tmp_path / "own-up")
@@ -301,7 +302,7 @@ def test_absolute_ref_update_issue16_3(tmp_path, upstream):
     assert local_branch(workdir / "abs_branch") == "side"
 
 
-def test_absolute_ref_lock_issue16_3(tmp_path, upstream):
+def test_absolute_ref_lock(tmp_path, upstream):
     """Issue 16.3 / CLI-151, CLI-152: ``kas lock`` pins absolute-form repos
     to the same commits as the short forms, writes the usual lock file,
     leaves the configured refs alone, and ``lock --update`` moves them."""
@@ -335,7 +336,7 @@ def vcs_commit_ids(report):
             for repo, commits in report.get("vcs", {}).items()}
 
 
-def test_absolute_ref_diff_issue16_3(workdir, upstream):
+def test_absolute_ref_diff(workdir, upstream):
     """Issue 16.3 / CLI-162: ``kas diff`` of a tag change 4.3 -> 4.4 lists
     the same commits whether the tags are written short or absolute."""
     url = upstream.url

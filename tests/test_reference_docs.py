@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, clean_env, run_kas
+from helpers.run import REPO_ROOT, clean_env, run_kas
 
 from kas.config.schema import load_schema
 from kas.docgen.config import VERSION, entries

@@ -19,7 +19,8 @@ import os
 
 import pytest
 import yaml
-from conftest import clean_env, git, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_ok, run_kas
 
 COMMON = "header:\n  version: 14\nmachine: {}\n"
 
@@ -104,15 +105,16 @@ def head(workdir, repo):
 
 # --- remote repo includes (INC-040 ... INC-043) --------------------------------------
 
-def test_inc040_include_from_a_remote_git_repo(workdir, layers):
+def test_include_from_a_remote_git_repo(workdir, layers):
+    """INC-040."""
     top_config(workdir, pinned(layers), [("a", "kas/common.yml")])
     out = dump(workdir)
     assert out["machine"] == "one"
     assert head(workdir, "a") == layers["c1"]
 
 
-def test_inc042_transitive_repo_includes_three_passes(workdir, layers):
-    """Pass 1 misses a; pass 2 reads a's vendor.yml, which defines b and
+def test_transitive_repo_includes_three_passes(workdir, layers):
+    """INC-042: Pass 1 misses a; pass 2 reads a's vendor.yml, which defines b and
     includes from it, and misses b; pass 3 misses nothing."""
     top_config(workdir, pinned(layers), [("a", "kas/vendor.yml")])
     result = kas_ok("dump", "kas.yml", cwd=workdir, env=kas_env())
@@ -129,7 +131,8 @@ def test_inc042_transitive_repo_includes_three_passes(workdir, layers):
     ([("a", "kas/common.yml"), ("nothere", "kas/x.yml")], "nothere"),
     ([("a", "kas/ghost.yml")], "ghost"),
 ], ids=["in-top-file", "in-fetched-file"])
-def test_inc044_include_from_an_undefined_repo(workdir, layers, includes, missing):
+def test_include_from_an_undefined_repo(workdir, layers, includes, missing):
+    """INC-044."""
     top_config(workdir, pinned(layers), includes)
     result = run_kas("dump", "kas.yml", cwd=workdir, env=kas_env())
     assert result.returncode == 2, result
@@ -147,16 +150,17 @@ def test_inc044_include_from_an_undefined_repo(workdir, layers, includes, missin
     ("    branch: main\n", "overrides:\n  repos:\n    a:\n      commit: {c1}\n", "one"),
     ("", "defaults:\n  repos:\n    branch: feature\n", "feat"),
 ], ids=["commit", "branch-main", "branch-feature", "tag", "override", "defaults"])
-def test_inc042_include_repo_is_checked_out_as_configured(workdir, layers, repo_a, extra,
+def test_include_repo_is_checked_out_as_configured(workdir, layers, repo_a, extra,
                                                           machine):
-    """The repo is checked out according to the (partial) configuration,
+    """INC-042: The repo is checked out according to the (partial) configuration,
     defaults and overrides included, before the include is read."""
     top_config(workdir, f"    url: {layers['a']}\n" + repo_a.format(**layers),
                [("a", "kas/common.yml")], extra.format(**layers))
     assert dump(workdir)["machine"] == machine
 
 
-def test_inc042_moved_clone_is_checked_out_again_before_reading(workdir, layers):
+def test_moved_clone_is_checked_out_again_before_reading(workdir, layers):
+    """INC-042."""
     top_config(workdir, pinned(layers), [("a", "kas/common.yml")])
     assert dump(workdir)["machine"] == "one"
     git(workdir / "a", "checkout", "-q", layers["c2"])
@@ -164,8 +168,8 @@ def test_inc042_moved_clone_is_checked_out_again_before_reading(workdir, layers)
     assert head(workdir, "a") == layers["c1"]
 
 
-def test_inc046_include_files_are_read_from_the_unpatched_checkout(workdir, layers):
-    """The patch changes the included file; the configuration never sees it,
+def test_include_files_are_read_from_the_unpatched_checkout(workdir, layers):
+    """INC-046: The patch changes the included file; the configuration never sees it,
     also not in a second run that starts from the patched clone."""
     write(workdir / "oe-init-build-env", 'mkdir -p "$1/conf"\n')
     write(workdir / "patches" / "machine.patch", PATCH)

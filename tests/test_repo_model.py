@@ -23,7 +23,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import git, kas_ok, make_context, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import kas_ok, make_context, run_kas
 
 from kas.config.loop import resolve
 from kas.errors import KasUserError
@@ -112,7 +113,8 @@ def dump(cwd, *args):
 # CF-641 / CF-701: defaults
 
 
-def test_cf641_branch_default_applies_to_repo_without_own_ref(env):
+def test_branch_default_applies_to_repo_without_own_ref(env):
+    """CF-641."""
     repos = env.repos("""
         header:
           version: 23
@@ -132,7 +134,8 @@ def test_cf641_branch_default_applies_to_repo_without_own_ref(env):
                                   "refspec": None}
 
 
-def test_cf641_tag_default_applies_to_repo_without_own_ref(env):
+def test_tag_default_applies_to_repo_without_own_ref(env):
+    """CF-641."""
     repos = env.repos("""
         header:
           version: 23
@@ -151,8 +154,8 @@ def test_cf641_tag_default_applies_to_repo_without_own_ref(env):
     assert repos["own"].tag == "v2.0"
 
 
-def test_cf641_explicit_null_in_repo_drops_the_default(env):
-    """The example of config-format.md §9, plus the mirror case for tag."""
+def test_explicit_null_in_repo_drops_the_default(env):
+    """CF-641: The example of config-format.md §9, plus the mirror case for tag."""
     repos = env.repos("""
         header:
           version: 23
@@ -182,7 +185,8 @@ def test_cf641_explicit_null_in_repo_drops_the_default(env):
                                           "refspec": None}
 
 
-def test_cf641_refspec_default(env, caplog):
+def test_refspec_default(env, caplog):
+    """CF-641."""
     repos = env.repos("""
         header:
           version: 23
@@ -198,8 +202,8 @@ def test_cf641_refspec_default(env, caplog):
     assert warnings_of(caplog) == [REFSPEC_W.format("poky")]
 
 
-def test_cf641_commit_has_no_default(env, caplog):
-    """A commit of one repo is never used for another one; defaults cannot
+def test_commit_has_no_default(env, caplog):
+    """CF-641: A commit of one repo is never used for another one; defaults cannot
     carry a commit at all (CF-700), so a repo without its own commit has none."""
     repos = env.repos("""
         header:
@@ -221,8 +225,8 @@ def test_cf641_commit_has_no_default(env, caplog):
     assert unpinned_of(caplog) == [BRANCH_W.format("floating")]
 
 
-def test_cf641_defaults_from_an_include_apply_to_repos_of_the_top_file(env):
-    """Defaults are evaluated on the merged configuration (CF-603)."""
+def test_defaults_from_an_include_apply_to_repos_of_the_top_file(env):
+    """CF-641: Defaults are evaluated on the merged configuration (CF-603)."""
     env.file("common.yml", """
         header:
           version: 16
@@ -242,8 +246,8 @@ def test_cf641_defaults_from_an_include_apply_to_repos_of_the_top_file(env):
     assert repos["poky"].tag == "v3"
 
 
-def test_cf701_defaults_apply_to_local_repos_without_tag_branch_error(env, caplog):
-    """Tag and branch both defaulted: no CF-644 error for local repos; remote
+def test_defaults_apply_to_local_repos_without_tag_branch_error(env, caplog):
+    """CF-701: Tag and branch both defaulted: no CF-644 error for local repos; remote
     repos drop one of them; local repos never get unpinned warnings."""
     os.makedirs(env.w("lib"))
     repos = env.repos("""
@@ -269,7 +273,8 @@ def test_cf701_defaults_apply_to_local_repos_without_tag_branch_error(env, caplo
     assert warnings_of(caplog) == []
 
 
-def test_cf701_remote_repo_needs_no_own_ref_when_a_default_exists(env):
+def test_remote_repo_needs_no_own_ref_when_a_default_exists(env):
+    """CF-701."""
     repos = env.repos("""
         header:
           version: 23
@@ -286,7 +291,8 @@ def test_cf701_remote_repo_needs_no_own_ref_when_a_default_exists(env):
     assert not any(r.is_local for r in repos.values())
 
 
-def test_cf701_refspec_default_also_warns_for_a_local_repo(env, caplog):
+def test_refspec_default_also_warns_for_a_local_repo(env, caplog):
+    """CF-701."""
     repos = env.repos("""
         header:
           version: 23
@@ -304,7 +310,8 @@ def test_cf701_refspec_default_also_warns_for_a_local_repo(env, caplog):
 # CF-706 ... CF-709: overrides
 
 
-def test_cf706_commit_override_replaces_commit(env, caplog):
+def test_commit_override_replaces_commit(env, caplog):
+    """CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -325,7 +332,8 @@ def test_cf706_commit_override_replaces_commit(env, caplog):
 
 
 @pytest.mark.parametrize("ref", ["branch: main", "tag: v1"])
-def test_cf709_commit_override_pins_a_floating_repo(env, caplog, ref):
+def test_commit_override_pins_a_floating_repo(env, caplog, ref):
+    """CF-709."""
     repos = env.repos(f"""
         header:
           version: 23
@@ -344,7 +352,8 @@ def test_cf709_commit_override_pins_a_floating_repo(env, caplog, ref):
     assert unpinned_of(caplog) == []
 
 
-def test_cf706_commit_null_override_removes_commit_branch_head_is_used(env, caplog):
+def test_commit_null_override_removes_commit_branch_head_is_used(env, caplog):
+    """CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -364,8 +373,8 @@ def test_cf706_commit_null_override_removes_commit_branch_head_is_used(env, capl
     assert unpinned_of(caplog) == [BRANCH_W.format("poky")]
 
 
-def test_cf706_commit_null_cannot_make_a_valid_repo_invalid(env, caplog):
-    """CF-642 is checked before overrides: a commit-only repo stays valid."""
+def test_commit_null_cannot_make_a_valid_repo_invalid(env, caplog):
+    """CF-706: CF-642 is checked before overrides: a commit-only repo stays valid."""
     repos = env.repos("""
         header:
           version: 23
@@ -384,7 +393,8 @@ def test_cf706_commit_null_cannot_make_a_valid_repo_invalid(env, caplog):
     assert unpinned_of(caplog) == []
 
 
-def test_cf706_branch_override_replaces_branch(env):
+def test_branch_override_replaces_branch(env):
+    """CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -410,7 +420,8 @@ def test_cf706_branch_override_replaces_branch(env):
     assert repos["defaulted"].branch == "next"
 
 
-def test_cf706_branch_null_override_removes_branch(env, caplog):
+def test_branch_null_override_removes_branch(env, caplog):
+    """CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -429,8 +440,8 @@ def test_cf706_branch_null_override_removes_branch(env, caplog):
     assert unpinned_of(caplog) == []
 
 
-def test_cf706_branch_null_override_removes_a_defaulted_branch_next_to_a_tag(env, caplog):
-    """The default branch plus the repo's tag would be CF-644; the override
+def test_branch_null_override_removes_a_defaulted_branch_next_to_a_tag(env, caplog):
+    """CF-706: The default branch plus the repo's tag would be CF-644; the override
     removes the effective (defaulted) branch, leaving a tag-only repo."""
     repos = env.repos("""
         header:
@@ -452,7 +463,8 @@ def test_cf706_branch_null_override_removes_a_defaulted_branch_next_to_a_tag(env
     assert unpinned_of(caplog) == [TAG_W.format("poky")]
 
 
-def test_cf706_url_override_replaces_url_directory_unchanged(env):
+def test_url_override_replaces_url_directory_unchanged(env):
+    """CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -479,7 +491,8 @@ def test_cf706_url_override_replaces_url_directory_unchanged(env):
     assert repos["meta"].path == env.w("layers", "meta")
 
 
-def test_cf620_cf706_url_override_turns_a_local_repo_remote(env, caplog):
+def test_url_override_turns_a_local_repo_remote(env, caplog):
+    """CF-620, CF-706."""
     repos = env.repos("""
         header:
           version: 23
@@ -505,8 +518,8 @@ def test_cf620_cf706_url_override_turns_a_local_repo_remote(env, caplog):
     assert unpinned_of(caplog) == [BRANCH_W.format("lib")]
 
 
-def test_cf642_cf706_ref_check_is_made_before_overrides(env):
-    """An override cannot make a ref-less remote repo valid; and a repo
+def test_ref_check_is_made_before_overrides(env):
+    """CF-642, CF-706: An override cannot make a ref-less remote repo valid; and a repo
     that only becomes remote through the url override is not checked."""
     _ctx, config = env.load("""
         header:
@@ -539,7 +552,8 @@ def test_cf642_cf706_ref_check_is_made_before_overrides(env):
     assert repos["bare"].path == env.w("bare-dir")
 
 
-def test_cf707_override_of_unknown_repo_has_no_effect(env):
+def test_override_of_unknown_repo_has_no_effect(env):
+    """CF-707."""
     repos = env.repos("""
         header:
           version: 23
@@ -561,7 +575,8 @@ def test_cf707_override_of_unknown_repo_has_no_effect(env):
     assert repos["poky"].url == "https://git.example.org/poky.git"
 
 
-def test_cf610_overrides_address_the_repo_id_not_the_name(env):
+def test_overrides_address_the_repo_id_not_the_name(env):
+    """CF-610."""
     repos = env.repos("""
         header:
           version: 23
@@ -579,7 +594,8 @@ def test_cf610_overrides_address_the_repo_id_not_the_name(env):
     assert repos["poky"].commit == C1
 
 
-def test_cf708_overrides_merge_later_file_wins(env):
+def test_overrides_merge_later_file_wins(env):
+    """CF-708."""
     env.file("pin.yml", """
         header:
           version: 14
@@ -636,7 +652,8 @@ LOCK_FILE = """
     """
 
 
-def test_cf709_inc083_lock_file_pins_repo_no_unpinned_warning(env, caplog):
+def test_lock_file_pins_repo_no_unpinned_warning(env, caplog):
+    """CF-709, INC-083."""
     env.file("kas.lock.yml", LOCK_FILE)
     repos = env.repos(LOCKED_PROJECT)
     assert refs(repos["locked"]) == {"commit": C1, "branch": "main", "tag": None,
@@ -645,8 +662,8 @@ def test_cf709_inc083_lock_file_pins_repo_no_unpinned_warning(env, caplog):
     assert unpinned_of(caplog) == []
 
 
-def test_cf708_inc085_update_ignores_lock_file_but_keeps_ordinary_overrides(env, caplog):
-    """With --update the lock file does not count, so ``locked`` floats
+def test_update_ignores_lock_file_but_keeps_ordinary_overrides(env, caplog):
+    """CF-708, INC-085: With --update the lock file does not count, so ``locked`` floats
     again; still no unpinned warning in that mode (CF-646)."""
     env.file("kas.lock.yml", LOCK_FILE)
     repos = env.repos(LOCKED_PROJECT, update=True)
@@ -660,7 +677,8 @@ def test_cf708_inc085_update_ignores_lock_file_but_keeps_ordinary_overrides(env,
 # CF-643: legacy refspec repos
 
 
-def test_cf643_legacy_repo_commit_override_replaces_refspec(env, caplog):
+def test_legacy_repo_commit_override_replaces_refspec(env, caplog):
+    """CF-643."""
     repos = env.repos("""
         header:
           version: 23
@@ -678,7 +696,8 @@ def test_cf643_legacy_repo_commit_override_replaces_refspec(env, caplog):
     assert warnings_of(caplog) == [REFSPEC_W.format("poky")]
 
 
-def test_cf643_legacy_repo_from_defaults_commit_override_replaces_refspec(env):
+def test_legacy_repo_from_defaults_commit_override_replaces_refspec(env):
+    """CF-643."""
     repos = env.repos("""
         header:
           version: 23
@@ -697,7 +716,8 @@ def test_cf643_legacy_repo_from_defaults_commit_override_replaces_refspec(env):
                                    "refspec": None}
 
 
-def test_cf643_legacy_repo_ignores_branch_and_url_overrides(env, caplog):
+def test_legacy_repo_ignores_branch_and_url_overrides(env, caplog):
+    """CF-643."""
     repos = env.repos("""
         header:
           version: 23
@@ -728,8 +748,8 @@ def test_cf643_legacy_repo_ignores_branch_and_url_overrides(env, caplog):
     assert warnings_of(caplog) == [REFSPEC_W.format("poky"), REFSPEC_W.format("meta-src")]
 
 
-def test_cf643_refspec_with_defaulted_branch_cancelled_by_null_is_valid(env, caplog):
-    """The mixture check looks at the effective values: a default branch
+def test_refspec_with_defaulted_branch_cancelled_by_null_is_valid(env, caplog):
+    """CF-643: The mixture check looks at the effective values: a default branch
     removed by ``branch: null`` does not mix with the repo's refspec; a url
     override does not turn a legacy local repo remote."""
     repos = env.repos("""
@@ -759,8 +779,8 @@ def test_cf643_refspec_with_defaulted_branch_cancelled_by_null_is_valid(env, cap
     assert warnings_of(caplog) == [REFSPEC_W.format("poky"), REFSPEC_W.format("lib")]
 
 
-def test_cf643_refspec_warning_once_per_repo_name_per_process(env, caplog):
-    """Two builds of the same configuration (as in two passes) and two repo
+def test_refspec_warning_once_per_repo_name_per_process(env, caplog):
+    """CF-643: Two builds of the same configuration (as in two passes) and two repo
     ids sharing one name: one warning per name."""
     _ctx, config = env.load("""
         header:
@@ -788,7 +808,8 @@ def test_cf643_refspec_warning_once_per_repo_name_per_process(env, caplog):
 # CF-610 / CF-621 / CF-622 / INC-070 ... INC-075: locations
 
 
-def test_cf621_local_repo_without_path_is_the_top_repo_root(env, caplog):
+def test_local_repo_without_path_is_the_top_repo_root(env, caplog):
+    """CF-621."""
     caplog.set_level(logging.INFO)
     repos = env.repos("""
         header:
@@ -808,8 +829,8 @@ def test_cf621_local_repo_without_path_is_the_top_repo_root(env, caplog):
     assert ROOT_INFO.format(env.top, "product") in infos
 
 
-def test_inc070_inc073_top_repo_is_the_vcs_root_whoever_defines_the_repo(env, caplog):
-    """First file in a sub-directory of a git checkout: the root is the
+def test_top_repo_is_the_vcs_root_whoever_defines_the_repo(env, caplog):
+    """INC-070, INC-073: First file in a sub-directory of a git checkout: the root is the
     checkout's top level, also for a path-less repo defined in an include
     that lives in yet another sub-directory."""
     caplog.set_level(logging.INFO)
@@ -834,7 +855,8 @@ def test_inc070_inc073_top_repo_is_the_vcs_root_whoever_defines_the_repo(env, ca
                                                          for r in caplog.records]
 
 
-def test_inc070_cf950_source_dir_is_the_top_repo(env, tmp_path):
+def test_source_dir_is_the_top_repo(env, tmp_path):
+    """INC-070, CF-950."""
     src = os.path.join(real(str(tmp_path)), "src")
     os.makedirs(src)
     repos = env.repos(f"""
@@ -848,7 +870,8 @@ def test_inc070_cf950_source_dir_is_the_top_repo(env, tmp_path):
     assert layers_of(repos["this"]) == [(".", src, 0)]
 
 
-def test_cf601_inc053_null_repo_in_later_file_becomes_the_top_repo(env):
+def test_null_repo_in_later_file_becomes_the_top_repo(env):
+    """CF-601, INC-053."""
     env.file("base.yml", """
         header:
           version: 14
@@ -880,7 +903,8 @@ def test_cf601_inc053_null_repo_in_later_file_becomes_the_top_repo(env):
     assert r1.patches == []
 
 
-def test_cf621_inc074_relative_local_path_is_relative_to_work_dir(env):
+def test_relative_local_path_is_relative_to_work_dir(env):
+    """CF-621, INC-074."""
     env.file("cfg/sub/dir/inc.yml", """
         header:
           version: 14
@@ -905,7 +929,8 @@ def test_cf621_inc074_relative_local_path_is_relative_to_work_dir(env):
     assert all(r.is_local for r in repos.values())
 
 
-def test_cf621_cf622_absolute_path_used_as_is(env, tmp_path):
+def test_absolute_path_used_as_is(env, tmp_path):
+    """CF-621, CF-622."""
     elsewhere = os.path.join(real(str(tmp_path)), "elsewhere")
     repos = env.repos(f"""
         header:
@@ -923,7 +948,8 @@ def test_cf621_cf622_absolute_path_used_as_is(env, tmp_path):
     assert repos["local"].is_local and not repos["remote"].is_local
 
 
-def test_cf622_cf610_remote_repo_default_directory_uses_the_name(env):
+def test_remote_repo_default_directory_uses_the_name(env):
+    """CF-622, CF-610."""
     repos = env.repos("""
         header:
           version: 23
@@ -949,7 +975,8 @@ def test_cf622_cf610_remote_repo_default_directory_uses_the_name(env):
     assert layers_of(repos["meta-oe"]) == [(".", env.w("meta-openembedded"), 0)]
 
 
-def test_cf623_later_file_turns_remote_repo_local_and_back(env):
+def test_later_file_turns_remote_repo_local_and_back(env):
+    """CF-623."""
     env.file("base.yml", """
         header:
           version: 14
@@ -979,7 +1006,8 @@ def test_cf623_later_file_turns_remote_repo_local_and_back(env):
     assert repos["meta"].path == env.w("meta")
 
 
-def test_inc072_cf665_several_path_less_ids_denote_the_same_directory(env):
+def test_several_path_less_ids_denote_the_same_directory(env):
+    """INC-072, CF-665."""
     repos = env.repos("""
         header:
           version: 23
@@ -994,7 +1022,8 @@ def test_inc072_cf665_several_path_less_ids_denote_the_same_directory(env):
 # CF-646: unpinned warnings
 
 
-def test_cf646_unpinned_tag_and_branch_warnings(env, caplog):
+def test_unpinned_tag_and_branch_warnings(env, caplog):
+    """CF-646."""
     env.repos("""
         header:
           version: 23
@@ -1042,8 +1071,8 @@ class BuildingProvider:
         return found
 
 
-def test_cf646_unpinned_warning_once_per_repo_although_built_several_times(env, caplog):
-    """``vendor`` (remote, branch only) is built for its include in the
+def test_unpinned_warning_once_per_repo_although_built_several_times(env, caplog):
+    """CF-646: ``vendor`` (remote, branch only) is built for its include in the
     first pass, again after the loop, and again in a further build: one
     warning.  ``lib`` (local, needed by an include too) never warns."""
     write(env.w("vendor", "vendor.yml"), """
@@ -1083,7 +1112,8 @@ def test_cf646_unpinned_warning_once_per_repo_although_built_several_times(env, 
     assert unpinned_of(caplog) == [BRANCH_W.format("vendor"), TAG_W.format("tagged")]
 
 
-def test_cf646_no_unpinned_warnings_with_update(env, caplog):
+def test_no_unpinned_warnings_with_update(env, caplog):
+    """CF-646."""
     repos = env.repos("""
         header:
           version: 23
@@ -1099,8 +1129,8 @@ def test_cf646_no_unpinned_warnings_with_update(env, caplog):
     assert warnings_of(caplog) == []
 
 
-def test_cf646_no_unpinned_warnings_while_locking(env, caplog):
-    """``kas lock`` resolves floating repos on purpose (the context flag)."""
+def test_no_unpinned_warnings_while_locking(env, caplog):
+    """CF-646: ``kas lock`` resolves floating repos on purpose (the context flag)."""
     ctx, config = env.load("""
         header:
           version: 23
@@ -1129,8 +1159,8 @@ def origins(tmp_path):
     return out
 
 
-def test_cf646_cf643_kas_dump_warns_once_per_run(workdir, origins):
-    """A repo include of a local repo makes the loop run two passes and
+def test_kas_dump_warns_once_per_run(workdir, origins):
+    """CF-646, CF-643: A repo include of a local repo makes the loop run two passes and
     builds ``lib`` twice; every warning still appears exactly once."""
     upstream, tagged = origins["upstream"][0], origins["tagged"][0]
     os.makedirs(workdir / "lib")
@@ -1167,7 +1197,8 @@ def test_cf646_cf643_kas_dump_warns_once_per_run(workdir, origins):
     ]), result
 
 
-def test_cf709_kas_dump_lock_file_pins_no_warning(workdir, origins):
+def test_kas_dump_lock_file_pins_no_warning(workdir, origins):
+    """CF-709."""
     upstream, head = origins["upstream"]
     write(workdir / "kas.yml", f"""
         header:
@@ -1191,7 +1222,8 @@ def test_cf709_kas_dump_lock_file_pins_no_warning(workdir, origins):
     assert f"commit: {head}" in result.stdout
 
 
-def test_cf646_inc085_kas_dump_update_ignores_lock_and_does_not_warn(workdir, origins):
+def test_kas_dump_update_ignores_lock_and_does_not_warn(workdir, origins):
+    """CF-646, INC-085."""
     upstream, head = origins["upstream"]
     tagged = origins["tagged"][0]
     write(workdir / "kas.yml", f"""
@@ -1219,7 +1251,8 @@ def test_cf646_inc085_kas_dump_update_ignores_lock_and_does_not_warn(workdir, or
     assert "overrides" not in result.stdout
 
 
-def test_cf621_kas_dump_logs_the_top_repo_root(workdir):
+def test_kas_dump_logs_the_top_repo_root(workdir):
+    """CF-621."""
     write(workdir / "kas.yml", """
         header:
           version: 23
@@ -1237,7 +1270,8 @@ def test_cf621_kas_dump_logs_the_top_repo_root(workdir):
 # CF-660 ... CF-666: layers
 
 
-def test_cf662_absent_layers_the_repo_dir_is_the_only_layer(env):
+def test_absent_layers_the_repo_dir_is_the_only_layer(env):
+    """CF-662."""
     os.makedirs(env.w("lib"))
     repos = env.repos("""
         header:
@@ -1255,7 +1289,8 @@ def test_cf662_absent_layers_the_repo_dir_is_the_only_layer(env):
     assert layers_of(repos["remote"]) == [(".", env.w("remote"), 0)]
 
 
-def test_cf663_empty_layers_and_all_disabled_give_no_layer(env, caplog):
+def test_empty_layers_and_all_disabled_give_no_layer(env, caplog):
+    """CF-663."""
     repos = env.repos("""
         header:
           version: 23
@@ -1279,7 +1314,8 @@ def test_cf663_empty_layers_and_all_disabled_give_no_layer(env, caplog):
     assert warnings_of(caplog) == []            # "disabled" is silent
 
 
-def test_cf660_cf665_dot_and_empty_key_both_mean_the_repo_dir(env):
+def test_dot_and_empty_key_both_mean_the_repo_dir(env):
+    """CF-660, CF-665."""
     repos = env.repos("""
         header:
           version: 23
@@ -1292,7 +1328,8 @@ def test_cf660_cf665_dot_and_empty_key_both_mean_the_repo_dir(env):
     assert layers_of(repos["this"]) == [(".", env.top, 0), ("", env.top, 0)]
 
 
-def test_cf660_cf661_nested_paths_and_prio(env):
+def test_nested_paths_and_prio(env):
+    """CF-660, CF-661."""
     repos = env.repos("""
         header:
           version: 23
@@ -1324,7 +1361,8 @@ def test_cf660_cf661_nested_paths_and_prio(env):
     ]
 
 
-def test_cf014_cf661_prio_float_with_zero_fraction_is_an_integer(env):
+def test_prio_float_with_zero_fraction_is_an_integer(env):
+    """CF-014, CF-661."""
     repos = env.repos("""
         header:
           version: 23
@@ -1349,7 +1387,8 @@ def test_cf014_cf661_prio_float_with_zero_fraction_is_an_integer(env):
     pytest.param("'0'", "0", id="0-string"),
     pytest.param("0", "0", id="0-integer"),
 ])
-def test_cf661_deprecated_disable_values_warn_and_disable(env, caplog, yaml_value, rendered):
+def test_deprecated_disable_values_warn_and_disable(env, caplog, yaml_value, rendered):
+    """CF-661."""
     repos = env.repos(f"""
         header:
           version: 23
@@ -1366,7 +1405,8 @@ def test_cf661_deprecated_disable_values_warn_and_disable(env, caplog, yaml_valu
     assert warnings_of(caplog) == [LAYER_W.format(rendered, "meta-name", "meta-old")]
 
 
-def test_cf661_kas_dump_reports_deprecated_layer_values(workdir):
+def test_kas_dump_reports_deprecated_layer_values(workdir):
+    """CF-661."""
     write(workdir / "kas.yml", """
         header:
           version: 23
@@ -1389,7 +1429,8 @@ def test_cf661_kas_dump_reports_deprecated_layer_values(workdir):
     ], result
 
 
-def test_cf664_later_file_re_enables_a_disabled_layer(env, caplog):
+def test_later_file_re_enables_a_disabled_layer(env, caplog):
+    """CF-664."""
     env.file("base.yml", """
         header:
           version: 21
@@ -1433,8 +1474,8 @@ def test_cf664_later_file_re_enables_a_disabled_layer(env, caplog):
     assert warnings_of(caplog) == []
 
 
-def test_cf664_inc051_layer_mappings_merge_key_wise(env):
-    """An empty mapping merged into ``{prio: 5}`` keeps the prio; a null
+def test_layer_mappings_merge_key_wise(env):
+    """CF-664, INC-051: An empty mapping merged into ``{prio: 5}`` keeps the prio; a null
     replaces it (prio 0 again)."""
     env.file("base.yml", """
         header:
@@ -1470,7 +1511,8 @@ def patches_of(spec):
     return [(p.id, p.repo_id, p.path) for p in spec.patches]
 
 
-def test_cf671_cf672_cf673_patch_entries(env):
+def test_patch_entries(env):
+    """CF-671, CF-672, CF-673."""
     repos = env.repos("""
         header:
           version: 23
@@ -1516,7 +1558,8 @@ def test_cf671_cf672_cf673_patch_entries(env):
     assert repos["this"].patches == [] and repos["other"].patches == []
 
 
-def test_cf672_patch_repo_without_default_when_every_entry_names_its_repo(env):
+def test_patch_repo_without_default_when_every_entry_names_its_repo(env):
+    """CF-672."""
     repos = env.repos("""
         header:
           version: 23
@@ -1533,7 +1576,8 @@ def test_cf672_patch_repo_without_default_when_every_entry_names_its_repo(env):
     assert patches_of(repos["poky"]) == [("fix", "this", "fix.patch")]
 
 
-def test_cf671_later_file_removes_a_patch_with_null(env):
+def test_later_file_removes_a_patch_with_null(env):
+    """CF-671."""
     env.file("base.yml", """
         header:
           version: 14
@@ -1596,7 +1640,8 @@ def signed_config(repo_body):
             "    url: https://git.example.org/poky.git\n    tag: v1\n" + repo_body)
 
 
-def test_cf651_unsigned_repo_ignores_allowed_signers(env):
+def test_unsigned_repo_ignores_allowed_signers(env):
+    """CF-651."""
     repos = env.repos(signed_config("    signed: false\n    allowed_signers: [nothere]\n"))
     assert repos["poky"].signed is False
     assert repos["poky"].allowed_signers == []
@@ -1607,14 +1652,16 @@ def test_cf651_unsigned_repo_ignores_allowed_signers(env):
 
 @pytest.mark.parametrize("signers", [["release", "keyserver"], ["ci-ssh", "ci-ssh-2"],
                                      ["keyserver"]])
-def test_cf650_signed_repo_keeps_its_allowed_signers(env, signers):
+def test_signed_repo_keeps_its_allowed_signers(env, signers):
+    """CF-650."""
     repos = env.repos(signed_config(
         f"    signed: true\n    allowed_signers: [{', '.join(signers)}]\n"))
     assert repos["poky"].signed is True
     assert repos["poky"].allowed_signers == signers
 
 
-def test_cf652_unknown_allowed_signer(env):
+def test_unknown_allowed_signer(env):
+    """CF-652."""
     _ctx, config = env.load(signed_config(
         "    signed: true\n    allowed_signers: [release, nothere]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1623,7 +1670,8 @@ def test_cf652_unknown_allowed_signer(env):
         "Repository poky-src: Allowed signer \"'nothere'\" not found in config"
 
 
-def test_cf652_mixed_signer_types(env):
+def test_mixed_signer_types(env):
+    """CF-652."""
     _ctx, config = env.load(signed_config(
         "    signed: true\n    allowed_signers: [release, ci-ssh]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1632,7 +1680,8 @@ def test_cf652_mixed_signer_types(env):
 
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="hg (Mercurial) is not installed")
-def test_cf652_signed_hg_repo(env):
+def test_signed_hg_repo(env):
+    """CF-652."""
     _ctx, config = env.load(signed_config(
         "    type: hg\n    signed: true\n    allowed_signers: [release]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1640,7 +1689,8 @@ def test_cf652_signed_hg_repo(env):
     assert "Only git repositories are supported" in str(err.value)
 
 
-def test_cf652_kas_dump_reports_unknown_signer_as_user_error(workdir):
+def test_kas_dump_reports_unknown_signer_as_user_error(workdir):
+    """CF-652."""
     write(workdir / "kas.yml", signed_config(
         "    signed: true\n    allowed_signers: [nothere]\n"))
     result = run_kas("dump", "kas.yml", cwd=str(workdir))

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import yaml
-from conftest import FIXTURES
+from helpers.run import FIXTURES
 from jsonschema import Draft7Validator
 
 from kas.config import schema

@@ -13,8 +13,9 @@ import subprocess
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, make_git_repo, run_kas, write
-from credhelpers import SshKey, agents_with_marker, free_port, marked_path, require
+from helpers.creds import SshKey, agents_with_marker, free_port, marked_path, require
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_command, run_kas
 
 INIT_SCRIPT = 'mkdir -p "$1/conf"\n'
 
@@ -199,7 +200,8 @@ PATCH = "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n"
 
 
 @pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink", "series"])
-def test_cf674_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
+def test_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
+    """CF-674."""
     workdir, commit, configure = patch_project
     outside = write(tmp_path / "outside" / "evil.patch", PATCH)
     if how == "dotdot":
@@ -229,8 +231,8 @@ def test_cf674_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
     assert not (workdir / "r" / "new.txt").exists()
 
 
-def test_cf674_a_bad_patch_path_leaves_every_repo_unpatched(workdir, upstream, tmp_path):
-    """The first repo's patch is fine, the second's leaves its repo: the
+def test_a_bad_patch_path_leaves_every_repo_unpatched(workdir, upstream, tmp_path):
+    """CF-674: The first repo's patch is fine, the second's leaves its repo: the
     error comes before any repo is patched."""
     path, commit = upstream
     write(workdir / "oe-init-build-env", INIT_SCRIPT)
@@ -248,7 +250,8 @@ def test_cf674_a_bad_patch_path_leaves_every_repo_unpatched(workdir, upstream, t
     assert git(workdir / "a", "rev-parse", "HEAD") == commit
 
 
-def test_cf674_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
+def test_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
+    """CF-674."""
     workdir, _commit, configure = patch_project
     write(workdir / "patches" / "good.patch", PATCH)
     os.symlink("patches/good.patch", workdir / "link.patch")
@@ -259,8 +262,9 @@ def test_cf674_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
     assert (workdir / "r" / "new.txt").read_text() == "x\n"
 
 
-def test_inc020_repo_include_cannot_leave_its_repo_through_a_symlink(workdir, upstream,
+def test_repo_include_cannot_leave_its_repo_through_a_symlink(workdir, upstream,
                                                                      tmp_path):
+    """INC-020."""
     outside = write(tmp_path / "outside.yml", "header:\n  version: 23\nmachine: evil\n")
     inc = make_git_repo(tmp_path / "inc", {"README": "x\n"})
     os.symlink(outside, os.path.join(inc, "link.yml"))
@@ -312,7 +316,8 @@ def sha_project(workdir, path, lines):
                    env=clean_env(KAS_WORK_DIR=str(workdir)))
 
 
-def test_cli090_branch_named_like_a_commit_is_a_branch(workdir, sha_branch):
+def test_branch_named_like_a_commit_is_a_branch(workdir, sha_branch):
+    """CLI-090."""
     path, a, b = sha_branch
     result = sha_project(workdir, path, [f'branch: "{a}"'])
     assert result.returncode == 0, result
@@ -321,7 +326,8 @@ def test_cli090_branch_named_like_a_commit_is_a_branch(workdir, sha_branch):
     assert f"Repository r checked out to {b}" in result.stderr
 
 
-def test_cli090_commit_id_that_is_also_a_branch_name_is_the_commit(workdir, sha_branch):
+def test_commit_id_that_is_also_a_branch_name_is_the_commit(workdir, sha_branch):
+    """CLI-090."""
     path, a, _b = sha_branch
     result = sha_project(workdir, path, [f'commit: "{a}"', "branch: main"])
     assert result.returncode == 0, result

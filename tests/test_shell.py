@@ -16,7 +16,9 @@ import re
 import time
 
 import pytest
-from conftest import Terminal, clean_env, kas_command, kas_ok, parse_env, read, run_kas, write
+from helpers.repos import read, write
+from helpers.run import clean_env, kas_command, kas_ok, parse_env, run_kas
+from helpers.terminal import Terminal
 
 real = os.path.realpath
 
@@ -86,7 +88,8 @@ def kas_on_terminal(proj, *args, env=None):
 
 # --- kas shell -c (CLI-121, CLI-122, ENV-111) -------------------------------------------
 
-def test_cli121_cli122_command_runs_in_the_build_environment(proj):
+def test_command_runs_in_the_build_environment(proj):
+    """CLI-121, CLI-122."""
     out = proj.rec / "cmd"
     result = kas_ok("shell", "kas.yml", "-c", f'pwd > "{out}.cwd"; env > "{out}.env"',
                     cwd=proj.work, env=proj.env(KAS_MACHINE="m", FOO_SECRET="s3cret"))
@@ -106,14 +109,16 @@ def test_cli121_cli122_command_runs_in_the_build_environment(proj):
     assert os.path.isfile(proj.build_dir("conf", "local.conf"))
 
 
-def test_cli121_info_line_uses_kas_target_and_kas_task(proj):
+def test_info_line_uses_kas_target_and_kas_task(proj):
+    """CLI-121."""
     result = kas_ok("shell", "kas.yml", "-c", "true", cwd=proj.work,
                     env=proj.env(KAS_TARGET="t1  t2", KAS_TASK="compile"))
     assert "To start the default build, run: bitbake -c compile t1 t2" in info_lines(
         result.stderr)
 
 
-def test_cli123_nonzero_exit_code_is_forwarded(proj):
+def test_nonzero_exit_code_is_forwarded(proj):
+    """CLI-123."""
     result = run_kas("shell", "kas.yml", "-c", "exit 7", cwd=proj.work, env=proj.env())
     assert result.returncode == 7, result
     assert "Traceback" not in result.stderr, result
@@ -121,7 +126,8 @@ def test_cli123_nonzero_exit_code_is_forwarded(proj):
                                f"Command \"{proj.shell} -c 'exit 7'\" failed with error 7"]
 
 
-def test_cli121_default_shell_is_bin_sh(proj):
+def test_default_shell_is_bin_sh(proj):
+    """CLI-121."""
     env = proj.env()
     del env["SHELL"]
     out = proj.rec / "exe"
@@ -143,13 +149,13 @@ def shell_output(proj, command, **env):
     return read(out).splitlines()
 
 
-def test_issue_16_1_shell_git_identity_defaults_to_kas_user(proj):
+def test_shell_git_identity_defaults_to_kas_user(proj):
     """Issue 16.1: with no identity configured anywhere, the private
     gitconfig ends the patch step with kas's identity."""
     assert shell_output(proj, IDENTITY_QUERY) == ["kas User", "kas@example.com"]
 
 
-def test_issue_16_1_shell_keeps_the_users_identity_and_multi_valued_keys(proj, tmp_path):
+def test_shell_keeps_the_users_identity_and_multi_valued_keys(proj, tmp_path):
     """Issue 16.1: the user's name from GITCONFIG_FILE is kept, only the
     missing email is filled in; several insteadOf of one url section stay
     there in order."""
@@ -164,12 +170,14 @@ def test_issue_16_1_shell_keeps_the_users_identity_and_multi_valued_keys(proj, t
                      "git://a.example/", "git://b.example/", "ssh://c.example/"]
 
 
-def test_issue_16_1_shell_keeps_a_complete_user_identity(proj, tmp_path):
+def test_shell_keeps_a_complete_user_identity(proj, tmp_path):
+    """issue 16.1."""
     gitconfig = write(tmp_path / "gitconfig", "[user]\n\tname = Jane\n\temail = j@x.org\n")
     assert shell_output(proj, IDENTITY_QUERY, GITCONFIG_FILE=gitconfig) == ["Jane", "j@x.org"]
 
 
-def test_cli045_shell_k_keeps_conf_files(proj):
+def test_shell_k_keeps_conf_files(proj):
+    """CLI-045."""
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
     out = proj.rec / "ran"
@@ -188,7 +196,8 @@ PRESERVING = ("Preserving the current environment block may have unintended side
               "on the build.")
 
 
-def test_cli330_preserve_env_needs_a_tty(proj, tmp_path):
+def test_preserve_env_needs_a_tty(proj, tmp_path):
+    """CLI-330."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
     result = run_kas("shell", "-E", "kas.yml", "-c", "true", cwd=proj.work,
                      env=proj.env(NETRC_FILE=netrc))
@@ -200,7 +209,8 @@ def test_cli330_preserve_env_needs_a_tty(proj, tmp_path):
 
 
 @pytest.mark.parametrize("option", ["-E", "--preserve-env"])
-def test_cli330_preserve_env_on_a_terminal(proj, tmp_path, option):
+def test_preserve_env_on_a_terminal(proj, tmp_path, option):
+    """CLI-330."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
     env = proj.env(NO_COLOR="1", NETRC_FILE=netrc, CALLER_VAR="from-caller")
     term = kas_on_terminal(proj, "shell", option, "kas.yml", "-c",
@@ -216,7 +226,8 @@ def test_cli330_preserve_env_on_a_terminal(proj, tmp_path, option):
 
 # --- interactive shell on a terminal (CLI-121, CLI-123, CLI-342) ------------------------
 
-def test_cli121_cli123_interactive_shell(proj):
+def test_interactive_shell(proj):
+    """CLI-121, CLI-123."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build, run: bitbake -c fetch a b")
     term.send("echo $HISTFILE; exit 3\n")
@@ -227,7 +238,8 @@ def test_cli121_cli123_interactive_shell(proj):
     assert proj.shell_uses() == [proj.shell]
 
 
-def test_cli342_ctrl_c_at_the_shell_prompt_does_not_end_kas(proj):
+def test_ctrl_c_at_the_shell_prompt_does_not_end_kas(proj):
+    """CLI-342."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build")
     term.send("echo READY-$((1+1))\n")

@@ -20,8 +20,9 @@ import stat
 import subprocess
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
+from helpers.creds import GpgKey, KeyServer, SshKey, free_port, require, signed_commit, signed_tag
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
@@ -115,7 +116,8 @@ def files(workdir):
 # GPG
 
 
-def test_cli092_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
+def test_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream,
               [f"commit: {upstream['c1']}", "branch: main", "signed: true",
                "allowed_signers: [alice, mallory]"])
@@ -131,8 +133,8 @@ def test_cli092_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
     assert stat.S_IMODE(os.stat(gnupg).st_mode) == 0o700
 
 
-def test_cf653_good_signature_of_a_key_not_allowed_for_this_repo(project, keys, upstream):
-    """mallory's key is in the keyring (another repo allows it) and the
+def test_good_signature_of_a_key_not_allowed_for_this_repo(project, keys, upstream):
+    """CF-653: mallory's key is in the keyring (another repo allows it) and the
     signature is good, but this repo allows only alice."""
     other = f"  other:\n    url: {upstream['path']}\n    commit: {upstream['c1']}\n" \
             "    branch: main\n    signed: true\n    allowed_signers: [mallory]\n"
@@ -147,7 +149,8 @@ def test_cf653_good_signature_of_a_key_not_allowed_for_this_repo(project, keys, 
     assert files(project) == [".git"]
 
 
-def test_cf653_unsigned_commit_and_unknown_key(project, keys, upstream):
+def test_unsigned_commit_and_unknown_key(project, keys, upstream):
+    """CF-653."""
     configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
@@ -160,7 +163,8 @@ def test_cf653_unsigned_commit_and_unknown_key(project, keys, upstream):
                               f"key {keys['mallory'].fingerprint[-16:]}.")
 
 
-def test_cli090_failed_verification_leaves_the_checkout_as_it_was(project, keys, upstream):
+def test_failed_verification_leaves_the_checkout_as_it_was(project, keys, upstream):
+    """CLI-090."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert checkout(project).returncode == 0
@@ -172,8 +176,9 @@ def test_cli090_failed_verification_leaves_the_checkout_as_it_was(project, keys,
     assert git(project / "sig", "status", "--porcelain") == ""
 
 
-def test_cli090_a_clone_whose_verification_failed_is_not_dirty_later(project, keys,
+def test_a_clone_whose_verification_failed_is_not_dirty_later(project, keys,
                                                                      upstream):
+    """CLI-090."""
     configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert checkout(project).returncode == 2
@@ -186,9 +191,10 @@ def test_cli090_a_clone_whose_verification_failed_is_not_dirty_later(project, ke
     assert git(project / "sig", "rev-parse", "--abbrev-ref", "HEAD") == "main"
 
 
-def test_cf653_with_a_tag_only_the_tag_signature_counts(project, keys, upstream):
+def test_with_a_tag_only_the_tag_signature_counts(project, keys, upstream):
     # v-alice is signed by alice; its commit C1 is signed too, but the
     # commit signature is not what is checked: v-mallory fails.
+    """CF-653."""
     configure(project, keys, upstream, ["tag: v-alice", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
     result = checkout(project)
@@ -200,7 +206,7 @@ def test_cf653_with_a_tag_only_the_tag_signature_counts(project, keys, upstream)
                                          f"key {keys['mallory'].fingerprint[-16:]}.")
 
 
-def test_signed_absolute_tag_issue16_3(project, keys, upstream):
+def test_signed_absolute_tag(project, keys, upstream):
     """Issue 16.3 / CLI-092: ``tag: refs/tags/v-alice`` is verified and
     checked out like ``tag: v-alice``."""
     configure(project, keys, upstream, ["tag: refs/tags/v-alice", f"commit: {upstream['c1']}",
@@ -211,13 +217,15 @@ def test_signed_absolute_tag_issue16_3(project, keys, upstream):
     assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
 
 
-def test_cf653_lightweight_tag_has_no_signature(project, keys, upstream):
+def test_lightweight_tag_has_no_signature(project, keys, upstream):
+    """CF-653."""
     configure(project, keys, upstream, ["tag: light", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
 
 
-def test_cli092_trust_of_cached_keys_is_reset_every_run(project, keys, upstream):
+def test_trust_of_cached_keys_is_reset_every_run(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream, [f"commit: {upstream['c2']}", "branch: main",
                                         "signed: true", "allowed_signers: [mallory]"])
     assert checkout(project).returncode == 0
@@ -231,7 +239,8 @@ def test_cli092_trust_of_cached_keys_is_reset_every_run(project, keys, upstream)
     assert f"{keys['mallory'].fingerprint}:3:" in trust
 
 
-def test_cli092_gnupghome_is_exported_to_children(project, keys, upstream):
+def test_gnupghome_is_exported_to_children(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     result = run_kas("for-all-repos", *STEPS, "kas.yml", 'echo "GNUPGHOME=$GNUPGHOME"',
@@ -249,7 +258,8 @@ def gpg_signer(path, fingerprint=None, repo="this"):
     return text + (f"    fingerprint: {fingerprint}\n" if fingerprint else "")
 
 
-def test_cli092_key_file_with_two_keys(project, keys, upstream):
+def test_key_file_with_two_keys(project, keys, upstream):
+    """CLI-092."""
     both = (project / "keys" / "alice.asc").read_text() + \
         (project / "keys" / "mallory.asc").read_text()
     write(project / "keys" / "both.asc", both)
@@ -264,7 +274,8 @@ def test_cli092_key_file_with_two_keys(project, keys, upstream):
     assert files(project) == [".git"]
 
 
-def test_cli092_key_file_without_a_key(project, keys, upstream):
+def test_key_file_without_a_key(project, keys, upstream):
+    """CLI-092."""
     write(project / "keys" / "junk.asc", "no key in here\n")
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
@@ -272,7 +283,8 @@ def test_cli092_key_file_without_a_key(project, keys, upstream):
     assert_user_error(checkout(project), 'Could not import key "alice": No keys imported')
 
 
-def test_cf802_fingerprint_must_match_the_key(project, keys, upstream):
+def test_fingerprint_must_match_the_key(project, keys, upstream):
+    """CF-802."""
     wrong = keys["mallory"].fingerprint
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
@@ -308,7 +320,8 @@ def test_key_file_cannot_escape_its_repo(project, keys, upstream, tmp_path, how)
                       f"repository this ({project})")
 
 
-def test_cf800_signer_repo_must_exist(project, keys, upstream):
+def test_signer_repo_must_exist(project, keys, upstream):
+    """CF-800."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
               signers=gpg_signer("keys/alice.asc", repo="nothere"))
@@ -316,8 +329,8 @@ def test_cf800_signer_repo_must_exist(project, keys, upstream):
                                          '"nothere", which is not in the config')
 
 
-def test_cf802_cached_key_is_not_fetched_from_the_key_server(project, keys, upstream):
-    """A key server is used only for keys not in the keyring; an unreachable
+def test_cached_key_is_not_fetched_from_the_key_server(project, keys, upstream):
+    """CF-802: A key server is used only for keys not in the keyring; an unreachable
     one is the "No keys imported" error."""
     dead = f"hkp://127.0.0.1:{free_port()}"
     signer = ("signers:\n  alice:\n    gpg_keyserver: " + dead
@@ -342,7 +355,8 @@ def keyserver_signer(url, fingerprint):
     return f"signers:\n  alice:\n    gpg_keyserver: {url}\n    fingerprint: {fingerprint}\n"
 
 
-def test_cf802_key_received_from_a_key_server(project, keys, upstream):
+def test_key_received_from_a_key_server(project, keys, upstream):
+    """CF-802."""
     armored = keys["alice"].gpg("--armor", "--export", keys["alice"].fingerprint)
     with KeyServer(armored) as server:
         configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
@@ -354,8 +368,8 @@ def test_cf802_key_received_from_a_key_server(project, keys, upstream):
     assert [r for r in server.requests if keys["alice"].fingerprint in r]
 
 
-def test_cf802_key_server_answering_with_another_key(project, keys, upstream):
-    """The server sends mallory's key for alice's fingerprint: nothing
+def test_key_server_answering_with_another_key(project, keys, upstream):
+    """CF-802: The server sends mallory's key for alice's fingerprint: nothing
     usable is imported."""
     armored = keys["mallory"].gpg("--armor", "--export", keys["mallory"].fingerprint)
     with KeyServer(armored) as server:
@@ -371,7 +385,8 @@ def test_cf802_key_server_answering_with_another_key(project, keys, upstream):
 # SSH
 
 
-def test_cli092_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
+def test_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob, eve]"])
     result = checkout(project)
@@ -384,7 +399,8 @@ def test_cli092_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
     assert "bob.txt" in files(project)
 
 
-def test_cli092_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
+def test_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream, [f"commit: {upstream['c4']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key: "
@@ -392,7 +408,8 @@ def test_cli092_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
     assert files(project) == [".git"]
 
 
-def test_cli092_ssh_signed_tag(project, keys, upstream):
+def test_ssh_signed_tag(project, keys, upstream):
+    """CLI-092."""
     configure(project, keys, upstream, ["tag: v-bob", f"commit: {upstream['c3']}",
                                         "signed: true", "allowed_signers: [bob]"])
     result = checkout(project)
@@ -400,8 +417,8 @@ def test_cli092_ssh_signed_tag(project, keys, upstream):
     assert "Repository sig signature valid: bob" in result.stderr
 
 
-def test_cf653_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstream):
-    """alice's key is trusted in the keyring (repo ``other``), but this repo
+def test_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstream):
+    """CF-653: alice's key is trusted in the keyring (repo ``other``), but this repo
     wants an ssh signer."""
     other = f"  other:\n    url: {upstream['path']}\n    commit: {upstream['c1']}\n" \
             "    branch: main\n    signed: true\n    allowed_signers: [alice]\n"
@@ -413,7 +430,8 @@ def test_cf653_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstrea
     assert result.errors()[0].startswith("Repository sig is not signed with a trusted key")
 
 
-def test_cf802_ssh_fingerprint_must_match(project, keys, upstream):
+def test_ssh_fingerprint_must_match(project, keys, upstream):
+    """CF-802."""
     signer = ("signers:\n  bob:\n    type: ssh\n    repo: this\n    path: keys/bob.pub\n"
               f"    fingerprint: {keys['eve'].fingerprint}\n")
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
@@ -424,7 +442,8 @@ def test_cf802_ssh_fingerprint_must_match(project, keys, upstream):
                       f'"{keys["bob"].fingerprint}". Expected "{keys["eve"].fingerprint}".')
 
 
-def test_cli092_ssh_key_file_that_is_no_key(project, keys, upstream):
+def test_ssh_key_file_that_is_no_key(project, keys, upstream):
+    """CLI-092."""
     write(project / "keys" / "bob.pub", "not a key\n")
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob]"])
@@ -435,8 +454,9 @@ def test_cli092_ssh_key_file_that_is_no_key(project, keys, upstream):
 # the include loop (CLI-092: verified there too)
 
 
-def test_cli092_repo_include_from_an_untrusted_repo_is_never_read(project, keys, upstream,
+def test_repo_include_from_an_untrusted_repo_is_never_read(project, keys, upstream,
                                                                    tmp_path):
+    """CLI-092."""
     inc = str(tmp_path / "inc")
     make_git_repo(inc, {"inc.yml": "header:\n  version: 23\nmachine: from-include\n"})
     unsigned = git(inc, "rev-parse", "HEAD")
@@ -460,9 +480,9 @@ def bob_signer(key_file):
 
 
 @pytest.mark.parametrize("ref", ["commit", "tag"])
-def test_cli092_verified_again_when_already_at_the_wanted_revision(project, keys, upstream,
+def test_verified_again_when_already_at_the_wanted_revision(project, keys, upstream,
                                                                    ref):
-    """Issue 16.5: the second run finds the work tree on the wanted commit
+    """CLI-092: Issue 16.5: the second run finds the work tree on the wanted commit
     or tag; it still verifies, and with the allowed key replaced by eve's it
     fails like a first run would, leaving the work tree as it was."""
     lines = ([f"commit: {upstream['c3']}", "branch: main"] if ref == "commit"
@@ -487,8 +507,8 @@ def test_cli092_verified_again_when_already_at_the_wanted_revision(project, keys
     assert "Repository sig signature valid: bob" in result.stderr
 
 
-def test_cli092_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstream):
-    """Issue 16.5 with GPG: the signer's key file now holds mallory's key,
+def test_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstream):
+    """CLI-092: Issue 16.5 with GPG: the signer's key file now holds mallory's key,
     so alice's tag no longer verifies on the otherwise no-op run."""
     lines = ["tag: v-alice", f"commit: {upstream['c1']}", "signed: true",
              "allowed_signers: [alice]"]

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import clean_env, kas_ok, run_kas, write
+from helpers.repos import write
+from helpers.run import clean_env, kas_ok, run_kas
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("ssh", "ssh-add", "ssh-agent", "ssh-keygen")),

@@ -13,8 +13,9 @@ import signal
 import subprocess
 
 import pytest
-from conftest import clean_env, git, make_git_repo, run_kas, write
-from credhelpers import SshKey, SshServer, agents_with_marker, marked_path, require, sshd_program
+from helpers.creds import SshKey, SshServer, agents_with_marker, marked_path, require, sshd_program
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, run_kas
 
 STEPS = ["--skip", "setup_environ", "--skip", "write_bbconfig"]
 
@@ -78,7 +79,8 @@ def assert_fetched(result, workdir, server):
     assert (workdir / "r" / "README").read_text() == "served over ssh\n"
 
 
-def test_cli060_fetch_with_ssh_private_key(project, server):
+def test_fetch_with_ssh_private_key(project, server):
+    """CLI-060."""
     workdir, env = project
     env["SSH_PRIVATE_KEY"] = server.client.text()
     result = checkout(workdir, env)
@@ -87,7 +89,8 @@ def test_cli060_fetch_with_ssh_private_key(project, server):
     assert agents_with_marker(env) == []             # cleanup_ssh_agent ran
 
 
-def test_cli060_fetch_with_ssh_private_key_file(project, server, tmp_path):
+def test_fetch_with_ssh_private_key_file(project, server, tmp_path):
+    """CLI-060."""
     workdir, env = project
     env["SSH_PRIVATE_KEY_FILE"] = server.client.private
     result = checkout(workdir, env)
@@ -96,7 +99,8 @@ def test_cli060_fetch_with_ssh_private_key_file(project, server, tmp_path):
     assert agents_with_marker(env) == []
 
 
-def test_cli061_fetch_with_an_external_agent(project, server):
+def test_fetch_with_an_external_agent(project, server):
+    """CLI-061."""
     workdir, env = project
     agent_env = dict(os.environ)
     output = subprocess.run(["ssh-agent", "-s"], check=True, capture_output=True,
@@ -119,7 +123,8 @@ def test_cli061_fetch_with_an_external_agent(project, server):
         os.kill(int(agent_env["SSH_AGENT_PID"]), signal.SIGTERM)
 
 
-def test_cli060_without_a_key_the_fetch_is_one_clear_error(project, server):
+def test_without_a_key_the_fetch_is_one_clear_error(project, server):
+    """CLI-060."""
     workdir, env = project
     result = checkout(workdir, env)
     assert "Traceback" not in result.stderr, result
@@ -130,7 +135,8 @@ def test_cli060_without_a_key_the_fetch_is_one_clear_error(project, server):
     assert not os.path.exists(workdir / "r")
 
 
-def test_cli060_agent_stopped_when_the_fetch_fails(project, server):
+def test_agent_stopped_when_the_fetch_fails(project, server):
+    """CLI-060."""
     workdir, env = project
     env["SSH_PRIVATE_KEY"] = server.client.text()
     text = (workdir / "kas.yml").read_text().replace(server.upstream, "/no/such/repo")
@@ -162,7 +168,8 @@ def unknown_host(project, tmp_path):
     return workdir, env, ssh_config
 
 
-def test_cli060_host_key_check_disabled_on_gitlab_ci(unknown_host, server):
+def test_host_key_check_disabled_on_gitlab_ci(unknown_host, server):
+    """CLI-060."""
     workdir, env, ssh_config = unknown_host
     env.update(GITLAB_CI="true", SSH_PRIVATE_KEY=server.client.text())
     result = checkout(workdir, env)
@@ -170,7 +177,8 @@ def test_cli060_host_key_check_disabled_on_gitlab_ci(unknown_host, server):
     assert ssh_config.read_text() == "Host *\n\tStrictHostKeyChecking no\n\n"
 
 
-def test_cli060_host_key_check_stays_on_outside_ci(unknown_host, server):
+def test_host_key_check_stays_on_outside_ci(unknown_host, server):
+    """CLI-060."""
     workdir, env, ssh_config = unknown_host
     ssh_config.parent.mkdir()
     ssh_config.write_text("")      # so ssh -F finds a file: the default, checking on
@@ -181,7 +189,8 @@ def test_cli060_host_key_check_stays_on_outside_ci(unknown_host, server):
     assert ssh_config.read_text() == ""
 
 
-def test_cli060_an_existing_ssh_config_is_never_overwritten(unknown_host, server):
+def test_an_existing_ssh_config_is_never_overwritten(unknown_host, server):
+    """CLI-060."""
     workdir, env, ssh_config = unknown_host
     ssh_config.parent.mkdir()
     ssh_config.write_text("# mine\n")

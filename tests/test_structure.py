@@ -13,7 +13,7 @@ import os
 import re
 
 import pytest
-from conftest import REPO_ROOT
+from helpers.run import REPO_ROOT
 
 from kas import plugins
 

@@ -12,7 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import clean_env, git, kas_command, kas_ok, make_git_repo, run_kas, write
+from helpers.repos import git, make_git_repo, write
+from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
 
 def local_project(work):

@@ -1,11 +1,60 @@
-"""Helpers for the lock, dump --lock and diff tests: real git and hg
-upstream repositories with fixed authors and dates, and a project
-directory (a git checkout, so kas finds its VCS root quickly)."""
+"""Real repositories and projects for the tests: files, git and hg
+repositories (also with fixed authors and dates, for the lock, dump --lock
+and diff tests) and the user's project directory (a git checkout, so kas
+finds its VCS root quickly)."""
 
 import os
 import subprocess
+import textwrap
 
-from conftest import clean_env, kas_ok, run_kas, write
+from helpers.run import clean_env, kas_ok, run_kas
+
+
+def write(path, text):
+    """Write dedented ``text`` to ``path`` (parents created); returns path."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def read(path):
+    with open(str(path)) as f:
+        return f.read()
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo)] + list(args), check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def make_git_repo(path, files=None, origin=None):
+    """A real git repository at ``path`` with one commit of ``files``."""
+    os.makedirs(str(path), exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    git(path, "config", "user.email", "test@example.com")
+    git(path, "config", "user.name", "Test")
+    for name, text in (files or {"README": "test\n"}).items():
+        write(os.path.join(str(path), name), text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    if origin:
+        git(path, "remote", "add", "origin", origin)
+    return str(path)
+
+
+MARKER = "kas-interrupt-test-transport"
+
+
+def slow_url(upstream, seconds):
+    """A URL to ``upstream`` whose transport first sleeps ``seconds``: git's
+    ext:: transport, which needs ``protocol.ext.allow=always``."""
+    # ext:: separates arguments by spaces; "% " is a literal space.  The
+    # marker lets the test find leftover transport processes.
+    script = f"sleep {seconds}; : {MARKER}; exec git-upload-pack {upstream}"
+    return "ext::sh -c " + script.replace(" ", "% ")
+
 
 GIT_DATE = "2024-03-01 12:00:00 +0100"
 HG_DATE = "1709290800 -3600"        # 2024-03-01 12:00:00 +0100 (hg: seconds west)
@@ -20,11 +69,6 @@ HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
 def run(argv, cwd, env):
     return subprocess.run(argv, cwd=str(cwd), env=env, check=True, stdout=subprocess.PIPE,
                           text=True).stdout.strip()
-
-
-def read(path):
-    with open(str(path)) as f:
-        return f.read()
 
 
 def listing(directory):
@@ -129,7 +173,3 @@ def lock_yaml(pins, version=14):
         text += f"    {repo_id}:\n      commit: {commit}\n"
     return text
 
-
-def infos(result):
-    return [line.split(" - INFO     - ", 1)[1]
-            for line in result.stderr.splitlines() if " - INFO     - " in line]

@@ -15,7 +15,8 @@ import sys
 import tempfile
 
 import pytest
-from conftest import REPO_ROOT, KasResult, clean_env
+
+from helpers.run import REPO_ROOT, KasResult, clean_env
 
 SETUP_HINT = "run `sudo sh .ci/setup-test-users` once"
 

@@ -29,8 +29,9 @@ import textwrap
 import time
 
 import pytest
-from conftest import REPO_ROOT
-from userhelpers import User, get_user
+
+from helpers.run import REPO_ROOT
+from helpers.users import User, get_user
 
 PODMAN_USER = "kasci"
 BASE_IMAGE = "localhost/debian-base:bookworm"

@@ -5,7 +5,8 @@ import os
 import stat
 import subprocess
 
-from conftest import clean_env, write
+from helpers.repos import write
+from helpers.run import clean_env
 
 SUDO_PROMPT = "[sudo] enter password for %U to clean ISAR artifacts"
 DRY_RUN_WARNING = "Dry run, not removing anything"

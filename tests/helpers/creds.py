@@ -15,9 +15,8 @@ import threading
 import time
 
 import pytest
-from conftest import git
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers.repos import git
 
 
 def require(*programs):
