@@ -26,7 +26,8 @@ PASSED_IF_SET = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "SSH_AUTH
                  "BB_NUMBER_THREADS", "PARALLEL_MAKE")
 
 
-# ENV-060 ... ENV-062, checked in this order.
+# The managed CI environments, recognised by their variable being "true",
+# checked in this order (ENV-060 ... ENV-062).
 MANAGED_ENVIRONMENTS = (
     ("GITHUB_ACTIONS", "GitHub Actions"),
     ("GITLAB_CI", "GitLab CI"),

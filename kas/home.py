@@ -115,7 +115,9 @@ def git_value(value):
 
 
 def _write_gitconfig(environ, home, ci):
-    """CLI-072."""
+    """The private ``.gitconfig`` (CLI-072): a copy of GITCONFIG_FILE (or, in
+    a managed CI, the real one), the credential helper, and on GitLab CI
+    without a copied file the safe directory and the ssh-to-https rewrites."""
     target = os.path.join(home, ".gitconfig")
     copied = _copy_if_set(environ, "GITCONFIG_FILE", target)
     if not copied and ci:

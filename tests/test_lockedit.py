@@ -1,4 +1,4 @@
-"""The line-level lock file editor (kas/config/lockedit.py): only the
+"""The line-level lock file editor (kas/lock/edit.py): only the
 changed values are rewritten; layouts it cannot edit safely are refused
 (CannotEdit) so that ``kas lock`` rewrites the file in full instead.
 In-process unit tests: the editor is a pure text function."""

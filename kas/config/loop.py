@@ -74,13 +74,15 @@ class ConfigResolver:
 
 def build_config(ctx: Context, loaded: list[LoadedFile], loader: ConfigLoader) -> Config:
     """Fold the loaded files into the effective configuration (INC-050)."""
-    used = [f for f in loaded if not (ctx.update and f.in_lock)]   # INC-085
+    # --update: lock files take no part in the merge (INC-085).
+    used = [f for f in loaded if not (ctx.update and f.in_lock)]
     data: dict[str, Any] = {}
     for loaded_file in used:
         data = merge(data, loaded_file.data)
     if used:
         header = dict(data.get("header") or {})
-        header["version"] = max(f.version for f in used)          # INC-063
+        # The highest version of the files merged (INC-063).
+        header["version"] = max(f.version for f in used)
         data["header"] = header
     return Config(ctx, data, used, loader.top_files, loader.top_repo_path, all_files=loaded)
 

@@ -120,7 +120,7 @@ def repo_spec(config: Config, repo_id: str) -> RepoSpec:
                                f'commit/tag/branch for repository "{name}"')
         if override.get("commit"):          # CF-643: only the commit counts
             commit, refspec = override["commit"], None
-    else:                                   # CF-706
+    else:                                   # overrides replace, null removes (CF-706)
         commit = override.get("commit", commit)
         branch = override.get("branch", branch)
         url = override.get("url", url)
@@ -149,12 +149,12 @@ def _location(config: Config, repo: dict[str, Any], name: str, url: str | None,
 
 
 def _check_remote_refs(config: Config, spec: RepoSpec) -> None:
-    if spec.tag and spec.branch:            # CF-644
+    if spec.tag and spec.branch:            # ambiguous ref (CF-644)
         raise KasUserError(f'Both tag "{spec.tag}" and branch "{spec.branch}" cannot '
                            f'be specified for repository "{spec.name}"')
     if spec.commit or config.ctx.update or config.ctx.suppress_unpinned_warnings:
         return
-    if spec.tag:                            # CF-646
+    if spec.tag:                            # unpinned warnings (CF-646)
         config.ctx.warn_once(("unpinned", spec.name),
                              'Using tag without commit for repository "%s" is unsafe '
                              "as tags are mutable.", spec.name)
@@ -165,7 +165,8 @@ def _check_remote_refs(config: Config, spec: RepoSpec) -> None:
 
 
 def _set_signing(config: Config, spec: RepoSpec, repo: dict[str, Any]) -> None:
-    """CF-650 ... CF-652."""
+    """Signing settings of a ``signed`` repo: git only, a non-empty
+    ``allowed_signers`` naming known signers of one type (CF-650 ... CF-652)."""
     if not repo.get("signed"):
         return
     allowed = repo.get("allowed_signers") or []

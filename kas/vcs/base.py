@@ -62,8 +62,8 @@ class FetchSettings:
     def __init__(self, ctx: Context) -> None:
         from kas.vcs.urls import clone_depth, premirror_rules
 
-        self.depth = clone_depth(ctx.caller_env)                     # CLI-086
-        self.premirrors = premirror_rules(ctx.caller_env)            # CLI-083
+        self.depth = clone_depth(ctx.caller_env)                     # KAS_CLONE_DEPTH (CLI-086)
+        self.premirrors = premirror_rules(ctx.caller_env)            # KAS_PREMIRRORS (CLI-083)
         ref_dir = ctx.caller_env.get("KAS_REPO_REF_DIR")
         self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
         if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
@@ -108,7 +108,8 @@ class Backend(abc.ABC):
                 f'Cannot use {self.path} for repository "{self.spec.name}": it exists but '
                 f"is not a {self.spec.type} checkout. Move it away or fix the repo's path.")
 
-    # The user-facing errors of §4, the same for every backend.
+    # The user-facing errors of fetch and checkout (CLI spec §4, repository
+    # handling), worded the same for every backend.
 
     def fetch_failed(self, output: str) -> KasUserError:
         return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '

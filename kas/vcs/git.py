@@ -1,4 +1,5 @@
-"""git backend: clone, fetch, checkout and patch one checkout (§4)."""
+"""git backend: clone, fetch, checkout and patch one checkout (CLI spec §4,
+repository handling)."""
 
 from __future__ import annotations
 
@@ -196,7 +197,8 @@ class GitBackend(Backend):
         return (refspec, kind) if kind else None
 
     def fetch(self) -> None:
-        """CLI-088 step 6."""
+        """Fetch from origin what the checkout needs: the tag, the commit or
+        branch when shallow, else the default refs (CLI-088 step 6)."""
         spec, depth = self.spec, self.settings.depth
         argv = ["git", "fetch", "-q"]
         if self.shallow():
