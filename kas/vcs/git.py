@@ -69,6 +69,8 @@ class GitBackend(Backend):
 
     def clone(self, into):
         """Clone into the (not yet existing) directory ``into``."""
+        if self.clone_from_cache(into):
+            return False
         options = ["-q"]
         branch = self.spec.branch
         if self.shallow():
@@ -167,6 +169,8 @@ class GitBackend(Backend):
 
     def fetch(self):
         """CLI-088 step 6."""
+        if self.fetch_without_remote():
+            return
         spec, depth = self.spec, self.settings.depth
         argv = ["git", "fetch", "-q"]
         if self.shallow():
