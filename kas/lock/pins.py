@@ -40,6 +40,10 @@ def resolve_refs(ctx, specs):
     from kas.vcs import FetchSettings, backend_for
 
     settings = FetchSettings(ctx)
+    if settings.offline and any(not spec.commit for spec in specs):
+        # Issue 19.2: nothing was asked of the remotes.
+        log.warning("KAS_OFFLINE is set: floating refs are resolved to what the repo cache "
+                    "and the work dirs hold, which may be older than the remotes' state")
     resolved = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)
