@@ -132,6 +132,8 @@ def age_text(seconds: float) -> str:
 # repo and run, even when the include loop sets a repo up twice.
 _fetched_by_us: set[str] = set()
 _fetched_guard = threading.Lock()
+# When this kas began to use the cache (the module is imported then).
+RUN_STARTED = time.time()
 
 
 class RepoCache:
@@ -179,6 +181,11 @@ class CacheEntry:
             return False
         return self.ops.view(self.backend, self.path).present_ref() is not None
 
+    def usable(self) -> bool:
+        """Holds the ref, and the files of its commit are all there (a
+        local clone copies objects without reading them)."""
+        return self.holds_ref() and self.ops.ref_problem(self.backend, self.path) is None
+
     def mark_used(self) -> None:
         with contextlib.suppress(OSError), open(os.path.join(self.path, USED), "w"):
             pass
@@ -190,14 +197,11 @@ class CacheEntry:
         most once per run and only if needed: always for a floating ref (a
         branch or refspec without commit), otherwise only if it is missing."""
         if self.cache.offline:
-            return      # checked beforehand (offline_problems)
-        asked = time.time()
-        floating = is_floating(self.backend.spec)
+            return      # checked beforehand (offline_check)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        if not floating or self.path in _fetched_by_us:
-            with entry_lock(self.lock_path, shared=True):
-                if self.holds_ref():
-                    return
+        with entry_lock(self.lock_path, shared=True):
+            if self.exists() and self._fresh_enough():
+                return
         with entry_lock(self.lock_path):
             if not self.exists():
                 self._build()
@@ -205,15 +209,20 @@ class CacheEntry:
             if not self.looks_valid():
                 self._rebuild("it is not a complete repository")
                 return
-            if self.path in _fetched_by_us and self.holds_ref():
-                return
-            stamp = self.fetched_at()
-            if floating and stamp is not None and stamp >= asked and self.holds_ref():
-                # Another kas fetched it while this one waited for the lock.
-                return
-            if not floating and self.holds_ref():
+            if self._fresh_enough():
                 return
             self._refresh()
+
+    def _fresh_enough(self) -> bool:
+        """Whether the entry can serve the repo without asking the remote:
+        it holds the ref, and for a floating ref it was fetched during
+        this run (by this kas or by another one that ran meanwhile: that
+        answer is as fresh as ours would be)."""
+        if is_floating(self.backend.spec):
+            stamp = self.fetched_at()
+            if self.path not in _fetched_by_us and (stamp is None or stamp < RUN_STARTED):
+                return False
+        return self.usable()
 
     def _refresh(self) -> None:
         """Fetch from the remote into the entry; a broken entry is rebuilt."""
@@ -225,10 +234,12 @@ class CacheEntry:
                 raise err from None
             self._rebuild(problem)
             return
-        if not self.holds_ref():
-            problem = self.ops.health_problem(self.backend, self.path)
-            if problem is not None:
-                self._rebuild(problem)
+        # A fetch trusts the refs it has: objects lost from the entry (an
+        # interrupted write, a deleted pack) would stay lost.  Checking
+        # connectivity costs a fraction of the fetch it follows.
+        problem = self.ops.health_problem(self.backend, self.path)
+        if problem is not None:
+            self._rebuild(problem)
 
     def _fetch_remote(self, path: str) -> None:
         log.info("Fetching %s into the repo cache", self.backend.spec.name)
@@ -360,6 +371,16 @@ class GitOps:
         return view
 
     @staticmethod
+    def ref_problem(backend: Backend, path: str) -> str | None:
+        view = GitOps.view(backend, path)
+        try:
+            rev = view.resolve_commit()
+        except KasUserError as err:
+            return err.message
+        return _fails(backend, ["git", "rev-list", "--objects", "--missing=error", "-n", "1",
+                                "--end-of-options", rev or "HEAD"], path)
+
+    @staticmethod
     def init(backend: Backend, path: str) -> None:
         _run(backend, ["git", "init", "-q", "--bare", path], os.path.dirname(path))
         for key, value in (("gc.autoDetach", "false"),
@@ -432,6 +453,10 @@ class HgOps:
                    for name in (".hg/store", ".hg/requires", STAMP))
 
     view = staticmethod(backend_at)
+
+    @staticmethod
+    def ref_problem(backend: Backend, path: str) -> str | None:
+        return None     # a missing revlog fails the clone, which repairs
 
     @staticmethod
     def init(backend: Backend, path: str) -> None:
