@@ -32,7 +32,7 @@ import os
 import shutil
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kas.errors import CommandError, KasUserError
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from kas.context import Context
-    from kas.vcs.base import Backend
+
+# A kas.vcs.base.Backend; not imported, since kas.vcs.base imports this module.
+Backend = Any
 
 log = logging.getLogger(__name__)
 
@@ -359,9 +361,7 @@ class GitOps:
 
     @staticmethod
     def view(backend: Backend, path: str) -> Backend:
-        from kas.vcs.git import GitBackend
-
-        class EntryView(GitBackend):
+        class EntryView(type(backend)):     # the git backend
             # In the entry, origin's branches are its own refs/heads.
             def remote_branch(self):
                 return cache_branch_ref(self.spec.branch)
@@ -413,15 +413,13 @@ class GitOps:
 
     @staticmethod
     def clone_local(backend: Backend, path: str, into: str) -> None:
-        from kas.vcs.git import UNVERIFIED_HEAD
-
         # A path clone hard-links the object files (or copies them across
         # file systems): no alternates, so the checkout owns its objects.
         _run(backend, ["git", "clone", "-q", "--no-checkout", "--", path, into],
              os.path.dirname(into))
         # The work tree is filled by the checkout step; an unborn HEAD keeps
         # the empty tree from looking dirty to a later run.
-        _run(backend, ["git", "symbolic-ref", "HEAD", UNVERIFIED_HEAD], into)
+        _run(backend, ["git", "symbolic-ref", "HEAD", backend.UNBORN_HEAD], into)
 
     @staticmethod
     def fetch_local(backend: Backend, path: str) -> None:

@@ -58,6 +58,8 @@ def checkout_rev(rev):
 
 class GitBackend(Backend):
     MARKER = ".git"
+    # Where HEAD points while nothing is checked out (the repo cache's clones).
+    UNBORN_HEAD = UNVERIFIED_HEAD
 
     # -- fetch ---------------------------------------------------------
 
