@@ -134,8 +134,22 @@ def age_text(seconds: float) -> str:
 # repo and run, even when the include loop sets a repo up twice.
 _fetched_by_us: set[str] = set()
 _fetched_guard = threading.Lock()
-# When this kas began to use the cache (the module is imported then).
-RUN_STARTED = time.time()
+
+
+def _process_start() -> float:
+    """When this kas process started (Linux), else now: a fetch made into an
+    entry since then is as fresh as one this run would make."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+RUN_STARTED = _process_start()
 
 
 class RepoCache:
