@@ -360,8 +360,9 @@ def test_issue19_offline_no_download_but_installed_buildtools_work(workdir, serv
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     result = fails(workdir, clean_env(KAS_OFFLINE="1"))
-    assert result.errors() == [f"KAS_OFFLINE is set, but buildtools 5.0 are not installed in "
-                               f"{default_dir(workdir)} and cannot be downloaded offline"]
+    message = (f"KAS_OFFLINE is set, but buildtools 5.0 are not installed in "
+               f"{default_dir(workdir)} and cannot be downloaded offline")
+    assert result.errors() == [message]
     assert server.requests == []
     child_env(workdir)
     env, _ = child_env(workdir, clean_env(KAS_OFFLINE="1"))
