@@ -411,3 +411,35 @@ def test_prune_removes_unused_entries(tmp_path, upstream):
     assert out == f"removed {path} ({upstream})\n"
     assert entries(cache) == []
     git(os.path.join(project.work, "up"), "fsck", "--no-progress")
+
+
+def test_purge_leaves_the_cache_alone(tmp_path, upstream):
+    """Issue 19.1: kas purge removes the work dir's repos, not the cache."""
+    cache = tmp_path / "cache"
+    project = Project(tmp_path)
+    project.config({"up": {"url": upstream, "branch": "main"}})
+    project.checkout(cache)
+    before = entries(cache)
+    kas_ok("purge", "kas.yml", cwd=project.work, env=project.env(cache))
+    assert not os.path.exists(os.path.join(project.work, "up"))
+    assert entries(cache) == before
+    git(os.path.join(str(cache), "git", before[0]), "fsck", "--no-progress")
+
+
+def test_hg_branch_refreshed_when_the_remote_moves(tmp_path):
+    """Issue 19.1 for hg: a fresh work dir on a branch gets the remote's new
+    head through the cache entry (one pull into the cache)."""
+    cache = tmp_path / "cache"
+    upstream = os.path.realpath(str(tmp_path / "remotes" / "hgup"))
+    make_hg_repo(upstream)
+    first = Project(tmp_path, "w1")
+    first.config({"up": {"type": "hg", "url": upstream, "branch": "default"}})
+    first.checkout(cache)
+    write(os.path.join(upstream, "a.txt"), "two\n")
+    hg(upstream, "commit", "-q", "-u", "test", "-m", "two")
+    new = hg(upstream, "log", "-r", ".", "-T", "{node}")
+    second = Project(tmp_path, "w2")
+    second.config({"up": {"type": "hg", "url": upstream, "branch": "default"}})
+    result = second.checkout(cache)
+    assert cache_fetches(result) == 1
+    assert hg(os.path.join(second.work, "up"), "log", "-r", ".", "-T", "{node}") == new

@@ -250,12 +250,14 @@ class CacheEntry:
                 raise err from None
             self._rebuild(problem)
             return
-        # A fetch trusts the refs it has: objects lost from the entry (an
-        # interrupted write, a deleted pack) would stay lost.  Checking
-        # connectivity costs a fraction of the fetch it follows.
-        problem = self.ops.health_problem(self.backend, self.path)
-        if problem is not None:
-            self._rebuild(problem)
+        # A fetch trusts the refs it has, so objects lost from the entry
+        # (an interrupted write, a deleted pack) may stay lost.  The full
+        # check is slow on big repos: it runs only when the configured
+        # ref is still not usable (missing upstream, or the entry broken).
+        if not self.usable():
+            problem = self.ops.health_problem(self.backend, self.path)
+            if problem is not None:
+                self._rebuild(problem)
 
     def _fetch_remote(self, path: str) -> None:
         log.info("Fetching %s into the repo cache", self.backend.spec.name)
