@@ -389,6 +389,12 @@ def test_offline_lock_pins_what_the_cache_has(tmp_path, upstream):
                             "repo cache") for w in result.warnings()), result
     with open(os.path.join(second.work, "kas.lock.yml")) as f:
         assert yaml.safe_load(f)["overrides"]["repos"]["up"]["commit"] == cached
+    os.remove(os.path.join(second.work, "kas.lock.yml"))
+    with unreachable(upstream):
+        result = kas_ok("dump", "--resolve-refs", "kas.yml", cwd=second.work,
+                        env=second.env(cache, KAS_OFFLINE="1"))
+    assert any(w.startswith("KAS_OFFLINE is set: floating refs") for w in result.warnings())
+    assert yaml.safe_load(result.stdout)["repos"]["up"]["commit"] == cached
 
 
 def test_prune_removes_unused_entries(tmp_path, upstream):
@@ -443,3 +449,19 @@ def test_hg_branch_refreshed_when_the_remote_moves(tmp_path):
     result = second.checkout(cache)
     assert cache_fetches(result) == 1
     assert hg(os.path.join(second.work, "up"), "log", "-r", ".", "-T", "{node}") == new
+
+
+def test_insteadof_rewrite_applies_and_the_key_is_the_configured_url(tmp_path, upstream):
+    """Issue 19.1: git's insteadOf rewrites (GITCONFIG_FILE) apply to the
+    fetch into the cache as without it; the entry is named after the URL
+    the configuration names."""
+    cache = tmp_path / "cache"
+    gitconfig = write(tmp_path / "gitconfig",
+                      f'[url "file://{os.path.dirname(upstream)}/"]\n'
+                      "\tinsteadOf = https://example.invalid/\n")
+    project = Project(tmp_path)
+    project.config({"up": {"url": "https://example.invalid/up", "branch": "main"}})
+    project.checkout(cache, GITCONFIG_FILE=gitconfig)
+    [entry] = entries(cache)
+    assert entry.startswith("example.invalid.up-")
+    assert project.head("up") == git(upstream, "rev-parse", "HEAD")

@@ -38,12 +38,10 @@ def floating_repos(ctx):
 def resolve_refs(ctx, specs):
     """repo id -> ResolvedRef of the checked-out repositories."""
     from kas.vcs import FetchSettings, backend_for
+    from kas.vcs.cache import warn_offline_pins
 
     settings = FetchSettings(ctx)
-    if settings.offline and any(not spec.commit for spec in specs):
-        # Issue 19.2: nothing was asked of the remotes.
-        log.warning("KAS_OFFLINE is set: floating refs are resolved to what the repo cache "
-                    "and the work dirs hold, which may be older than the remotes' state")
+    warn_offline_pins(ctx, specs, settings.offline)      # issue 19.2
     resolved = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)

@@ -519,6 +519,15 @@ def repo_cache(ctx: Context, offline: bool) -> RepoCache | None:
     return RepoCache(ctx, root, offline)
 
 
+def warn_offline_pins(ctx: Context, specs: list, offline: bool) -> None:
+    """``kas lock`` / ``dump --resolve-refs`` offline: say that floating
+    refs are pinned to the local state, not the remotes' latest."""
+    if offline and any(not spec.commit for spec in specs):
+        ctx.warn_once(("offline-pins",), "KAS_OFFLINE is set: floating refs are resolved to "
+                      "what the repo cache and the work dirs hold, which may be older than "
+                      "the remotes' state")
+
+
 class OfflineError(KasUserError):
     """KAS_OFFLINE is set and some repos cannot be set up from local copies."""
 
