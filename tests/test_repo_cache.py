@@ -412,9 +412,14 @@ def test_prune_removes_unused_entries(tmp_path, upstream):
     path = os.path.join(str(cache), "git", entry)
     for name in (path, os.path.join(path, "kas-used"), os.path.join(path, "kas-fetched")):
         os.utime(name, (0, 0))
+    leftover = os.path.join(str(cache), "git", entry + ".new.123.456")
+    os.makedirs(os.path.join(leftover, "objects"))
+    os.utime(leftover, (0, 0))
     out = subprocess.run(prune + ["--older-than", "30d"], check=True, text=True,
                          capture_output=True).stdout
-    assert out == f"removed {path} ({upstream})\n"
+    assert out == (f"removed {path} ({upstream})\n"
+                   f"removed {leftover} (left by an interrupted kas)\n")
+    assert not os.path.exists(leftover)
     assert entries(cache) == []
     git(os.path.join(project.work, "up"), "fsck", "--no-progress")
 

@@ -79,7 +79,19 @@ def entry_lock(path: str, shared: bool = False,
     cannot be interrupted in a blocking flock) still stops promptly.
     Kept behind this one function so that a generic lock module can
     replace it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        # A cache only readable for us (a read-only mount, another user's):
+        # nobody can change it through us, so readers need no lock there.
+        if not shared:
+            raise KasUserError(f"Cannot lock the repo cache entry {path}: "
+                               f"{err.strerror}") from None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield
+            return
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         deadline = time.monotonic() + timeout

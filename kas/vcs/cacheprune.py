@@ -46,6 +46,22 @@ def entries(root: str) -> list[str]:
     return found
 
 
+def leftovers(root: str, limit: float) -> list[str]:
+    """Temporary entry directories of kas runs killed while creating or
+    rebuilding an entry, last changed before ``limit``."""
+    found = []
+    for vcs_type in ("git", "hg"):
+        base = os.path.join(root, vcs_type)
+        if not os.path.isdir(base):
+            continue
+        for name in sorted(os.listdir(base)):
+            path = os.path.join(base, name)
+            if (".new." in name or ".old." in name) and os.path.isdir(path) \
+                    and not os.path.islink(path) and os.lstat(path).st_mtime < limit:
+                found.append(path)
+    return found
+
+
 def last_used(path: str) -> float:
     times = [os.stat(path).st_mtime]
     for name in (USED, STAMP):
@@ -71,6 +87,12 @@ def prune(root: str, older_than: float, dry_run: bool = False, out=sys.stdout) -
             removed.append(path)
             print(f"{'would remove' if dry_run else 'removed'} {path}"
                   + (f" ({url})" if url else ""), file=out)
+    for path in leftovers(root, limit):
+        if not dry_run:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+        print(f"{'would remove' if dry_run else 'removed'} {path} (left by an interrupted "
+              "kas)", file=out)
     return removed
 
 
