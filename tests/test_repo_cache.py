@@ -470,3 +470,18 @@ def test_insteadof_rewrite_applies_and_the_key_is_the_configured_url(tmp_path, u
     [entry] = entries(cache)
     assert entry.startswith("example.invalid.up-")
     assert project.head("up") == git(upstream, "rev-parse", "HEAD")
+
+
+def test_other_refs_branch_through_the_cache(tmp_path, upstream):
+    """Issue 19.1 with issue 16.3: a refs/... branch that is no head is kept
+    in the entry and reaches a fresh work dir as refs/remotes/origin/..."""
+    cache = tmp_path / "cache"
+    change = commit(upstream, "review\n")
+    git(upstream, "update-ref", "refs/changes/1", change)
+    git(upstream, "reset", "-q", "--hard", "HEAD~1")
+    project = Project(tmp_path)
+    project.config({"up": {"url": upstream, "branch": "refs/changes/1"}})
+    project.checkout(cache)
+    assert project.head("up") == change
+    assert git(os.path.join(project.work, "up"), "rev-parse",
+               "refs/remotes/origin/changes/1") == change

@@ -213,7 +213,18 @@ class CacheEntry:
     def usable(self) -> bool:
         """Holds the ref, and the files of its commit are all there (a
         local clone copies objects without reading them)."""
-        return self.holds_ref() and self.ops.ref_problem(self.backend, self.path) is None
+        if not self.holds_ref():
+            return False
+        spec = self.backend.spec
+        if spec.commit:
+            rev = spec.commit
+        elif spec.tag:
+            rev = spec.tag if spec.tag.startswith("refs/") else "refs/tags/" + spec.tag
+        elif spec.branch:
+            rev = cache_branch_ref(spec.branch)
+        else:
+            rev = spec.refspec
+        return self.ops.ref_problem(self.backend, self.path, rev) is None
 
     def mark_used(self) -> None:
         with contextlib.suppress(OSError), open(os.path.join(self.path, USED), "w"):
@@ -330,21 +341,17 @@ class CacheEntry:
                 if attempt == 2:
                     raise self.backend.fetch_failed(err.stderr or "") from None
                 self._repair_after(err)
-        clone = backend_at(self.backend, into)
-        if clone.present_ref() is None:
-            # Refs a clone does not copy (a refs/... branch, a commit only
-            # refs/kas reaches).
-            self.fetch_into(clone)
+        # Refs a clone does not copy (a refs/... branch) are fetched from
+        # the entry when the fetch step finds them missing (fetch_into).
 
-    def fetch_into(self, checkout: Backend | None = None, prepare: bool = False) -> None:
-        """Bring the configured ref from the entry into an existing checkout
-        (by default the repo's)."""
+    def fetch_into(self, prepare: bool = False) -> None:
+        """Bring the configured ref from the entry into the existing checkout."""
         if prepare:
             self.prepare()
         for attempt in (1, 2):
             try:
                 with entry_lock(self.lock_path, shared=True):
-                    self.ops.fetch_local(checkout or self.backend, self.path)
+                    self.ops.fetch_local(self.backend, self.path)
                     self.mark_used()
                 return
             except CommandError as err:
@@ -400,12 +407,8 @@ class GitOps:
         return view
 
     @staticmethod
-    def ref_problem(backend: Backend, path: str) -> str | None:
-        view = GitOps.view(backend, path)
-        try:
-            rev = view.resolve_commit()
-        except KasUserError as err:
-            return err.message
+    def ref_problem(backend: Backend, path: str, rev: str | None) -> str | None:
+        """Why the files of ``rev``'s commit cannot all be read, or None."""
         return _fails(backend, ["git", "rev-list", "--objects", "--missing=error", "-n", "1",
                                 "--end-of-options", rev or "HEAD"], path)
 
@@ -448,7 +451,8 @@ class GitOps:
              os.path.dirname(into))
         # The work tree is filled by the checkout step; an unborn HEAD keeps
         # the empty tree from looking dirty to a later run.
-        _run(backend, ["git", "symbolic-ref", "HEAD", backend.UNBORN_HEAD], into)
+        with open(os.path.join(into, ".git", "HEAD"), "w") as f:
+            f.write(f"ref: {backend.UNBORN_HEAD}\n")
 
     @staticmethod
     def fetch_local(backend: Backend, path: str) -> None:
@@ -482,7 +486,7 @@ class HgOps:
     view = staticmethod(backend_at)
 
     @staticmethod
-    def ref_problem(backend: Backend, path: str) -> str | None:
+    def ref_problem(backend: Backend, path: str, rev: str | None) -> str | None:
         return None     # a missing revlog fails the clone, which repairs
 
     @staticmethod
