@@ -31,6 +31,10 @@ POLL_INTERVAL = 0.1
 PID_GRACE = 1.0
 
 
+# Shared holders stop adding their pids to a lock file this big.
+MAX_PID_LIST = 4096
+
+
 class LockTimeout(Exception):
     """The lock was still held by someone else when the timeout expired."""
 
@@ -183,8 +187,10 @@ def _write_pid(fd: int, shared: bool) -> None:
     with contextlib.suppress(OSError):
         line = f"{os.getpid()}\n".encode()
         if shared:
-            os.lseek(fd, 0, os.SEEK_END)
-            os.write(fd, line)
+            # A long-lived lock file (a cache entry's) must not grow
+            # without bound: the list only names a holder to wait for.
+            if os.lseek(fd, 0, os.SEEK_END) < MAX_PID_LIST:
+                os.write(fd, line)
         else:
             os.ftruncate(fd, 0)
             os.pwrite(fd, line, 0)

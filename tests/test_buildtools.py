@@ -361,3 +361,19 @@ def test_float_version_is_rejected(workdir, server):
         f"Error(s) occured while validating the config file: {kas_yml}", result
     assert server.requests == []
     assert inst.installs() == []
+
+
+def test_offline_no_download_but_installed_buildtools_work(workdir, server):
+    """Issue 19.2: KAS_OFFLINE=1 forbids the buildtools download (one clear
+    error, no request made); installed buildtools are used offline."""
+    inst = Installer(server.dir)
+    project(workdir, server.url, inst.sha256)
+    result = fails(workdir, clean_env(KAS_OFFLINE="1"))
+    message = (f"KAS_OFFLINE is set, but buildtools 5.0 are not installed in "
+               f"{default_dir(workdir)} and cannot be downloaded offline")
+    assert result.errors() == [message]
+    assert server.requests == []
+    child_env(workdir)
+    env, _ = child_env(workdir, clean_env(KAS_OFFLINE="1"))
+    assert env["BUILDTOOLS_MARK"] == "1"
+    assert server.requests == [f"/{NAME}"]

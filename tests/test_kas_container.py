@@ -1570,7 +1570,8 @@ def test_repo_ref_dir_must_exist(kc, repo, work, tmp_path):
 
 
 DIR_VARS = [("KAS_BUILD_DIR", "/build"), ("DL_DIR", "/downloads"),
-            ("KAS_REPO_REF_DIR", "/repo-ref"), ("SSTATE_DIR", "/sstate"),
+            ("KAS_REPO_REF_DIR", "/repo-ref"), ("KAS_REPO_CACHE_DIR", "/repo-cache"),
+            ("SSTATE_DIR", "/sstate"),
             ("BB_HASHSERVE_DB_DIR", "/bb-hashserve-db"), ("KAS_BUILDTOOLS_DIR", "/buildtools")]
 
 
@@ -1782,6 +1783,15 @@ def test_env_forwarding_exact(kc, repo):
     assert r.env == expected
     for name in FORWARDED + ["KAS_HOST_TZ", "SHELL"]:
         assert ("-e", f"{name}={expected[name]}") in pre_mode(r), name
+
+
+@pytest.mark.parametrize("value, no_network", [("1", True), ("yes", True), ("0", False)])
+def test_offline_forwarded_with_bb_no_network(kc, repo, value, no_network):
+    """Issue 19.2: KAS_OFFLINE reaches kas in the container, and when it asks
+    for offline mode, bitbake's BB_NO_NETWORK=1 is set there too."""
+    r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_OFFLINE": value})
+    assert r.env["KAS_OFFLINE"] == value
+    assert r.env.get("BB_NO_NETWORK") == ("1" if no_network else None)
 
 
 def test_empty_values_not_forwarded(kc, repo):

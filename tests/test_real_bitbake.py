@@ -153,6 +153,20 @@ def bitbake_e(work, env):
     return read(out).splitlines()
 
 
+def test_offline_tells_bitbake_no_network(project):
+    """Issue 19.2: with KAS_OFFLINE=1 (repos already checked out), bitbake's
+    datastore has BB_NO_NETWORK = "1" from the environment; local.conf is
+    byte-identical to the online run's; online, BB_NO_NETWORK is unset."""
+    work, configure = project
+    configure()
+    online = bitbake_e(work, kas_env(work))
+    local_conf = read(work / "build" / "conf" / "local.conf")
+    assert not [line for line in online if line.startswith("BB_NO_NETWORK=")]
+    offline = bitbake_e(work, kas_env(work, KAS_OFFLINE="1"))
+    assert 'BB_NO_NETWORK="1"' in offline
+    assert read(work / "build" / "conf" / "local.conf") == local_conf
+
+
 def test_isar_rootless_shows_isar_rootless_in_bitbake_e(project):
     work, configure = project
     configure(build_system="isar-rootless")

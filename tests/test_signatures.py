@@ -16,6 +16,7 @@ signature that is good but by a key this repo does not allow must fail.
 """
 
 import os
+import shutil
 import stat
 import subprocess
 
@@ -520,3 +521,23 @@ def test_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstre
                               f"Alice <alice@example.com> ({keys['alice'].fingerprint}).")
     assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
     assert git(project / "sig", "status", "--porcelain") == ""
+
+
+def test_offline_asks_no_key_server(project, keys, upstream):
+    """Issue 19.2: with KAS_OFFLINE=1 a key missing from the keyring is an
+    error naming the key server, which is not asked."""
+    armored = keys["alice"].gpg("--armor", "--export", keys["alice"].fingerprint)
+    with KeyServer(armored) as server:
+        configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
+                                            "signed: true", "allowed_signers: [alice]"],
+                  signers=keyserver_signer(server.url, keys["alice"].fingerprint))
+        assert checkout(project).returncode == 0
+        shutil.rmtree(project / ".kas_gnupg")
+        asked = len(server.requests)
+        result = run_kas("checkout", *STEPS, "kas.yml", cwd=project,
+                         env=clean_env(KAS_WORK_DIR=str(project), KAS_OFFLINE="1"))
+        assert len(server.requests) == asked
+    fingerprint = keys["alice"].fingerprint.upper()
+    assert_user_error(result, f'Could not import key "alice": key {fingerprint} is not in '
+                              f"the keyring and KAS_OFFLINE forbids asking the key server "
+                              f"{server.url}")

@@ -51,10 +51,20 @@ def prepare_buildtools(ctx):
     install_dir = buildtools_dir(ctx)
     file_name = installer_name(conf)
     if _needs_install(install_dir, version):
+        _refuse_offline(ctx, version, install_dir)
         _install(ctx, conf, install_dir, download_url(conf, file_name))
     else:
         log.debug("Buildtools %s found in %s", version, install_dir)
     return environment_setup(install_dir)
+
+
+def _refuse_offline(ctx, version, install_dir):
+    """Issue 19.2: KAS_OFFLINE forbids the download."""
+    from kas.vcs.cache import offline_requested
+
+    if offline_requested(ctx.caller_env):
+        raise KasUserError(f"KAS_OFFLINE is set, but buildtools {version} are not installed "
+                           f"in {install_dir} and cannot be downloaded offline")
 
 
 def buildtools_dir(ctx):

@@ -50,6 +50,15 @@ VARIABLES = (
       "before cloning and fetching.")),
     (("KAS_CLONE_DEPTH",), "kas, kas-container", SETUP,
      "Depth of shallow clones; `0` (default) clones the whole history."),
+    (("KAS_REPO_CACHE_DIR",), "kas, kas-container", SETUP,
+     ("A shared cache of repositories, one entry per URL (a bare git mirror or "
+      "an hg repository), fetched into first and kept fresh; work dirs are "
+      "cloned from it and never depend on it. Wins over `KAS_REPO_REF_DIR`. "
+      "Prune with `python3 -m kas.cache prune --older-than 30d`.")),
+    (("KAS_OFFLINE",), "kas, kas-container", SETUP + ", build",
+     ("`1` (or yes/true/on): no network at all; everything comes from the "
+      "existing checkouts and the cache, or kas fails before touching any "
+      "checkout, listing what is missing. bitbake gets `BB_NO_NETWORK=1`.")),
     (("KAS_FETCH_JOBS",), "kas", SETUP,
      "How many repositories are fetched at once (default: 8 per CPU, 8 to 64)."),
     (("KAS_LOCK_TIMEOUT",), "kas", SETUP + ", clean, cleansstate, cleanall, purge",

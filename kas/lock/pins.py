@@ -49,8 +49,10 @@ def floating_repos(ctx: Context) -> list[RepoSpec]:
 def resolve_refs(ctx: Context, specs: list[RepoSpec]) -> dict[str, ResolvedRef]:
     """repo id -> ResolvedRef of the checked-out repositories."""
     from kas.vcs import FetchSettings, backend_for
+    from kas.vcs.cache import warn_offline_pins
 
     settings = FetchSettings(ctx)
+    warn_offline_pins(ctx, specs, settings.offline)
     resolved: dict[str, ResolvedRef] = {}
     for spec in specs:
         backend = backend_for(ctx, spec, settings)

@@ -161,8 +161,11 @@ def resolve_local_repos(ctx, data):
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
     from kas.vcs import FetchSettings, backend_for
+    from kas.vcs.cache import warn_offline_pins
 
     settings = FetchSettings(ctx)
+    warn_offline_pins(ctx, [s for s in ctx.repos.values() if not s.is_local],
+                      settings.offline)      # issue 19.2
     for repo_id, spec in ctx.repos.items():
         if spec.is_local:
             continue

@@ -53,6 +53,11 @@ def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
     remote = [s for s in specs if not s.is_local]
     if not remote:
         return
+    if settings.offline:
+        from kas.vcs.cache import offline_check
+
+        # Issue 19.2: everything or nothing, before any checkout is touched.
+        offline_check(ctx, [backend_for(ctx, s, settings) for s in remote])
     with progress_for(ctx) as progress:
         tasks = [functools.partial(fetch_repo, ctx, s, settings, progress) for s in remote]
         run_parallel(ctx, recorded(ctx, "fetch", remote, tasks, settings))

@@ -181,6 +181,12 @@ class SignatureVerifier:
         wanted = signer.fingerprint.upper()
         if not self._gpg(["--with-colons", "--list-keys", wanted], check=False).returncode:
             return wanted
+        from kas.vcs.cache import offline_requested
+
+        if offline_requested(self.ctx.caller_env):
+            # Issue 19.2: no key-server lookup offline.
+            raise key_error(signer, f"key {wanted} is not in the keyring and KAS_OFFLINE "
+                                    f"forbids asking the key server {signer.keyserver}")
         try:
             self._gpg(["--keyserver", signer.keyserver, "--recv-keys", wanted], check=False,
                       autostart=True)

@@ -69,6 +69,14 @@ class FetchSettings:
         if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
             raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
         self.update = ctx.update
+        from kas.vcs.cache import offline_requested, repo_cache
+
+        # Issue 19: KAS_OFFLINE and the managed cache, which replaces the
+        # reference repositories when both are set.
+        self.offline = offline_requested(ctx.caller_env)
+        self.cache = repo_cache(ctx, self.offline)
+        if self.cache is not None:
+            self.ref_dir = None
         self.force_checkout = bool(getattr(ctx.args, "force_checkout", False))
 
 
@@ -207,6 +215,28 @@ class Backend(abc.ABC):
         self.remove_stale_locks()
         self.force_checkout(rev, branch)
         return rev
+
+    # -- the repo cache and offline mode (kas.vcs.cache) -------------------
+
+    def clone_from_cache(self, into: str) -> bool:
+        """Make the clone at ``into`` from the repo cache, if there is one;
+        True if it did (origin then still names the cache)."""
+        if self.settings.cache is None:
+            return False
+        self.settings.cache.entry(self).clone_into(into)
+        return True
+
+    def fetch_without_remote(self) -> bool:
+        """Fetch through the repo cache, if there is one; offline without a
+        cache there is nothing to fetch from (the offline check made sure
+        the checkout has the ref).  True if the remote must not be asked."""
+        cache, offline = self.settings.cache, self.settings.offline
+        if cache is not None:
+            entry = cache.entry(self)
+            if not offline or entry.exists():
+                entry.fetch_into(prepare=True)
+                return True
+        return offline
 
     # -- implemented by each backend -------------------------------------
 

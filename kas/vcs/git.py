@@ -86,6 +86,8 @@ def _list_proc() -> list[str]:
 
 class GitBackend(Backend):
     MARKER = ".git"
+    # Where HEAD points while nothing is checked out (the repo cache's clones).
+    UNBORN_HEAD = UNVERIFIED_HEAD
 
     # -- fetch ---------------------------------------------------------
 
@@ -98,6 +100,8 @@ class GitBackend(Backend):
 
     def clone(self, into: str) -> bool:
         """Clone into the (not yet existing) directory ``into``."""
+        if self.clone_from_cache(into):
+            return False
         options = ["-q"]
         branch = self.spec.branch
         if self.shallow():
@@ -199,6 +203,8 @@ class GitBackend(Backend):
     def fetch(self) -> None:
         """Fetch from origin what the checkout needs: the tag, the commit or
         branch when shallow, else the default refs (CLI-088 step 6)."""
+        if self.fetch_without_remote():
+            return
         spec, depth = self.spec, self.settings.depth
         argv = ["git", "fetch", "-q"]
         if self.shallow():

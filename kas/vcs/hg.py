@@ -73,6 +73,8 @@ class HgBackend(Backend):
     # -- fetch ---------------------------------------------------------
 
     def clone(self, into: str) -> bool:
+        if self.clone_from_cache(into):
+            return False
         try:
             self.ctx.runner.run(["hg", "clone", "-q", "--", self.url, into],
                                 cwd=os.path.dirname(into), env=self.env)
@@ -114,6 +116,8 @@ class HgBackend(Backend):
         return self._node(f"max(branch({_literal(self.spec.branch)}))")
 
     def fetch(self) -> None:
+        if self.fetch_without_remote():
+            return
         result = self.run(["hg", "pull", "-q"], check=False)
         if result.returncode != 0:
             raise self.fetch_failed(result.stderr or result.stdout)
