@@ -61,7 +61,7 @@ VARIABLES = (
       "checkout, listing what is missing. bitbake gets `BB_NO_NETWORK=1`.")),
     (("KAS_FETCH_JOBS",), "kas", SETUP,
      "How many repositories are fetched at once (default: 8 per CPU, 8 to 64)."),
-    (("KAS_LOCK_TIMEOUT",), "kas", SETUP + ", clean, cleansstate, cleanall, purge",
+    (("KAS_LOCK_TIMEOUT",), "kas, kas-container", SETUP + ", clean, cleansstate, cleanall, purge",
      ("Seconds to wait for another kas using the same work directory before "
       "giving up (default: forever on a terminal, 3600 otherwise).")),
     (("KAS_JOURNAL",), "kas, kas-container", SETUP + ", build",
