@@ -1,6 +1,6 @@
 """The module structure (issue 17, docs/architecture.md): imports flow one
-way, plugins -> pipeline -> config/repos/buildenv -> process, context,
-errors.
+way, plugins -> pipeline -> config/repos/buildenv/lock -> vcs -> process,
+context, errors.
 
 The import graph of ``kas/`` is read from the sources with ``ast``,
 including the imports inside functions (most of kas imports lazily, so
@@ -199,6 +199,23 @@ def test_no_import_cycles(graph):
     """Issue 17: no two modules of kas import each other, directly or
     through others, at module level or inside functions."""
     assert cycles(graph) == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """Issue 17: a name starting with ``_`` is its module's own business;
+    what another module needs is made public."""
+    modules = kas_modules()
+    violations = []
+    for module, path in sorted(modules.items()):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("kas"):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    violations.append(f"{module} imports {node.module}.{alias.name}")
+    assert violations == []
 
 
 # --- kas-container -------------------------------------------------------------
