@@ -224,13 +224,33 @@ def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
             _signal_process(proc, signal.SIGINT)
         readers = [] if foreground else [
             _line_reader(proc.stdout, on_stdout), _line_reader(proc.stderr, on_stderr)]
-        returncode = proc.wait()
+        returncode = wait_for_exit(proc)
         for reader in readers:
             reader.join()
     if received:
         handlers.escalate()
         raise Cancelled(received[0])
     return returncode
+
+
+# How often a main thread that waits for other threads or a child wakes up
+# to run the Python signal handlers (see wait_for_exit).
+SIGNAL_POLL = 0.1
+
+
+def wait_for_exit(proc):
+    """``proc.wait()``, but with the signal handlers running meanwhile.
+
+    The kernel may deliver a SIGINT/SIGTERM to any thread of kas; Python
+    runs its handlers only in the main thread, and only once that thread
+    executes Python code again.  A main thread blocked in waitpid() while
+    a reader thread took the signal would never notice it, so it waits in
+    short steps instead."""
+    while True:
+        try:
+            return proc.wait(SIGNAL_POLL)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 # Between the two SIGINTs that stop bitbake at once: its UI must have

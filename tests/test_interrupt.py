@@ -7,6 +7,7 @@ copies into its private HOME (CLI-072).
 """
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -98,6 +99,50 @@ def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
     assert partials(work) == []
     assert wait_for(lambda: not transport_processes(upstream), timeout=5), \
         "clone left running"
+
+
+# The tgkill system call's number; Python has no wrapper for it.
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}
+
+
+def tgkill(pid, tid, signum):
+    """Send ``signum`` to one thread of process ``pid`` (Linux tgkill)."""
+    number = SYS_TGKILL.get(os.uname().machine)
+    if number is None:
+        pytest.skip(f"tgkill's system call number on {os.uname().machine} is not known here")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_taken_by_a_worker_thread_still_cancels(setup, signum):
+    """CLI-340: the kernel may hand a process-directed SIGINT/SIGTERM to
+    any thread; Python runs handlers only in the main thread.  Here the
+    signal goes to the thread that runs the clone, as it sometimes does
+    by chance: kas still stops at once instead of when the clone ends."""
+    upstream, work, env, config = setup
+    config(slow_url(upstream, 60))
+    proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: transport_processes(upstream) and partials(work)), \
+            "the clone never started"
+        workers = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")
+                   if int(tid) != proc.pid]
+        assert workers, "kas runs the clone in a worker thread"
+        started = time.monotonic()
+        tgkill(proc.pid, workers[0], signum)
+        _, stderr = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "kas execution cancelled" in stderr
+    assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
+    assert wait_for(lambda: not transport_processes(upstream), timeout=5)
 
 
 def test_run_after_interruption_clones_a_good_repo(setup):

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from kas.errors import Cancelled
+from kas.process import SIGNAL_POLL
 
 if TYPE_CHECKING:
     from kas.context import Context
@@ -45,7 +46,7 @@ def run_parallel(ctx: Context, tasks: Sequence[Callable[[], object]]) -> None:
     are terminated) and is raised."""
     pool, futures = _start(ctx, tasks)
     try:
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        _wait(futures, first_exception=True)
     except BaseException:
         _stop(ctx, pool, futures)
         raise
@@ -66,7 +67,7 @@ def run_in_order(ctx: Context, tasks: Sequence[Callable[[], object]]) -> None:
     held = _HeldRecords()
     pool, futures = _start(ctx, [held.wrap(task) for task in tasks])
     try:
-        concurrent.futures.wait(futures)
+        _wait(futures, first_exception=False)
     except BaseException:
         _stop(ctx, pool, futures)
         raise
@@ -79,6 +80,23 @@ def run_in_order(ctx: Context, tasks: Sequence[Callable[[], object]]) -> None:
             logging.getLogger(record.name).handle(record)
         if error is not None:
             raise error
+
+
+def _wait(futures: Sequence[concurrent.futures.Future[T]], first_exception: bool) -> None:
+    """Wait until every future is done (or, with ``first_exception``, one
+    has failed), in short steps: a SIGINT/SIGTERM the kernel hands to a
+    worker thread is handled by Python only when the main thread runs
+    Python code, which a wait without timeout would delay until the end."""
+    when = (concurrent.futures.FIRST_EXCEPTION if first_exception
+            else concurrent.futures.ALL_COMPLETED)
+    while True:
+        done, pending = concurrent.futures.wait(futures, timeout=SIGNAL_POLL,
+                                                return_when=when)
+        if not pending:
+            return
+        if first_exception and any(not f.cancelled() and f.exception() is not None
+                                   for f in done):
+            return
 
 
 def _start(ctx: Context, tasks: Sequence[Callable[[], T]]
