@@ -74,9 +74,9 @@ def wait_for(predicate, timeout=20.0):
     return False
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
-    """CLI-340: exit 130, children stopped, no half-cloned directory."""
+def interrupt_clone(setup, send):
+    """Start ``kas checkout`` of a slow clone; once the clone runs, call
+    ``send(kas_pid)``.  Returns (exit code, stderr, seconds to stop)."""
     upstream, work, env, config = setup
     config(slow_url(upstream, 60))
     proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
@@ -85,13 +85,20 @@ def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
         assert wait_for(lambda: transport_processes(upstream) and partials(work)), \
             "the clone never started"
         started = time.monotonic()
-        proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=15)
+        send(proc.pid)
+        _, stderr = proc.communicate(timeout=30)
         elapsed = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
+            proc.communicate()
+    return proc.returncode, stderr, elapsed
+
+
+def assert_cancelled_promptly(setup, returncode, stderr, elapsed):
+    """CLI-340: exit 130, one message, children stopped, nothing left."""
+    upstream, work, _, _ = setup
+    assert returncode == 130, stderr
     assert "kas execution cancelled" in stderr
     assert "Traceback" not in stderr
     assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
@@ -99,6 +106,13 @@ def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
     assert partials(work) == []
     assert wait_for(lambda: not transport_processes(upstream), timeout=5), \
         "clone left running"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_clone_exits_promptly_and_leaves_no_repo(setup, signum):
+    """CLI-340: exit 130, children stopped, no half-cloned directory."""
+    result = interrupt_clone(setup, lambda pid: os.kill(pid, signum))
+    assert_cancelled_promptly(setup, *result)
 
 
 # The tgkill system call's number; Python has no wrapper for it.
@@ -121,28 +135,13 @@ def test_signal_taken_by_a_worker_thread_still_cancels(setup, signum):
     any thread; Python runs handlers only in the main thread.  Here the
     signal goes to the thread that runs the clone, as it sometimes does
     by chance: kas still stops at once instead of when the clone ends."""
-    upstream, work, env, config = setup
-    config(slow_url(upstream, 60))
-    proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: transport_processes(upstream) and partials(work)), \
-            "the clone never started"
-        workers = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")
-                   if int(tid) != proc.pid]
+
+    def to_a_worker(pid):
+        workers = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
         assert workers, "kas runs the clone in a worker thread"
-        started = time.monotonic()
-        tgkill(proc.pid, workers[0], signum)
-        _, stderr = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, stderr
-    assert "kas execution cancelled" in stderr
-    assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
-    assert wait_for(lambda: not transport_processes(upstream), timeout=5)
+        tgkill(pid, workers[0], signum)
+
+    assert_cancelled_promptly(setup, *interrupt_clone(setup, to_a_worker))
 
 
 def test_run_after_interruption_clones_a_good_repo(setup):

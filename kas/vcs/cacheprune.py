@@ -32,8 +32,9 @@ def duration(text: str) -> float:
     return int(match.group(1)) * UNITS[match.group(2) or "d"]
 
 
-def entries(root: str) -> list[str]:
-    """The entry directories below ``root`` (``<root>/<type>/<name>``)."""
+def _entry_dirs(root: str) -> list[tuple[str, str]]:
+    """(name, path) of every real directory below ``<root>/git`` and
+    ``<root>/hg``, entries and temporary ones alike."""
     found = []
     for vcs_type in ("git", "hg"):
         base = os.path.join(root, vcs_type)
@@ -41,26 +42,26 @@ def entries(root: str) -> list[str]:
             continue
         for name in sorted(os.listdir(base)):
             path = os.path.join(base, name)
-            if os.path.isdir(path) and not os.path.islink(path) and ".new." not in name \
-                    and ".old." not in name:
-                found.append(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                found.append((name, path))
     return found
+
+
+def _is_temporary(name: str) -> bool:
+    """A directory a kas run creates or rebuilds an entry in."""
+    return ".new." in name or ".old." in name
+
+
+def entries(root: str) -> list[str]:
+    """The entry directories below ``root`` (``<root>/<type>/<name>``)."""
+    return [path for name, path in _entry_dirs(root) if not _is_temporary(name)]
 
 
 def leftovers(root: str, limit: float) -> list[str]:
     """Temporary entry directories of kas runs killed while creating or
     rebuilding an entry, last changed before ``limit``."""
-    found = []
-    for vcs_type in ("git", "hg"):
-        base = os.path.join(root, vcs_type)
-        if not os.path.isdir(base):
-            continue
-        for name in sorted(os.listdir(base)):
-            path = os.path.join(base, name)
-            if (".new." in name or ".old." in name) and os.path.isdir(path) \
-                    and not os.path.islink(path) and os.lstat(path).st_mtime < limit:
-                found.append(path)
-    return found
+    return [path for name, path in _entry_dirs(root)
+            if _is_temporary(name) and os.lstat(path).st_mtime < limit]
 
 
 def last_used(path: str) -> float:
