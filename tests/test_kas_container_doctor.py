@@ -378,9 +378,8 @@ def test_doctor_podman_vfs_storage_warns(kasci, project):
         kasci.run(["podman", "unshare", "rm", "-rf", os.path.join(home, ".local")],
                   env=user_env(kasci, **env))
         shutil.rmtree(home, ignore_errors=True)
-    if status(checks, "engine-answers") != "ok":
-        pytest.skip(f"rootless podman does not answer here: {checks['engine-answers']}")
-    assert checks["engine-answers"][0]["found"] == "podman answers (rootless)"
+    # .ci/setup-containers gives kasci a working rootless podman.
+    assert checks["engine-answers"][0]["found"] == "podman answers (rootless)", checks
     (entry,) = checks["storage-driver"]
     assert entry["status"] == "warn"
     assert entry["found"] == "podman uses vfs: every layer is a full copy"

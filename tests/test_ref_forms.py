@@ -158,6 +158,9 @@ def test_shallow_rerun_fetches_nothing(shallow_runs, upstream):
     lines = infos(second)
     assert not [line for line in lines if line.startswith("Cloning")]
     assert not [line for line in lines if line.endswith(" updated")]
+    for name in shallow_kinds(upstream):
+        assert [line for line in lines
+                if line.startswith(f"Repository {name} already contains ")], (name, lines)
     for name, (_, expected_head, _) in shallow_kinds(upstream).items():
         assert head(workdir / name) == expected_head
         assert depth_of(workdir / name) == 1

@@ -150,8 +150,8 @@ def test_readers_share_the_work_dir_writers_do_not(tmp_path, held):
 
 
 def test_purge_with_the_build_dir_as_work_dir(tmp_path):
-    """Issue 21.1: emptying a build directory that is the work directory
-    keeps the lock file while kas holds it (and purge works)."""
+    """Issue 21.1: purge empties a build directory that is the work
+    directory, where kas holds its lock file, without an error."""
     local_project(tmp_path)
     write(tmp_path / "tmp" / "junk", "x\n")
     env = clean_env(KAS_WORK_DIR=str(tmp_path), KAS_BUILD_DIR=str(tmp_path))

@@ -60,7 +60,7 @@ def prepare_buildtools(ctx):
 
 def _refuse_offline(ctx, version, install_dir):
     """Issue 19.2: KAS_OFFLINE forbids the download."""
-    from kas.vcs.cache import offline_requested
+    from kas.vcs.urls import offline_requested
 
     if offline_requested(ctx.caller_env):
         raise KasUserError(f"KAS_OFFLINE is set, but buildtools {version} are not installed "

@@ -12,7 +12,7 @@ FROM_CALLER = PASSTHROUGH_BASE + ("SSH_AUTH_SOCK", "SHELL", "TERM", "GIT_PROXY_C
 
 def build_environment(ctx, script_env):
     """Compose the build environment over the managed one."""
-    from kas.vcs.cache import offline_requested
+    from kas.vcs.urls import offline_requested
 
     config_env = ctx.config.env_defaults()
     # Issue 19.2: offline, bitbake must not fetch either (environment only,

@@ -181,7 +181,7 @@ class SignatureVerifier:
         wanted = signer.fingerprint.upper()
         if not self._gpg(["--with-colons", "--list-keys", wanted], check=False).returncode:
             return wanted
-        from kas.vcs.cache import offline_requested
+        from kas.vcs.urls import offline_requested
 
         if offline_requested(self.ctx.caller_env):
             # Issue 19.2: no key-server lookup offline.

@@ -69,7 +69,8 @@ class FetchSettings:
         if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
             raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
         self.update = ctx.update
-        from kas.vcs.cache import offline_requested, repo_cache
+        from kas.vcs.cache import repo_cache
+        from kas.vcs.urls import offline_requested
 
         # Issue 19: KAS_OFFLINE and the managed cache, which replaces the
         # reference repositories when both are set.

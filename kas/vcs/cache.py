@@ -62,11 +62,6 @@ LOCK_TIMEOUT = 3600.0
 OFF_VALUES = ("", "0", "false", "no", "off")
 
 
-def offline_requested(environ: dict[str, str]) -> bool:
-    """Whether KAS_OFFLINE asks for a run without network access."""
-    return environ.get("KAS_OFFLINE", "").strip().lower() not in OFF_VALUES
-
-
 # --- the lock ---------------------------------------------------------------
 
 @contextlib.contextmanager

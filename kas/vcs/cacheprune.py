@@ -47,9 +47,15 @@ def _entry_dirs(root: str) -> list[tuple[str, str]]:
     return found
 
 
+# What kas.vcs.cache appends to an entry's name while it creates or
+# rebuilds it: ``.new.<pid>.<thread>`` or ``.old.<pid>.<thread>``.  Entry
+# names come from URLs and may contain ".new." themselves.
+TEMPORARY_SUFFIX = re.compile(r"\.(new|old)\.\d+\.\d+$")
+
+
 def _is_temporary(name: str) -> bool:
     """A directory a kas run creates or rebuilds an entry in."""
-    return ".new." in name or ".old." in name
+    return TEMPORARY_SUFFIX.search(name) is not None
 
 
 def entries(root: str) -> list[str]:

@@ -238,10 +238,11 @@ class GitBackend(Backend):
         """Whether the configured ``commit`` is ``tag_commit``.  A commit
         the clone lacks (a shallow clone has only the tag's history) is
         not the tag's commit: that is a mismatch, not a missing commit."""
-        if not self.succeeds(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                              f"{commit}^{{commit}}"]):
+        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                           f"{commit}^{{commit}}"], check=False)
+        if result.returncode != 0:
             return False
-        return self.verify(commit) == tag_commit
+        return verify_commit(self, result.stdout.strip(), commit) == tag_commit
 
     def tag_ids(self) -> tuple[str, str] | None:
         """(tag object id, commit id) of the configured tag, or None."""

@@ -49,3 +49,12 @@ def clone_depth(environ: Mapping[str, str]) -> int:
     if not value.isdigit():
         raise KasUserError("KAS_CLONE_DEPTH must be a number")
     return int(value)
+
+
+# Values of KAS_OFFLINE that leave the network on.
+OFF_VALUES = ("", "0", "false", "no", "off")
+
+
+def offline_requested(environ: dict[str, str]) -> bool:
+    """Whether KAS_OFFLINE asks for a run without network access."""
+    return environ.get("KAS_OFFLINE", "").strip().lower() not in OFF_VALUES
