@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -486,3 +487,17 @@ def test_other_refs_branch_through_the_cache(tmp_path, upstream):
     assert project.head("up") == change
     assert git(os.path.join(project.work, "up"), "rev-parse",
                "refs/remotes/origin/changes/1") == change
+
+
+def test_prune_tells_entries_named_like_temporaries_from_leftovers(tmp_path):
+    """Issue 19.1: an entry whose URL contains ".old." (``poky.old.git``)
+    is an entry, not the leftover of a killed kas run; only kas's own
+    ``.new.<pid>.<thread>`` / ``.old.<pid>.<thread>`` suffix marks those."""
+    from kas.vcs.cacheprune import entries, leftovers
+
+    entry = tmp_path / "git" / "example.com.mirrors.poky.old.git-f2d3090bfa39"
+    temporary = tmp_path / "git" / "example.com.poky.git-0123456789ab.new.4242.140001"
+    entry.mkdir(parents=True)
+    temporary.mkdir()
+    assert entries(str(tmp_path)) == [str(entry)]
+    assert leftovers(str(tmp_path), limit=time.time() + 60) == [str(temporary)]
