@@ -598,3 +598,16 @@ def test_preflight_is_cheap(tmp_path):
     assert times["on"] - times["off"] < 0.2, times
 
 
+
+
+def test_doctor_with_a_relative_build_dir_that_does_not_exist(tmp_path):
+    """Issue 20.1: the disk check looks for the nearest existing directory
+    of KAS_BUILD_DIR; a relative one that does not exist yet must not make
+    that search loop forever (it did: the doctor never returned)."""
+    write(tmp_path / "kas.yml", "header:\n  version: 14\n")
+    env = dict(os.environ, KAS_BUILD_DIR="no-such-build-dir")
+    proc = subprocess.run([os.path.join(REPO_ROOT, "kas-container"), "doctor",
+                           "--format", "json", "kas.yml"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+    checks = [c["check"] for c in json.loads(proc.stdout)]
+    assert "disk" in checks, proc.stdout
