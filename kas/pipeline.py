@@ -268,7 +268,8 @@ def requested_skips(args):
 
 
 # The configuration is complete after this step (run or skipped): checks
-# that depend on it run here, before any repository is fetched.
+# that depend on it run here, before the repositories are fetched (only
+# those that includes come from are fetched earlier).
 CONFIG_COMPLETE_STEP = "repo_setup_loop"
 
 
@@ -358,8 +359,8 @@ def build(ctx, args):
     from kas.buildenv.bitbake import bitbake_argv, run_bitbake
     from kas.buildenv.isarhost import check_isar_host
 
-    # A host that cannot do the build is told before anything is fetched
-    # (issue 25.1).
+    # A host that cannot do the build is told before the repositories are
+    # fetched (issue 25.1).
     run_setup(ctx, requested_skips(args), after_config=check_isar_host)
     config = ctx.config
     argv = bitbake_argv(ctx, config.task(args.task), config.targets(args.target),

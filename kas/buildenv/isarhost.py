@@ -5,7 +5,7 @@ starts (issue 25.1).
 root file system steps in user namespaces that map the build user's
 subordinate ids.  A host that lacks a piece of that fails minutes later in
 a bitbake task log.  :func:`check_isar_host` runs once the configuration is
-complete, before any repository is fetched, and names every missing piece
+complete, before the repositories are fetched, and names every missing piece
 with its fix in one message:
 
 * ``unshare`` that takes Isar's ``--map-users inner:outer:count`` (util-linux
