@@ -421,6 +421,25 @@ def test_unshare_versions(tmp_path):
     assert probe_in(tmp_path, odd).unshare_maps_like_isar(f"{odd}/unshare") == []
 
 
+# A Debian 13 root file system (.ci/setup-containers debootstraps it for the
+# kas-isar image's base): its util-linux is 2.39 or newer.
+TRIXIE_ROOTFS = "/var/cache/kas-ci/rootfs-trixie"
+
+
+def test_real_new_unshare_takes_isars_form(tmp_path):
+    """issue 25.1: the probe against a real util-linux >= 2.39 (Debian 13's
+    unshare, run in its own root file system): no refusal."""
+    if os.getuid() != 0 or not os.path.isfile(f"{TRIXIE_ROOTFS}/usr/bin/unshare"):
+        pytest.skip(f"needs root and a Debian 13 root file system in {TRIXIE_ROOTFS} "
+                    "(.ci/setup-containers)")
+    path = stand_in(tmp_path, "unshare",
+                    f'#!/bin/sh\nexec chroot {TRIXIE_ROOTFS} /usr/bin/unshare "$@"\n')
+    version = subprocess.run([f"{path}/unshare", "--version"], check=True,
+                             capture_output=True, text=True).stdout
+    assert parse_version(version) >= (2, 39), version
+    assert probe_in(tmp_path, path).unshare_maps_like_isar(f"{path}/unshare") == []
+
+
 @pytest.mark.parametrize("version, too_old", [
     ("1.3.5", True), ("1.4.0", False), ("1.5.7", False), ("0.8.4", True)])
 def test_mmdebstrap_versions(tmp_path, version, too_old):
