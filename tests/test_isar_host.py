@@ -356,6 +356,7 @@ def stand_ins(directory, mmdebstrap="1.5.7"):
 def en_us_locale(tmp_path_factory):
     """A directory holding a compiled en_US.UTF-8 locale (glibc's localedef)."""
     path = tmp_path_factory.mktemp("locale")
+    os.chmod(path, 0o755)       # mounted for kasci: mktemp makes it private
     result = subprocess.run(["localedef", "--no-archive", "-i", "en_US", "-f", "UTF-8",
                              str(path / "en_US.UTF-8")], check=False, capture_output=True,
                             text=True)
