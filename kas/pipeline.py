@@ -267,8 +267,15 @@ def requested_skips(args):
     return skips
 
 
-def run_setup(ctx, skip=(), default_skip=()):
-    """Run every step not in ``skip`` or ``default_skip``, in order."""
+# The configuration is complete after this step (run or skipped): checks
+# that depend on it run here, before the repositories are fetched (only
+# those that includes come from are fetched earlier).
+CONFIG_COMPLETE_STEP = "repo_setup_loop"
+
+
+def run_setup(ctx, skip=(), default_skip=(), after_config=None):
+    """Run every step not in ``skip`` or ``default_skip``, in order;
+    ``after_config(ctx)`` runs once the configuration is complete."""
     skipped = set(skip) | set(default_skip)
     if getattr(ctx.args, "preserve_env", False):
         preserve_environment(ctx)
@@ -278,12 +285,15 @@ def run_setup(ctx, skip=(), default_skip=()):
         if name in skipped or name not in present:
             if journal is not None and name in present:
                 journal.skipped_step(name)
-            continue
-        log.debug("execute %s", name)
-        if journal is None:
-            step(ctx)
         else:
-            journal.run_step(name, step, ctx)
+            log.debug("execute %s", name)
+            if journal is None:
+                step(ctx)
+            else:
+                journal.run_step(name, step, ctx)
+        if name == CONFIG_COMPLETE_STEP and after_config is not None \
+                and ctx.config is not None:
+            after_config(ctx)
     if ctx.config is None:
         raise ArgumentsError("this command needs the init_setup_repos step")
     return ctx.config
@@ -347,8 +357,11 @@ def build(ctx, args):
     or the configured ones; with --provenance, the attestation of the
     build (CLI-100 ... CLI-106)."""
     from kas.buildenv.bitbake import bitbake_argv, run_bitbake
+    from kas.buildenv.isarhost import check_isar_host
 
-    run_setup(ctx, requested_skips(args))
+    # A host that cannot do the build is told before the repositories are
+    # fetched (issue 25.1).
+    run_setup(ctx, requested_skips(args), after_config=check_isar_host)
     config = ctx.config
     argv = bitbake_argv(ctx, config.task(args.task), config.targets(args.target),
                         args.extra_bitbake_args)

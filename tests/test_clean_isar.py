@@ -233,6 +233,159 @@ def test_rootless_without_unshare_names_the_fix(rootless_user, user_dir):
     assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
 
 
+# --- without mode flag or config (issue 25.3) --------------------------------
+
+# What kas writes for build_system isar-rootless (GEN-024).
+ROOTLESS_LOCAL_CONF = ('MACHINE ??= "qemuamd64"\\nDISTRO ??= "debian-bookworm"\\n'
+                       'BBMULTICONFIG ?= ""\\nISAR_ROOTLESS ?= "1"\\n')
+
+
+def rootless_build_dir(user, base, outside):
+    """A build dir kas set up for isar-rootless, interrupted: tmp holds
+    entries of subordinate ids."""
+    build_dir_with(user, base, outside)
+    user.sh(f"printf '{ROOTLESS_LOCAL_CONF}' > build/conf/local.conf", cwd=base)
+    tmp = os.path.join(base, "build", "tmp")
+    assert owners(tmp) - {user.uid}, "the tree must hold files of subordinate ids"
+    return tmp
+
+
+@pytest.mark.parametrize("command", ["clean", "cleansstate", "cleanall"])
+def test_clean_without_mode_recognises_a_rootless_build_dir(rootless_user, user_dir,
+                                                            command):
+    """issue 25.3: no flag, no config: local.conf says ISAR_ROOTLESS, so
+    the build dir is cleaned rootless (today: "12 entries are left", exit 1)."""
+    user = rootless_user
+    base = user_dir(user)
+    tmp = rootless_build_dir(user, base, user_dir(user))
+    result = user.kas("-l", "debug", command, cwd=base)
+    assert result.returncode == 0, result
+    assert result.errors() == [], result
+    assert (f"{base}/build/conf/local.conf sets ISAR_ROOTLESS: cleaning an isar-rootless "
+            "build") in result.stderr
+    assert UNSHARE_RM in result.stderr and "sudo" not in result.stderr
+    assert not os.path.lexists(tmp)
+    build = os.path.join(base, "build")
+    emptied = {"clean": [], "cleansstate": ["sstate-cache"],
+               "cleanall": ["sstate-cache", "downloads"]}[command]
+    for name in ("sstate-cache", "downloads"):
+        assert (os.listdir(os.path.join(build, name)) == []) == (name in emptied), name
+
+
+def test_purge_without_mode_recognises_a_rootless_build_dir(rootless_user, user_dir):
+    """issue 25.3: purge (its config names no build system) too."""
+    user = rootless_user
+    base = user_dir(user)
+    rootless_build_dir(user, base, user_dir(user))
+    user.sh("printf 'header:\\n  version: 14\\n' > kas.yml", cwd=base)
+    result = user.kas("purge", "kas.yml", cwd=base)
+    assert result.returncode == 0, result
+    assert not os.path.lexists(os.path.join(base, "build"))
+
+
+def test_plain_clean_names_the_owner_and_the_command(rootless_user, user_dir):
+    """issue 25.3: a build dir kas cannot recognise (its local.conf says
+    nothing of ISAR_ROOTLESS): one error naming what is left, its owners
+    (subordinate ids) and the command that removes it, which then does."""
+    user = rootless_user
+    base = user_dir(user)
+    build_dir_with(user, base, user_dir(user))
+    user.sh("printf 'header:\\n  version: 14\\n' > kas.yml", cwd=base)
+    tmp = os.path.join(base, "build", "tmp")
+    result = user.kas("clean", "kas.yml", cwd=base)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    [error] = result.errors()
+    assert error.startswith(f"Could not remove everything in {tmp} (Permission denied): ")
+    subordinate = sorted(owners(tmp) - {user.uid})
+    assert subordinate and all(100000 <= uid < 165536 for uid in subordinate), subordinate
+    shown = ", ".join(map(str, subordinate[:3])) + (" …" if len(subordinate) > 3 else "")
+    plural = "s" if len(subordinate) > 1 else ""
+    assert error.endswith(
+        f"Entries owned by {shown}, your subordinate id{plural}, are what an interrupted "
+        "isar-rootless build leaves; only a user namespace can remove them. "
+        "Run: kas clean --isar-rootless kas.yml"), error
+    again = user.kas("clean", "--isar-rootless", "kas.yml", cwd=base)
+    assert again.returncode == 0, again
+    assert not os.path.lexists(tmp)
+
+
+# --- newuidmap installed but failing (issue 25.3) -----------------------------
+
+def copies_without_setuid(directory):
+    """This host's newuidmap and newgidmap, copied without the setuid bit."""
+    for name in ("newuidmap", "newgidmap"):
+        real = shutil.which(name)
+        if real is None:
+            pytest.skip(f"{name} is not installed: run `sudo sh .ci/setup-test-users`")
+        shutil.copy(real, os.path.join(directory, name))
+        os.chmod(os.path.join(directory, name), 0o755)
+    return [os.path.join(directory, name) for name in ("newuidmap", "newgidmap")]
+
+
+def newuidmap_fix(newuidmap, newgidmap):
+    return (f"{newuidmap} and {newgidmap} are installed but could not map your subordinate "
+            "ids: they must be setuid root (or have the cap_setuid/cap_setgid file "
+            "capabilities) on a file system mounted without nosuid, and they do not work "
+            "under a tracer such as strace")
+
+
+NAMESPACE_FAILED = ("Cannot map your subordinate ids into a user namespace, which is needed "
+                    "to remove the files of an isar-rootless build: ")
+MAP_COMMAND = "unshare --map-auto --map-root-user --keep-caps true"
+
+
+def test_rootless_clean_with_newuidmap_without_setuid(rootless_user, user_dir):
+    """issue 25.3: the command and newuidmap's own words, not "install
+    the uidmap package" (it is installed)."""
+    user = rootless_user
+    base = user_dir(user)
+    bin_dir = user_dir(user)
+    tools = copies_without_setuid(bin_dir)
+    build_dir_with(user, base, bin_dir)
+    result = user.kas("clean", "--isar-rootless", cwd=base,
+                      env=user.env(PATH=f"{bin_dir}:/usr/bin:/bin"))
+    assert_user_error(result, (
+        f'{NAMESPACE_FAILED}Command "{MAP_COMMAND}" failed: newuidmap: write to uid_map '
+        f"failed: Operation not permitted. Fix: {newuidmap_fix(*tools)}"))
+    assert os.path.isdir(os.path.join(base, "build", "tmp", "work", "rootfs", "usr"))
+
+
+def test_rootless_clean_under_strace(rootless_user, user_dir):
+    """issue 25.3: under a tracer the setuid bit of newuidmap does nothing."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (apt-get install strace)")
+    user = rootless_user
+    base = user_dir(user)
+    build_dir_with(user, base, user_dir(user))
+    result = user.run([strace, "-f", "-o", "/dev/null", user.python, "-m", "kas", "clean",
+                       "--isar-rootless"], cwd=base)
+    if "ptrace" in result.stderr and "kas" not in result.stderr:
+        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
+    from helpers.run import KasResult
+
+    tools = [shutil.which(name) for name in ("newuidmap", "newgidmap")]
+    assert_user_error(KasResult(result), (
+        f'{NAMESPACE_FAILED}Command "{MAP_COMMAND}" failed: newuidmap: write to uid_map '
+        f"failed: Operation not permitted. Fix: {newuidmap_fix(*tools)}"))
+
+
+def test_rootless_clean_without_newuidmap_names_the_package(rootless_user, user_dir):
+    """Not installed: then the uidmap package is the fix."""
+    user = rootless_user
+    base = user_dir(user)
+    bin_dir = user_dir(user)
+    for name in ("unshare", "rm"):
+        os.symlink(shutil.which(name), os.path.join(bin_dir, name))
+    build_dir_with(user, base, bin_dir)
+    result = user.kas("clean", "--isar-rootless", cwd=base, env=user.env(PATH=bin_dir))
+    assert_user_error(result, (
+        f"{NAMESPACE_FAILED}newuidmap and newgidmap not found on PATH: "
+        f'Command "{MAP_COMMAND}" failed: unshare: failed to execute newuidmap: '
+        "No such file or directory. Fix: install the uidmap package"))
+
+
 def test_rootless_as_root_removes_without_a_namespace(workdir):
     """Root can remove any file itself (kas in a container runs as builder,
     not root; this is the bare-metal case)."""

@@ -1,6 +1,7 @@
 """``conf/bblayers.conf`` and ``conf/local.conf`` (GEN-000 ... GEN-025)."""
 
 import os
+import re
 
 
 def header(entries):
@@ -43,8 +44,44 @@ def local_conf(config, cli_targets=None):
             + 'BBMULTICONFIG ?= "{}"\n'.format(" ".join(
                 multiconfigs(config.targets(cli_targets)))))
     if config.build_system() == "isar-rootless":
-        text += 'ISAR_ROOTLESS ?= "1"\n'
+        text += ISAR_ROOTLESS_LINE
     return text
+
+
+# What GEN-024 adds for build_system isar-rootless; ``kas clean`` without a
+# mode finds it again (issue 25.3).
+ISAR_ROOTLESS_LINE = 'ISAR_ROOTLESS ?= "1"\n'
+
+_ISAR_ROOTLESS_ASSIGNMENT = re.compile(
+    r"""^\s*ISAR_ROOTLESS\s*(=|:=|\?=|\?\?=)\s*(["'])(.*)\2\s*$""")
+# bb.utils.to_boolean's true values (Isar reads ISAR_ROOTLESS with it).
+_TRUE = ("1", "yes", "y", "true", "t", "on")
+
+
+def isar_rootless_value(text):
+    """The value ``text`` (a local.conf) gives ISAR_ROOTLESS, as bitbake
+    would: the last ``=``/``:=``, else the first ``?=``, else the last
+    ``??=``; None if it sets none."""
+    assignments = [m.groups()[::2] for m in map(_ISAR_ROOTLESS_ASSIGNMENT.match,
+                                                text.splitlines()) if m]
+    for operators, pick in (((":=", "="), -1), (("?=",), 0), (("??=",), -1)):
+        values = [value for op, value in assignments if op in operators]
+        if values:
+            return values[pick]
+    return None
+
+
+def is_isar_rootless_build(build_dir):
+    """Whether ``build_dir``'s conf/local.conf sets ISAR_ROOTLESS to true
+    (kas wrote it for build_system isar-rootless, or a header did)."""
+    try:
+        with open(os.path.join(build_dir, "conf", "local.conf"), encoding="utf-8",
+                  errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return False
+    value = isar_rootless_value(text)
+    return value is not None and value.strip().lower() in _TRUE
 
 
 def write_bbconfig(ctx):

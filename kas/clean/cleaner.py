@@ -55,11 +55,39 @@ def configured_build_system(ctx, path):
 
 
 def build_system_of(ctx, args):
-    """CLI-172: a mode flag, else the first config file, else openembedded."""
+    """CLI-172: a mode flag, else the first config file, else what the
+    build directory tells, else openembedded."""
     path = first_config_file(ctx, args)
     value = configured_build_system(ctx, path) if path else None
-    value = args.isar_mode or value or "openembedded"
+    value = args.isar_mode or value or detected_build_system(ctx) or "openembedded"
     return {"isar": "isar-privileged", "oe": "openembedded"}.get(value, value)
+
+
+def detected_build_system(ctx):
+    """isar-rootless if the build directory's local.conf sets ISAR_ROOTLESS
+    (as kas writes it for that build system), else None.  Neither flag nor
+    config says how to clean then, and the files of an interrupted rootless
+    build can only be removed from a user namespace (issue 25.3)."""
+    from kas.buildenv.bbconfig import is_isar_rootless_build
+
+    if not is_isar_rootless_build(ctx.build_dir):
+        return None
+    log.info("%s sets ISAR_ROOTLESS: cleaning an isar-rootless build",
+             os.path.join(ctx.build_dir, "conf", "local.conf"))
+    return "isar-rootless"
+
+
+def rootless_command(args):
+    """This clean command again, in rootless mode: what removes the files of
+    the caller's subordinate ids when a plain removal could not."""
+    import shlex
+
+    words = ["kas", args.cmd, "--isar-rootless"]
+    if getattr(args, "preserve_repo_refs", False):
+        words.append("--preserve-repo-refs")
+    if args.config:
+        words.append(args.config)
+    return " ".join(shlex.quote(word) for word in words)
 
 
 class Cleaner:
@@ -72,6 +100,9 @@ class Cleaner:
         self.ctx = ctx
         self.dry_run = args.dry_run
         self.build_system = build_system_of(ctx, args)
+        # Named when a plain removal leaves files of subordinate ids behind.
+        self.rootless_command = (None if self.build_system == "isar-rootless"
+                                 else rootless_command(args))
         log.debug("Cleaning a build of build system %s", self.build_system)
         if self.dry_run:
             log.warning("Dry run, not removing anything")
@@ -98,7 +129,7 @@ class Cleaner:
             log.info("Removing %s", entry)
             self.guard.check(entry)
         if entries and not self.dry_run:
-            remover_for(self.ctx, self.build_system).remove(entries)
+            remover_for(self.ctx, self.build_system, self.rootless_command).remove(entries)
 
     def clean_sstate(self):
         """CLI-174/176: empty SSTATE_DIR or ``<build>/sstate-cache``."""
@@ -111,9 +142,8 @@ class Cleaner:
                    or os.path.join(self.ctx.build_dir, "downloads"), "DL_DIR")
 
     def empty(self, directory, variable=None):
-        """Remove the contents of ``directory``, as the caller."""
-        from kas.clean.removal import PlainRemover
-
+        """Remove the contents of ``directory``, as the caller (from a user
+        namespace too, for files of subordinate ids, in rootless mode)."""
         if not os.path.isdir(directory):
             return
         if not self.guard.may_enter(directory):
@@ -130,10 +160,21 @@ class Cleaner:
             self.guard.check(entry)
         if self.dry_run:
             return
-        if kept:
-            PlainRemover(self.ctx).remove(entries)
+        remover = self.own_remover()
+        if kept or self.build_system == "isar-rootless":
+            remover.remove(sorted(entries))
         else:
-            PlainRemover(self.ctx).empty(directory)
+            remover.empty(directory)
+
+    def own_remover(self):
+        """The remover of what is not build output (sstate, downloads, repos,
+        the build directory): the caller's files, but an isar-rootless
+        build's may hold files of subordinate ids anywhere."""
+        from kas.clean.removal import NamespaceRemover, PlainRemover
+
+        if self.build_system == "isar-rootless":
+            return NamespaceRemover(self.ctx)
+        return PlainRemover(self.ctx, self.rootless_command)
 
     def kept_in(self, directory):
         """What emptying ``directory`` leaves: in the work directory, the
@@ -147,11 +188,9 @@ class Cleaner:
 
     def remove(self, path):
         """Remove ``path`` (a directory tree or file) if it exists."""
-        from kas.clean.removal import PlainRemover
-
         if not os.path.lexists(path):
             return
         log.info("Removing %s", path)
         self.guard.check(path)
         if not self.dry_run:
-            PlainRemover(self.ctx).remove([path])
+            self.own_remover().remove([path])

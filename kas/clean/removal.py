@@ -18,11 +18,12 @@ says what is left.
 
 import logging
 import os
-import pwd
 import stat
+from dataclasses import dataclass, field
 
 from kas.errors import KasUserError
 from kas.fsutil import find_program, require_program, within
+from kas.userns import SUBID_TABLES, mapping_failure, ranges_of, user_name, userns_blocker
 
 log = logging.getLogger(__name__)
 
@@ -198,38 +199,52 @@ def remove_contents(directory):
     return errors
 
 
+@dataclass
+class Leftover:
+    """What is left of one removed path."""
+
+    path: str
+    count: int = 0
+    unreadable: bool = False    # some directory could not be read: maybe more
+    examples: list = field(default_factory=list)   # paths with their owners
+    owners: set = field(default_factory=set)       # uids of everything left
+
+
 def leftovers(path, limit=LEFTOVER_EXAMPLES):
-    """(number of entries left at ``path``, whether some directory could
-    not be read so there may be more, up to ``limit`` examples with their
-    owners), without following symlinks."""
-    count, unreadable, examples, stack = 0, False, [], [path]
+    """What is left at ``path`` (up to ``limit`` examples), without
+    following symlinks."""
+    left, stack = Leftover(path), [path]
     while stack:
         current = stack.pop()
         try:
             st = os.lstat(current)
         except OSError:
             continue
-        count += 1
-        if len(examples) < limit:
-            examples.append(f"{current} (owner {st.st_uid}:{st.st_gid})")
+        left.count += 1
+        left.owners.add(st.st_uid)
+        if len(left.examples) < limit:
+            left.examples.append(f"{current} (owner {st.st_uid}:{st.st_gid})")
         if stat.S_ISDIR(st.st_mode):
             try:
                 stack.extend(os.path.join(current, n) for n in os.listdir(current))
             except OSError:
-                unreadable = True
-    return count, unreadable, examples
+                left.unreadable = True
+    return left
 
 
 def report_leftovers(paths, hint, errors=()):
-    """Raise RemovalError if anything of ``paths`` still exists."""
-    left = [(p, *leftovers(p)) for p in paths if os.path.lexists(p)]
+    """Raise RemovalError if anything of ``paths`` still exists.  ``hint``
+    is the advice, or a function of the uids of what is left giving it."""
+    left = [leftovers(p) for p in paths if os.path.lexists(p)]
     if not left:
         return
-    total = sum(count for _, count, _, _ in left)
-    at_least = "at least " if any(unreadable for _, _, unreadable, _ in left) else ""
-    examples = [e for _, _, _, ex in left for e in ex][:LEFTOVER_EXAMPLES]
+    total = sum(item.count for item in left)
+    at_least = "at least " if any(item.unreadable for item in left) else ""
+    examples = [e for item in left for e in item.examples][:LEFTOVER_EXAMPLES]
     cause = f" ({errors[0].strerror})" if errors and errors[0].strerror else ""
-    where = ", ".join(p for p, _, _, _ in left)
+    where = ", ".join(item.path for item in left)
+    if callable(hint):
+        hint = hint(set().union(*(item.owners for item in left)))
     raise RemovalError(
         f"Could not remove everything in {where}{cause}: {at_least}{total} "
         f"entr{'y is' if total == 1 else 'ies are'} left, e.g. {', '.join(examples)}. "
@@ -239,22 +254,40 @@ def report_leftovers(paths, hint, errors=()):
 # --- the three ways -------------------------------------------------------
 
 class PlainRemover:
-    """Removal by kas itself, as the calling user."""
+    """Removal by kas itself, as the calling user.  ``rootless_command``:
+    the kas command line that removes files of the caller's subordinate
+    ids, named when such files are left."""
 
     hint = "Check the permissions of what is left."
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, rootless_command=None):
         self.ctx = ctx
+        self.rootless_command = rootless_command
 
     def remove(self, paths):
         for path in paths:
             errors = remove_tree(path)
-            report_leftovers([path], self.hint, errors)
+            report_leftovers([path], self.hint_for, errors)
 
     def empty(self, directory):
         errors = remove_contents(directory)
         left = [os.path.join(directory, n) for n in _list_dir(directory)]
-        report_leftovers(left, self.hint, errors)
+        report_leftovers(left, self.hint_for, errors)
+
+    def hint_for(self, owners):
+        """The advice for leftovers owned by ``owners``: files of the caller's
+        subordinate ids are an interrupted isar-rootless build's, and the
+        same command in rootless mode removes them (issue 25.3)."""
+        mine = ranges_of(os.getuid(), SUBID_TABLES[0])
+        subordinate = sorted(uid for uid in owners if any(uid in r for r in mine))
+        if not subordinate or not self.rootless_command:
+            return self.hint
+        names = ", ".join(map(str, subordinate[:LEFTOVER_EXAMPLES]))
+        more = " …" if len(subordinate) > LEFTOVER_EXAMPLES else ""
+        return (f"Entries owned by {names}{more}, your subordinate "
+                f"id{'s' if len(subordinate) > 1 else ''}, are what an interrupted "
+                "isar-rootless build leaves; only a user namespace can remove them. "
+                f"Run: {self.rootless_command}")
 
 
 class SudoRemover(PlainRemover):
@@ -344,24 +377,11 @@ def foreign_entries(path, uid):
     return sorted(found)
 
 
-def _ranges_of(owner_names, table):
-    try:
-        with open(table, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    return [line for line in lines if line.split(":", 1)[0] in owner_names]
-
-
-def check_subordinate_ids(uid, tables=("/etc/subuid", "/etc/subgid")):
+def check_subordinate_ids(uid, tables=SUBID_TABLES):
     """The caller needs a range in both tables for ``--map-auto``."""
-    try:
-        name = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        name = None
-    owners = {str(uid)} | ({name} if name else set())
+    name = user_name(uid)
     for table, kind in zip(tables, ("uid", "gid")):
-        if not _ranges_of(owners, table):
+        if not ranges_of(uid, table):
             who = name or f"uid {uid}"
             raise KasUserError(
                 f"{who} has no subordinate {kind} range in {table}, which is needed to "
@@ -377,20 +397,23 @@ def probe_user_namespace(ctx, unshare):
             "Cannot enter a user namespace with your subordinate ids, which is needed to "
             f"remove the files of an isar-rootless build: {blocker}")
     argv = [*USERNS_COMMAND, "true"]
-    result = ctx.runner.run(argv, env=ctx.vcs_env(), check=False)
+    env = ctx.vcs_env()
+    result = ctx.runner.run(argv, env=env, check=False)
     if result.returncode == 0:
         return
     stderr = result.stderr.strip()
     if "map-auto" in stderr and ("unrecognized" in stderr or "invalid" in stderr):
-        version = ctx.runner.run([unshare, "--version"], env=ctx.vcs_env(), check=False)
+        version = ctx.runner.run([unshare, "--version"], env=env, check=False)
         raise KasUserError(
             f"{unshare} does not support --map-auto ({version.stdout.strip() or 'old version'})"
             ", which is needed to remove the files of an isar-rootless build: install "
             "util-linux 2.38 or newer")
     if "newuidmap" in stderr or "newgidmap" in stderr:
+        # Installed but failing (issue 25.3) is told apart from not installed.
+        what, fix = mapping_failure(argv, stderr, env)
         raise KasUserError(
-            "newuidmap/newgidmap are needed to remove the files of an isar-rootless "
-            f"build (install the uidmap package): {stderr}")
+            "Cannot map your subordinate ids into a user namespace, which is needed to "
+            f"remove the files of an isar-rootless build: {what}. Fix: {fix}")
     raise KasUserError(
         "Cannot enter a user namespace with your subordinate ids, which is needed to "
         f"remove the files of an isar-rootless build: {stderr or 'unshare failed'}. "
@@ -398,33 +421,10 @@ def probe_user_namespace(ctx, unshare):
         "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone).")
 
 
-# Kernel switches that forbid unprivileged user namespaces: (sysctl, the
-# value that forbids them, the value that allows them).
-USERNS_SWITCHES = (("user.max_user_namespaces", "0", "63000"),
-                   ("kernel.unprivileged_userns_clone", "0", "1"),
-                   ("kernel.apparmor_restrict_unprivileged_userns", "1", "0"))
-
-
-def userns_blocker():
-    """The switch that forbids user namespaces here and the commands that
-    change it now and for every boot (as `kas-container doctor` names it),
-    or None."""
-    for name, forbids, allows in USERNS_SWITCHES:
-        try:
-            with open("/proc/sys/" + name.replace(".", "/"), encoding="utf-8") as f:
-                value = f.read().strip()
-        except OSError:
-            continue
-        if value == forbids:
-            return (f"{name} is {forbids} on this host. Fix: sudo sysctl -w {name}={allows} "
-                    f"&& echo '{name} = {allows}' | sudo tee /etc/sysctl.d/90-kas-{name}.conf")
-    return None
-
-
-def remover_for(ctx, build_system):
+def remover_for(ctx, build_system, rootless_command=None):
     """The remover of build artifacts for ``build_system`` (CLI-173)."""
     if build_system == "isar-privileged":
         return SudoRemover(ctx)
     if build_system == "isar-rootless":
         return NamespaceRemover(ctx)
-    return PlainRemover(ctx)
+    return PlainRemover(ctx, rootless_command)

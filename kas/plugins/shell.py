@@ -33,10 +33,14 @@ def shell_environment(ctx):
 
 
 def run(ctx, args):
+    from kas.buildenv.isarhost import check_isar_host
     from kas.errors import CommandError
     from kas.process import run_interactive
 
-    run_setup(ctx, requested_skips(args))
+    # A shell is also where a build is investigated: a host that cannot do
+    # a rootless Isar build is told, not refused (issue 25.1).
+    run_setup(ctx, requested_skips(args),
+              after_config=lambda ctx: check_isar_host(ctx, refuse=False))
     config = ctx.config
     log.info("To start the default build, run: bitbake -c %s %s",
              config.task(), " ".join(config.targets()))
