@@ -232,3 +232,37 @@ def test_disk_warning_only_before_a_build(kc, repo, docker_config, sockets, tmp_
             assert r.warnings() == [warning], r
         else:
             assert r.warnings() == [], r
+
+
+# ---------------------------------------------------------------------------
+# The checks' own state
+
+def test_check_state_is_not_taken_from_the_environment(kc, repo, docker_config, sockets,
+                                                       tmp_path):
+    """The checks keep their state in variables of their own that the
+    caller's environment does not set (ENV-089/090): BINFMT_DIR and
+    SUBID_FREE exported by the caller used to stop doctor (`BINFMT_NEEDED:
+    parameter not set`, `Illegal number`) or skip the binfmt checks."""
+    root = tmp_path / "root"
+    for name, text in (("proc/sys/user/max_user_namespaces", "63000\n"),
+                       ("proc/sys/fs/binfmt_misc/status", "enabled\n"),
+                       ("etc/subuid", ""), ("etc/subgid", "")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    fakes = ("docker", "sudo", "id")
+    kc.paths[fakes] = controlled_path(tmp_path / "bin-uid", fakes=fakes,
+                                      tools=TOOLS + ("newuidmap", "newgidmap", "unshare"))
+    env = {"KAS_CONTAINER_SKIP_PREFLIGHT": None, "KAS_CONTAINER_ENGINE": "docker",
+           "DOCKER_CONFIG": docker_config, "DOCKER_HOST": f"unix://{sockets()}",
+           "KAS_CONTAINER_TEST_ROOT": str(root), "FAKE_UID": "1000"}
+    args = ("doctor", "--isar-rootless", "--format", "json", "kas.yml")
+
+    def checks(**extra):
+        r = kc(*args, cwd=repo, fakes=fakes, env={**env, **extra})
+        assert r.stderr == "", r
+        return [e for e in json.loads(r.stdout) if e["check"] != "disk"]
+
+    clean = checks()
+    assert {e["check"] for e in clean} >= {"subuid", "binfmt-handlers"}, clean
+    assert checks(BINFMT_DIR="/nonexistent", SUBID_FREE="abc", BINFMT_NEEDED="x",
+                  BINFMT_KNOWN="0") == clean
