@@ -26,6 +26,7 @@ import shutil
 
 import pytest
 import test_container_engine as engine
+import test_kas_container_doctor as doctor
 from helpers.containers import (
     bitbake_test_image,
     docker_image,
@@ -228,6 +229,33 @@ def test_docker_openembedded_build_with_real_bitbake(user, images, project):
         assert (st.st_uid, st.st_gid) == (user.uid, user.gid), path
     assert "kas 5.5 started on" in result.stderr
     assert "versions do not match" not in result.stderr
+
+
+def test_docker_through_the_current_context_without_the_system_socket(user, images,
+                                                                    project):
+    """Issue 24.5: no socket at /var/run/docker.sock (hidden in a mount
+    namespace), and `docker context use` names another socket of the same
+    daemon: kas-container runs there instead of refusing the working docker."""
+    image = docker_image(user, images["kas"])
+    config = user.mkdtemp(prefix="kas-docker-config-")
+    try:
+        alias = os.path.join(config, "docker.sock")
+        for argv in (["touch", alias],
+                     ["docker", "--config", config, "context", "create", "kas-test",
+                      "--docker", f"host=unix://{alias}"],
+                     ["docker", "--config", config, "context", "use", "kas-test"]):
+            made = user.run(argv, cwd=config)
+            assert made.returncode == 0, made
+        setup = (f"mount --bind /var/run/docker.sock {alias}\n"
+                 "mount --bind /dev/null /var/run/docker.sock")
+        result = doctor.in_namespace(user, setup, [KAS_CONTAINER, "-l", "debug", "clean"],
+                                     project, DOCKER_CONFIG=config, KAS_CONTAINER_IMAGE=image,
+                                     KAS_CONTAINER_ENGINE="docker")
+    finally:
+        user.rmtree(config)
+    assert_ok(result)
+    assert engine_command(result).startswith(f"+ docker run -v {project}:/repo:ro ")
+    assert "kas 5.5 started on" in result.stderr        # kas ran in the container
 
 
 def assert_ok(result):

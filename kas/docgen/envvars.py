@@ -170,8 +170,10 @@ VARIABLES = (
     (("KAS_VERBOSE",), "kas-container", ALL,
      "Non-empty: print debug lines and the engine command (`-l debug` sets it)."),
     (("DOCKER_HOST",), "kas-container", ALL, "Docker endpoint, respected."),
-    (("XDG_RUNTIME_DIR",), "kas-container", "doctor",
-     "Where the rootless podman and docker sockets are looked for."),
+    (("DOCKER_CONTEXT", "DOCKER_CONFIG"), "kas-container",
+     "doctor, build, shell, checkout, clean, cleansstate, cleanall, purge",
+     ("Docker's context and configuration directory, respected; the checks look for "
+      "the daemon at the endpoint of that context (else of `docker context use`'s).")),
     (("KAS_CONTAINER_TEST_ROOT",), "kas-container", "doctor",
      ("For tests only: a directory standing in for the host's root file system "
       "in the doctor's checks.")),
