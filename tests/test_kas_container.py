@@ -1767,7 +1767,7 @@ def test_sstate_mirrors(kc, repo):
 FORWARDED = ["TERM", "KAS_DISTRO", "KAS_MACHINE", "KAS_TARGET", "KAS_TASK", "KAS_CLONE_DEPTH",
              "KAS_PREMIRRORS", "DISTRO_APT_PREMIRRORS", "BB_NUMBER_THREADS", "PARALLEL_MAKE",
              "GIT_CREDENTIAL_USEHTTPPATH", "BB_HASHSERVE", "BB_HASHSERVE_UPSTREAM", "NO_COLOR",
-             "TZ", "KAS_LOCK_TIMEOUT"]
+             "TZ", "KAS_LOCK_TIMEOUT", "KAS_ISAR_HOST_CHECK"]
 
 
 def test_env_forwarding_exact(kc, repo):

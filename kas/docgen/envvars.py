@@ -67,11 +67,10 @@ VARIABLES = (
     (("KAS_JOURNAL",), "kas, kas-container", SETUP + ", build",
      ("Path of a JSON journal of the run (steps, repositories, bitbake, exit "
       "status) written when the command ends; see docs/journal.md.")),
-    (("KAS_ISAR_HOST_CHECK",), "kas", "build, shell, menu",
+    (("KAS_ISAR_HOST_CHECK",), "kas, kas-container", "build, shell, menu",
      ("`0` (or no/false/off): skip the host check of `build_system: isar-rootless` "
       "(util-linux 2.39, mmdebstrap 1.4, the en_US.UTF-8 locale, subordinate ids, "
-      "user namespaces, newuidmap), for a host it misjudges; see docs/build.md. "
-      "Not forwarded by kas-container.")),
+      "user namespaces, newuidmap), for a host it misjudges; see docs/build.md.")),
     (("DISTRO_APT_PREMIRRORS",), "kas-container", BUILD,
      "Only forwarded into the container, for Isar builds to use via `env:`."),
     (("GIT_PROXY_COMMAND",), "kas", BUILD, "Passed to bitbake if set."),
