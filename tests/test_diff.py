@@ -499,6 +499,85 @@ def test_shallow_clone_is_deepened_first(tmp_path):
         f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")
 
 
+# --- a new revision older than the old one (issue 24.3) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    """v0.10-rc1 (lightweight) on the second commit, v0.10 (annotated) two
+    commits later; ``same`` names v0.10's commit too."""
+    up = GitUpstream(tmp_path_factory.mktemp("releases") / "up")
+    up.commit("rc1\n\nwith a body")
+    up.tag("v0.10-rc1")
+    fix = up.commit("fix")
+    release = up.commit("release")
+    up.tag("v0.10", annotated=True)
+    up.tag("same")
+    return up, fix, release
+
+
+def test_older_tag_lists_the_commits_in_between(releases, tmp_path):
+    """Issue 24.3: ``tag: v0.10`` old, ``tag: v0.10-rc1`` new (an ancestor):
+    like kas 5.5, the commits between the two, newest first, in text and
+    JSON; a repo whose two tags name one commit has no section at all."""
+    up, fix, release = releases
+    project = Project(tmp_path / "p")
+    project.write("old.yml", kas_yaml(repo_yaml("up", up, tag="v0.10"),
+                                      repo_yaml("other", up, tag="v0.10", path="other")))
+    project.write("new.yml", kas_yaml(repo_yaml("up", up, tag="v0.10-rc1"),
+                                      repo_yaml("other", up, tag="same", path="other")))
+    result = project.kas_ok("diff", "old.yml", "new.yml")
+    assert result.stdout == text_header() + (
+        "@@ config changed @@\n"
+        "     repos.up.tag:\n"
+        "         @@ -1 +1 @@\n"
+        "-        v0.10\n"
+        "+        v0.10-rc1\n"
+        "     repos.other.tag:\n"
+        "         @@ -1 +1 @@\n"
+        "-        v0.10\n"
+        "+        same\n"
+        "@@ up commits diff @@\n"
+        f"{release}: {AUTHOR} {DATE}\n"
+        "    release\n"
+        "    \n"
+        f"{fix}: {AUTHOR} {DATE}\n"
+        "    fix\n"
+        "    \n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "old.yml", "new.yml").stdout)
+    assert data["vcs"] == {"up": [
+        {"commit": release, "author": AUTHOR, "email": EMAIL, "commit_date": DATE,
+         "message": "release\n"},
+        {"commit": fix, "author": AUTHOR, "email": EMAIL, "commit_date": DATE,
+         "message": "fix\n"}]}
+    # Newer again: the same commits.
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "new.yml", "old.yml")
+    assert result.stdout == text_header("new.yml", "old.yml") + (
+        f"@@ up commits diff @@\n{release[:7]} release\n{fix[:7]} fix\n")
+
+
+@pytest.mark.parametrize("vcs", ["git", "hg"])
+def test_older_commit_lists_the_commits_in_between(tmp_path, vcs):
+    """Issue 24.3: the same for ``commit:`` pins (from lock files), git and
+    Mercurial; two pins of one commit list nothing, in JSON too."""
+    up = GitUpstream(tmp_path / "up") if vcs == "git" else HgUpstream(tmp_path / "up")
+    second = up.commit("second")
+    third = up.commit("third")
+    project = Project(tmp_path / "p")
+    branch = "main" if vcs == "git" else "default"
+    config = kas_yaml(repo_yaml("up", up, branch=branch))
+    for name, pin in (("old", third), ("new", up.first), ("same", third)):
+        project.write(f"{name}.yml", config)
+        project.write(f"{name}.lock.yml", lock_yaml({"up": pin}))
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "old.yml", "new.yml")
+    assert result.stdout == text_header() + (
+        f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "old.yml", "new.yml").stdout)
+    assert [c["commit"] for c in data["vcs"]["up"]] == [third, second]
+    result = project.kas_ok("diff", "--format", "json", "old.yml", "same.yml")
+    assert json.loads(result.stdout) == {"values_changed": {}}
+
+
 # --- text details (issue 24.4) -------------------------------------------------------
 
 
