@@ -22,11 +22,15 @@ log = logging.getLogger(__name__)
 
 def checkout_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Check out the remote repos among ``specs``.  The work runs in
-    parallel; messages and errors come in configuration order."""
+    parallel; messages and errors come in configuration order.  Signed
+    repos without url are verified first (issue 24.2)."""
     settings = FetchSettings(ctx)
     verifier = SignatureVerifier(ctx)
     remote = [s for s in specs if not s.is_local]
-    verifier.prepare(remote)
+    verifier.prepare(specs)
+    for spec in specs:
+        if spec.is_local and spec.signed:
+            verifier.verify_local(backend_for(ctx, spec, settings))
     with progress_for(ctx) as progress:
         tasks = [functools.partial(checkout_repo, ctx, s, settings, progress, verifier)
                  for s in remote]
