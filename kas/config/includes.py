@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kas.config import files, schema
+from kas.config import schema
 from kas.errors import ConfigError, IncludeError
 from kas.fsutil import within
 from kas.lock import lock_file_of
@@ -197,9 +197,7 @@ class _Pass:
         if len(chain) > MAX_INCLUDE_DEPTH:
             raise IncludeError(
                 f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
-        data, raw = files.parse(path)
-        schema.validate(data, path, raw)
-        version = schema.check_version(data, path)
+        data, _, version = schema.read_config_file(path)
         loader.check_file_rules(data, path, is_first)
         if scope.repo_root is None:     # known once _source_dir has been seen
             scope = replace(scope, repo_root=loader.top_repo_path)

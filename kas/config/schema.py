@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
-from kas.config.files import compose, locate
+from kas.config.files import compose, locate, parse
 from kas.errors import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:
@@ -167,3 +167,20 @@ def check_version(data: dict[str, Any], path: str) -> int:
             f"This version of kas is compatible with version {COMPAT_FORMAT_VERSION} "
             f"to {CONFIG_FORMAT_VERSION}, file has version {version}: {path}")
     return version
+
+
+class ConfigFile(NamedTuple):
+    """One configuration file as read: parsed, valid, in the supported range."""
+
+    data: dict[str, Any]    # the parsed content
+    raw: bytes              # the bytes it was parsed from
+    version: int            # the integer format version
+
+
+def read_config_file(path: str) -> ConfigFile:
+    """Parse, validate and version-check the file at ``path``: what every
+    reader of a configuration file does before using it (the loader, the
+    clean commands' build system, ``kas menu``'s stored values)."""
+    data, raw = parse(path)
+    validate(data, path, raw)
+    return ConfigFile(data, raw, check_version(data, path))

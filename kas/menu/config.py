@@ -83,14 +83,11 @@ def read_menu_configuration(path):
 
     The file is validated like any config file: a broken one is an error
     (and is then left untouched)."""
-    from kas.config import files, schema
+    from kas.config.schema import read_config_file
 
     if not os.path.exists(path):
         return {}
-    data, raw = files.parse(path)
-    schema.validate(data, path, raw)
-    schema.check_version(data, path)
-    return dict(data.get("menu_configuration") or {})
+    return dict(read_config_file(path).data.get("menu_configuration") or {})
 
 
 def apply_menu_configuration(kconf, values, path):
