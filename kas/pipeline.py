@@ -151,7 +151,7 @@ def repo_setup_loop(ctx):
 
 def finish_setup_repos(ctx):
     """Fetch every repo of the complete configuration, in parallel."""
-    from kas.config.output import to_yaml
+    from kas.docio.writer import to_yaml
     from kas.errors import redact
     from kas.repos.fetch import fetch_all
 

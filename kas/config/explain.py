@@ -479,7 +479,7 @@ def render(ctx: Context, config: Config, data: dict[str, Any], key: str = "",
            option: str | None = None) -> str:
     """What ``kas dump --explain[=KEY]`` prints for ``data`` (the dump
     document after the dump options were applied)."""
-    from kas.config.output import serialize, to_yaml
+    from kas.docio.writer import serialize, to_yaml
 
     result = explain(ctx, config)
     data = effective_data(result, data)

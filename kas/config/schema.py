@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
-from kas.config.files import compose, locate, parse
+from kas.docio.reader import compose, locate, parse
 from kas.errors import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:

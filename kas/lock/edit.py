@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import yaml
 
-from kas.config.output import to_yaml
+from kas.docio.writer import to_yaml
 from kas.lock import LOCK_VERSION
 
 # (start, end, new text): the span of the file to replace and its new text.

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kas import fsutil
-from kas.config import files
-from kas.config.output import to_json, to_yaml
+from kas.docio import reader
+from kas.docio.writer import to_json, to_yaml
 from kas.errors import KasUserError
 from kas.lock import LOCK_VERSION
 
@@ -67,7 +67,7 @@ class LockFile:
     @classmethod
     def from_loaded(cls, loaded: LoadedFile) -> LockFile:
         """A LockFile from a :class:`kas.config.includes.LoadedFile`."""
-        raw = files.read_bytes(loaded.path)
+        raw = reader.read_bytes(loaded.path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -77,7 +77,7 @@ class LockFile:
 
     @property
     def is_json(self) -> bool:
-        return files.file_format(self.path) == "json"
+        return reader.file_format(self.path) == "json"
 
     def pins(self) -> dict[str, str]:
         """repo id -> locked commit (string entries only)."""

@@ -202,7 +202,7 @@ def generate(kconf, kconfig_path, ctx):
 
 def render(data):
     """The file text: the three header lines, then YAML with sorted keys."""
-    from kas.config.output import to_yaml
+    from kas.docio.writer import to_yaml
 
     return HEADER + to_yaml(data, sort=True)
 

@@ -1,4 +1,5 @@
-"""Reading one configuration file (CF-001 ... CF-004).
+"""Reading one YAML or JSON document: a configuration or a lock file
+(CF-001 ... CF-004).
 
 YAML is read with PyYAML's safe loader (libyaml when available), JSON with
 the standard parser.  Errors name the file and the line and column.
