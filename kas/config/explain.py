@@ -2,9 +2,8 @@
 was set (issue 18.1).
 
 The normal loader keeps no positions (that would slow every run down).
-When an explanation is asked for, this module re-reads each loaded file
-with node positions (YAML: the composer; JSON: a small position scanner,
-as PyYAML refuses tab-indented JSON), replays the deep merge of
+When an explanation is asked for, this module reads the positions of each
+loaded file's bytes (:mod:`kas.docio.positions`), replays the deep merge of
 :mod:`kas.config.merge` over the already parsed data, and keeps per leaf
 path the chain of settings that made its value.  Environment overrides and
 defaults are added the way :class:`kas.config.model.Config` applies them.
@@ -14,36 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
 from kas.config import model
+from kas.docio.positions import read_positions
+from kas.docio.reader import file_format, yaml_loader_for
 from kas.errors import KasUserError
 
 if TYPE_CHECKING:
-    # json.decoder.scanstring (the C or the Python one) is missing from
-    # typeshed; _json declares the signature both share.
-    from _json import scanstring
-
     from kas.config.includes import LoadedFile
     from kas.config.model import Config
     from kas.context import Context
+    from kas.docio.positions import Located
 
     # The keys leading to a value of the configuration.
     KeyPath = tuple[str, ...]
-    # Key positions of a mapping: key -> (line, positions of the value if
-    # it is a mapping).  (An alias is evaluated as code: no "X | None".)
-    Positions = dict[str, tuple[int, Optional["Positions"]]]
-else:
-    from json.decoder import scanstring
-
-_Loader: type[yaml.CSafeLoader | yaml.SafeLoader]
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # PyYAML without libyaml
-    _Loader = yaml.SafeLoader
 
 # Top-level keys kas fills in, with their environment variable and default.
 ENV_KEYS = (("machine", "KAS_MACHINE", model.DEFAULT_MACHINE),
@@ -84,15 +70,17 @@ class Explanation:
 
     # --- building ---------------------------------------------------------
 
-    def add_file(self, data: dict[str, Any], positions: Positions | None, label: str) -> None:
-        """Replay the merge of one file's ``data``; ``positions`` maps its
-        keys to (line, child positions), ``label`` names the file."""
+    def add_file(self, data: dict[str, Any], positions: Located | None, label: str) -> None:
+        """Replay the merge of one file's ``data``; ``positions`` tells
+        where its keys are, ``label`` names the file."""
         self._merge(self.root, data, positions, (), label)
 
-    def _merge(self, node: _Node, data: dict[str, Any], positions: Positions | None,
+    def _merge(self, node: _Node, data: dict[str, Any], positions: Located | None,
                path: KeyPath, label: str) -> None:
         for key, value in data.items():
-            line, child_positions = positions.get(key, (None, None)) if positions else (None, None)
+            entry = positions.entry(key) if positions else None
+            line = entry.at[0] if entry else None
+            child_positions = entry.value if entry else None
             child = node.children.get(key)
             child_path = path + (key,)
             if isinstance(value, dict) and child is not None and child.is_dict:
@@ -199,121 +187,6 @@ def _match(names: list[str], trees: list[Any]) -> KeyPath | None:
     return None
 
 
-# --- positions ----------------------------------------------------------------
-
-def yaml_positions(raw: bytes) -> Positions | None:
-    """Key positions of a YAML document: {key: (line, child positions)}."""
-    try:
-        return _node_positions(yaml.compose(raw, Loader=_Loader))
-    except (yaml.YAMLError, RecursionError):
-        return None
-
-
-def _node_positions(node: yaml.Node | None) -> Positions | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    result: Positions = {}
-    for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            # ``<<: *base``: the merged keys come from the anchored mapping;
-            # keys of the mapping itself win over them.
-            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) \
-                else [value_node]
-            for source in merged:
-                for key, position in (_node_positions(source) or {}).items():
-                    result.setdefault(key, position)
-            continue
-        if isinstance(key_node, yaml.ScalarNode):
-            result[key_node.value] = (key_node.start_mark.line + 1,
-                                      _node_positions(value_node))
-    return result
-
-
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_JSON_ATOM = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
-
-
-class _JsonPositions:
-    """Key positions of a JSON document (the parser already checked it)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def _end(self, pattern: re.Pattern[str]) -> int:
-        """Where ``pattern`` matching at the position ends."""
-        match = pattern.match(self.text, self.pos)
-        if match is None:
-            raise ValueError(f"unexpected JSON at offset {self.pos}")
-        return match.end()
-
-    def _skip(self) -> None:
-        self.pos = self._end(_JSON_SPACE)
-
-    def _line(self) -> int:
-        return self.text.count("\n", 0, self.pos) + 1
-
-    def value(self) -> Positions | None:
-        self._skip()
-        char = self.text[self.pos]
-        if char == "{":
-            return self._object()
-        if char == "[":
-            self._array()
-        elif char == '"':
-            self.pos = scanstring(self.text, self.pos + 1)[1]
-        else:
-            self.pos = self._end(_JSON_ATOM)
-        return None
-
-    def _object(self) -> Positions:
-        result: Positions = {}
-        self.pos += 1
-        self._skip()
-        while self.text[self.pos] != "}":
-            line = self._line()
-            key, self.pos = scanstring(self.text, self.pos + 1)
-            self._skip()
-            self.pos += 1           # ':'
-            result[key] = (line, self.value())
-            self._skip()
-            if self.text[self.pos] == ",":
-                self.pos += 1
-                self._skip()
-        self.pos += 1
-        return result
-
-    def _array(self) -> None:
-        self.pos += 1
-        self._skip()
-        while self.text[self.pos] != "]":
-            self.value()
-            self._skip()
-            if self.text[self.pos] == ",":
-                self.pos += 1
-                self._skip()
-        self.pos += 1
-
-
-def json_positions(raw: bytes) -> Positions | None:
-    try:
-        return _JsonPositions(raw.decode("utf-8-sig")).value()
-    except (ValueError, IndexError):
-        return None
-
-
-def file_positions(path: str) -> Positions | None:
-    """Key positions of the config file at ``path``, or None."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    if path.endswith(".json"):
-        return json_positions(raw)
-    return yaml_positions(raw)
-
-
 # --- the explanation of a run ---------------------------------------------------
 
 def file_label(loaded: LoadedFile, work_dir: str, repo_dirs: dict[str, str],
@@ -336,7 +209,8 @@ def explain(ctx: Context, config: Config) -> Explanation:
     result = Explanation()
     for loaded in config.loaded_files:
         label = file_label(loaded, ctx.work_dir, repo_dirs, top_repo)
-        result.add_file(loaded.data, file_positions(loaded.path), label)
+        result.add_file(loaded.data, read_positions(loaded.raw, file_format(loaded.path)),
+                        label)
     _add_environment(result, config)
     return result
 
@@ -404,7 +278,7 @@ def annotate_yaml(result: Explanation, data: dict[str, Any], text: str,
     """``text``, the YAML dump of ``data``, with a comment on every leaf."""
     lines = text.split("\n")
     notes: dict[int, str] = {}
-    root = yaml.compose(text, Loader=_Loader)
+    root = yaml.compose(text, Loader=yaml_loader_for(text.encode()))
     if isinstance(root, yaml.MappingNode):     # the dump of a mapping always is
         _annotate(root, data, (), result, notes, option)
     for index, note in notes.items():

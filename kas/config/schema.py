@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
-from kas.docio.reader import compose, locate, parse
+from kas.docio.positions import locate, read_positions
+from kas.docio.reader import file_format, parse
 from kas.errors import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def validate(data: Any, path: str, raw: bytes) -> None:
     if not problems:
         return
     problems.sort(key=lambda p: (format_key_path(p[0]), p[1]))
-    document = compose(raw)
+    document = read_positions(raw, file_format(path))
     lines = []
     for key_path, message in problems:
         pos = locate(document, key_path)

@@ -67,9 +67,8 @@ class LockFile:
     @classmethod
     def from_loaded(cls, loaded: LoadedFile) -> LockFile:
         """A LockFile from a :class:`kas.config.includes.LoadedFile`."""
-        raw = reader.read_bytes(loaded.path)
         try:
-            text = raw.decode("utf-8")
+            text = loaded.raw.decode("utf-8")
         except UnicodeDecodeError:
             text = None             # the editor needs text; a rewrite does not
         return cls(loaded.path, copy.deepcopy(loaded.data), text, loaded.version,
