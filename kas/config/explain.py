@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from kas.config import model
+from kas.config.loop import merge_files
 from kas.docio.positions import read_positions
 from kas.docio.reader import file_format, yaml_loader_for
 from kas.errors import KasUserError
@@ -50,12 +51,11 @@ class Setting(NamedTuple):
 class _Node:
     """The merge history of one path of the configuration."""
 
-    __slots__ = ("children", "is_dict", "settings")
+    __slots__ = ("children", "settings")
 
     def __init__(self) -> None:
         self.settings: list[Setting] = []       # Settings that replaced the value, merge order
         self.children: dict[str, _Node] = {}    # key -> _Node, while the value is a mapping
-        self.is_dict = False
 
 
 class Explanation:
@@ -63,54 +63,35 @@ class Explanation:
 
     def __init__(self) -> None:
         self.root = _Node()
-        self.root.is_dict = True
         # (path, Setting) of every leaf set, merge order
         self.events: list[tuple[KeyPath, Setting]] = []
         self.keys: dict[str, Any] = {}      # every path ever set, as a tree of dicts
 
     # --- building ---------------------------------------------------------
 
-    def add_file(self, data: dict[str, Any], positions: Located | None, label: str) -> None:
-        """Replay the merge of one file's ``data``; ``positions`` tells
-        where its keys are, ``label`` names the file."""
-        self._merge(self.root, data, positions, (), label)
+    def file_set(self, path: KeyPath, value: Any, label: str,
+                 positions: Located | None) -> None:
+        """The merge puts ``value``, from the file ``label`` whose keys are
+        at ``positions``, in place at ``path``: a mapping brings all its
+        keys anew."""
+        line = _line(positions, path)
+        self.set(path, Setting(f"{label}:{line}" if line is not None else label, value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.file_set(path + (key,), item, label, positions)
 
-    def _merge(self, node: _Node, data: dict[str, Any], positions: Located | None,
-               path: KeyPath, label: str) -> None:
-        for key, value in data.items():
-            entry = positions.entry(key) if positions else None
-            line = entry.at[0] if entry else None
-            child_positions = entry.value if entry else None
-            child = node.children.get(key)
-            child_path = path + (key,)
-            if isinstance(value, dict) and child is not None and child.is_dict:
-                self._merge(child, value, child_positions, child_path, label)
-                continue
-            if child is None:
-                child = node.children[key] = _Node()
-            where = f"{label}:{line}" if line is not None else label
-            self._replace(child, value, child_path, Setting(where, value))
-            if isinstance(value, dict):
-                self._merge(child, value, child_positions, child_path, label)
-
-    def _replace(self, node: _Node, value: Any, path: KeyPath, setting: Setting) -> None:
-        """``path`` gets a new value: earlier children are gone (INC-053)."""
-        node.settings.append(setting)
+    def set(self, path: KeyPath, setting: Setting) -> None:
+        """``path`` gets a new value (from a file, the environment, a
+        default): earlier values below it are gone (INC-053)."""
+        node = self.root
         keys = self.keys
         for key in path:
-            keys = keys.setdefault(key, {})
-        node.children = {}
-        node.is_dict = isinstance(value, dict)
-        if not node.is_dict or not value:
-            self.events.append((path, setting))
-
-    def override(self, path: KeyPath, setting: Setting) -> None:
-        """A value kas sets after the merge (environment, default)."""
-        node = self.root
-        for key in path[:-1]:
             node = node.children.setdefault(key, _Node())
-        child = node.children.setdefault(path[-1], _Node())
-        self._replace(child, setting.value, path, setting)
+            keys = keys.setdefault(key, {})
+        node.settings.append(setting)
+        node.children = {}
+        if not isinstance(setting.value, dict) or not setting.value:
+            self.events.append((path, setting))
 
     # --- questions --------------------------------------------------------
 
@@ -148,6 +129,17 @@ class Explanation:
 
 
 OVERRIDABLE = ("commit", "branch", "url")
+
+
+def _line(positions: Located | None, path: KeyPath) -> int | None:
+    """The line of the key at ``path`` in a file, if known."""
+    line = None
+    for key in path:
+        entry = positions.entry(key) if positions else None
+        if entry is None:
+            return None
+        line, positions = entry.at[0], entry.value
+    return line
 
 
 def _override_paths(path: KeyPath) -> list[KeyPath]:
@@ -207,10 +199,15 @@ def explain(ctx: Context, config: Config) -> Explanation:
     repo_dirs = {os.path.realpath(path): rid for rid, path in known.items()}
     top_repo = os.path.realpath(config.top_repo_path)
     result = Explanation()
-    for loaded in config.loaded_files:
-        label = file_label(loaded, ctx.work_dir, repo_dirs, top_repo)
-        result.add_file(loaded.data, read_positions(loaded.raw, file_format(loaded.path)),
-                        label)
+    sources: dict[LoadedFile, tuple[str, Located | None]] = {}
+
+    def on_set(loaded: LoadedFile, path: KeyPath, value: Any) -> None:
+        if loaded not in sources:
+            sources[loaded] = (file_label(loaded, ctx.work_dir, repo_dirs, top_repo),
+                               read_positions(loaded.raw, file_format(loaded.path)))
+        result.file_set(path, value, *sources[loaded])
+
+    merge_files(config.loaded_files, on_set)   # the loader's own merge, told each value
     _add_environment(result, config)
     return result
 
@@ -224,15 +221,15 @@ def _add_environment(result: Explanation, config: Config) -> None:
             words = environ.get(variable, "").split()
             if words:
                 value: str | list[str] = words[0] if len(words) == 1 else words
-                result.override((key,), Setting(f"env {variable}", value))
+                result.set((key,), Setting(f"env {variable}", value))
                 continue
         elif variable in environ:
-            result.override((key,), Setting(f"env {variable}", environ[variable]))
+            result.set((key,), Setting(f"env {variable}", environ[variable]))
             continue
         if key not in config.data:
-            result.override((key,), Setting("default", default))
+            result.set((key,), Setting("default", default))
     if not config.data.get("build_system"):
-        result.override(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
+        result.set(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
 
 
 def effective_data(result: Explanation, data: dict[str, Any]) -> dict[str, Any]:
