@@ -32,11 +32,7 @@ if TYPE_CHECKING:
     # The keys leading to a value of the configuration.
     KeyPath = tuple[str, ...]
 
-# Top-level keys kas fills in, with their environment variable and default.
-ENV_KEYS = (("machine", "KAS_MACHINE", model.DEFAULT_MACHINE),
-            ("distro", "KAS_DISTRO", model.DEFAULT_DISTRO),
-            ("target", "KAS_TARGET", model.DEFAULT_TARGET),
-            ("task", "KAS_TASK", model.DEFAULT_TASK))
+
 SHORT_VALUE = 40    # characters of a replaced value shown in a comment
 MAX_WAS = 5         # replaced values listed in a comment (the latest ones)
 
@@ -215,19 +211,12 @@ def explain(ctx: Context, config: Config) -> Explanation:
 def _add_environment(result: Explanation, config: Config) -> None:
     """KAS_MACHINE etc. win over the files; a key no file sets is kas's
     default (CF-400 ... CF-403, CF-301)."""
-    environ = config.environ
-    for key, variable, default in ENV_KEYS:
-        if variable == "KAS_TARGET":
-            words = environ.get(variable, "").split()
-            if words:
-                value: str | list[str] = words[0] if len(words) == 1 else words
-                result.set((key,), Setting(f"env {variable}", value))
-                continue
-        elif variable in environ:
-            result.set((key,), Setting(f"env {variable}", environ[variable]))
-            continue
-        if key not in config.data:
-            result.set((key,), Setting("default", default))
+    for override in model.ENV_OVERRIDES.values():
+        value = override.value(config.environ)
+        if value is not None:
+            result.set((override.key,), Setting(f"env {override.variable}", value))
+        elif override.key not in config.data:
+            result.set((override.key,), Setting("default", override.default))
     if not config.data.get("build_system"):
         result.set(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
 
@@ -235,7 +224,7 @@ def _add_environment(result: Explanation, config: Config) -> None:
 def effective_data(result: Explanation, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (what plain ``dump`` prints) with the values kas fills in."""
     data = dict(data)
-    for key in [k for k, _, _ in ENV_KEYS] + ["build_system"]:
+    for key in [*model.ENV_OVERRIDES, "build_system"]:
         chain = result.settings((key,))
         if chain and chain[-1].where.startswith(("env ", "default")):
             data[key] = chain[-1].value
