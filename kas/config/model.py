@@ -81,11 +81,13 @@ class Config:
 
     def machine(self) -> str:
         """CF-400: KAS_MACHINE (even empty) > machine > qemux86-64."""
-        return self.setting("machine")
+        machine: str = self.setting("machine")     # the schema makes it a string
+        return machine
 
     def distro(self) -> str:
         """CF-401: KAS_DISTRO (even empty) > distro > nodistro."""
-        return self.setting("distro")
+        distro: str = self.setting("distro")       # the schema makes it a string
+        return distro
 
     def targets(self, cli_targets: Sequence[str] | None = None) -> list[str]:
         """CF-402: --target > KAS_TARGET words > target > the default."""
@@ -98,7 +100,8 @@ class Config:
         """CF-403: -c > KAS_TASK (even empty) > task > build."""
         if cli_task is not None:
             return cli_task
-        return self.setting("task")
+        task: str = self.setting("task")           # the schema makes it a string
+        return task
 
     def build_system(self) -> str:
         """CF-301: normalised; ``isar`` means ``isar-privileged``."""

@@ -31,7 +31,8 @@ _validator: Draft7Validator | None = None
 
 def load_schema() -> dict[str, Any]:
     with open(SCHEMA_PATH, encoding="utf-8") as f:
-        return json.load(f)
+        schema: dict[str, Any] = json.load(f)     # our own file: an object
+    return schema
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:

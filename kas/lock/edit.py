@@ -175,7 +175,8 @@ def _inner_indent(repos_node: yaml.MappingNode, column: int) -> int | None:
     """How far the file indents ``commit:`` below a repo id, if it shows it."""
     for _, value in repos_node.value:
         if isinstance(value, yaml.MappingNode) and value.value and not value.flow_style:
-            return value.value[0][0].start_mark.column - column
+            first_key: yaml.Node = value.value[0][0]
+            return first_key.start_mark.column - column
     return None
 
 
