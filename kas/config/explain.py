@@ -2,11 +2,13 @@
 was set (issue 18.1).
 
 The normal loader keeps no positions (that would slow every run down).
-When an explanation is asked for, this module reads the positions of each
-loaded file's bytes (:mod:`kas.docio.positions`), replays the deep merge of
-:mod:`kas.config.merge` over the already parsed data, and keeps per leaf
-path the chain of settings that made its value.  Environment overrides and
-defaults are added the way :class:`kas.config.model.Config` applies them.
+When an explanation is asked for, this module runs the loader's own merge
+of the loaded files again (:func:`kas.config.loop.merge_files`) with a hook
+that is told every value a file sets, looks its line up in the positions
+of the file's bytes (:mod:`kas.docio.positions`), and keeps per leaf path
+the chain of settings that made its value.  Environment overrides and
+defaults come from the table :class:`kas.config.model.Config` applies,
+``ENV_OVERRIDES``.
 """
 
 from __future__ import annotations
