@@ -39,8 +39,8 @@ def setup_parser(parser):
 
 def run(ctx, args):
     from kas.config.compare import changed_values, comparable
-    from kas.config.output import write_stdout
     from kas.difftext import Palette, render_json, render_text
+    from kas.docio.writer import write_stdout
 
     first_data, first_repos = setup_config(ctx, args, args.config1, FIRST_SKIPS)
     second_data, second_repos = setup_config(ctx, args, args.config2, SECOND_SKIPS)
