@@ -300,8 +300,9 @@ def test_no_module_imports_a_private_name_of_another():
 
 def container_commands(script_text):
     """The commands kas-container forwards to kas: the pattern of the
-    ``case`` branch that sets ``KAS_CMD=$1``."""
-    match = re.search(r"\n\s*([\w|\s\\-]+)\)\s*\n\s*KAS_CMD=\$1\s*\n", script_text)
+    ``case`` branch that sets ``KAS_CMD=$1`` (alone on its line or ending
+    the branch with ``;;``)."""
+    match = re.search(r"\n\s*([\w|\s\\-]+)\)\s*\n\s*KAS_CMD=\$1\s*(?:;;)?\s*\n", script_text)
     assert match, "no case branch setting KAS_CMD=$1 in kas-container"
     pattern = match.group(1).replace("\\\n", " ")
     return {word.strip() for word in pattern.split("|")}
