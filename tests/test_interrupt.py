@@ -1,13 +1,18 @@
-"""Interrupting kas while it clones (CLI-340, CLI-343; issue: interruption).
+"""Interrupting kas while it clones (CLI-340, CLI-343; issue: interruption),
+and what a signal does at each moment of a run (issue 28.1).
 
 The upstream is reached through git's ``ext::`` transport with a command
 that first waits, so the clone is reliably in progress when the signal
 arrives.  The transport is allowed through GITCONFIG_FILE, which kas
-copies into its private HOME (CLI-072).
+copies into its private HOME (CLI-072).  The moments of a run (before
+kas's handler, during the run, once the outcome is known, as kas exits)
+are held with kas's test pause points (tests/helpers/pause.py), so the
+signal's timing is the test's, not the machine's.
 """
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +20,7 @@ import textwrap
 import time
 
 import pytest
+from helpers.pause import PausePoint
 from helpers.repos import MARKER, git, make_git_repo, slow_url, write
 from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
@@ -181,3 +187,114 @@ def test_first_failure_cancels_the_other_fetches(setup, tmp_path):
     assert not (work / "slow").exists()
     assert partials(work) == []
     assert wait_for(lambda: not transport_processes(upstream), timeout=5)
+
+
+# --- the moment a signal arrives (kas/cli.py's docstring, issue 28.1) --------
+
+
+@pytest.fixture
+def quick(tmp_path):
+    """A project whose `kas checkout` has no repository to fetch, with a
+    journal: (work directory, environment, journal path)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    write(work / "kas.yml", "header:\n  version: 23\nrepos:\n  this:\n")
+    write(work / "oe-init-build-env", 'mkdir -p "$1/conf"\n')
+    journal = tmp_path / "journal.json"
+    return work, clean_env(KAS_WORK_DIR=str(work), KAS_JOURNAL=str(journal)), journal
+
+
+def ignored_signals(pid):
+    """The signals the kernel discards for ``pid`` (SigIgn in /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16)
+    return {signum for signum in signal.Signals if mask & (1 << (signum - 1))}
+
+
+def signal_at(tmp_path, quick, point, signals, config="kas.yml"):
+    """Run ``kas checkout CONFIG``, hold it at ``point``, send ``signals``
+    there, let it go on.  Returns (exit status, stderr, the signals kas
+    ignored at the point)."""
+    work, env, _ = quick
+    pause = PausePoint(tmp_path, point)
+    proc = subprocess.Popen(kas_command() + ["checkout", config], cwd=work,
+                            env={**env, **pause.env()}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        pause.wait(proc)
+        ignored = ignored_signals(proc.pid)
+        for signum in signals:
+            os.kill(proc.pid, signum)
+        pause.release(proc)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, stderr, ignored
+
+
+def journal_status(path):
+    with open(path) as f:
+        document = json.load(f)
+    return document["status"], document["exit_status"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_before_the_handler_ends_kas_by_the_signal_having_done_nothing(
+        tmp_path, quick, signum):
+    """Issue 28.1 (a): before kas installs its handler, Python's default
+    holds: the process dies of the signal, and kas has done nothing (no
+    work directory lock, no journal)."""
+    work, _, journal = quick
+    returncode, stderr, _ = signal_at(tmp_path, quick, "start", [signum])
+    assert returncode == -signum, stderr
+    assert "kas execution cancelled" not in stderr
+    assert sorted(os.listdir(work)) == ["kas.yml", "oe-init-build-env"]
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_the_run_cancels_it(tmp_path, quick, signum):
+    """Issue 28.1 (b), CLI-340: a signal while the command runs cancels it:
+    exit 130, one ERROR line, the cleanups run (the work directory lock is
+    gone) and the journal says so."""
+    work, _, journal = quick
+    returncode, stderr, _ = signal_at(tmp_path, quick, "command", [signum])
+    assert returncode == 130, stderr
+    assert [line.split(" - ERROR    - ")[1] for line in stderr.splitlines()
+            if " - ERROR    - " in line] == ["kas execution cancelled"], stderr
+    assert "Traceback" not in stderr
+    assert not (work / ".kas.lock").exists()
+    assert journal_status(journal) == ("cancelled", 130)
+
+
+@pytest.mark.parametrize("config, outcome", [("kas.yml", ("success", 0)),
+                                             ("missing.yml", ("failed", 2))])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_once_the_outcome_is_known_leaves_it_alone(tmp_path, quick, signum,
+                                                          config, outcome):
+    """Issue 28.1 (c): the command has returned (or failed) when the signal
+    comes: kas still runs its cleanups, writes the journal and exits with
+    the command's own status."""
+    work, _, journal = quick
+    returncode, stderr, _ = signal_at(tmp_path, quick, "finishing", [signum], config)
+    assert returncode == outcome[1], stderr
+    assert "kas execution cancelled" not in stderr
+    assert "Traceback" not in stderr
+    assert not (work / ".kas.lock").exists()
+    assert journal_status(journal) == outcome
+
+
+def test_signals_as_kas_exits_do_not_fail_the_run(tmp_path, quick):
+    """Issue 28.1 (c): once the run is over kas ignores SIGINT and SIGTERM
+    in the kernel, which Python leaves alone while the interpreter shuts
+    down (it puts back the default only where it had a handler of its
+    own): a signal then cannot kill the process, which exits 0."""
+    returncode, stderr, ignored = signal_at(tmp_path, quick, "exit",
+                                            [signal.SIGINT, signal.SIGTERM])
+    assert {signal.SIGINT, signal.SIGTERM} <= ignored
+    assert returncode == 0, stderr
+    assert "ERROR" not in stderr
+    assert journal_status(quick[2]) == ("success", 0)
+
