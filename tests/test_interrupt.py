@@ -46,10 +46,13 @@ def setup(tmp_path):
                 commit: {commit}
             """) + extra)
     yield upstream, work, env, config
-    # A failed test may have killed kas, orphaning its clone: stop it.
+    # A failed test may have killed kas, orphaning its clone: stop it with
+    # its process group (git and the transport's sleep).
     for pid in transport_processes(upstream):
         with contextlib.suppress(OSError):
-            os.kill(int(pid), signal.SIGKILL)
+            group = os.getpgid(int(pid))
+            if group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
 
 
 def transport_processes(upstream):
@@ -71,7 +74,16 @@ def partials(work):
     return list(work.glob(".slow.kas-partial*"))
 
 
-def wait_for(predicate, timeout=20.0):
+# The clones to interrupt wait this long before they transfer anything:
+# a kas that waited for the clone instead of stopping it would take an
+# hour, which the much shorter safety timeouts below turn into a failure.
+# No assert measures how long kas took (a busy machine may be slow).
+FOREVER = 3600
+# How long a test waits for a state that must come (a safety net only).
+PATIENCE = 120.0
+
+
+def wait_for(predicate, timeout=PATIENCE):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -82,36 +94,33 @@ def wait_for(predicate, timeout=20.0):
 
 def interrupt_clone(setup, send):
     """Start ``kas checkout`` of a slow clone; once the clone runs, call
-    ``send(kas_pid)``.  Returns (exit code, stderr, seconds to stop)."""
+    ``send(kas_pid)``.  Returns (exit code, stderr)."""
     upstream, work, env, config = setup
-    config(slow_url(upstream, 60))
+    config(slow_url(upstream, FOREVER))
     proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: transport_processes(upstream) and partials(work)), \
             "the clone never started"
-        started = time.monotonic()
         send(proc.pid)
-        _, stderr = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - started
+        _, stderr = proc.communicate(timeout=PATIENCE)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    return proc.returncode, stderr, elapsed
+    return proc.returncode, stderr
 
 
-def assert_cancelled_promptly(setup, returncode, stderr, elapsed):
-    """CLI-340: exit 130, one message, children stopped, nothing left."""
+def assert_cancelled_promptly(setup, returncode, stderr):
+    """CLI-340: exit 130, one message, children stopped (kas did not wait
+    for the clone: interrupt_clone's timeout), nothing left."""
     upstream, work, _, _ = setup
     assert returncode == 130, stderr
     assert "kas execution cancelled" in stderr
     assert "Traceback" not in stderr
-    assert elapsed < 10, f"kas took {elapsed:.1f} s to stop"
     assert not (work / "slow").exists()
     assert partials(work) == []
-    assert wait_for(lambda: not transport_processes(upstream), timeout=5), \
-        "clone left running"
+    assert wait_for(lambda: not transport_processes(upstream)), "clone left running"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -152,7 +161,7 @@ def test_signal_taken_by_a_worker_thread_still_cancels(setup, signum):
 
 def test_run_after_interruption_clones_a_good_repo(setup):
     upstream, work, env, config = setup
-    config(slow_url(upstream, 60))
+    config(slow_url(upstream, FOREVER))
     proc = subprocess.Popen(kas_command() + ["checkout", "kas.yml"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -160,7 +169,7 @@ def test_run_after_interruption_clones_a_good_repo(setup):
         proc.send_signal(signal.SIGINT)
         # Promptness is the test above's; this one is about the next run
         # (a stalled disk on a busy machine must not fail it).
-        proc.wait(timeout=60)
+        proc.wait(timeout=PATIENCE)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -173,20 +182,18 @@ def test_run_after_interruption_clones_a_good_repo(setup):
 def test_first_failure_cancels_the_other_fetches(setup, tmp_path):
     """CLI-087: a failing repo stops a slow clone at once; nothing is left."""
     upstream, work, env, config = setup
-    config(slow_url(upstream, 60), extra=f"""
+    config(slow_url(upstream, FOREVER), extra=f"""
   broken:
     url: {tmp_path / "no-such-repo"}
     commit: {git(upstream, "rev-parse", "HEAD")}
 """)
-    started = time.monotonic()
-    result = run_kas("checkout", "kas.yml", cwd=work, env=env, timeout=30)
+    result = run_kas("checkout", "kas.yml", cwd=work, env=env, timeout=PATIENCE)
     assert result.returncode == 2, result
-    assert time.monotonic() - started < 15
     assert len(result.errors()) == 1, result
     assert result.errors()[0].startswith('Fetching of repo: "broken" failed: ')
     assert not (work / "slow").exists()
     assert partials(work) == []
-    assert wait_for(lambda: not transport_processes(upstream), timeout=5)
+    assert wait_for(lambda: not transport_processes(upstream))
 
 
 # --- the moment a signal arrives (kas/cli.py's docstring, issue 28.1) --------
@@ -226,7 +233,7 @@ def signal_at(tmp_path, quick, point, signals, config="kas.yml"):
         for signum in signals:
             os.kill(proc.pid, signum)
         pause.release(proc)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=PATIENCE)
     finally:
         if proc.poll() is None:
             proc.kill()
