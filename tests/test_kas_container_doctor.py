@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,17 @@ def needs_root():
         pytest.skip("needs root: only root can map every id into a test namespace")
 
 
+@pytest.fixture
+def no_engine_path():
+    """A PATH with every usual program but the container engines: for tests
+    of the host checks, which must not depend on whether podman or docker
+    is installed and set up (.ci/setup-containers), nor run them as the
+    test user (a first `podman info` initialises that user's storage)."""
+    path = tool_dir_without({"podman", "docker"})
+    yield path
+    shutil.rmtree(path)
+
+
 def in_namespace(user, setup, argv, cwd, **env):
     """``setup`` as root in an identity-mapped user+mount namespace, then
     ``argv`` as ``user`` there (tests/nshelpers.py)."""
@@ -110,13 +122,25 @@ def in_namespace(user, setup, argv, cwd, **env):
 # ---------------------------------------------------------------------------
 # Subordinate ids: kasci (all ok) and kasci-nosub (FAIL with the usermod fix)
 
+def needs_uidmap():
+    if shutil.which("newuidmap", path=PATH) is None or shutil.which("newgidmap", path=PATH) is None:
+        pytest.skip("newuidmap/newgidmap are not installed: install uidmap, then run "
+                    "`sudo sh .ci/setup-test-users`")
+
+
 @pytest.mark.root
-def test_doctor_user_with_subordinate_ids_is_ok(kasci, project):
-    """issue 20.1/20.3: kasci with rootless podman: every user namespace
-    check ok, including a real nested namespace with its ranges."""
-    rc, checks, result = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman")
+def test_doctor_user_with_subordinate_ids_is_ok(kasci, project, no_engine_path):
+    """issue 20.1/20.3: kasci for rootless podman: every user namespace
+    check ok, including a real nested namespace with its ranges.  Needs
+    only .ci/setup-test-users: the engine itself is not asked (it is not
+    on PATH), and /dev/net/tun, which the container set-up makes usable,
+    has a test of its own (issues 26.6 and 28.2: this one failed on a host
+    with the test users but without .ci/setup-containers)."""
+    needs_uidmap()
+    rc, checks, result = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman",
+                                PATH=no_engine_path)
     for name in ("subuid", "subgid", "newuidmap", "newgidmap", "max-user-ns",
-                 "nested-userns", "net-tun", "mode"):
+                 "nested-userns", "mode"):
         assert status(checks, name) == "ok", (name, result.stdout)
     assert checks["subuid"][0]["found"] == "kasci has 65536 subordinate uids"
     assert checks["mode"][0]["found"] == ("isar-rootless with podman: rootless podman, "
@@ -126,15 +150,15 @@ def test_doctor_user_with_subordinate_ids_is_ok(kasci, project):
 
 
 @pytest.mark.root
-def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path):
+def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path, no_engine_path):
     """issue 20.1/20.3: kasci-nosub: FAIL, the fix adds a free range."""
     user = get_user("kasci-nosub", need_subids=False)
     cwd = project_for(user)
+    env = {"KAS_CONTAINER_ENGINE": "podman", "PATH": no_engine_path}
     try:
         result = user.run([KAS_CONTAINER, "--isar-rootless", "doctor", "isar.yml"], cwd=cwd,
-                          env=user_env(user, KAS_CONTAINER_ENGINE="podman"), timeout=120)
-        rc, checks, _ = doctor(user, cwd, "--isar-rootless", "isar.yml",
-                               KAS_CONTAINER_ENGINE="podman")
+                          env=user_env(user, **env), timeout=120)
+        rc, checks, _ = doctor(user, cwd, "--isar-rootless", "isar.yml", **env)
     finally:
         shutil.rmtree(cwd, ignore_errors=True)
     assert rc == 1 and result.returncode == 1, result
@@ -219,7 +243,7 @@ def tool_dir_without(names):
 def test_doctor_newuidmap_missing_or_without_setuid(kasci, project):
     """issue 20.1: newuidmap not installed (not in PATH), newgidmap without
     its setuid bit (a plain copy first in PATH)."""
-    bin_dir = tool_dir_without({"newuidmap", "newgidmap"})
+    bin_dir = tool_dir_without({"newuidmap", "newgidmap", "podman", "docker"})
     try:
         real = shutil.which("newgidmap", path=PATH)
         if real is None:
@@ -303,10 +327,12 @@ def test_doctor_binfmt_handlers(kasci, project, machine, extra, expected):
 # Devices: /dev/loop-control, /dev/net/tun
 
 @pytest.mark.root
-def test_doctor_loop_control_missing(kasci, project):
+def test_doctor_loop_control_missing(kasci, project, no_engine_path):
     """issue 20.1: `doctor --with-loop-dev` checks /dev/loop-control (here
     hidden by a regular file mounted over it)."""
-    setup = "touch /tmp/kas-not-a-device && mount --bind /tmp/kas-not-a-device /dev/loop-control"
+    # A missing device is missing already; a present one is hidden.
+    setup = ("if [ -e /dev/loop-control ]; then touch /tmp/kas-not-a-device && "
+             "mount --bind /tmp/kas-not-a-device /dev/loop-control; fi")
     argv = [KAS_CONTAINER, "doctor", "--with-loop-dev", "--format", "json", "isar.yml"]
     _, checks, _ = parse(in_namespace(kasci, setup, argv, project,
                                       KAS_CONTAINER_ENGINE="docker",
@@ -314,15 +340,60 @@ def test_doctor_loop_control_missing(kasci, project):
     assert checks["loop-control"] == [{"check": "loop-control", "status": "FAIL",
                                        "found": "/dev/loop-control is missing",
                                        "fix": "sudo modprobe loop"}]
-    _, checks, _ = doctor(kasci, project, KAS_CONTAINER_ENGINE="podman")
+    _, checks, _ = doctor(kasci, project, KAS_CONTAINER_ENGINE="podman", PATH=no_engine_path)
     assert "loop-control" not in checks
+
+
+def root_only_device(user):
+    """A character device ``user`` may not open for reading and writing
+    (for a /dev/net/tun only root may use), or skip."""
+    groups = set(os.getgrouplist(user.name, user.gid))
+    for path in ("/dev/loop-control", "/dev/kmsg", "/dev/mem", "/dev/console"):
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            if stat.S_ISCHR(st.st_mode) and st.st_uid != user.uid and (
+                    st.st_mode & 0o006 != 0o006) and (
+                    st.st_gid not in groups or st.st_mode & 0o060 != 0o060):
+                return path
+    pytest.skip("no root-only character device to stand for an unusable /dev/net/tun")
+
+
+def tun_setup(state, user):
+    """Root's namespace set-up that makes /dev/net/tun ``state``, whatever
+    the host's is: a tmpfs over /dev/net, with a device node every user may
+    open (/dev/null) or a root-only one mounted at tun."""
+    missing = "mount -t tmpfs tmpfs /dev/net"
+    if state == "missing":
+        return missing
+    device = "/dev/null" if state == "usable" else root_only_device(user)
+    return f"{missing} && touch /dev/net/tun && mount --bind {device} /dev/net/tun"
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("state, expected", [
+    ("usable", ("ok", "/dev/net/tun usable", "")),
+    ("root-only", ("FAIL", "/dev/net/tun is not usable by kasci (rootless network)",
+                   "sudo chmod 0666 /dev/net/tun")),
+    ("missing", ("FAIL", "/dev/net/tun is missing (rootless network)", "sudo modprobe tun")),
+])
+def test_doctor_net_tun(kasci, project, no_engine_path, state, expected):
+    """issue 20.1: rootless podman's network needs /dev/net/tun: ok when
+    kasci may open it, FAIL with the fix when only root may or when it is
+    missing.  (The container set-up makes the host's usable; this test
+    holds on a host with or without it, issue 28.2.)"""
+    argv = [KAS_CONTAINER, "doctor", "--format", "json", "isar.yml"]
+    rc, checks, _ = parse(in_namespace(kasci, tun_setup(state, kasci), argv, project,
+                                       KAS_CONTAINER_ENGINE="podman", PATH=no_engine_path))
+    (entry,) = checks["net-tun"]
+    assert (entry["status"], entry["found"], entry["fix"]) == expected
+    if expected[0] == "FAIL":
+        assert rc == 1
 
 
 @pytest.mark.root
 def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
     """issue 20.2: rootless podman needs /dev/net/tun; a root-only device
-    there (loop-control mounted over it) stops `build` with the doctor's
-    line before podman runs."""
+    there stops `build` with the doctor's line before podman runs."""
     write(os.path.join(project, "kas.yml"), "header:\n  version: 14\n")
     os.chown(os.path.join(project, "kas.yml"), kasci.uid, kasci.gid)
     marker = os.path.join(project, "podman-ran")
@@ -330,7 +401,7 @@ def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
     os.chmod(fake, 0o755)
     write(os.path.join(fake, "podman"), f"#!/bin/sh\ntouch {marker}\n")
     os.chmod(os.path.join(fake, "podman"), 0o755)
-    setup = "mount --bind /dev/loop-control /dev/net/tun"
+    setup = tun_setup("root-only", kasci)
     try:
         result = in_namespace(kasci, setup, [KAS_CONTAINER, "build", "kas.yml"], project,
                               KAS_CONTAINER_ENGINE="podman", PATH=f"{fake}:{PATH}")
@@ -356,6 +427,8 @@ def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
 def test_doctor_podman_vfs_storage_warns(kasci, project):
     """issue 20.1: rootless podman on vfs (a fresh HOME whose storage.conf
     asks for it) answers, with a warning and the overlay fix."""
+    if shutil.which("podman", path=PATH) is None:
+        pytest.skip("podman is not installed: run `sudo sh .ci/setup-containers`")
     home = tempfile.mkdtemp(prefix="kas-doctor-home-")
     write(os.path.join(home, ".config", "containers", "storage.conf"),
           '[storage]\ndriver = "vfs"\n')

@@ -98,6 +98,11 @@ def podman_missing(user):
         return f"podman is not installed: {SETUP_HINT}"
     if not os.path.isdir(user.runtime_dir):
         return f"{user.runtime_dir} (XDG_RUNTIME_DIR of {user.name}) is missing: {SETUP_HINT}"
+    # Rootless podman's network (slirp4netns) opens /dev/net/tun, which
+    # this kind of VM gives mode 0600 until the container set-up runs.
+    tun = user.run(["sh", "-c", "[ -r /dev/net/tun ] && [ -w /dev/net/tun ]"], cwd="/")
+    if tun.returncode != 0:
+        return f"/dev/net/tun is missing or not usable by {user.name}: {SETUP_HINT}"
     result = user.podman("image", "exists", BASE_IMAGE, timeout=120)
     if result.returncode != 0:
         return (f"base image {BASE_IMAGE} is not in the podman storage of {user.name} "
