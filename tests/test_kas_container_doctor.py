@@ -22,6 +22,7 @@ import tempfile
 import pytest
 import test_kas_container as tkc
 from helpers.containerfakes import BASIC_TOOLS, controlled_path
+from helpers.containers import scratch_podman_home
 from helpers.ns import HELPER
 from helpers.repos import write
 from helpers.run import REPO_ROOT
@@ -429,28 +430,8 @@ def test_doctor_podman_vfs_storage_warns(kasci, project):
     asks for it) answers, with a warning and the overlay fix."""
     if shutil.which("podman", path=PATH) is None:
         pytest.skip("podman is not installed: run `sudo sh .ci/setup-containers`")
-    home = tempfile.mkdtemp(prefix="kas-doctor-home-")
-    write(os.path.join(home, ".config", "containers", "storage.conf"),
-          '[storage]\ndriver = "vfs"\n')
-    os.makedirs(os.path.join(home, "run"), mode=0o700)
-    subprocess.run(["chown", "-R", f"{kasci.uid}:{kasci.gid}", home], check=True)
-    os.chmod(home, 0o755)
-    env = {"HOME": home, "XDG_RUNTIME_DIR": os.path.join(home, "run"),
-           "KAS_CONTAINER_ENGINE": "podman"}
-    try:
-        _, checks, _ = doctor(kasci, project, "isar.yml", **env)
-    finally:
-        # Stop the pause process podman started for this runtime dir.
-        pid_file = os.path.join(home, "run", "libpod", "tmp", "pause.pid")
-        if os.path.exists(pid_file):
-            with open(pid_file) as f:
-                pid = int(f.read().strip() or 0)
-            if pid > 0:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-        kasci.run(["podman", "unshare", "rm", "-rf", os.path.join(home, ".local")],
-                  env=user_env(kasci, **env))
-        shutil.rmtree(home, ignore_errors=True)
+    with scratch_podman_home(kasci, '[storage]\ndriver = "vfs"\n') as env:
+        _, checks, _ = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman", **env)
     # .ci/setup-containers gives kasci a working rootless podman.
     assert checks["engine-answers"][0]["found"] == "podman answers (rootless)", checks
     (entry,) = checks["storage-driver"]
