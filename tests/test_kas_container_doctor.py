@@ -632,26 +632,34 @@ def test_doctor_usage_errors(tmp_path):
         assert r.returncode == 1 and "Usage:" in r.stderr, r
 
 
-def test_preflight_is_cheap(tmp_path):
-    """issue 20.2: the preflight costs well under 50 ms (bench/container
-    measures it precisely; here a generous bound against a loaded machine)."""
-    import time
+def test_preflight_asks_the_engine_nothing_and_makes_no_namespace(tmp_path):
+    """issue 20.2: the preflight before a run is cheap because it only reads
+    files: it adds no engine call (no `podman info` or `image inspect`:
+    the stand-in podman sees the same calls with and without it) and makes
+    no user namespace (`unshare`, which the doctor's nested-namespace check
+    runs, is never called).  It does run: a recorded host with too few
+    subordinate ids stops the same command.  (How long it takes is
+    bench/container's business, issue 26.6: no timed assert here.)"""
     kc = tkc.KasContainer(tmp_path)
     repo = tkc.git_tree(tmp_path / "proj", files={"kas.yml": tkc.KAS_YML})
-    root = fake_root(tmp_path / "root")
-    times = {}
-    for key, skip in (("on", None), ("off", "1")):
-        best = None
-        for _ in range(5):
-            start = time.perf_counter()
-            run_fake(kc, repo, root, "--isar-rootless", "build", "kas.yml",
-                     KAS_CONTAINER_SKIP_PREFLIGHT=skip)
-            elapsed = time.perf_counter() - start
-            best = elapsed if best is None else min(best, elapsed)
-        times[key] = best
-    assert times["on"] - times["off"] < 0.2, times
-
-
+    marker = tmp_path / "unshare-called"
+    bin_dir = controlled_path(tmp_path / "bin-cheap", fakes=("podman", "id"),
+                              tools=BASIC_TOOLS + ("newuidmap", "newgidmap", "df", "uname"))
+    write(os.path.join(bin_dir, "unshare"), f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    os.chmod(os.path.join(bin_dir, "unshare"), 0o755)
+    kc.paths[("podman", "id")] = bin_dir
+    args = ("--isar-rootless", "build", "kas.yml")
+    on = run_fake(kc, repo, fake_root(tmp_path / "root"), *args)
+    off = run_fake(kc, repo, fake_root(tmp_path / "root"), *args,
+                   KAS_CONTAINER_SKIP_PREFLIGHT="1")
+    assert on.returncode == 0 and len(on.runs) == 1, on
+    engine_calls = [[r["argv"] for r in result.records if r["prog"] == "podman"]
+                    for result in (on, off)]
+    assert engine_calls[0] == engine_calls[1]
+    assert not marker.exists()
+    stopped = run_fake(kc, repo, fake_root(tmp_path / "few", subuid="1000:100000:1000\n"),
+                       *args)
+    assert stopped.returncode == 1 and stopped.runs == [], stopped
 
 
 def test_doctor_with_a_relative_build_dir_that_does_not_exist(tmp_path):
