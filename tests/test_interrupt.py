@@ -232,7 +232,7 @@ def signal_at(tmp_path, quick, point, signals, config="kas.yml"):
         ignored = ignored_signals(proc.pid)
         for signum in signals:
             os.kill(proc.pid, signum)
-        pause.release(proc)
+        pause.release()
         _, stderr = proc.communicate(timeout=PATIENCE)
     finally:
         if proc.poll() is None:
@@ -291,6 +291,18 @@ def test_signal_once_the_outcome_is_known_leaves_it_alone(tmp_path, quick, signu
     assert "Traceback" not in stderr
     assert not (work / ".kas.lock").exists()
     assert journal_status(journal) == outcome
+
+
+def test_a_second_signal_while_kas_finishes_ends_it_at_once(tmp_path, quick):
+    """CLI-341 after the work: the first signal is ignored while kas cleans
+    up, a second one (here SIGTERM, which the kernel does not merge with the
+    pending SIGINT) still ends kas at once, as a stuck cleanup must be
+    stoppable."""
+    returncode, stderr, _ = signal_at(tmp_path, quick, "finishing",
+                                      [signal.SIGINT, signal.SIGTERM])
+    assert returncode == 130, stderr
+    assert "kas terminated forcefully" in stderr
+    assert "kas execution cancelled" not in stderr
 
 
 def test_signals_as_kas_exits_do_not_fail_the_run(tmp_path, quick):

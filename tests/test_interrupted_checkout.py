@@ -16,6 +16,7 @@ import functools
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 from helpers.pause import PausePoint
@@ -28,17 +29,27 @@ BIG = ("a", "b", "c", "d")
 MARKER = "kas-checkout-target"
 
 # A smudge filter gets a file's content on stdin and gives it back on
-# stdout.  This one first waits at the pause point ``$1`` (announce, then
-# wait for the release), once: the first checkout that reaches the file
-# while "$1.armed" exists claims it.
+# stdout.  This one first waits at the pause point of the FIFO argv[1]
+# (kas's own test hook: announce, then wait for the release, never longer
+# than the hook's patience), once: the first checkout that reaches the file
+# while "<fifo>.armed" exists claims it.
 HOLDING_FILTER = """\
-#!/bin/sh
-if mv "$1.armed" "$1.claimed" 2>/dev/null; then
-    echo $$ > "$1.pid"
-    printf 'checkout\\n' > "$1"
-    cat "$1" > /dev/null
-fi
-exec cat
+#!{python}
+import os
+import sys
+
+from kas.testhook import pause_at
+
+fifo = sys.argv[1]
+try:
+    os.rename(fifo + ".armed", fifo + ".claimed")
+except OSError:
+    pass
+else:
+    with open(fifo + ".pid", "w") as f:
+        f.write(str(os.getpid()))
+    pause_at("checkout", {{"_KAS_TEST_PAUSE": "checkout:" + fifo}})
+sys.stdout.buffer.write(sys.stdin.buffer.read())
 """
 
 
@@ -79,7 +90,8 @@ class HeldCheckout:
 
     def __init__(self, tmp_path, work, repo, path):
         self.pause = PausePoint(tmp_path, "checkout")
-        filter_script = write(tmp_path / "holding-filter", HOLDING_FILTER)
+        filter_script = write(tmp_path / "holding-filter",
+                              HOLDING_FILTER.format(python=sys.executable))
         os.chmod(filter_script, 0o755)
         git(work / repo, "config", "filter.kas-test-hold.smudge",
             f"{filter_script} {self.pause.fifo}")
@@ -105,7 +117,7 @@ def interrupt(proc, pause, send):
     try:
         pause.wait(proc)
         send()
-        pause.release(proc)
+        pause.release()
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -1,9 +1,12 @@
 """Holding kas at a named point of its run (kas/testhook.py).
 
 ``_KAS_TEST_PAUSE=<point>:<fifo>`` makes kas announce ``<point>`` in the
-FIFO and wait there until the test lets it go on, so that a test can act
-(send a signal, look at /proc) at exactly that moment instead of sleeping
-and hoping.  The points are listed in tests/README.md.
+FIFO and wait there until the test lets it go on (opens the FIFO for
+writing and closes it), so that a test can act (send a signal, look at
+/proc) at exactly that moment instead of sleeping and hoping.  The points
+are listed in tests/README.md.  Anything that uses kas.testhook.pause_at
+(the smudge filter of tests/test_interrupted_checkout.py) is held the
+same way.
 """
 
 import errno
@@ -23,14 +26,15 @@ class PausePoint:
         proc = subprocess.Popen(kas_command() + [...], env={**env, **pause.env()})
         pause.wait(proc)            # kas is now at "exit"
         os.kill(proc.pid, signal.SIGINT)
-        pause.release(proc)         # kas goes on (or has ended meanwhile)
+        pause.release()             # kas goes on (or has ended meanwhile)
     """
 
     def __init__(self, directory, point):
         self.point = point
         self.fifo = os.path.join(directory, f"kas-pause-{point}")
         os.mkfifo(self.fifo)
-        # Open before kas starts: its announcement then never waits for us.
+        os.mkfifo(f"{self.fifo}.release")
+        # Open before kas starts: kas announces only to a reader.
         self.reader = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
 
     def env(self):
@@ -52,22 +56,15 @@ class PausePoint:
                 assert time.monotonic() < deadline, f"kas never reached {self.point!r}"
                 time.sleep(0.01)
         finally:
-            # Closed before release(): kas then waits for a writer of its own.
             os.close(self.reader)
         assert data == f"{self.point}\n".encode(), data
 
-    def release(self, proc):
-        """Let kas go on: open the FIFO for writing and close it.  Returns
-        at once if kas has ended instead (e.g. cancelled by a signal)."""
-        deadline = time.monotonic() + PATIENCE
-        while True:
-            try:
-                os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
-                return
-            except OSError as err:
-                if err.errno != errno.ENXIO:    # ENXIO: kas is not reading yet
-                    raise
-            if proc.poll() is not None:
-                return
-            assert time.monotonic() < deadline, f"kas never went on from {self.point!r}"
-            time.sleep(0.01)
+    def release(self):
+        """Let kas go on: open the release FIFO for writing and close it.
+        Does nothing if kas has ended instead (e.g. cancelled by a signal):
+        then no one reads it."""
+        try:
+            os.close(os.open(f"{self.fifo}.release", os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as err:
+            if err.errno != errno.ENXIO:        # ENXIO: kas no longer waits
+                raise
