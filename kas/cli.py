@@ -10,9 +10,11 @@ depends on the moment the signal arrives:
 * Before kas has installed its handler (while Python starts and imports
   kas, the first few ten milliseconds): Python's default.  The process
   ends by the signal (a shell shows 130 for SIGINT, 143 for SIGTERM; for
-  SIGINT Python may print a ``KeyboardInterrupt`` traceback); kas has read
-  nothing and changed nothing yet.  The handler is the first thing
-  ``main`` installs.
+  SIGINT Python may print a ``KeyboardInterrupt`` traceback), unless kas
+  was started with the signal ignored (SIGINT, for an asynchronous
+  command of a script); kas has read nothing and changed nothing yet.
+  The handler is the first thing ``main`` installs, also over an
+  inherited "ignore", as kas always did.
 * During the run, until the command's outcome is known: the first signal
   cancels the run (children stopped and waited for, cleanups run, the
   journal written with status ``cancelled``), one ERROR line

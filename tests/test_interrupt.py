@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 
@@ -218,14 +219,25 @@ def ignored_signals(pid):
     return {signum for signum in signal.Signals if mask & (1 << (signum - 1))}
 
 
+# Runs argv[1:] with SIGINT and SIGTERM as a terminal's shell leaves them:
+# a test run started as an asynchronous command of a script (``pytest &``)
+# inherits SIGINT ignored, and Python, like every Unix program, keeps it
+# ignored until kas installs its handler.
+WITH_DEFAULT_SIGNALS = [sys.executable, "-c", (
+    "import os, signal, sys\n"
+    "for signum in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(signum, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n")]
+
+
 def signal_at(tmp_path, quick, point, signals, config="kas.yml"):
     """Run ``kas checkout CONFIG``, hold it at ``point``, send ``signals``
     there, let it go on.  Returns (exit status, stderr, the signals kas
     ignored at the point)."""
     work, env, _ = quick
     pause = PausePoint(tmp_path, point)
-    proc = subprocess.Popen(kas_command() + ["checkout", config], cwd=work,
-                            env={**env, **pause.env()}, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(WITH_DEFAULT_SIGNALS + kas_command() + ["checkout", config],
+                            cwd=work, env={**env, **pause.env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         pause.wait(proc)
