@@ -42,7 +42,8 @@ def test_mypy_is_clean():
 
 
 SHELL_SCRIPTS = [(".ci/run", "sh"), (".ci/setup-test-users", "sh"),
-                 (".ci/setup-containers", "sh"), (".ci/setup-docker", "sh"),
+                 (".ci/setup-containers", "sh"), (".ci/podman-overlay", "sh"),
+                 (".ci/setup-docker", "sh"),
                  ("kas-container", "sh"), ("container-entrypoint", "sh"),
                  ("contrib/build-images", "sh"), ("contrib/oe-git-proxy", "sh"),
                  ("examples/bitbake/bin/bitbake", "sh"),
