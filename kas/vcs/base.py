@@ -306,8 +306,16 @@ class Backend(abc.ABC):
         """Switch to ``branch``; on failure restore the pre-patch state."""
 
     @abc.abstractmethod
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
-        """Apply and commit one patch file; None, or the tool's complaint."""
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
+        """Apply and commit one patch file; None, or what failed."""
+
+
+@dataclass(frozen=True)
+class PatchFailure:
+    """A patch the VCS refused: its command line and the tool's complaint."""
+
+    command: str
+    error: str
 
 
 class PatchDate(Protocol):
