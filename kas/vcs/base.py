@@ -121,8 +121,8 @@ class Backend(abc.ABC):
     # handling), worded the same for every backend.
 
     def fetch_failed(self, output: str) -> KasUserError:
-        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                            f"{redact(output.strip())}")
+        # The tool's output as it wrote it, final newline included (kas 5.5).
+        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: {redact(output)}')
 
     def not_found(self, kind: str, value: str) -> KasUserError:
         return KasUserError(f'{kind} "{value}" cannot be found in repository '
