@@ -127,8 +127,8 @@ class Backend(abc.ABC):
     # handling), worded the same for every backend.
 
     def fetch_failed(self, output: str) -> KasUserError:
-        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                            f"{redact(output.strip())}")
+        # The tool's output as it wrote it, final newline included (kas 5.5).
+        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: {redact(output)}')
 
     def not_found(self, kind: str, value: str) -> KasUserError:
         return KasUserError(f'{kind} "{value}" cannot be found in repository '
@@ -312,8 +312,16 @@ class Backend(abc.ABC):
         """Switch to ``branch``; on failure restore the pre-patch state."""
 
     @abc.abstractmethod
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
-        """Apply and commit one patch file; None, or the tool's complaint."""
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
+        """Apply and commit one patch file; None, or what failed."""
+
+
+@dataclass(frozen=True)
+class PatchFailure:
+    """A patch the VCS refused: its command line and the tool's complaint."""
+
+    command: str
+    error: str
 
 
 class PatchDate(Protocol):

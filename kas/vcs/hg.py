@@ -9,8 +9,15 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable
 
-from kas.errors import CommandError, KasUserError
-from kas.vcs.base import Backend, PatchDate, Target, verify_commit, warn_short_hash
+from kas.errors import CommandError, KasUserError, format_command
+from kas.vcs.base import (
+    Backend,
+    PatchDate,
+    PatchFailure,
+    Target,
+    verify_commit,
+    warn_short_hash,
+)
 
 if TYPE_CHECKING:
     import subprocess
@@ -220,10 +227,11 @@ class HgBackend(Backend):
                 os.remove(os.path.join(self.path, name))
             raise
 
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
-        result = self.run(["hg", "import", "-q", "--no-commit", path], check=False)
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
+        argv = ["hg", "import", "-q", "--no-commit", path]
+        result = self.run(argv, check=False)
         if result.returncode != 0:
-            return (result.stderr or result.stdout).strip()
+            return PatchFailure(format_command(argv), (result.stderr or result.stdout).strip())
         self.run(["hg", "commit", "-q", "--user", PATCH_USER, "--date", date.hg(),
                   "-m", message])
         return None
