@@ -176,21 +176,31 @@ def test_pinned_commit_needs_no_remote(tmp_path, upstream):
 
 def test_cache_deleted_under_existing_work_dirs(tmp_path, upstream):
     """Issue 19.1: work dirs own their objects: after the cache is removed
-    they still work (history, checkout of another commit), and the next run
-    rebuilds the cache."""
+    they still work (history, checkout of another commit) with the cache
+    still configured and the remote gone, and the next run that needs the
+    remote rebuilds the cache."""
     cache = tmp_path / "cache"
     old = git(upstream, "rev-parse", "HEAD")
     new = commit(upstream, "two\n")
     project = Project(tmp_path)
     project.config({"up": {"url": upstream, "commit": new, "branch": "main"}})
     project.checkout(cache)
+    [entry] = entries(cache)
     shutil.rmtree(str(cache))
     repo = os.path.join(project.work, "up")
     git(repo, "fsck", "--no-progress")
     project.config({"up": {"url": upstream, "commit": old, "branch": "main"}})
     with unreachable(upstream):
-        project.checkout(None)
+        project.checkout(cache)
     assert project.head("up") == old
+    newer = commit(upstream, "three\n")
+    project.config({"up": {"url": upstream, "branch": "main"}})
+    result = kas_ok("checkout", "--update", "kas.yml", cwd=project.work, env=project.env(cache))
+    assert cache_fetches(result) == 1
+    assert entries(cache) == [entry]
+    git(os.path.join(str(cache), "git", entry), "fsck", "--no-progress")
+    assert git(os.path.join(str(cache), "git", entry), "rev-parse", "refs/heads/main") == newer
+    assert project.head("up") == newer
 
 
 def corrupt_objects(entry_path):
