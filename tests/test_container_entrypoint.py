@@ -4,7 +4,7 @@ the way kas-container starts them.
 
 The mapping tests source the script (``KAS_ENTRYPOINT_LIBRARY=1``) and run
 its functions on synthetic ``uid_map``/``gid_map`` files below a temporary
-root.  The image tests (see tests/containerhelpers.py) run the entrypoint in
+root.  The image tests (see tests/helpers/containers.py) run the entrypoint in
 the images built from this tree; where the test needs to see what the
 entrypoint hands over to kas (user, environment, working directory) a small
 ``kas`` script put first on PATH reports it: the entrypoint itself is real.

@@ -5,7 +5,7 @@ units and their order) the engine receives, per kas-container.md (KC-nnn)
 and environment.md §2.7/§5 (ENV-nnn).
 
 No test needs a real engine: PATH contains only the stand-ins a test asks
-for plus symlinks to basic tools (tests/containerfakes.py).  stdout is a
+for plus symlinks to basic tools (tests/helpers/containerfakes.py).  stdout is a
 pipe, so no ``-t -i`` (KC-092) unless a test uses a pseudo terminal.
 """
 

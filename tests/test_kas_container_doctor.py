@@ -2,7 +2,7 @@
 host conditions: the users ``kasci`` (subordinate ids) and ``kasci-nosub``
 (none) of .ci/setup-test-users, rootless podman of .ci/setup-containers,
 and namespaces in which the kernel refuses nested user namespaces, has a
-private binfmt_misc instance or hides a device (tests/nshelpers.py).
+private binfmt_misc instance or hides a device (tests/helpers/ns.py).
 What this machine cannot become (AppArmor's user namespace restriction,
 kernel.unprivileged_userns_clone, an overlapping /etc/subuid) is fed as
 recorded files through KAS_CONTAINER_TEST_ROOT.
@@ -97,7 +97,7 @@ def needs_root():
 
 def in_namespace(user, setup, argv, cwd, **env):
     """``setup`` as root in an identity-mapped user+mount namespace, then
-    ``argv`` as ``user`` there (tests/nshelpers.py)."""
+    ``argv`` as ``user`` there (tests/helpers/ns.py)."""
     needs_root()
     words = " ".join(shlex.quote(f"{k}={v}") for k, v in user_env(user, **env).items())
     command = " ".join(shlex.quote(str(a)) for a in argv)
