@@ -65,7 +65,9 @@ def failed_bitbake(result, args, code):
 # --- generated files after a build (GEN-013, GEN-023 ... GEN-025) ----------------------
 
 def test_bblayers_example_one_exact(proj):
-    """GEN-013."""
+    """The first bblayers.conf example, byte for byte: the header entries
+    sorted by key, then the layers by descending prio, relative to TOPDIR
+    (GEN-013)."""
     proj.config("""
         header:
           version: 23
@@ -98,7 +100,9 @@ def test_bblayers_example_one_exact(proj):
 
 
 def test_bblayers_example_two_priorities_and_name(proj):
-    """GEN-013."""
+    """The second bblayers.conf example: layers of equal prio ordered by
+    path, whatever the repo names; empty and disabled layer lists add
+    nothing (GEN-013)."""
     for layer in ("l1", "l2"):
         (proj.path / "r2" / layer).mkdir(parents=True)
     proj.config(f"""
@@ -165,7 +169,8 @@ def gen023_local_conf(names):
 
 
 def test_local_conf_example_and_targets(proj):
-    """GEN-023, GEN-022, GEN-053."""
+    """The local.conf example with BBMULTICONFIG from the multiconfig
+    targets, which bitbake gets unchanged (GEN-023, GEN-022, GEN-053)."""
     proj.config(GEN023_CONFIG)
     proj.kas_ok("build", "kas.yml")
     text = read(proj.build_dir("conf", "local.conf"))
@@ -178,7 +183,8 @@ def test_local_conf_example_and_targets(proj):
 @pytest.mark.parametrize("build_system, rootless", [
     ("isar-rootless", True), ("isar", False), ("isar-privileged", False)])
 def test_isar_local_conf(proj, build_system, rootless):
-    """GEN-024."""
+    """An Isar build's local.conf: MACHINE, DISTRO, BBMULTICONFIG and, for
+    isar-rootless only, ISAR_ROOTLESS (GEN-024)."""
     os.remove(proj.path / "oe-init-build-env")
     init_script(proj, name="isar-init-build-env")
     proj.config(MINIMAL + f"build_system: {build_system}\n")
@@ -240,7 +246,8 @@ def test_passthrough_value_and_precedence(proj):
 
 
 def test_caller_value_for_a_null_entry_reaches_bitbake(proj):
-    """GEN-050."""
+    """A caller's value for a null env entry reaches bitbake, also an empty
+    one (GEN-050)."""
     proj.config(GEN052_CONFIG)
     proj.kas_ok("build", "kas.yml", env=clean_env(NULLVAR="given", MYVAR=""))
     env = proj.bitbake.env()
@@ -263,7 +270,9 @@ BASE_NAMES = ("SSTATE_DIR SSTATE_MIRRORS BB_HASHSERVE_DB_DIR BB_HASHSERVE "
 ], ids=["old-bitbake", "neither", "env-entry"])
 def test_without_bb_env_passthrough_additions_from_the_script(
         proj, script, env_entries, expected):
-    """GEN-052."""
+    """Without BB_ENV_PASSTHROUGH_ADDITIONS from the init script kas extends
+    an old BB_ENV_EXTRAWHITE, sets nothing, or takes the config's env entry
+    for it (GEN-052)."""
     init_script(proj, extra="unset BB_ENV_PASSTHROUGH_ADDITIONS\n" + script)
     proj.config(MINIMAL + "env:\n" + env_entries)
     proj.kas_ok("build", "kas.yml")
@@ -278,7 +287,8 @@ KAS_VARIABLES = {"KAS_MACHINE": "m", "KAS_DISTRO": "d", "KAS_TASK": "build",
 
 
 def test_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
-    """GEN-051."""
+    """No KAS_* variable reaches bitbake unless the config's env lists it
+    (GEN-051)."""
     proj.config(MINIMAL + "env:\n  KAS_MACHINE: null\n")
     proj.kas_ok("build", "kas.yml", env=clean_env(KAS_WORK_DIR=str(proj.path),
                                                KAS_BUILD_DIR=proj.build_dir(),
@@ -308,7 +318,9 @@ def test_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
         "blank-kas-target", "empty-kas-task", "cli-beats-all", "extra-args",
         "extra-args-without-double-dash", "extra-args-with-options"])
 def test_bitbake_arguments(proj, config, options, extra, env, expected):
-    """GEN-053, CLI-101, CLI-104."""
+    """bitbake's arguments: -c task, then the extra arguments, then the
+    targets, from the command line over KAS_TARGET/KAS_TASK over the config
+    (GEN-053, CLI-101, CLI-104)."""
     proj.config(MINIMAL + config)
     proj.kas_ok("build", *options, "kas.yml", *extra, env=clean_env(**env))
     assert proj.bitbake.argv() == expected
@@ -316,7 +328,8 @@ def test_bitbake_arguments(proj, config, options, extra, env, expected):
 
 
 def test_cli_targets_also_decide_bbmulticonfig(proj):
-    """CLI-102."""
+    """Targets given on the command line also decide BBMULTICONFIG
+    (CLI-102)."""
     proj.config(MINIMAL + "target: mc:foo:a\n")
     proj.kas_ok("build", "--target", "mc:bar:x", "kas.yml")
     assert 'BBMULTICONFIG ?= "bar"\n' in read(proj.build_dir("conf", "local.conf"))
@@ -324,7 +337,8 @@ def test_cli_targets_also_decide_bbmulticonfig(proj):
 
 
 def test_fallback_uses_the_work_dir(proj, tmp_path):
-    """CLI-035."""
+    """Without a config argument, kas build in another directory uses
+    .config.yaml of KAS_WORK_DIR (CLI-035)."""
     proj.config(MINIMAL.replace("  this:\n", f"  this:\n    path: {proj.path}\n")
                 + "target: t\n", name=".config.yaml")
     other = tmp_path / "elsewhere"
@@ -336,7 +350,7 @@ def test_fallback_uses_the_work_dir(proj, tmp_path):
 
 
 def test_runs_in_kas_build_dir(proj, tmp_path):
-    """CLI-101."""
+    """bitbake runs in KAS_BUILD_DIR (CLI-101)."""
     proj.config(MINIMAL)
     other = tmp_path / "otherbuild"
     proj.kas_ok("build", "kas.yml", env=clean_env(KAS_BUILD_DIR=str(other)))
@@ -359,7 +373,8 @@ def test_bitbake_is_looked_up_in_the_build_environment(proj, tmp_path):
 # --- output and failures (CLI-105, CLI-022) -----------------------------------------
 
 def test_non_tty_output_becomes_log_records(proj):
-    """CLI-105."""
+    """Without a terminal bitbake's output becomes log records: stdout as
+    INFO, stderr as ERROR (CLI-105)."""
     proj.bitbake.control("echo 'NOTE: out line 1'\necho 'WARNING: err line' >&2\n"
                  "echo 'NOTE: out line 2'\n")
     proj.config(MINIMAL)
@@ -396,7 +411,8 @@ def test_non_tty_output_is_logged_live(proj):
 
 
 def test_failing_bitbake_is_exit_2(proj):
-    """CLI-105, CLI-022."""
+    """A failing bitbake ends kas with exit 2 and the failed command,
+    quoted, as error (CLI-105, CLI-022)."""
     proj.bitbake.control("echo 'ERROR: task failed' >&2\nexit 3\n")
     proj.config(MINIMAL)
     result = proj.kas("build", "kas.yml", "--", "-v", "a b")
@@ -405,7 +421,7 @@ def test_failing_bitbake_is_exit_2(proj):
 
 
 def test_unknown_target(proj):
-    """CLI-105."""
+    """An unknown target fails bitbake, and so kas with exit 2 (CLI-105)."""
     proj.config(MINIMAL)
     result = proj.kas("build", "--target", "nosuch", "kas.yml")
     failed_bitbake(result, "-c build nosuch", 1)
@@ -413,7 +429,8 @@ def test_unknown_target(proj):
 
 
 def test_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):
-    """CLI-105."""
+    """On a terminal kas logs the command once and bitbake writes to the
+    terminal itself (CLI-105)."""
     proj.bitbake.control("echo 'NOTE: direct line'\necho 'WARNING: direct err' >&2\n")
     proj.config(MINIMAL)
     code, output = run_on_terminal(kas_command() + ["build", "kas.yml"], proj.path,
@@ -434,7 +451,8 @@ def test_tty_logs_the_command_and_bitbake_writes_to_the_terminal(proj):
 
 
 def test_tty_failure_is_exit_2(proj):
-    """CLI-105."""
+    """On a terminal a failing bitbake also ends kas with exit 2 and the
+    failed command (CLI-105)."""
     proj.bitbake.control("exit 5\n")
     proj.config(MINIMAL)
     code, output = run_on_terminal(kas_command() + ["build", "kas.yml"], proj.path,
@@ -448,7 +466,8 @@ def test_tty_failure_is_exit_2(proj):
 # --- pipeline options with build (CLI-045, CLI-042) -----------------------------------
 
 def test_k_keeps_conf_files_and_still_runs_bitbake(proj):
-    """CLI-045."""
+    """build -k keeps the user's conf files and still runs bitbake in the
+    build directory (CLI-045)."""
     proj.config(MINIMAL + "machine: other\n")
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
@@ -460,7 +479,8 @@ def test_k_keeps_conf_files_and_still_runs_bitbake(proj):
 
 
 def test_skip_setup_environ_is_an_invalid_combination(proj):
-    """CLI-042."""
+    """build --skip setup_environ is an invalid combination and bitbake does
+    not run (CLI-042)."""
     proj.config(MINIMAL)
     result = proj.kas("build", "--skip", "setup_environ", "kas.yml")
     assert result.returncode == 2, result

@@ -247,7 +247,8 @@ def test_kas_version(user, images):
 @pytest.mark.root
 @pytest.mark.container
 def test_unknown_term_falls_back_to_xterm(user, images, fake_kas):
-    """KC-103."""
+    """A TERM the image has no terminfo for falls back to xterm; a known one
+    stays (KC-103)."""
     options = kas_container_options(user, extra=fake_kas)
     assert report(user, images["kas"], [*options, "-e", "TERM=no-such-terminal"])["TERM"] \
         == "xterm"

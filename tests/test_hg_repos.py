@@ -104,7 +104,8 @@ def failed(result):
     ({"branch": "feat", "commit": "F1"}, "F1", "feat"),
 ], ids=["commit", "tag", "branch", "branch+commit"])
 def test_clone_and_checkout(project, upstream, ref, expected, branch):
-    """CLI-088, CLI-090."""
+    """An hg repo is cloned and checked out at its commit, tag, branch head
+    or pinned commit on its branch, clean (CLI-088, CLI-090)."""
     nodes = {"A": upstream.a, "F1": upstream.f1, "F2": upstream.f2}
     configure(project, upstream.path,
               **{key: nodes.get(value, value) for key, value in ref.items()})
@@ -121,13 +122,15 @@ def test_clone_and_checkout(project, upstream, ref, expected, branch):
     ({"branch": "nope"}, 'Branch "nope" cannot be found in repository "up"'),
 ], ids=["tag", "branch"])
 def test_missing_tag_or_branch(project, ref, message, upstream):
-    """CLI-090."""
+    """A tag or branch the hg repo does not have is an error naming it
+    (CLI-090)."""
     configure(project, upstream.path, **ref)
     assert failed(project.kas("checkout", "kas.yml")) == [message]
 
 
 def test_short_commit_warns(project, upstream):
-    """CLI-091."""
+    """A short commit id warns that it eases supply chain attacks, and is
+    checked out (CLI-091)."""
     short = upstream.a[:12]
     configure(project, upstream.path, commit=short)
     result = project.kas_ok("checkout", "kas.yml")
@@ -139,7 +142,8 @@ def test_short_commit_warns(project, upstream):
 
 @pytest.mark.parametrize("commit", ["v1", "feat"], ids=["tag-name", "branch-name"])
 def test_suspicious_commit_is_an_error(project, upstream, commit):
-    """CLI-091."""
+    """A tag or branch name given as commit is an error: it resolves to a
+    different id (CLI-091)."""
     resolved = upstream.a if commit == "v1" else upstream.f2
     configure(project, upstream.path, commit=commit)
     assert failed(project.kas("checkout", "kas.yml")) == [
@@ -151,7 +155,8 @@ def test_suspicious_commit_is_an_error(project, upstream, commit):
 
 
 def test_pinned_commit_needs_no_upstream_on_second_run(project, upstream, tmp_path):
-    """CLI-088."""
+    """A pinned commit the clone has needs no remote on the next run
+    (CLI-088)."""
     url = upstream.copy(tmp_path / "copy")
     configure(project, url, commit=upstream.f1)
     project.kas_ok("checkout", "kas.yml")
@@ -164,7 +169,7 @@ def test_pinned_commit_needs_no_upstream_on_second_run(project, upstream, tmp_pa
 
 def test_branch_follows_upstream_only_with_update(project, upstream,
                                                                   tmp_path):
-    """CLI-044, CLI-088."""
+    """A branch follows the remote only with --update (CLI-044, CLI-088)."""
     url = upstream.copy(tmp_path / "copy")
     configure(project, url, branch="feat")
     project.kas_ok("checkout", "kas.yml")
@@ -179,7 +184,8 @@ def test_branch_follows_upstream_only_with_update(project, upstream,
 
 
 def test_dirty_repo_kept_unless_force_checkout(project, upstream):
-    """CLI-090, CLI-043."""
+    """A dirty hg checkout is kept, with a warning, unless --force-checkout
+    (CLI-090, CLI-043)."""
     configure(project, upstream.path, commit=upstream.f1)
     project.kas_ok("checkout", "kas.yml")
     a_txt = write(project.file(REPO, "a.txt"), "local change\n")
@@ -198,7 +204,8 @@ def test_dirty_repo_kept_unless_force_checkout(project, upstream):
 
 
 def test_changed_url_is_not_applied_but_warned(project, upstream, tmp_path):
-    """CLI-088."""
+    """A changed URL is not applied to an existing hg clone: one warning
+    (CLI-088)."""
     warning = "Repo implementation does not support changing the remote url."
     configure(project, upstream.path, commit=upstream.a)
     assert warning not in project.kas_ok("checkout", "kas.yml").warnings()
@@ -214,7 +221,8 @@ def test_changed_url_is_not_applied_but_warned(project, upstream, tmp_path):
 
 
 def test_hg_missing_from_path(project, tmp_path, upstream):
-    """CLI-081, CF-630."""
+    """Without hg on PATH an hg repo is an error and nothing is cloned
+    (CLI-081, CF-630)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(shutil.which("git"), str(bindir / "git"))
@@ -225,7 +233,8 @@ def test_hg_missing_from_path(project, tmp_path, upstream):
 
 
 def test_dump_resolve_refs(workdir, upstream):
-    """CLI-142."""
+    """dump --resolve-refs adds the commit of an hg branch and tag
+    (CLI-142)."""
     data = {"header": {"version": 23},
             "repos": {"by-branch": {"type": "hg", "url": upstream.path, "branch": "feat"},
                       "by-tag": {"type": "hg", "url": upstream.path, "tag": "v1"}}}
@@ -239,7 +248,8 @@ def test_dump_resolve_refs(workdir, upstream):
 
 
 def test_patches_are_committed_by_kas_on_patched_branch(project, upstream):
-    """CLI-093, CF-675."""
+    """Patches to an hg repo are committed by kas on a patched branch, dated
+    by their Date: header or mtime (CLI-093, CF-675)."""
     plain = write(os.path.join(project.path, "fix.patch"),
                   "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-feat1\n+patched\n")
     os.utime(plain, (MTIME, MTIME))
@@ -342,7 +352,7 @@ def test_revision_that_does_not_resolve_to_one_changeset(project, upstream):
 
 
 def test_short_node_in_rev_node_form_warns(project, upstream):
-    """CLI-091."""
+    """A short node in rev:node form warns too (CLI-091)."""
     short = f"0:{upstream.a[:12]}"
     configure(project, upstream.path, commit=short)
     result = project.kas_ok("checkout", "kas.yml")

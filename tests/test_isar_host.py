@@ -422,7 +422,8 @@ def test_real_new_unshare_takes_isars_form(tmp_path):
 @pytest.mark.parametrize("version, too_old", [
     ("1.3.5", True), ("1.4.0", False), ("1.5.7", False), ("0.8.4", True)])
 def test_mmdebstrap_versions(tmp_path, version, too_old):
-    """issue 25.1: mmdebstrap 1.4 or newer."""
+    """mmdebstrap older than 1.4 is named with its version and the fix;
+    1.4 and newer pass (issue 25.1)."""
     path = stand_in(tmp_path, "mmdebstrap", NEW_MMDEBSTRAP.format(version=version))
     found = probe_in(tmp_path, f"{path}:/usr/bin:/bin").mmdebstrap()
     if too_old:

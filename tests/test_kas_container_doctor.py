@@ -572,7 +572,8 @@ def test_doctor_json_with_recorded_apparmor_and_profile(tmp_path):
 
 
 def test_doctor_usage_errors(tmp_path):
-    """issue 20.1."""
+    """A bad --format, an unknown option or two config files make doctor
+    print its usage, exit 1 (issue 20.1)."""
     kc = tkc.KasContainer(tmp_path)
     for args in (["doctor", "--format", "xml"], ["doctor", "--bogus"],
                  ["doctor", "a.yml", "b.yml"]):

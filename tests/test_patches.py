@@ -122,7 +122,10 @@ def top_patch(rel):
 
 
 def test_single_patch_is_committed_by_kas(project, upstream):
-    """CLI-093, CF-675, ENV-112."""
+    """A patch is applied and committed by kas: its author and committer,
+    the message naming the patch file, on top of the configured commit;
+    without a Date: header the file's mtime is the date (CLI-093, CF-675,
+    ENV-112)."""
     path = patch(project, "patches/fix.patch", replace_patch("a.txt", "one", "two"))
     configure(project, upstream, {"p1": top_patch("patches/fix.patch")})
     result = project.kas_ok("checkout", "kas.yml")
@@ -170,7 +173,8 @@ def test_patch_commit_id_matches_kas_5_5_whatever_the_user_identity(
 
 def test_date_header_on_line_3_sets_author_and_committer_date(
         project, tmp_path, upstream):
-    """CF-675, ENV-112."""
+    """A Date: header on line 3 (git format-patch) sets author and committer
+    date (CF-675, ENV-112)."""
     scratch = str(tmp_path / "scratch")
     subprocess.run(["git", "clone", "-q", upstream.path, scratch], check=True)
     write(os.path.join(scratch, "a.txt"), "two\n")
@@ -193,7 +197,8 @@ def test_date_header_on_line_3_sets_author_and_committer_date(
 
 
 def test_date_header_not_on_line_3_falls_back_to_mtime(project, upstream):
-    """CF-675."""
+    """A Date: header elsewhere is not used: the file's mtime is the date
+    (CF-675)."""
     header = "From: Dev <dev@example.com>\nDate: Sun, 13 Sep 2020 12:26:40 +0200\n\n"
     patch(project, "p.patch", header + replace_patch("a.txt", "one", "two"))
     configure(project, upstream, {"p1": top_patch("p.patch")})
@@ -203,7 +208,8 @@ def test_date_header_not_on_line_3_falls_back_to_mtime(project, upstream):
 
 
 def test_quilt_series_in_file_order_with_comments(project, upstream):
-    """CF-674."""
+    """A quilt series is applied in file order; comment lines and trailing
+    comments are ignored, a # inside a name is kept (CF-674)."""
     quilt = os.path.join(project.path, "patches", "quilt")
     first = patch(project, "patches/quilt/zz-first.patch", replace_patch("a.txt", "one", "two"))
     second = patch(project, "patches/quilt/aa-c#2.patch", replace_patch("a.txt", "two", "three"))
@@ -226,7 +232,8 @@ def test_quilt_series_in_file_order_with_comments(project, upstream):
 
 
 def test_entries_applied_in_sorted_id_order(project, upstream):
-    """CF-673, CF-671."""
+    """Patch entries are applied in code-point order of their ids; a null
+    entry is ignored (CF-673, CF-671)."""
     patch(project, "second.patch", replace_patch("a.txt", "two", "three"))
     patch(project, "first.patch", replace_patch("a.txt", "one", "two"))
     # Defined "2-second" first; code-point order puts "10-first" before it.
@@ -240,7 +247,8 @@ def test_entries_applied_in_sorted_id_order(project, upstream):
 
 
 def test_patches_from_another_repo_and_default_repo(project, upstream, tmp_path):
-    """CF-672."""
+    """A patch from another repo, named by the entry or by
+    defaults.repos.patches.repo, or from the top repo (CF-672)."""
     patches_repo = make_git_repo(os.path.join(tmp_path, "patches-up"), {
         "p/one.patch": replace_patch("a.txt", "one", "two"),
         "p/two.patch": replace_patch("a.txt", "two", "three"),
@@ -277,7 +285,8 @@ def test_patches_from_another_repo_and_default_repo(project, upstream, tmp_path)
     ({"branch": "main", "commit": "BASE"}, "patched-BASE"),
 ], ids=["commit", "tag", "branch", "refs-branch", "branch+commit"])
 def test_patched_branch_name(project, ref, branch, upstream):
-    """CLI-093, CF-675."""
+    """The patched branch is named patched-<commit, tag or branch> (refs/
+    stripped) (CLI-093, CF-675)."""
     ref = {key: value.replace("BASE", upstream.base) for key, value in ref.items()}
     patch(project, "fix.patch", replace_patch("a.txt", "one", "two"))
     configure(project, upstream, {"p1": top_patch("fix.patch")}, ref=ref)
@@ -288,7 +297,8 @@ def test_patched_branch_name(project, ref, branch, upstream):
 
 
 def test_second_checkout_reapplies_cleanly(project, upstream):
-    """CF-675."""
+    """A second checkout applies the patches again to the same tree, on the
+    same branch, clean (CF-675)."""
     patch(project, "one.patch", replace_patch("a.txt", "one", "two"))
     patch(project, "new.patch", new_file_patch("new.txt", "hello"))
     configure(project, upstream, {"p1": top_patch("one.patch"), "p2": top_patch("new.patch")})
@@ -307,7 +317,8 @@ def test_second_checkout_reapplies_cleanly(project, upstream):
 
 
 def test_dirty_repo_is_not_patched(project, upstream):
-    """CF-675, CLI-093."""
+    """A dirty repo is not patched, with a warning; the local change stays
+    (CF-675, CLI-093)."""
     patch(project, "fix.patch", replace_patch("a.txt", "one", "two"))
     configure(project, upstream, {"p1": top_patch("fix.patch")})
     project.kas_ok("checkout", "--skip", "repos_apply_patches", "kas.yml")
@@ -323,7 +334,7 @@ def test_dirty_repo_is_not_patched(project, upstream):
 
 
 def test_local_repo_is_never_patched(project, tmp_path):
-    """CF-675."""
+    """A local repo is never patched, even with patches configured (CF-675)."""
     local = make_git_repo(os.path.join(tmp_path, "local"), {"a.txt": "one\n"})
     before = head_state(local)
     patch(project, "fix.patch", replace_patch("a.txt", "one", "two"))
@@ -338,7 +349,8 @@ def test_local_repo_is_never_patched(project, tmp_path):
 
 
 def test_skipping_setup_home_makes_patching_fail(project, upstream):
-    """CLI-042."""
+    """Skipping setup_home while patches are applied is a user error; the
+    repo stays unpatched (CLI-042)."""
     patch(project, "fix.patch", replace_patch("a.txt", "one", "two"))
     configure(project, upstream, {"p1": top_patch("fix.patch")})
     result = project.kas("checkout", "--skip", "setup_home", "kas.yml")
@@ -354,7 +366,8 @@ def test_skipping_setup_home_makes_patching_fail(project, upstream):
 
 @pytest.mark.parametrize("make_dir", [False, True], ids=["no-such-file", "dir-without-series"])
 def test_missing_patch_file(project, make_dir, upstream):
-    """CF-674."""
+    """A patch path that is missing, or a directory without a series file,
+    is an error naming path, repo and entry (CF-674)."""
     if make_dir:
         os.makedirs(os.path.join(project.path, "patches", "nope.patch"))
     configure(project, upstream, {"p1": top_patch("patches/nope.patch")})
@@ -381,14 +394,15 @@ def run_series(project, upstream, lines):
 
 @pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "whitespace"])
 def test_blank_series_line_names_file_and_line(project, upstream, blank):
-    """CF-674."""
+    """A blank line in a series file is an error naming the file and the
+    line (CF-674)."""
     series, text = run_series(project, upstream, ["first.patch", blank, "second.patch"])
     assert series in text
     assert re.search(r"\b2\b", strip_paths(text)), text
 
 
 def test_missing_file_listed_in_series(project, upstream):
-    """CF-674."""
+    """A series file naming a missing patch is an error naming it (CF-674)."""
     _, text = run_series(project, upstream, ["first.patch", "gone.patch"])
     assert text.startswith("Could not find patch.")
     assert "gone.patch" in text
@@ -397,7 +411,8 @@ def test_missing_file_listed_in_series(project, upstream):
 @pytest.mark.parametrize("ref", [{"commit": "BASE"}, {"branch": "main"}],
                          ids=["detached", "on-branch"])
 def test_failing_patch_rolls_back_to_pre_patch_state(project, ref, upstream):
-    """CLI-093."""
+    """A patch that fails rolls the repo back to its state before patching,
+    keeping the user's untracked files (CLI-093)."""
     ref = {key: value.replace("BASE", upstream.base) for key, value in ref.items()}
     patch(project, "good.patch", replace_patch("a.txt", "one", "two")
           + new_file_patch("added.txt", "new"))

@@ -346,7 +346,8 @@ def test_only_command_line_configs_are_listed(proj, in_git):
 # --- artifacts (CF-760, CLI-023) ------------------------------------------------------
 
 def test_missing_artifact_is_an_error(proj):
-    """CF-760."""
+    """With --provenance an artifact glob that matches nothing is an error,
+    after bitbake ran, and no attestation is written (CF-760)."""
     init_script(proj)
     write(proj.path / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + '  missing: "tmp/*.nothing"\n')
     result = proj.kas("build", "--provenance", "true", "kas.yml")
@@ -358,7 +359,8 @@ def test_missing_artifact_is_an_error(proj):
 
 
 def test_missing_artifact_is_no_error_without_provenance(proj):
-    """CF-760."""
+    """Without --provenance a missing artifact is no error and no
+    attestation is written (CF-760)."""
     init_script(proj)
     write(proj.path / "kas.yml", MINIMAL + '\nartifacts:\n  missing: "tmp/*.nothing"\n')
     proj.kas_ok("build", "kas.yml")
@@ -367,7 +369,8 @@ def test_missing_artifact_is_no_error_without_provenance(proj):
 
 
 def test_no_artifacts_configured_is_a_warning(proj):
-    """CLI-106."""
+    """--provenance without artifacts configured warns and writes an
+    attestation without subjects (CLI-106)."""
     init_script(proj)
     write(proj.path / "kas.yml", MINIMAL)
     result = proj.kas_ok("build", "--provenance", "mode=min", "kas.yml")
@@ -376,7 +379,8 @@ def test_no_artifacts_configured_is_a_warning(proj):
 
 
 def test_artifact_older_than_the_build_is_a_warning(proj):
-    """CF-760."""
+    """An artifact older than the build is warned about, and still listed
+    (CF-760)."""
     init_script(proj)
     write(proj.path / "kas.yml", MINIMAL + ARTIFACTS_CONFIG + "  old: tmp/old.bin\n")
     old = write(proj.build_dir("tmp", "old.bin"), "stale\n")
@@ -390,7 +394,8 @@ def test_artifact_older_than_the_build_is_a_warning(proj):
 
 
 def test_failing_bitbake_writes_no_attestation(proj):
-    """CLI-106."""
+    """A failing bitbake writes no attestation, and the artifacts are not
+    looked at (CLI-106)."""
     init_script(proj)
     proj.bitbake.control("exit 1\n")
     write(proj.path / "kas.yml", MINIMAL + ARTIFACTS_CONFIG)
@@ -405,7 +410,8 @@ def test_failing_bitbake_writes_no_attestation(proj):
 
 @pytest.mark.parametrize("value", ["false", "mode=full", "max"])
 def test_provenance_accepts_only_the_three_modes(proj, value):
-    """CLI-100."""
+    """--provenance accepts only its three modes; anything else is a usage
+    error before bitbake (CLI-100)."""
     init_script(proj)
     write(proj.path / "kas.yml", MINIMAL)
     result = proj.kas("build", "--provenance", value, "kas.yml")

@@ -90,7 +90,10 @@ def kas_on_terminal(proj, *args, env=None):
 # --- kas shell -c (CLI-121, CLI-122, ENV-111) -------------------------------------------
 
 def test_command_runs_in_the_build_environment(proj, shell, tmp_path):
-    """CLI-121, CLI-122."""
+    """kas shell -c runs the command in the build directory after the full
+    pipeline, in an environment of the init script, the config's env and
+    SHELL taken over from the caller, without KAS_* or other caller secrets;
+    the info line names the default build (CLI-121, CLI-122)."""
     out = tmp_path / "cmd"
     result = proj.kas_ok("shell", "kas.yml", "-c", f'pwd > "{out}.cwd"; env > "{out}.env"',
                          KAS_MACHINE="m", FOO_SECRET="s3cret")
@@ -98,7 +101,7 @@ def test_command_runs_in_the_build_environment(proj, shell, tmp_path):
     env = parse_env(read(f"{out}.env"))
     assert env["FROM_INIT"] == "1"                       # the init script's variable
     assert env["MYVAR"] == "default"                     # config env
-    assert env["HISTFILE"] == histfile(proj)             # ENV-111
+    assert env["HISTFILE"] == histfile(proj)             # HISTFILE in the work dir (ENV-111)
     assert env["GIT_TERMINAL_PROMPT"] == "true"          # make_interactive
     assert env["SHELL"] == shell.path                    # taken over from the caller
     assert "FOO_SECRET" not in env
@@ -111,7 +114,7 @@ def test_command_runs_in_the_build_environment(proj, shell, tmp_path):
 
 
 def test_info_line_uses_kas_target_and_kas_task(proj):
-    """CLI-121."""
+    """The info line's default build uses KAS_TARGET and KAS_TASK (CLI-121)."""
     result = proj.kas_ok("shell", "kas.yml", "-c", "true", KAS_TARGET="t1  t2",
                          KAS_TASK="compile")
     assert "To start the default build, run: bitbake -c compile t1 t2" in info_lines(
@@ -119,7 +122,8 @@ def test_info_line_uses_kas_target_and_kas_task(proj):
 
 
 def test_nonzero_exit_code_is_forwarded(proj, shell):
-    """CLI-123."""
+    """The command's non-zero exit status is kas's, with the failed command
+    as error (CLI-123)."""
     result = proj.kas("shell", "kas.yml", "-c", "exit 7")
     assert result.returncode == 7, result
     assert "Traceback" not in result.stderr, result
@@ -128,7 +132,7 @@ def test_nonzero_exit_code_is_forwarded(proj, shell):
 
 
 def test_default_shell_is_bin_sh(proj, shell, tmp_path):
-    """CLI-121."""
+    """Without SHELL, kas shell starts /bin/sh (CLI-121)."""
     env = proj.env()
     del env["SHELL"]
     out = tmp_path / "exe"
@@ -171,13 +175,15 @@ def test_shell_keeps_the_users_identity_and_multi_valued_keys(proj, tmp_path):
 
 
 def test_shell_keeps_a_complete_user_identity(proj, tmp_path):
-    """issue 16.1."""
+    """A user identity complete in GITCONFIG_FILE is kept as it is
+    (issue 16.1)."""
     gitconfig = write(tmp_path / "gitconfig", "[user]\n\tname = Jane\n\temail = j@x.org\n")
     assert shell_output(proj, IDENTITY_QUERY, GITCONFIG_FILE=gitconfig) == ["Jane", "j@x.org"]
 
 
 def test_shell_k_keeps_conf_files(proj, tmp_path):
-    """CLI-045."""
+    """kas shell -k keeps the user's local.conf and bblayers.conf and writes
+    no CACHEDIR.TAG (CLI-045)."""
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
     out = tmp_path / "ran"
@@ -197,7 +203,8 @@ PRESERVING = ("Preserving the current environment block may have unintended side
 
 
 def test_preserve_env_needs_a_tty(proj, shell, tmp_path):
-    """CLI-330."""
+    """-E without a terminal is a user error; the ignored NETRC_FILE is
+    still warned about and no shell starts (CLI-330)."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
     result = proj.kas("shell", "-E", "kas.yml", "-c", "true", NETRC_FILE=netrc)
     assert result.returncode == 2, result
@@ -209,7 +216,9 @@ def test_preserve_env_needs_a_tty(proj, shell, tmp_path):
 
 @pytest.mark.parametrize("option", ["-E", "--preserve-env"])
 def test_preserve_env_on_a_terminal(proj, tmp_path, option):
-    """CLI-330."""
+    """-E/--preserve-env on a terminal keeps the caller's environment, with
+    the home still set up by kas and a warning each for the ignored
+    NETRC_FILE and the preserved environment (CLI-330)."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
     env = proj.env(NO_COLOR="1", NETRC_FILE=netrc, CALLER_VAR="from-caller")
     term = kas_on_terminal(proj, "shell", option, "kas.yml", "-c",
@@ -226,7 +235,8 @@ def test_preserve_env_on_a_terminal(proj, tmp_path, option):
 # --- interactive shell on a terminal (CLI-121, CLI-123, CLI-342) ------------------------
 
 def test_interactive_shell(proj, shell):
-    """CLI-121, CLI-123."""
+    """Without -c, kas shell runs an interactive shell with HISTFILE set;
+    its exit status ends kas with an error (CLI-121, CLI-123)."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build, run: bitbake -c fetch a b")
     term.send("echo $HISTFILE; exit 3\n")
@@ -238,7 +248,8 @@ def test_interactive_shell(proj, shell):
 
 
 def test_ctrl_c_at_the_shell_prompt_does_not_end_kas(proj):
-    """CLI-342."""
+    """Ctrl-C at the interactive shell's prompt reaches the shell, not kas:
+    the shell goes on and kas ends normally (CLI-342)."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build")
     term.send("echo READY-$((1+1))\n")
