@@ -177,7 +177,7 @@ def test_local_conf_example_and_targets(proj):
     assert text in (gen023_local_conf("bar foo"), gen023_local_conf("foo bar")), text
     # GEN-022: the targets themselves are unchanged; GEN-053 example.
     assert proj.bitbake.argv() == ["-c", "build", "mc:foo:core-image-a",
-                           "multiconfig:bar:core-image-b", "plain"]
+                                   "multiconfig:bar:core-image-b", "plain"]
 
 
 @pytest.mark.parametrize("build_system, rootless", [
@@ -229,10 +229,10 @@ def test_passthrough_value_and_precedence(proj):
     """GEN-052, GEN-050: Caller value > config default > init script; null entries removed;
     allow-listed caller variables passed even when empty (step 5)."""
     init_script(proj, extra="export MYVAR=script\nexport OVERRIDDEN=script\n"
-                           "export KEEPVAR=script\n")
+                            "export KEEPVAR=script\n")
     proj.config(GEN052_CONFIG)
     proj.kas_ok("build", "kas.yml", env=clean_env(OVERRIDDEN="fromenv", FOO_SECRET="s3cret",
-                                               SSTATE_DIR="/sstate", DL_DIR=""))
+                                                  SSTATE_DIR="/sstate", DL_DIR=""))
     env = proj.bitbake.env()
     assert env["BB_ENV_PASSTHROUGH_ADDITIONS"] == PASSTHROUGH
     assert env["MYVAR"] == "default"
@@ -291,8 +291,8 @@ def test_no_kas_variables_reach_bitbake_unless_listed_in_env(proj):
     (GEN-051)."""
     proj.config(MINIMAL + "env:\n  KAS_MACHINE: null\n")
     proj.kas_ok("build", "kas.yml", env=clean_env(KAS_WORK_DIR=str(proj.path),
-                                               KAS_BUILD_DIR=proj.build_dir(),
-                                               **KAS_VARIABLES))
+                                                  KAS_BUILD_DIR=proj.build_dir(),
+                                                  **KAS_VARIABLES))
     assert {k: v for k, v in proj.bitbake.env().items() if k.startswith("KAS_")} == {
         "KAS_MACHINE": "m"}
 
@@ -365,7 +365,7 @@ def test_bitbake_is_looked_up_in_the_build_environment(proj, tmp_path):
     os.chmod(decoy, 0o755)
     proj.config(MINIMAL)
     proj.kas_ok("build", "kas.yml",
-             env=clean_env(PATH=f"{decoy_dir}:{os.environ['PATH']}"))
+                env=clean_env(PATH=f"{decoy_dir}:{os.environ['PATH']}"))
     assert real(proj.bitbake.argv0()) == real(proj.bitbake.path)
     assert not (tmp_path / "decoy-ran").exists()
 
@@ -376,7 +376,7 @@ def test_non_tty_output_becomes_log_records(proj):
     """Without a terminal bitbake's output becomes log records: stdout as
     INFO, stderr as ERROR (CLI-105)."""
     proj.bitbake.control("echo 'NOTE: out line 1'\necho 'WARNING: err line' >&2\n"
-                 "echo 'NOTE: out line 2'\n")
+                         "echo 'NOTE: out line 2'\n")
     proj.config(MINIMAL)
     result = run_kas("build", "kas.yml", cwd=proj.path, env=clean_env())
     assert result.returncode == 0, result
@@ -393,9 +393,11 @@ def test_non_tty_output_is_logged_live(proj):
     waits (at most 10 s) until the test saw that line."""
     go = proj.bitbake.rec / "go"
     proj.bitbake.control("echo 'NOTE: first'\n"
-                 "i=0\n"
-                 f"while [ ! -f '{go}' ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n"
-                 f"[ -f '{go}' ] || echo 'NOTE: timed out'\n")
+                         "i=0\n"
+                         f"while [ ! -f '{go}' ] && [ $i -lt 100 ]; do\n"
+                         "    sleep 0.1; i=$((i+1))\n"
+                         "done\n"
+                         f"[ -f '{go}' ] || echo 'NOTE: timed out'\n")
     proj.config(MINIMAL)
     proc = subprocess.Popen(kas_command() + ["build", "kas.yml"], cwd=proj.path,
                             env=clean_env(), stdout=subprocess.DEVNULL,

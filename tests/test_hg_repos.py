@@ -167,8 +167,7 @@ def test_pinned_commit_needs_no_upstream_on_second_run(project, upstream, tmp_pa
     assert parent(project) == upstream.f1
 
 
-def test_branch_follows_upstream_only_with_update(project, upstream,
-                                                                  tmp_path):
+def test_branch_follows_upstream_only_with_update(project, upstream, tmp_path):
     """A branch follows the remote only with --update (CLI-044, CLI-088)."""
     url = upstream.copy(tmp_path / "copy")
     configure(project, url, branch="feat")

@@ -147,7 +147,7 @@ def test_attestation_of_a_build(proj, tmp_path):
     before = datetime.datetime.now(datetime.timezone.utc)
     time.sleep(0.01)
     proj.kas_ok("build", "--provenance", "true", "kas.yml",
-             env=clean_env(CI_JOB_URL="https://ci.example/jobs/42"))
+                env=clean_env(CI_JOB_URL="https://ci.example/jobs/42"))
     after = datetime.datetime.now(datetime.timezone.utc)
     doc = attestation(proj)
 
@@ -197,8 +197,8 @@ def test_cli_parameters_relative_configs_and_json(proj):
     first = write(configs / "kas.yml", MINIMAL + "target: from-config\n" + ARTIFACTS_CONFIG)
     second = write(configs / "extra.json", '{"header": {"version": 23}, "machine": "m"}\n')
     proj.kas_ok("build", "--provenance", "mode=min", "--target", "a", "--target", "b",
-             "--task", "fetch", "configs/kas.yml:configs/extra.json", "--", "-k", "-v",
-             env=clean_env(KAS_WORK_DIR=str(proj.path)))
+                "--task", "fetch", "configs/kas.yml:configs/extra.json", "--", "-k", "-v",
+                env=clean_env(KAS_WORK_DIR=str(proj.path)))
     doc = attestation(proj)
     definition = doc["predicate"]["buildDefinition"]
     assert definition["externalParameters"] == {
@@ -229,7 +229,7 @@ def test_mode_max_and_a_dirty_repo(proj, tmp_path):
         '  OVERRIDDEN: "x"\n'
         "  NULLVAR: null\n") + ARTIFACTS_CONFIG)
     proj.kas_ok("build", "--provenance", "mode=max", "kas.yml",
-             env=clean_env(OVERRIDDEN="fromenv"))
+                env=clean_env(OVERRIDDEN="fromenv"))
     doc = attestation(proj)
     internal = doc["predicate"]["buildDefinition"]["internalParameters"]
     assert set(internal) == {"env"}
@@ -284,7 +284,7 @@ def test_credentials_removed_and_scp_url(proj, tmp_path):
     premirrors = (f"http://user:SECRETTOKEN@127\\.0\\.0\\.1:9/x\\.git file://{upstream}\n"
                   f"git@example\\.invalid:group/proj\\.git file://{upstream}\n")
     proj.kas_ok("build", "--provenance", "true", "kas.yml",
-             env=clean_env(KAS_PREMIRRORS=premirrors))
+                env=clean_env(KAS_PREMIRRORS=premirrors))
     text = read(attestation_path(proj))
     assert "SECRETTOKEN" not in text
     assert "user:" not in text

@@ -253,7 +253,7 @@ def test_ref_dir_ignored_with_a_warning(tmp_path, upstream):
     cache, refs = tmp_path / "cache", tmp_path / "refs"
     project = work_dir(tmp_path)
     configure(project, {"up": {"url": upstream, "branch": "main"},
-                    "up2": {"url": upstream, "branch": "main", "path": "up2"}})
+                        "up2": {"url": upstream, "branch": "main", "path": "up2"}})
     result = checkout(project, cache, KAS_REPO_REF_DIR=str(refs))
     assert [w for w in result.warnings() if "KAS_REPO_REF_DIR" in w] == [
         "KAS_REPO_REF_DIR is ignored: KAS_REPO_CACHE_DIR is set and takes its place"]
@@ -350,9 +350,9 @@ def test_offline_failure_lists_every_missing_repo_and_changes_nothing(tmp_path, 
     checkout(project, cache)
     new = commit(upstream, "two\n")
     configure(project, {"up": {"url": upstream, "commit": new, "branch": "main"},
-                    "meta-foo": {"url": other, "commit": "4601c83" + "0" * 33},
-                    "poky": {"url": other, "branch": "scarthgap", "path": "poky"},
-                    "bar": {"url": other, "tag": "v9", "path": "bar"}})
+                        "meta-foo": {"url": other, "commit": "4601c83" + "0" * 33},
+                        "poky": {"url": other, "branch": "scarthgap", "path": "poky"},
+                        "bar": {"url": other, "tag": "v9", "path": "bar"}})
     before = sorted(os.listdir(project.path))
     result = project.kas("checkout", "kas.yml", env=cache_env(project, cache, KAS_OFFLINE="1"))
     assert result.returncode == 2, result
