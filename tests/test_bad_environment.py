@@ -41,7 +41,8 @@ def test_missing_work_dir(project, tmp_path):
 
 
 def test_reference_dir_that_is_a_file(project, tmp_path):
-    """ENV-012."""
+    """A KAS_REPO_REF_DIR that is a file is a user error, before anything is
+    cloned (ENV-012)."""
     ref = write(tmp_path / "refs", "not a directory\n")
     assert_user_error(run_kas("checkout", "kas.yml", cwd=project,
                               env=clean_env(KAS_REPO_REF_DIR=ref)),

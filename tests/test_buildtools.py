@@ -159,7 +159,9 @@ def leftovers(directory):
 # --- tests --------------------------------------------------------------------
 
 def test_buildtools_installed_over_http_and_sourced(workdir, server):
-    """ENV-105, GEN-041."""
+    """The buildtools installer is downloaded over http, installed in place
+    with a minimal PATH, and its environment sourced before the init script
+    (ENV-105, GEN-041)."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     env, result = child_env(workdir)
@@ -186,7 +188,8 @@ def test_buildtools_installed_over_http_and_sourced(workdir, server):
 
 
 def test_default_file_name_uses_the_machine_arch_and_is_url_quoted(workdir, server):
-    """CF-901."""
+    """The default installer name has the machine's architecture and the
+    version, URL-quoted in the request (CF-901)."""
     name = f"{platform.machine()}-buildtools-extended-nativesdk-standalone-5.0+x.sh"
     inst = Installer(server.dir, name=name, version="5.0+x")
     project(workdir, server.url, inst.sha256, version="5.0+x", filename=None)
@@ -196,7 +199,8 @@ def test_default_file_name_uses_the_machine_arch_and_is_url_quoted(workdir, serv
 
 
 def test_default_download_url():
-    """CF-901."""
+    """The default download URL is the Yocto release's buildtools directory;
+    base_url replaces it, the name URL-quoted (CF-901)."""
     from kas.buildenv.buildtools import download_url, installer_name
 
     conf = {"version": "5.0.4", "sha256sum": "0"}
@@ -209,7 +213,7 @@ def test_default_download_url():
 
 
 def test_file_base_url(workdir, tmp_path):
-    """CF-901."""
+    """A file:// base_url works too (CF-901)."""
     serve = tmp_path / "files"
     serve.mkdir()
     inst = Installer(serve)
@@ -220,7 +224,8 @@ def test_file_base_url(workdir, tmp_path):
 
 
 def test_kas_buildtools_dir_relative_to_cwd(workdir, server):
-    """ENV-013."""
+    """A relative KAS_BUILDTOOLS_DIR is relative to the current directory
+    (ENV-013)."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     env, _ = child_env(workdir, env=clean_env(KAS_BUILDTOOLS_DIR="../bt/tools"))
@@ -232,7 +237,8 @@ def test_kas_buildtools_dir_relative_to_cwd(workdir, server):
 
 
 def test_version_mismatch_warns_and_reinstalls(workdir, server):
-    """CF-901."""
+    """An installed version other than the configured one is warned about
+    and replaced (CF-901)."""
     inst = Installer(server.dir)
     project(workdir, server.url, inst.sha256)
     target = default_dir(workdir)
@@ -276,7 +282,8 @@ def test_foreign_non_empty_directory_is_left_alone(workdir, server):
 
 
 def test_sha256_mismatch(workdir, server):
-    """ENV-105."""
+    """An installer whose sha256 differs is refused and nothing is left
+    behind (ENV-105)."""
     inst = Installer(server.dir)
     project(workdir, server.url, "0" * 64)
     result = fails(workdir)
@@ -289,7 +296,8 @@ def test_sha256_mismatch(workdir, server):
 
 @pytest.mark.parametrize("where", ["404", "closed-port"])
 def test_download_failure(workdir, server, where):
-    """ENV-105."""
+    """A failed download (404, closed port) is an error and nothing is left
+    behind (ENV-105)."""
     if where == "404":
         url = server.url
     else:

@@ -84,7 +84,8 @@ def build_dir_with(user, base, outside):
 
 
 def test_rootless_clean_removes_subordinate_owned_files(rootless_user, user_dir):
-    """CLI-173."""
+    """Rootless clean removes files owned by subordinate ids, which plain rm
+    as the user cannot, and nothing outside the build dir (CLI-173)."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -114,7 +115,9 @@ def test_rootless_clean_removes_subordinate_owned_files(rootless_user, user_dir)
 
 
 def test_rootless_cleanall_with_build_system_from_config(rootless_user, user_dir):
-    """CLI-172, CLI-175."""
+    """cleanall takes isar-rootless from the config and removes through
+    unshare, keeping conf, downloads and sstate-cache empty (CLI-172,
+    CLI-175)."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -132,7 +135,8 @@ def test_rootless_cleanall_with_build_system_from_config(rootless_user, user_dir
 
 def test_rootless_dry_run_changes_nothing_and_enters_no_namespace(
         rootless_user, user_dir):
-    """CLI-171."""
+    """A rootless --dry-run changes nothing and enters no namespace
+    (CLI-171)."""
     user = rootless_user
     base = user_dir(user)
     outside = user_dir(user)
@@ -427,7 +431,7 @@ def sudo_user():
 
 
 def test_privileged_clean_uses_sudo_for_root_owned_files(sudo_user, user_dir):
-    """CLI-173."""
+    """Privileged clean removes root-owned files through sudo (CLI-173)."""
     user = sudo_user
     base = user_dir(user)
     build = os.path.join(base, "build")

@@ -25,14 +25,14 @@ def minimal_config(directory, extra=""):
 
 
 def test_version_is_exact():
-    """CLI-004."""
+    """kas --version prints exactly kas 5.5's version line (CLI-004)."""
     result = run_kas("--version")
     assert result.returncode == 0
     assert result.stdout == VERSION_LINE
 
 
 def test_python_m_kas_behaves_identically(workdir):
-    """CLI-001."""
+    """python3 -m kas behaves as the kas command (CLI-001)."""
     minimal_config(workdir, "machine: m\n")
     via_module = subprocess.run([sys.executable, "-m", "kas", "--version"], check=False,
                                 stdout=subprocess.PIPE, text=True,
@@ -48,7 +48,7 @@ def test_python_m_kas_behaves_identically(workdir):
 
 
 def test_help_lists_commands_on_stdout():
-    """CLI-003."""
+    """kas --help lists the commands on stdout, nothing on stderr (CLI-003)."""
     result = run_kas("--help")
     assert result.returncode == 0
     assert result.stdout.startswith("usage: kas ")
@@ -57,7 +57,7 @@ def test_help_lists_commands_on_stdout():
 
 
 def test_command_help():
-    """CLI-003."""
+    """A command's --help lists its options (CLI-003)."""
     result = run_kas("dump", "--help")
     assert result.returncode == 0
     for option in ("--format", "--indent", "--sort", "--resolve-env", "--resolve-local",
@@ -66,7 +66,8 @@ def test_command_help():
 
 
 def test_no_command_prints_help_after_start_line():
-    """CLI-008."""
+    """kas without a command prints the help after the start line, exit 0
+    (CLI-008)."""
     result = run_kas()
     assert result.returncode == 0
     assert result.stdout.startswith("usage: kas ")
@@ -75,7 +76,7 @@ def test_no_command_prints_help_after_start_line():
 
 
 def test_start_line_is_first_record(workdir):
-    """CLI-011."""
+    """The start line is the first log record (CLI-011)."""
     minimal_config(workdir)
     result = run_kas("dump", "kas.yml", cwd=workdir)
     assert START_LINE.match(result.stderr.splitlines()[0]), result.stderr
@@ -93,7 +94,8 @@ def test_start_line_is_first_record(workdir):
         "no-global-preserve-env-CLI-007", "unknown-command-CLI-002", "bad-format-CLI-147",
         "bad-skip-step-CLI-042"])
 def test_argument_errors_exit_2_with_usage(argv):
-    """CLI-021."""
+    """Bad arguments are a usage error: exit 2, the usage, no traceback
+    (CLI-021)."""
     result = run_kas(*argv)
     assert result.returncode == 2
     assert "usage:" in result.stderr
@@ -102,7 +104,7 @@ def test_argument_errors_exit_2_with_usage(argv):
 
 
 def test_debug_level_logs_steps(workdir):
-    """CLI-013."""
+    """-l debug logs each step as it runs (CLI-013)."""
     minimal_config(workdir)
     result = run_kas("-l", "debug", "dump", "kas.yml", cwd=workdir)
     assert result.returncode == 0
@@ -110,7 +112,7 @@ def test_debug_level_logs_steps(workdir):
 
 
 def test_warning_level_hides_info(workdir):
-    """CLI-005."""
+    """-l warning hides the INFO records (CLI-005)."""
     minimal_config(workdir)
     result = run_kas("-l", "warning", "dump", "kas.yml", cwd=workdir)
     assert result.returncode == 0
@@ -118,16 +120,17 @@ def test_warning_level_hides_info(workdir):
 
 
 def test_user_error_is_one_error_line_exit_2(workdir):
-    """CLI-020."""
+    """A user error is one ERROR line and exit 2, nothing on stdout
+    (CLI-020)."""
     result = run_kas("dump", "missing.yml", cwd=workdir)
     assert_user_error(result, "Configuration file not found: {}".format(workdir / "missing.yml"))
     assert result.stdout == ""
 
 
 def test_internal_error_prints_traceback_and_bug_line(tmp_path):
-    # A plugin that raises an unexpected exception, driven through the real
-    # dispatcher and exit-code handling.
-    """CLI-020."""
+    """An unexpected exception in a plugin, run through the real dispatcher:
+    exit 1, the exception, its traceback, and a last line saying it is a bug
+    in kas (CLI-020)."""
     driver = write(tmp_path / "driver.py", """
         import sys
         import types
@@ -185,8 +188,9 @@ RED = "\033[1;31m"
     ([], {"NO_COLOR": ""}, True),
 ], ids=["tty", "no-color-flag", "NO_COLOR", "empty-NO_COLOR-is-unset"])
 def test_log_colors_on_a_tty(workdir, extra_args, extra_env, colored):
-    # proxy_config gives a WARNING, the missing second file an ERROR.
-    """CLI-012."""
+    """Log records are coloured on a terminal unless --no-color or a
+    non-empty NO_COLOR says otherwise (CLI-012): a WARNING (proxy_config)
+    and an ERROR (the missing second file) are checked."""
     minimal_config(workdir, "proxy_config:\n  http_proxy: http://p\n")
     argv = kas_command() + extra_args + ["dump", "kas.yml:missing.yml"]
     rc, text = run_in_pty(argv, workdir, clean_env(**extra_env))
@@ -197,7 +201,7 @@ def test_log_colors_on_a_tty(workdir, extra_args, extra_env, colored):
 
 
 def test_no_colors_when_stderr_is_not_a_tty(workdir):
-    """CLI-012."""
+    """No colours when stderr is not a terminal (CLI-012)."""
     minimal_config(workdir, "proxy_config:\n  http_proxy: http://p\n")
     result = run_kas("dump", "kas.yml", cwd=workdir)
     assert "Obsolete proxy_config detected" in result.stderr
@@ -206,7 +210,8 @@ def test_no_colors_when_stderr_is_not_a_tty(workdir):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_cancels_with_exit_130(workdir, signum):
-    """CLI-340."""
+    """SIGINT and SIGTERM cancel kas with exit 130 and one ERROR line, no
+    traceback, no output (CLI-340)."""
     # Parsing a big JSON config keeps kas busy until the signal arrives (a
     # FIFO is refused at once since issue 21.3).
     with open(workdir / "kas.json", "w") as f:
@@ -256,7 +261,8 @@ def test_commands_are_listed_in_the_spec_order():
 @pytest.mark.parametrize(("script_version", "warned"),
                          [("5.4", True), ("5.5", False), ("", False)])
 def test_container_script_version_mismatch_warns(workdir, script_version, warned):
-    """ENV-063."""
+    """A kas-container version different from kas's gives a warning
+    (ENV-063)."""
     minimal_config(workdir)
     env = clean_env(KAS_CONTAINER_SCRIPT_VERSION=script_version)
     result = run_kas("dump", "kas.yml", cwd=workdir, env=env)

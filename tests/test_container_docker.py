@@ -102,7 +102,10 @@ def engine_command(result):
 
 def test_docker_isar_rootless_subuid_excludes_uid_0_nested_mounts(
         user, isar_image, project):
-    """KC-061."""
+    """--isar-rootless with rootful docker: the seccomp, AppArmor and
+    systempaths options and SYS_ADMIN instead of --privileged or a user
+    namespace, builder with the caller's uid, nested user namespaces and
+    mounts working (KC-061)."""
     engine.isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "-l", "debug", "--isar-rootless", "shell",
@@ -161,10 +164,9 @@ probe again
 
 def test_docker_reference_subuid_range_breaks_nested_mounts(user, isar_image,
                                                                     project):
-    # Why the entrypoint deviates: with the container's uid 0 in builder's
-    # range, unshare still works but every mount in the nested namespace
-    # fails ("must be superuser to use mount").
-    """KC-124."""
+    """Why the entrypoint deviates from kas 5.5: with the container's uid 0
+    in builder's subordinate range, unshare still works but every mount in
+    the nested namespace fails ('must be superuser to use mount') (KC-124)."""
     engine.isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
@@ -186,7 +188,8 @@ LEFTOVERS = engine.LEFTOVERS
 
 def test_docker_isar_rootless_clean_removes_nested_owned_leftovers(
         user, isar_image, project):
-    """KC-027."""
+    """With docker, kas-container --isar-rootless clean removes what the
+    nested namespace left under host uids the user cannot remove (KC-027)."""
     engine.isar_project(user, project, "isar-rootless")
     made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
                          "-c", LEFTOVERS)
@@ -204,7 +207,8 @@ def test_docker_isar_rootless_clean_removes_nested_owned_leftovers(
 
 
 def test_docker_openembedded_build_with_real_bitbake(user, images, project):
-    """KC-062."""
+    """A real bitbake build in the kas image with docker: no --privileged,
+    no user namespace, the results owned by the caller (KC-062)."""
     image = docker_image(user, bitbake_test_image(user))
     shutil.copytree(os.path.join(REPO_ROOT, "examples"), os.path.join(project, "examples"),
                     ignore=shutil.ignore_patterns(".bitbake-python", "__pycache__"))

@@ -103,7 +103,9 @@ def assert_ok(result):
 
 
 def test_openembedded_build_with_real_bitbake(user, images, project):
-    """KC-062."""
+    """A real bitbake build of examples/hello.yml in the kas image: the
+    result is the caller's on the host, the repository is /repo in the
+    container (KC-062)."""
     image = bitbake_test_image(user)
     shutil.copytree(os.path.join(REPO_ROOT, "examples"), os.path.join(project, "examples"),
                     ignore=shutil.ignore_patterns(".bitbake-python", "__pycache__"))
@@ -130,8 +132,8 @@ def test_openembedded_build_with_real_bitbake(user, images, project):
 
 
 def test_default_image_is_localhost_kas(user, images, project):
-    # No KAS_CONTAINER_IMAGE: kas-container finds the image we built.
-    """KC-040."""
+    """Without KAS_CONTAINER_IMAGE kas-container uses the localhost/kas
+    image built here (KC-040)."""
     os.makedirs(os.path.join(project, "conf"))
     write(os.path.join(project, "kas.yml"), "header:\n  version: 23\n")
     chown_tree(user, project)
@@ -163,7 +165,9 @@ unshare --map-auto --map-root-user --mount --pid --fork sh -ec '
 
 
 def test_isar_rootless_nested_userns_and_mounts(user, images, project):
-    """KC-061, KC-120."""
+    """--isar-rootless: builder has the caller's uid, subordinate ids above
+    it, and can make a nested user namespace with its own /proc and chown in
+    it (KC-061, KC-120)."""
     isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
@@ -181,9 +185,9 @@ def test_isar_rootless_nested_userns_and_mounts(user, images, project):
 
 
 def test_isar_rootless_is_chosen_from_the_config(user, images, project):
-    # No flag: build_system of the first config file selects the mode and
-    # the kas-isar image; isar-rootless picks podman when none is named.
-    """KC-026."""
+    """Without a flag, build_system: isar-rootless of the first config
+    selects the mode, the kas-isar image and, with no engine named, podman
+    (KC-026)."""
     isar_project(user, project, "isar-rootless")
 
     result = kas_container(user, project, "shell", "isar.yml", "-c",
@@ -222,7 +226,8 @@ def assert_cleaned(result, project):
 
 def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images,
                                                                          project):
-    """KC-027."""
+    """kas-container --isar-rootless clean removes what a rootless build
+    left owned by subordinate ids, which the user cannot remove (KC-027)."""
     isar_project(user, project, "isar-rootless")
     made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
                          "-c", LEFTOVERS)
@@ -282,7 +287,8 @@ sudo chmod 0700 /work/build/tmp/work/rootfs
 
 
 def test_isar_privileged_through_sudo_podman(user, rootful_isar_image, project):
-    """KC-060."""
+    """--isar runs a privileged container through sudo podman, whose root is
+    the host's root (KC-060)."""
     isar_project(user, project, "isar-privileged")
 
     made = kas_container(user, project, "--isar", "shell", "isar.yml", "-c", ROOT_LEFTOVERS)

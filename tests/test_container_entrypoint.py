@@ -4,7 +4,7 @@ the way kas-container starts them.
 
 The mapping tests source the script (``KAS_ENTRYPOINT_LIBRARY=1``) and run
 its functions on synthetic ``uid_map``/``gid_map`` files below a temporary
-root.  The image tests (see tests/containerhelpers.py) run the entrypoint in
+root.  The image tests (see tests/helpers/containers.py) run the entrypoint in
 the images built from this tree; where the test needs to see what the
 entrypoint hands over to kas (user, environment, working directory) a small
 ``kas`` script put first on PATH reports it: the entrypoint itself is real.
@@ -247,7 +247,8 @@ def test_kas_version(user, images):
 @pytest.mark.root
 @pytest.mark.container
 def test_unknown_term_falls_back_to_xterm(user, images, fake_kas):
-    """KC-103."""
+    """A TERM the image has no terminfo for falls back to xterm; a known one
+    stays (KC-103)."""
     options = kas_container_options(user, extra=fake_kas)
     assert report(user, images["kas"], [*options, "-e", "TERM=no-such-terminal"])["TERM"] \
         == "xterm"

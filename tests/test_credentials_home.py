@@ -67,7 +67,10 @@ GITLAB = {"GITLAB_CI": "true", "CI_SERVER_HOST": "gitlab.example.com",
 
 
 def test_gitlab_ci_files(workdir, tmp_path):
-    """CLI-070, CLI-073."""
+    """In GitLab CI the private home gets the job token's .netrc and docker
+    login, the project directory as safe.directory and the rewrite of the
+    server's ssh URLs to https; the home is private and removed at the end
+    (CLI-070, CLI-073)."""
     result, copy, home = run_with_home(workdir, tmp_path, CI_PROJECT_DIR=str(workdir),
                                        CI_SERVER_SHELL_SSH_PORT="2222", **GITLAB)
     assert_ok(result)
@@ -110,7 +113,8 @@ def test_gitlab_rewrite_is_used_by_git(workdir, tmp_path):
 
 
 def test_no_rewrite_when_ssh_is_configured(workdir, tmp_path):
-    """CLI-062."""
+    """With an ssh config of the user's, ssh URLs are not rewritten
+    (CLI-062)."""
     write(tmp_path / "realhome" / ".ssh" / "config", "Host *\n")
     result, copy, _home = run_with_home(workdir, tmp_path, **GITLAB)
     assert_ok(result)
@@ -119,7 +123,8 @@ def test_no_rewrite_when_ssh_is_configured(workdir, tmp_path):
 
 
 def test_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_path):
-    """CLI-072."""
+    """A copied GITCONFIG_FILE gets no GitLab additions, only the missing
+    email of the patch step (CLI-072, issue 16.1)."""
     source = write(tmp_path / "gitconfig", "[user]\n\tname = CI\n")
     result, copy, _home = run_with_home(workdir, tmp_path, GITCONFIG_FILE=source,
                                         CI_PROJECT_DIR=str(workdir), **GITLAB)
@@ -130,7 +135,7 @@ def test_no_gitlab_additions_when_a_gitconfig_was_copied(workdir, tmp_path):
 
 
 def test_credential_helper_with_quotes_stays_one_value(workdir, tmp_path):
-    """CLI-072."""
+    """A credential helper with quotes stays one value (CLI-072)."""
     helper = '!f() { echo "username=me"; echo "password=$TOKEN"; }; f'
     result, copy, _home = run_with_home(workdir, tmp_path, GIT_CREDENTIAL_HELPER=helper,
                                         GIT_CREDENTIAL_USEHTTPPATH="true")
@@ -140,7 +145,8 @@ def test_credential_helper_with_quotes_stays_one_value(workdir, tmp_path):
 
 
 def test_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path):
-    """CLI-074."""
+    """On GitHub Actions only the user's real .gitconfig is imported, no
+    GitLab settings (CLI-074)."""
     write(tmp_path / "realhome" / ".gitconfig", "[user]\n\tname = Runner\n")
     result, copy, _home = run_with_home(workdir, tmp_path, GITHUB_ACTIONS="true",
                                         CI_SERVER_HOST="gitlab.example.com")
@@ -150,7 +156,8 @@ def test_github_actions_imports_only_the_real_gitconfig(workdir, tmp_path):
 
 
 def test_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path):
-    """CLI-072."""
+    """Outside CI the real .gitconfig is not imported: only kas's default
+    identity (CLI-072, issue 16.1)."""
     write(tmp_path / "realhome" / ".gitconfig", "[user]\n\tname = Real\n")
     result, copy, _home = run_with_home(workdir, tmp_path)
     assert_ok(result)
@@ -164,7 +171,9 @@ def test_outside_ci_the_real_gitconfig_is_not_imported(workdir, tmp_path):
 
 
 def test_aws_config_credentials_web_identity_and_sso(workdir, tmp_path):
-    """CLI-071."""
+    """The AWS config and credentials, the web identity token and the SSO
+    cache are copied into the private home, the config extended by the role
+    (CLI-071)."""
     aws = tmp_path / "aws"
     config = write(aws / "config", "[profile x]\nregion = eu-west-1\n")
     credentials = write(aws / "credentials", "[default]\naws_secret_access_key = S3CR3T\n")
@@ -188,7 +197,7 @@ def test_aws_config_credentials_web_identity_and_sso(workdir, tmp_path):
 
 
 def test_only_one_of_config_and_credentials_copies_nothing(workdir, tmp_path):
-    """CLI-071."""
+    """Only one of AWS config and credentials copies nothing (CLI-071)."""
     config = write(tmp_path / "aws" / "config", "[default]\n")
     result, copy, _home = run_with_home(workdir, tmp_path, AWS_CONFIG_FILE=config)
     assert_ok(result)
@@ -196,7 +205,8 @@ def test_only_one_of_config_and_credentials_copies_nothing(workdir, tmp_path):
 
 
 def test_broken_aws_config_is_a_clear_error_without_its_content(workdir, tmp_path):
-    """CLI-071."""
+    """An AWS config that cannot be extended is a clear error that does not
+    show its content (CLI-071)."""
     config = write(tmp_path / "aws" / "config", "aws_secret_access_key = LEAKME\n")
     credentials = write(tmp_path / "aws" / "credentials", "[default]\n")
     token = write(tmp_path / "oidc-token", "oidc\n")
@@ -211,7 +221,8 @@ def test_broken_aws_config_is_a_clear_error_without_its_content(workdir, tmp_pat
 
 
 def test_broken_registry_auth_file_is_a_clear_error(workdir, tmp_path):
-    """CLI-070."""
+    """A REGISTRY_AUTH_FILE that is no JSON is a clear error naming the
+    line, not the content (CLI-070)."""
     auth = write(tmp_path / "auth.json", '{"auths": {"x": "LEAKME"\n')
     result, _copy, _home = run_with_home(workdir, tmp_path, REGISTRY_AUTH_FILE=auth,
                                          **GITLAB)
@@ -229,7 +240,8 @@ def test_broken_registry_auth_file_is_a_clear_error(workdir, tmp_path):
                                   "AWS_WEB_IDENTITY_TOKEN_FILE", "SSH_PRIVATE_KEY_FILE",
                                   "CI_PROJECT_DIR"])
 def test_missing_path_relative_to_the_current_directory(workdir, tmp_path, name):
-    """ENV-004."""
+    """A relative credential path that does not exist is an error naming it,
+    resolved against the current directory (ENV-004)."""
     extra = {"GITLAB_CI": "true"} if name == "CI_PROJECT_DIR" else {}
     result, _copy, _home = run_with_home(workdir, tmp_path, **{name: "missing/x"}, **extra)
     assert "Traceback" not in result.stderr, result
@@ -240,7 +252,8 @@ def test_missing_path_relative_to_the_current_directory(workdir, tmp_path, name)
 
 
 def test_relative_paths_are_used_not_ignored(workdir, tmp_path):
-    """ENV-004."""
+    """A relative credential path is used, relative to the current directory
+    (ENV-004)."""
     write(workdir / "creds" / "netrc", "machine h login u password p\n")
     result, copy, _home = run_with_home(workdir, tmp_path, NETRC_FILE="creds/netrc")
     assert_ok(result)

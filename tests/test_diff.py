@@ -77,7 +77,8 @@ def test_text_report_byte_exact(history):
 
 
 def test_oneline_and_commit_only(history):
-    """CLI-164."""
+    """--oneline --commit-only prints only the commits between the pins, one
+    line each, newest first (CLI-164)."""
     project, _, second, third = history
     result = project.kas_ok("diff", "--oneline", "--commit-only", "old.yml", "new.yml")
     assert result.stdout == text_header() + (
@@ -85,7 +86,7 @@ def test_oneline_and_commit_only(history):
 
 
 def test_content_only(history):
-    """CLI-164."""
+    """--content-only prints only the config diff (CLI-164)."""
     project, _, _, third = history
     result = project.kas_ok("diff", "--content-only", "old.yml", "new.yml")
     assert result.stdout.endswith(f"+        {third}\n")
@@ -110,7 +111,8 @@ def test_json_report_byte_exact(history):
 
 
 def test_identical_configs_exit_0(history):
-    """CLI-165."""
+    """Identical configs: just the header, or an empty values_changed in
+    JSON, exit 0 (CLI-165)."""
     project = history[0]
     result = project.kas_ok("diff", "old.yml", "old.yml")
     assert result.stdout == text_header("old.yml", "old.yml")
@@ -216,7 +218,7 @@ def test_json_one_sided_keys_are_reported_with_null(tmp_path):
 
 
 def test_unknown_commit_is_one_clear_error(history):
-    """CLI-162."""
+    """A pinned commit the repo does not have is one clear error (CLI-162)."""
     project, up, _, _ = history
     bogus = "feedfacefeedfacefeedfacefeedfacefeedface"
     project.write("bad.yml", kas_yaml(repo_yaml("up", up, branch="main"))
@@ -229,7 +231,8 @@ def test_unknown_commit_is_one_clear_error(history):
 
 
 def test_hg_commits(tmp_path):
-    """CLI-162."""
+    """The commits between two pins of an hg repo, with author and date
+    (CLI-162)."""
     hg_up = HgUpstream(tmp_path / "hgup")
     second = hg_up.commit("second")
     project = Project(tmp_path / "p")
@@ -467,7 +470,8 @@ def test_colors_on_a_terminal(history):
 
 @pytest.mark.parametrize(("args", "env"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
 def test_no_color_on_a_terminal(history, args, env):
-    """CLI-012."""
+    """--no-color or NO_COLOR turn the colours off on a terminal too
+    (CLI-012)."""
     project = history[0]
     out = run_on_terminal(project, *args, "diff", "old.yml", "new.yml", **env)
     assert "\033[" not in out

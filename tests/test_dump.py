@@ -245,7 +245,8 @@ def test_default_yaml_output_is_byte_exact(example):
 
 
 def test_no_document_markers(example):
-    """CLI-141."""
+    """The YAML output has no document markers and carries the same
+    document, in the same key order, as the JSON output (CLI-141)."""
     out = dump(example, "kas.yml").stdout
     assert not out.startswith("---")
     assert "\n---" not in out and "\n..." not in out
@@ -257,24 +258,26 @@ def test_no_document_markers(example):
 
 
 def test_indent_4(example):
-    """CLI-141."""
+    """--indent 4 indents the YAML by four spaces (CLI-141)."""
     assert dump(example, "--indent", "4", "kas.yml").stdout == EXPECTED_YAML_INDENT4
 
 
 def test_sort_sorts_keys_at_all_levels(example):
-    """CLI-141."""
+    """--sort sorts the keys at every level (CLI-141)."""
     assert dump(example, "--sort", "kas.yml").stdout == EXPECTED_YAML_SORTED
 
 
 def test_json_output_is_byte_exact(example):
-    """CLI-141."""
+    """The JSON output is byte for byte kas 5.5's, ending in a newline
+    (CLI-141)."""
     res = dump(example, "--format", "json", "kas.yml")
     assert res.stdout == EXPECTED_JSON
     assert res.stdout.endswith("}\n")
 
 
 def test_json_with_indent_and_sort(example):
-    """CLI-141."""
+    """JSON with --indent and --sort is json.dumps with those settings
+    (CLI-141)."""
     res = dump(example, "--format", "json", "--indent", "4", "--sort", "kas.yml")
     expected = json.loads(EXPECTED_JSON)
     assert res.stdout == json.dumps(expected, indent=4, sort_keys=True) + "\n"
@@ -291,7 +294,8 @@ def test_stdout_carries_only_the_document(example):
 
 
 def test_small_document_byte_exact(wd):
-    """CLI-141."""
+    """A small document, as YAML and as JSON with two or one space indent,
+    byte for byte (CLI-141)."""
     write(os.path.join(wd, "kas.yml"), """
         header:
           version: 5
@@ -305,7 +309,8 @@ def test_small_document_byte_exact(wd):
 
 
 def test_header_includes_removed_other_header_keys_kept(wd):
-    """CLI-141."""
+    """header.includes is left out of the dump, the other header keys stay
+    (CLI-141)."""
     write(os.path.join(wd, "a.yml"), "header:\n  version: 3\n")
     write(os.path.join(wd, "kas.yml"), """
         header:
@@ -339,7 +344,8 @@ env:
 
 
 def test_resolve_env(wd):
-    """CLI-144."""
+    """--resolve-env replaces each env value by the caller's variable when
+    it is set (also empty), else keeps the default (CLI-144)."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="from-environment", EMPTY_IN_ENV="", NULL_SET="set-value")
     env.pop("NULL_UNSET", None)
@@ -357,7 +363,7 @@ def test_resolve_env(wd):
 
 
 def test_without_resolve_env_the_defaults_are_printed(wd):
-    """CLI-144."""
+    """Without --resolve-env the env defaults are printed (CLI-144)."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="from-environment", EMPTY_IN_ENV="", NULL_SET="set-value")
     res = dump(wd, "kas.yml", env=env)
@@ -367,7 +373,7 @@ def test_without_resolve_env_the_defaults_are_printed(wd):
 
 
 def test_resolve_env_json(wd):
-    """CLI-144."""
+    """--resolve-env in JSON output (CLI-144)."""
     write(os.path.join(wd, "kas.yml"), ENV_YML)
     env = clean_env(FROM_ENV="x", EMPTY_IN_ENV="")
     env.pop("NULL_SET", None)
@@ -378,7 +384,7 @@ def test_resolve_env_json(wd):
 
 
 def test_resolve_env_without_env_section(wd):
-    """CLI-144."""
+    """--resolve-env without an env section changes nothing (CLI-144)."""
     write(os.path.join(wd, "kas.yml"), "header:\n  version: 14\nmachine: m\n")
     res = dump(wd, "--resolve-env", "kas.yml", env=clean_env(MACHINE="x"))
     assert res.stdout == "header:\n  version: 14\nmachine: m\n"
@@ -419,7 +425,8 @@ def product(tmp_path):
 
 
 def test_resolve_local_adds_url_and_commit(product, wd):
-    """CLI-143."""
+    """--resolve-local adds the URL and commit of each local repo, after its
+    own keys, without warnings for clean repos (CLI-143)."""
     repo, lib, remote = product
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
     out = yaml.safe_load(res.stdout)
@@ -435,7 +442,8 @@ def test_resolve_local_adds_url_and_commit(product, wd):
 
 
 def test_resolve_local_null_entry_becomes_a_mapping_in_text(product, wd):
-    """CLI-143."""
+    """--resolve-local turns the top repo's null entry into a mapping in the
+    text (CLI-143)."""
     repo = product[0]
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
     head = git(repo, "rev-parse", "HEAD")
@@ -462,7 +470,8 @@ def test_resolve_local_without_origin_writes_url_null(tmp_path, wd, fmt):
 
 
 def test_without_resolve_local_nothing_is_added(product, wd):
-    """CLI-143."""
+    """Without --resolve-local the local repos are printed as configured
+    (CLI-143)."""
     repo, lib, _remote = product
     out = yaml.safe_load(dump(wd, os.path.join(repo, "kas.yml")).stdout)
     assert out["repos"]["product"] is None
@@ -470,7 +479,8 @@ def test_without_resolve_local_nothing_is_added(product, wd):
 
 
 def test_resolve_local_dirty_repository_warns(product, wd):
-    """CLI-143."""
+    """--resolve-local warns about the top repo with uncommitted changes
+    (CLI-143)."""
     repo = product[0]
     write(os.path.join(repo, "README"), "changed\n")
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
@@ -481,7 +491,8 @@ def test_resolve_local_dirty_repository_warns(product, wd):
 
 
 def test_resolve_local_dirty_local_path_repository_warns(product, wd):
-    """CLI-143."""
+    """--resolve-local warns about a local path repo with uncommitted
+    changes (CLI-143)."""
     repo, lib, _remote = product
     write(os.path.join(lib, "meta-lib", "README"), "changed\n")
     res = dump(wd, "--resolve-local", os.path.join(repo, "kas.yml"))
@@ -528,7 +539,8 @@ def config_of(tmp_path, text, environ=None):
     ("", {"KAS_MACHINE": "env-machine"}, "env-machine"),
 ])
 def test_machine(tmp_path, text, environ, expected):
-    """ENV-020, CF-400."""
+    """The machine: KAS_MACHINE (also empty) over the config, default
+    qemux86-64 (ENV-020, CF-400)."""
     assert config_of(tmp_path, text, environ).machine() == expected
 
 
@@ -540,7 +552,8 @@ def test_machine(tmp_path, text, environ, expected):
     ("", {"KAS_DISTRO": "env-distro"}, "env-distro"),
 ])
 def test_distro(tmp_path, text, environ, expected):
-    """ENV-021, CF-401."""
+    """The distro: KAS_DISTRO (also empty) over the config, default nodistro
+    (ENV-021, CF-401)."""
     assert config_of(tmp_path, text, environ).distro() == expected
 
 
@@ -557,12 +570,14 @@ def test_distro(tmp_path, text, environ, expected):
     ("target: []\n", {"KAS_TARGET": "x y"}, ["x", "y"]),
 ])
 def test_targets(tmp_path, text, environ, expected):
-    """ENV-022, CF-402."""
+    """The targets: a non-blank KAS_TARGET split at white space over the
+    config, default core-image-minimal (ENV-022, CF-402)."""
     assert config_of(tmp_path, text, environ).targets() == expected
 
 
 def test_command_line_targets_win(tmp_path):
-    """ENV-022, CF-402."""
+    """Targets given on the command line win over KAS_TARGET and the config
+    (ENV-022, CF-402)."""
     config = config_of(tmp_path, "target: [a]\n", {"KAS_TARGET": "x"})
     assert config.targets(["c1", "c2"]) == ["c1", "c2"]
 
@@ -575,12 +590,14 @@ def test_command_line_targets_win(tmp_path):
     ("", {"KAS_TASK": "clean"}, "clean"),
 ])
 def test_task(tmp_path, text, environ, expected):
-    """ENV-023, CF-403."""
+    """The task: KAS_TASK (also empty) over the config, default build
+    (ENV-023, CF-403)."""
     assert config_of(tmp_path, text, environ).task() == expected
 
 
 def test_command_line_task_wins(tmp_path):
-    """ENV-023, CF-403."""
+    """A task given on the command line wins over KAS_TASK and the config
+    (ENV-023, CF-403)."""
     config = config_of(tmp_path, "task: fetch\n", {"KAS_TASK": "env"})
     assert config.task("cli") == "cli"
 
@@ -594,12 +611,14 @@ def test_command_line_task_wins(tmp_path):
     ("build_system: isar-rootless\n", "isar-rootless"),
 ])
 def test_build_system(tmp_path, text, expected):
-    """CF-301."""
+    """The build system: default openembedded, isar means isar-privileged
+    (CF-301)."""
     assert config_of(tmp_path, text).build_system() == expected
 
 
 def test_settings_come_from_the_merged_configuration(tmp_path):
-    """CF-400."""
+    """The settings come from the merged configuration, includes included
+    (CF-400)."""
     d = tmp_path / "cfg"
     write(str(d / "inc.yml"), "header:\n  version: 14\nmachine: inc\ndistro: inc\n"
           "target: inc\ntask: inc\n")
@@ -612,7 +631,7 @@ def test_settings_come_from_the_merged_configuration(tmp_path):
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="hg (Mercurial) is not installed")
 def test_resolve_local_mercurial_repository(tmp_path, wd):
-    """CLI-143."""
+    """--resolve-local works for a Mercurial top repo too (CLI-143)."""
     repo = real(str(tmp_path / "hgproduct"))
     os.makedirs(repo)
     subprocess.run(["hg", "init", repo], check=True)

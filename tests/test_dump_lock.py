@@ -38,7 +38,8 @@ def test_dump_lock_byte_exact(two_repos):
 
 
 def test_dump_lock_json_indent_sort(two_repos):
-    """CLI-145."""
+    """dump --lock prints the lock document, here as JSON with --indent and
+    --sort (CLI-145)."""
     project, up, hg_up = two_repos
     result = project.kas_ok("dump", "--lock", "--format", "json", "--indent", "3", "--sort",
                             "kas.yml")
@@ -49,7 +50,7 @@ def test_dump_lock_json_indent_sort(two_repos):
 
 
 def test_dump_lock_follows_the_lock_file_unless_update(project, up):
-    """CLI-145."""
+    """dump --lock prints the lock file's pins unless --update (CLI-145)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("kas.lock.yml", lock_yaml({"up": up.first}))
     new = up.commit("second")
@@ -65,7 +66,8 @@ def test_dump_lock_follows_the_lock_file_unless_update(project, up):
     (["-i", "--resolve-env"], "Invalid combination of arguments: --inplace requires --lock"),
 ])
 def test_invalid_combinations(project, up, args, message):
-    """CLI-145, CLI-146."""
+    """--resolve-local with --lock, and --inplace without --lock, are
+    invalid combinations and write nothing (CLI-145, CLI-146)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     result = project.kas("dump", *args, "kas.yml")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -75,19 +77,20 @@ def test_invalid_combinations(project, up, args, message):
 
 
 def test_resolve_env_and_lock_exclude_each_other(project):
-    """CLI-144."""
+    """--lock and --resolve-env exclude each other (CLI-144)."""
     result = project.kas("dump", "--lock", "--resolve-env", "kas.yml")
     assert result.returncode == 2
     assert "not allowed with argument" in result.stderr
 
 
 def test_help_hides_inplace(project):
-    """CLI-146."""
+    """--help does not show the deprecated --inplace (CLI-146)."""
     assert "--inplace" not in project.kas_ok("dump", "--help").stdout
 
 
 def test_inplace_behaves_like_lock(project, up):
-    """CLI-146."""
+    """dump --lock --inplace writes the lock file as kas lock does, with a
+    deprecation warning (CLI-146)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     result = project.kas_ok("dump", "--lock", "--inplace", "kas.yml")
     assert result.warnings()[0] == ('The --inplace option is deprecated. Migrate to the '

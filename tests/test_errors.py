@@ -64,13 +64,15 @@ def test_usage_errors_exit_2(workdir):
 
 
 def test_invalid_combination_wording():
-    """CLI-023."""
+    """An invalid combination of arguments is worded as kas 5.5 does
+    (CLI-023)."""
     err = ArgumentsError("--inplace requires --lock")
     assert err.log_lines() == ["Invalid combination of arguments: --inplace requires --lock"]
 
 
 def test_failed_command_quotes_words_with_spaces():
-    """CLI-022."""
+    """A failed command is quoted with shell quoting for words with spaces
+    (CLI-022)."""
     assert format_command(["git", "commit", "-m", "a message"]) == \
         "git commit -m 'a message'"
     err = CommandError(["git", "commit", "-m", "a message"], 128)
@@ -78,7 +80,8 @@ def test_failed_command_quotes_words_with_spaces():
 
 
 def test_failed_command_with_captured_stderr():
-    """CLI-022."""
+    """A failed command with captured stderr logs the command, its directory
+    and stderr, then the status (CLI-022)."""
     err = CommandError(["git", "fetch"], 1, stderr="fatal: no remote\n", cwd="/w/repo")
     assert err.log_lines() == [
         'Command "/w/repo$ git fetch" failed:\nfatal: no remote',
@@ -87,7 +90,8 @@ def test_failed_command_with_captured_stderr():
 
 
 def test_validation_error_lists_violations_then_the_summary():
-    """CF-011."""
+    """A validation error lists the violations, then the summary naming the
+    file (CF-011)."""
     err = ConfigValidationError("/p/kas.yml", ["first", "second"])
     assert err.log_lines() == [
         "first", "second",

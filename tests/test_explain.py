@@ -158,7 +158,8 @@ def test_repo_commit_shows_the_lock_pin(tree):
 
 
 def test_env_override_and_default_chains(tree):
-    """issue 18.1."""
+    """--explain=KEY shows the chain of files that set the value, then an
+    environment override or the default, then the result (issue 18.1)."""
     out = explain(tree["work"], "--explain=machine", KAS_MACHINE="qemux86-64")
     assert out == ("machine\n"
                    '  bsp:kas/base.yml:5  "qemuarm"\n'
@@ -197,7 +198,7 @@ def test_replaced_mapping_drops_earlier_leaves(workdir):
 
 
 def test_sort_and_indent_apply(workdir):
-    """issue 18.1."""
+    """--sort and --indent apply to --explain's output (issue 18.1)."""
     write(workdir / "k.yml", "header:\n  version: 14\nmachine: m\nlocal_conf_header:\n"
                              "  z: '1'\n  a: '2'\n")
     out = explain(workdir, "--explain", "--sort", "--indent", "4", "k.yml")
@@ -214,7 +215,8 @@ def test_sort_and_indent_apply(workdir):
      "Invalid combination of arguments: --explain cannot be used with --lock"),
 ])
 def test_bad_arguments(workdir, args, message):
-    """issue 18.1."""
+    """A key the configuration does not have, --explain with JSON or with
+    --lock, are errors (issue 18.1)."""
     write(workdir / "k.yml", "header:\n  version: 14\n")
     res = run_kas("dump", *args, "k.yml", cwd=workdir, env=env())
     assert res.returncode == 2, res

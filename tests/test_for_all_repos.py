@@ -174,14 +174,16 @@ def test_exactly_the_seven_repo_variables(many):
 
 
 def test_runs_in_each_repo_directory_in_configuration_order(many):
-    """CLI-130."""
+    """The command runs in each repo's directory, in configuration order
+    (CLI-130)."""
     work, seen, _result, _command = many
     expected = [work] + [os.path.join(work, name) for name in ORDER[1:]]
     assert [cwd for cwd, _env in seen] == expected
 
 
 def test_info_line_before_each_command(many):
-    """CLI-130."""
+    """An INFO line names the repo path and command before each run
+    (CLI-130)."""
     _work, seen, result, command = many
     logged = [line for line in info_lines(result) if line.endswith(f"$ {command}")]
     assert logged == [f"{env['KAS_REPO_PATH']}$ {command}" for _cwd, env in seen]
@@ -216,7 +218,8 @@ def three_local_repos(workdir):
 
 
 def test_first_failure_stops_the_iteration(workdir):
-    """CLI-132."""
+    """The first failing command stops the iteration, a user error naming it
+    (CLI-132)."""
     three_local_repos(workdir)
     log = workdir.parent / "names.log"
     command = f'echo "$KAS_REPO_NAME" >> "{log}"; [ "$KAS_REPO_NAME" != b ] || exit 3'
@@ -227,7 +230,7 @@ def test_first_failure_stops_the_iteration(workdir):
 
 
 def test_skip_setup_environ_needs_no_init_script(workdir):
-    """CLI-130."""
+    """With --skip setup_environ no init script is needed (CLI-130)."""
     for name in ("b", "c"):
         os.makedirs(workdir / name)
     project(workdir, "  a:\n  b:\n    path: b\n  c:\n    path: c\n", script=False)
@@ -243,7 +246,7 @@ def test_skip_setup_environ_needs_no_init_script(workdir):
 # --- -E / --preserve-env (CLI-330) --------------------------------------------------
 
 def test_preserve_env_needs_a_tty(workdir):
-    """CLI-330."""
+    """-E/--preserve-env without a terminal is a user error (CLI-330)."""
     project(workdir, "  this:\n")
     for option in ("-E", "--preserve-env"):
         result = run_kas("for-all-repos", option, "kas.yml", "true", cwd=workdir,
@@ -289,7 +292,8 @@ def test_preserve_env_on_a_tty(workdir, tmp_path, credentials):
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_command_and_kas_exits_130(workdir, signum):
-    """CLI-340."""
+    """SIGINT or SIGTERM stop the running command and kas exits 130
+    (CLI-340)."""
     import signal
     import time
 

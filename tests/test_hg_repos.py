@@ -21,8 +21,8 @@ import subprocess
 
 import pytest
 import yaml
-from helpers.repos import git, make_git_repo, read, write
-from helpers.run import clean_env, kas_ok, run_kas
+from helpers.repos import INIT_SCRIPT, Project, git, make_git_repo, read, write
+from helpers.run import clean_env, kas_ok
 
 HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
 DATE = "1600000000 0"
@@ -66,34 +66,25 @@ def upstream(tmp_path_factory):
     return Upstream(tmp_path_factory.mktemp("hg") / "up")
 
 
-class Project:
-    """A work dir whose kas.yml has the hg repo ``up`` (plus ``top``)."""
-
-    def __init__(self, workdir, url):
-        self.work = os.path.realpath(str(workdir))
-        self.url = url
-        self.repo = os.path.join(self.work, "up")
-        write(os.path.join(self.work, "oe-init-build-env"), 'mkdir -p "$1/conf"\n')
-
-    def config(self, url=None, **ref):
-        up = {"type": "hg", "url": url or self.url, **ref}
-        data = {"header": {"version": 23}, "repos": {"top": None, "up": up}}
-        with open(os.path.join(self.work, "kas.yml"), "w") as f:
-            yaml.safe_dump(data, f, sort_keys=False)
-
-    def run(self, *args, env=None):
-        return run_kas(*args, "kas.yml", cwd=self.work, env=env)
-
-    def checkout_ok(self, *options):
-        return kas_ok("checkout", *options, "kas.yml", cwd=self.work)
-
-    def parent(self, template="{node}"):
-        return hg(self.repo, "log", "-r", ".", "-T", template)
+# The hg repository under test: its checkout in the project.
+REPO = "up"
 
 
 @pytest.fixture
-def project(workdir, upstream):
-    return Project(workdir, upstream.path)
+def project(workdir):
+    """The work dir, which is the top repo ``top`` (no VCS)."""
+    return Project(workdir, git=False, init_script=INIT_SCRIPT)
+
+
+def configure(project, url, **ref):
+    """kas.yml: the hg repo REPO from ``url`` at ``ref``, plus ``top``."""
+    up = {"type": "hg", "url": url, **ref}
+    project.config({"header": {"version": 23}, "repos": {"top": None, REPO: up}})
+
+
+def parent(project, template="{node}"):
+    """The checkout's working directory parent, as ``template`` shows it."""
+    return hg(project.file(REPO), "log", "-r", ".", "-T", template)
 
 
 def failed(result):
@@ -113,14 +104,16 @@ def failed(result):
     ({"branch": "feat", "commit": "F1"}, "F1", "feat"),
 ], ids=["commit", "tag", "branch", "branch+commit"])
 def test_clone_and_checkout(project, upstream, ref, expected, branch):
-    """CLI-088, CLI-090."""
+    """An hg repo is cloned and checked out at its commit, tag, branch head
+    or pinned commit on its branch, clean (CLI-088, CLI-090)."""
     nodes = {"A": upstream.a, "F1": upstream.f1, "F2": upstream.f2}
-    project.config(**{key: nodes.get(value, value) for key, value in ref.items()})
-    result = project.checkout_ok()
+    configure(project, upstream.path,
+              **{key: nodes.get(value, value) for key, value in ref.items()})
+    result = project.kas_ok("checkout", "kas.yml")
     assert "Cloning repository up" in result.stderr
-    assert project.parent() == nodes[expected]
-    assert hg(project.repo, "branch") == branch
-    assert hg(project.repo, "status", "-mard") == ""
+    assert parent(project) == nodes[expected]
+    assert hg(project.file(REPO), "branch") == branch
+    assert hg(project.file(REPO), "status", "-mard") == ""
     assert f"Repository up checked out to {nodes[expected]}" in result.stderr
 
 
@@ -128,29 +121,32 @@ def test_clone_and_checkout(project, upstream, ref, expected, branch):
     ({"tag": "nope"}, 'Tag "nope" cannot be found in repository "up"'),
     ({"branch": "nope"}, 'Branch "nope" cannot be found in repository "up"'),
 ], ids=["tag", "branch"])
-def test_missing_tag_or_branch(project, ref, message):
-    """CLI-090."""
-    project.config(**ref)
-    assert failed(project.run("checkout")) == [message]
+def test_missing_tag_or_branch(project, ref, message, upstream):
+    """A tag or branch the hg repo does not have is an error naming it
+    (CLI-090)."""
+    configure(project, upstream.path, **ref)
+    assert failed(project.kas("checkout", "kas.yml")) == [message]
 
 
 def test_short_commit_warns(project, upstream):
-    """CLI-091."""
+    """A short commit id warns that it eases supply chain attacks, and is
+    checked out (CLI-091)."""
     short = upstream.a[:12]
-    project.config(commit=short)
-    result = project.checkout_ok()
+    configure(project, upstream.path, commit=short)
+    result = project.kas_ok("checkout", "kas.yml")
     assert (f' - WARNING  - {short} is not a full-length hash for repo "up".\n'
             "This eases supply chain attacks and will be an error in future versions.\n"
             ) in result.stderr
-    assert project.parent() == upstream.a
+    assert parent(project) == upstream.a
 
 
 @pytest.mark.parametrize("commit", ["v1", "feat"], ids=["tag-name", "branch-name"])
 def test_suspicious_commit_is_an_error(project, upstream, commit):
-    """CLI-091."""
+    """A tag or branch name given as commit is an error: it resolves to a
+    different id (CLI-091)."""
     resolved = upstream.a if commit == "v1" else upstream.f2
-    project.config(commit=commit)
-    assert failed(project.run("checkout")) == [
+    configure(project, upstream.path, commit=commit)
+    assert failed(project.kas("checkout", "kas.yml")) == [
         f"Parsed commit {resolved} differs suspiciously from specified {commit}."]
 
 
@@ -159,81 +155,85 @@ def test_suspicious_commit_is_an_error(project, upstream, commit):
 
 
 def test_pinned_commit_needs_no_upstream_on_second_run(project, upstream, tmp_path):
-    """CLI-088."""
-    project.url = upstream.copy(tmp_path / "copy")
-    project.config(commit=upstream.f1)
-    project.checkout_ok()
-    shutil.move(project.url, str(tmp_path / "gone"))
+    """A pinned commit the clone has needs no remote on the next run
+    (CLI-088)."""
+    url = upstream.copy(tmp_path / "copy")
+    configure(project, url, commit=upstream.f1)
+    project.kas_ok("checkout", "kas.yml")
+    shutil.move(url, str(tmp_path / "gone"))
 
-    result = project.checkout_ok()
+    result = project.kas_ok("checkout", "kas.yml")
     assert f"Repository up already contains {upstream.f1} as commit" in result.stderr
-    assert project.parent() == upstream.f1
+    assert parent(project) == upstream.f1
 
 
-def test_branch_follows_upstream_only_with_update(project, upstream,
-                                                                  tmp_path):
-    """CLI-044, CLI-088."""
-    project.url = upstream.copy(tmp_path / "copy")
-    project.config(branch="feat")
-    project.checkout_ok()
-    assert project.parent() == upstream.f2
-    f3 = hg_commit(project.url, {"a.txt": "feat3\n"}, "feat three")
+def test_branch_follows_upstream_only_with_update(project, upstream, tmp_path):
+    """A branch follows the remote only with --update (CLI-044, CLI-088)."""
+    url = upstream.copy(tmp_path / "copy")
+    configure(project, url, branch="feat")
+    project.kas_ok("checkout", "kas.yml")
+    assert parent(project) == upstream.f2
+    f3 = hg_commit(url, {"a.txt": "feat3\n"}, "feat three")
 
-    project.checkout_ok()
-    assert project.parent() == upstream.f2
-    project.checkout_ok("--update")
-    assert project.parent() == f3
-    assert read(os.path.join(project.repo, "a.txt")) == "feat3\n"
+    project.kas_ok("checkout", "kas.yml")
+    assert parent(project) == upstream.f2
+    project.kas_ok("checkout", "--update", "kas.yml")
+    assert parent(project) == f3
+    assert read(project.file(REPO, "a.txt")) == "feat3\n"
 
 
 def test_dirty_repo_kept_unless_force_checkout(project, upstream):
-    """CLI-090, CLI-043."""
-    project.config(commit=upstream.f1)
-    project.checkout_ok()
-    a_txt = write(os.path.join(project.repo, "a.txt"), "local change\n")
+    """A dirty hg checkout is kept, with a warning, unless --force-checkout
+    (CLI-090, CLI-043)."""
+    configure(project, upstream.path, commit=upstream.f1)
+    project.kas_ok("checkout", "kas.yml")
+    a_txt = write(project.file(REPO, "a.txt"), "local change\n")
 
-    project.config(commit=upstream.f2)
-    result = project.checkout_ok()
+    configure(project, upstream.path, commit=upstream.f2)
+    result = project.kas_ok("checkout", "kas.yml")
     assert "Repo up is dirty - no checkout" in result.warnings()
-    assert project.parent() == upstream.f1
+    assert parent(project) == upstream.f1
     assert read(a_txt) == "local change\n"
 
-    result = project.checkout_ok("--force-checkout")
+    result = project.kas_ok("checkout", "--force-checkout", "kas.yml")
     assert "Repo up is dirty - no checkout" not in result.warnings()
-    assert project.parent() == upstream.f2
+    assert parent(project) == upstream.f2
     assert read(a_txt) == "feat2\n"
-    assert hg(project.repo, "status", "-mard") == ""
+    assert hg(project.file(REPO), "status", "-mard") == ""
 
 
 def test_changed_url_is_not_applied_but_warned(project, upstream, tmp_path):
-    """CLI-088."""
+    """A changed URL is not applied to an existing hg clone: one warning
+    (CLI-088)."""
     warning = "Repo implementation does not support changing the remote url."
-    project.config(commit=upstream.a)
-    assert warning not in project.checkout_ok().warnings()
+    configure(project, upstream.path, commit=upstream.a)
+    assert warning not in project.kas_ok("checkout", "kas.yml").warnings()
 
-    project.config(url=upstream.copy(tmp_path / "moved"), commit=upstream.a)
-    result = project.checkout_ok()
+    configure(project, upstream.copy(tmp_path / "moved"), commit=upstream.a)
+    result = project.kas_ok("checkout", "kas.yml")
     assert result.warnings().count(warning) == 1
-    assert project.parent() == upstream.a
+    assert parent(project) == upstream.a
 
 
 # --------------------------------------------------------------------------
 # environment, dump, patches
 
 
-def test_hg_missing_from_path(project, tmp_path):
-    """CLI-081, CF-630."""
+def test_hg_missing_from_path(project, tmp_path, upstream):
+    """Without hg on PATH an hg repo is an error and nothing is cloned
+    (CLI-081, CF-630)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(shutil.which("git"), str(bindir / "git"))
-    project.config(branch="feat")
-    result = project.run("checkout", env=clean_env(PATH=str(bindir)))
+    configure(project, upstream.path, branch="feat")
+    result = project.kas("checkout", "kas.yml", env=clean_env(PATH=str(bindir)))
     assert failed(result) == ["hg is required for Mercurial repositories"]
-    assert not os.path.exists(project.repo)
+    assert not os.path.exists(project.file(REPO))
 
 
 def test_dump_resolve_refs(workdir, upstream):
-    """CLI-142."""
+    """dump --resolve-refs adds the commit of an hg branch and tag
+    (CLI-142)."""
     data = {"header": {"version": 23},
             "repos": {"by-branch": {"type": "hg", "url": upstream.path, "branch": "feat"},
                       "by-tag": {"type": "hg", "url": upstream.path, "tag": "v1"}}}
@@ -247,34 +247,36 @@ def test_dump_resolve_refs(workdir, upstream):
 
 
 def test_patches_are_committed_by_kas_on_patched_branch(project, upstream):
-    """CLI-093, CF-675."""
-    plain = write(os.path.join(project.work, "fix.patch"),
+    """Patches to an hg repo are committed by kas on a patched branch, dated
+    by their Date: header or mtime (CLI-093, CF-675)."""
+    plain = write(os.path.join(project.path, "fix.patch"),
                   "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-feat1\n+patched\n")
     os.utime(plain, (MTIME, MTIME))
-    mail = write(os.path.join(project.work, "0001-b.patch"),
+    mail = write(os.path.join(project.path, "0001-b.patch"),
                  "From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001\n"
                  "From: Dev <dev@example.com>\n"
                  "Date: Sun, 13 Sep 2020 12:26:40 +0200\n"
                  "Subject: [PATCH] add b\n\n---\n"
                  "--- /dev/null\n+++ b/b.txt\n@@ -0,0 +1 @@\n+bee\n")
     os.utime(mail, (MTIME, MTIME))
-    project.config(commit=upstream.f1, patches={"p1": {"repo": "top", "path": "fix.patch"},
-                                                "p2": {"repo": "top", "path": "0001-b.patch"}})
-    result = project.checkout_ok()
+    configure(project, upstream.path, commit=upstream.f1,
+              patches={"p1": {"repo": "top", "path": "fix.patch"},
+                       "p2": {"repo": "top", "path": "0001-b.patch"}})
+    result = project.kas_ok("checkout", "kas.yml")
 
     branch = f"patched-{upstream.f1}"
     template = "{author}|{branch}|{p1node}|{date|hgdate}\n{desc}"
-    first = hg(project.repo, "log", "-r", ".^", "-T", template)
-    second = project.parent(template)
+    first = hg(project.file(REPO), "log", "-r", ".^", "-T", template)
+    second = parent(project, template)
     assert first.split("|")[:3] == ["kas <kas@example.com>", branch, upstream.f1]
     assert first.split("|")[3].split()[0] == str(MTIME)            # file mtime
     assert first.endswith(f"\nkas: p1\n\npatch {plain} applied by kas")
     assert second.split("|")[:2] == ["kas <kas@example.com>", branch]
     assert second.split("|")[3].split()[0] == "1599992800"         # Date: header
     assert second.endswith(f"\nkas: p2\n\npatch {mail} applied by kas")
-    assert read(os.path.join(project.repo, "a.txt")) == "patched\n"
-    assert read(os.path.join(project.repo, "b.txt")) == "bee\n"
-    assert hg(project.repo, "status", "-mard") == ""
+    assert read(project.file(REPO, "a.txt")) == "patched\n"
+    assert read(project.file(REPO, "b.txt")) == "bee\n"
+    assert hg(project.file(REPO), "status", "-mard") == ""
     assert re.search(r"INFO     - Patch applied\. \(patch path: \S*fix\.patch, repo: up, "
                      r"patch entry: p1\)$", result.stderr, re.MULTILINE), result
 
@@ -292,69 +294,70 @@ def test_rev_node_commit_with_patches_and_later_runs(project, upstream):
     """Issue 16.4: ``commit: 0:<node>`` checks out that changeset, a patch
     applies on top, and later runs (plain and ``--update``) find it present,
     need no pull and end on the same patched state."""
-    write(os.path.join(project.work, "fix.patch"),
+    write(os.path.join(project.path, "fix.patch"),
           "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+patched\n")
     commit = rev_node(upstream.path, upstream.a)
     assert commit == f"0:{upstream.a}"
-    project.config(commit=commit, patches={"p1": {"repo": "top", "path": "fix.patch"}})
-    result = project.checkout_ok()
+    configure(project, upstream.path, commit=commit,
+              patches={"p1": {"repo": "top", "path": "fix.patch"}})
+    result = project.kas_ok("checkout", "kas.yml")
     assert f"Repository up checked out to {upstream.a}" in result.stderr
-    assert project.parent("{p1node}") == upstream.a
-    assert read(os.path.join(project.repo, "a.txt")) == "patched\n"
-    patched = project.parent()
-    assert hg(project.repo, "status", "-mard") == ""
+    assert parent(project, "{p1node}") == upstream.a
+    assert read(project.file(REPO, "a.txt")) == "patched\n"
+    patched = parent(project)
+    assert hg(project.file(REPO), "status", "-mard") == ""
 
     for options in ((), ("--update",)):
-        result = project.checkout_ok(*options)
+        result = project.kas_ok("checkout", *options, "kas.yml")
         assert f"Repository up already contains {commit} as commit" in result.stderr
         assert "Repository up updated" not in result.stderr
-        assert project.parent() == patched
-        assert read(os.path.join(project.repo, "a.txt")) == "patched\n"
+        assert parent(project) == patched
+        assert read(project.file(REPO, "a.txt")) == "patched\n"
     assert 'Update of "up" requested, but repo is pinned' in result.stderr
 
 
 def test_rev_node_commit_not_yet_present_is_pulled(project, upstream, tmp_path):
     """issue 16.4: A ``rev:node`` pin the clone does not have yet makes kas pull, on a
     branch too (the branch must contain it)."""
-    project.url = upstream.copy(tmp_path / "copy")
-    project.config(branch="feat", commit=rev_node(project.url, upstream.f1))
-    project.checkout_ok()
-    assert project.parent() == upstream.f1
-    f3 = hg_commit(project.url, {"a.txt": "feat3\n"}, "feat three")
-    commit = rev_node(project.url, f3)
+    url = upstream.copy(tmp_path / "copy")
+    configure(project, url, branch="feat", commit=rev_node(url, upstream.f1))
+    project.kas_ok("checkout", "kas.yml")
+    assert parent(project) == upstream.f1
+    f3 = hg_commit(url, {"a.txt": "feat3\n"}, "feat three")
+    commit = rev_node(url, f3)
     assert commit.startswith("4:")
-    project.config(branch="feat", commit=commit)
-    result = project.checkout_ok()
+    configure(project, url, branch="feat", commit=commit)
+    result = project.kas_ok("checkout", "kas.yml")
     assert "Repository up updated" in result.stderr
-    assert project.parent() == f3
-    assert hg(project.repo, "branch") == "feat"
+    assert parent(project) == f3
+    assert hg(project.file(REPO), "branch") == "feat"
 
 
 def test_revision_that_does_not_resolve_to_one_changeset(project, upstream):
     """issue 16.4: Several changesets (a range over the whole history) or none: one
     clear error naming the repo, and the checkout stays where it was."""
-    project.config(commit=upstream.f1)
-    project.checkout_ok()
+    configure(project, upstream.path, commit=upstream.f1)
+    project.kas_ok("checkout", "kas.yml")
     several = f"0:{upstream.f2}"
-    project.config(commit=several)
-    assert failed(project.run("checkout")) == [
+    configure(project, upstream.path, commit=several)
+    assert failed(project.kas("checkout", "kas.yml")) == [
         f'Commit "{several}" resolves to 4 changesets in repository "up", not to one']
     missing = "0:" + "e" * 40
-    project.config(commit=missing)
-    assert failed(project.run("checkout")) == [
+    configure(project, upstream.path, commit=missing)
+    assert failed(project.kas("checkout", "kas.yml")) == [
         f'Commit "{missing}" cannot be found in repository "up"']
-    assert project.parent() == upstream.f1
-    assert hg(project.repo, "status", "-mard") == ""
+    assert parent(project) == upstream.f1
+    assert hg(project.file(REPO), "status", "-mard") == ""
 
 
 def test_short_node_in_rev_node_form_warns(project, upstream):
-    """CLI-091."""
+    """A short node in rev:node form warns too (CLI-091)."""
     short = f"0:{upstream.a[:12]}"
-    project.config(commit=short)
-    result = project.checkout_ok()
+    configure(project, upstream.path, commit=short)
+    result = project.kas_ok("checkout", "kas.yml")
     assert (f' - WARNING  - {short} is not a full-length hash for repo "up".\n'
             ) in result.stderr
-    assert project.parent() == upstream.a
+    assert parent(project) == upstream.a
 
 
 # --------------------------------------------------------------------------

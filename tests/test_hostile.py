@@ -15,7 +15,7 @@ import time
 
 import pytest
 from helpers.repos import make_git_repo, write
-from helpers.run import clean_env, kas_command, run_kas
+from helpers.run import KasResult, assert_user_error, clean_env, kas_command, run_kas
 
 CONFIG = """\
 header:
@@ -28,8 +28,8 @@ local_conf_header:
 def kas_limited(args, cwd, timeout=30, memory=2 << 30):
     """Run kas with a cap on its address space and wall time, so today's
     failure modes (read /dev/zero forever, block on a FIFO, expand an alias
-    bomb) end the test instead of the machine.  Returns (proc, seconds,
-    peak RSS in MiB); ``proc.returncode`` is None after a timeout."""
+    bomb) end the test instead of the machine.  Returns (KasResult,
+    seconds, peak RSS in MiB); the returncode is None after a timeout."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.monotonic()
         proc = subprocess.Popen(["prlimit", f"--as={memory}", "--", *kas_command(),
@@ -46,22 +46,12 @@ def kas_limited(args, cwd, timeout=30, memory=2 << 30):
             _, _, usage = os.wait4(proc.pid, 0)
             status = None
         elapsed = time.monotonic() - start
-        proc.returncode = None if status is None else os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        proc.stdout_text, proc.stderr_text = out.read(), err.read()
-    return proc, elapsed, usage.ru_maxrss / 1024
-
-
-def errors(stderr):
-    return [line.split(" - ERROR    - ", 1)[1]
-            for line in stderr.splitlines() if " - ERROR    - " in line]
-
-
-def refused(proc, message):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr_text)
-    assert "Traceback" not in proc.stderr_text, proc.stderr_text
-    assert errors(proc.stderr_text) == [message], proc.stderr_text
+        result = KasResult(subprocess.CompletedProcess(
+            proc.args, None if status is None else os.waitstatus_to_exitcode(status),
+            out.read(), err.read()))
+    return result, elapsed, usage.ru_maxrss / 1024
 
 
 # ---- 21.3: files that are not regular files ---------------------------------
@@ -86,8 +76,8 @@ def test_top_file_not_regular_is_refused(workdir, kind):
     memory ran out), a socket or a directory as config: refused at once."""
     path = workdir / "kas.yml"
     keep = make_special(kind, path)
-    proc, elapsed, _ = kas_limited(["dump", path], workdir, timeout=20)
-    refused(proc, f"Not a regular file: {path}")
+    result, elapsed, _ = kas_limited(["dump", path], workdir, timeout=20)
+    assert_user_error(result, f"Not a regular file: {path}")
     assert elapsed < 10
     if keep is not None:
         keep.close()
@@ -102,8 +92,8 @@ def test_include_that_is_a_fifo_is_refused(workdir):
             - inc.yml
         """)
     os.mkfifo(workdir / "inc.yml")
-    proc, _, _ = kas_limited(["dump", "kas.yml"], workdir, timeout=20)
-    refused(proc, f"Not a regular file: {workdir / 'inc.yml'}")
+    result, _, _ = kas_limited(["dump", "kas.yml"], workdir, timeout=20)
+    assert_user_error(result, f"Not a regular file: {workdir / 'inc.yml'}")
 
 
 def test_config_larger_than_64_mib_is_refused(workdir):
@@ -113,8 +103,8 @@ def test_config_larger_than_64_mib_is_refused(workdir):
     with open(path, "wb") as f:
         f.write(b"header:\n  version: 14\n")
         f.truncate(64 * 1024 * 1024 + 1)
-    proc, _, _ = kas_limited(["dump", path], workdir)
-    refused(proc, f"Configuration file is larger than 64 MiB: {path}")
+    result, _, _ = kas_limited(["dump", path], workdir)
+    assert_user_error(result, f"Configuration file is larger than 64 MiB: {path}")
 
 
 BILLION_LAUGHS = """\
@@ -136,9 +126,9 @@ def test_billion_laughs_is_refused_quickly(workdir):
     """Issue 21.3: aliases expanding to ~10^9 values are refused after a
     bounded amount of work: a clear error in under 5 s and 200 MB."""
     path = write(workdir / "lol.yml", BILLION_LAUGHS)
-    proc, elapsed, rss = kas_limited(["dump", path], workdir, timeout=60)
-    refused(proc, "Configuration file expands to more than 1,000,000 values "
-                  f"(YAML aliases referring to aliases?): {path}")
+    result, elapsed, rss = kas_limited(["dump", path], workdir, timeout=60)
+    assert_user_error(result, "Configuration file expands to more than 1,000,000 values "
+                              f"(YAML aliases referring to aliases?): {path}")
     assert elapsed < 5
     assert rss < 200
 
@@ -208,7 +198,8 @@ def test_stdout_closed(workdir, config, command):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Cannot write the output: standard output is closed" in proc.stderr
-    assert errors(proc.stderr) in ([], ["Cannot write the output: standard output is closed"])
+    assert KasResult(proc).errors() in (
+        [], ["Cannot write the output: standard output is closed"])
 
 
 def test_dump_with_stderr_closed(workdir, config):
@@ -228,11 +219,9 @@ def test_dump_to_dev_full(workdir, config):
         proc = subprocess.run(kas_command() + ["dump", config], check=False, cwd=workdir,
                               env=clean_env(), stdout=full, stderr=subprocess.PIPE,
                               text=True, timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_user_error(KasResult(proc),
+                      "Cannot write the output to standard output: No space left on device")
     assert "Exception ignored" not in proc.stderr
-    assert errors(proc.stderr) == [
-        "Cannot write the output to standard output: No space left on device"]
 
 
 @pytest.mark.parametrize("unbuffered", ["", "1"])
@@ -257,7 +246,7 @@ def test_dump_into_a_pipe_closed_early(workdir, unbuffered):
     assert proc.returncode != 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Exception ignored" not in proc.stderr
-    assert errors(proc.stderr) == []
+    assert KasResult(proc).errors() == []
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])

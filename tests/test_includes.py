@@ -170,7 +170,7 @@ def test_colon_separated_files_are_merged_group_by_group(wd):
 
 
 def test_later_top_file_wins(wd):
-    """INC-004."""
+    """Of several top files the later one wins, key by key (INC-004)."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), machine="a", distro="a")
     conf(os.path.join(d, "b.yml"), machine="b")
@@ -193,7 +193,8 @@ def test_top_files_are_relative_to_cwd_not_kas_work_dir(tmp):
 
 
 def test_relative_names_with_parent_directories(tmp):
-    """INC-001."""
+    """Top file names relative to the current directory may climb with ../
+    (INC-001)."""
     cwd = os.path.join(tmp, "x", "cwd")
     os.makedirs(cwd)
     conf(os.path.join(tmp, "x", "a.yml"), name="a")
@@ -214,7 +215,8 @@ def test_default_is_config_yaml_in_kas_work_dir(tmp):
 
 
 def test_default_is_config_yaml_in_cwd_without_kas_work_dir(wd):
-    """INC-002."""
+    """Without a config argument kas reads .config.yaml in the current
+    directory (INC-002)."""
     conf(os.path.join(str(wd), ".config.yaml"), name="cfg")
     res = run_kas("dump", cwd=wd)
     assert res.returncode == 0, res
@@ -222,7 +224,8 @@ def test_default_is_config_yaml_in_cwd_without_kas_work_dir(wd):
 
 
 def test_missing_default_file(tmp):
-    """INC-002/INC-E09."""
+    """Without a config argument and no .config.yaml in KAS_WORK_DIR, the
+    missing default file is the error (INC-002/INC-E09)."""
     work = os.path.join(tmp, "kaswork")
     os.makedirs(work)
     res = dump_fails("", tmp, env=clean_env(KAS_WORK_DIR=work))
@@ -231,7 +234,7 @@ def test_missing_default_file(tmp):
 
 
 def test_empty_argument_means_default(wd):
-    """INC-002."""
+    """An empty config argument means the default .config.yaml (INC-002)."""
     conf(os.path.join(str(wd), ".config.yaml"), name="cfg")
     res = run_kas("dump", "", cwd=wd)
     assert res.returncode == 0, res
@@ -265,7 +268,8 @@ def test_diamond_includes_load_the_shared_file_twice(wd):
 
 
 def test_same_file_on_the_command_line_twice(wd):
-    """INC-030."""
+    """A file given twice on the command line is loaded once, at its first
+    place (INC-030)."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), machine="a")
     conf(os.path.join(d, "b.yml"), machine="b")
@@ -293,7 +297,8 @@ def top_in(repo, includes, name="top.yml", **keys):
 
 
 def test_repo_relative_wins_over_file_relative(product, wd):
-    """INC-011, INC-014."""
+    """An include relative to the repository root wins over one relative to
+    the including file, without a warning (INC-011, INC-014)."""
     top = top_in(product, ["common.yml"])
     res = run_kas("dump", top, cwd=wd)
     assert res.returncode == 0, res
@@ -302,7 +307,8 @@ def test_repo_relative_wins_over_file_relative(product, wd):
 
 
 def test_file_relative_fallback_with_warnings(product, wd):
-    """INC-013."""
+    """An include found only relative to the including file is used, with
+    the fallback warnings (INC-013)."""
     top = top_in(product, ["only-here.yml"])
     res = run_kas("dump", top, cwd=wd)
     assert res.returncode == 0, res
@@ -313,7 +319,8 @@ def test_file_relative_fallback_with_warnings(product, wd):
 
 
 def test_neither_exists_reports_the_primary_candidate(product, wd):
-    """INC-013."""
+    """An include found nowhere is reported by its repository-relative path
+    (INC-013)."""
     top = top_in(product, ["nothere.yml"])
     res = dump_fails(top, wd)
     assert res.errors() == [
@@ -329,13 +336,13 @@ def test_escape_is_an_error_even_if_file_relative_would_be_inside(product, wd):
 
 
 def test_absolute_include_inside_the_repository(product, wd):
-    """INC-011."""
+    """An absolute include inside the repository is used (INC-011)."""
     top = top_in(product, [os.path.join(product, "kas", "only-here.yml")])
     assert dump(top, wd)["machine"] == "only-here"
 
 
 def test_absolute_include_outside_the_repository(product, tmp, wd):
-    """INC-011."""
+    """An absolute include outside the repository is an error (INC-011)."""
     outside = conf(os.path.join(tmp, "outside.yml"), machine="outside")
     top = top_in(product, [outside])
     res = dump_fails(top, wd)
@@ -359,7 +366,8 @@ def test_string_includes_inherit_the_repo_root(product, wd):
 
 
 def test_fallback_of_a_nested_include_is_relative_to_that_file(product, wd):
-    """INC-012."""
+    """A nested include falls back to the directory of the file that
+    includes it (INC-012)."""
     conf(os.path.join(product, "kas", "inc", "deep-only.yml"), machine="deep-only")
     conf(os.path.join(product, "kas", "inc", "mid2.yml"), includes=["deep-only.yml"])
     top = top_in(product, ["kas/inc/mid2.yml"])
@@ -370,7 +378,8 @@ def test_fallback_of_a_nested_include_is_relative_to_that_file(product, wd):
 
 
 def test_outside_vcs_includes_are_relative_to_the_first_files_directory(tmp, wd):
-    """INC-015."""
+    """Outside a VCS checkout includes are relative to the first file's
+    directory, without a warning (INC-015)."""
     cfg = os.path.join(tmp, "cfg")
     conf(os.path.join(cfg, "inc", "x.yml"), machine="x")
     top = conf(os.path.join(cfg, "top.yml"), includes=["inc/x.yml"])
@@ -398,7 +407,7 @@ def test_later_top_file_resolves_against_the_first_files_directory(tmp, wd):
 
 
 def test_formats_can_be_mixed(wd):
-    """INC-016."""
+    """YAML and JSON files may include each other (INC-016)."""
     d = str(wd)
     conf(os.path.join(d, "c.yaml"), name="c")
     conf(os.path.join(d, "b.json"), name="b", includes=["c.yaml"])
@@ -409,7 +418,8 @@ def test_formats_can_be_mixed(wd):
 # --- INC-005: same repository ------------------------------------------------------
 
 def test_files_in_different_subdirectories_of_one_repo(product, wd):
-    """INC-005."""
+    """Top files in different directories of one repository are fine
+    (INC-005)."""
     a = top_in(product, [], name="a.yml", machine="a")
     b = conf(os.path.join(product, "other", "b.yml"), distro="b")
     out = dump(a + ":" + b, wd)
@@ -417,7 +427,8 @@ def test_files_in_different_subdirectories_of_one_repo(product, wd):
 
 
 def test_unrelated_directories_outside_vcs(tmp, wd):
-    """INC-005."""
+    """Top files in unrelated directories outside any checkout are fine
+    (INC-005)."""
     a = conf(os.path.join(tmp, "one", "a.yml"), machine="a")
     b = conf(os.path.join(tmp, "two", "b.yml"), distro="b")
     out = dump(a + ":" + b, wd)
@@ -425,7 +436,7 @@ def test_unrelated_directories_outside_vcs(tmp, wd):
 
 
 def test_files_in_different_repositories(tmp, wd):
-    """INC-005."""
+    """Top files in different repositories are refused (INC-005)."""
     make_git_repo(os.path.join(tmp, "r1"))
     make_git_repo(os.path.join(tmp, "r2"))
     a = conf(os.path.join(tmp, "r1", "a.yml"))
@@ -439,7 +450,8 @@ def test_files_in_different_repositories(tmp, wd):
 # --- INC-070 / INC-071: the top repository ------------------------------------------
 
 def test_git_root_is_the_top_repository(product, wd):
-    """INC-071."""
+    """The git top level is the top repository, whatever directory the file
+    is in (INC-071)."""
     top = conf(os.path.join(product, "kas", "deep", "er", "top.yml"), includes=["common.yml"])
     assert dump(top, wd)["machine"] == "root-common"
     config = load([top], wd)
@@ -466,7 +478,8 @@ def superproject(tmp):
 
 
 def test_submodule_counts_as_its_superproject(superproject, wd):
-    """INC-071."""
+    """A file in a submodule belongs to the superproject's top repository
+    (INC-071)."""
     top = os.path.join(superproject, "sub", "kas", "top.yml")
     assert os.path.isfile(top)
     assert dump(top, wd)["machine"] == "superproject-root"
@@ -474,7 +487,8 @@ def test_submodule_counts_as_its_superproject(superproject, wd):
 
 
 def test_submodule_and_superproject_are_one_repository(superproject, wd):
-    """INC-005."""
+    """Files in a submodule and its superproject count as one repository
+    (INC-005)."""
     top = os.path.join(superproject, "sub", "kas", "top.yml")
     out = dump(top + ":" + os.path.join(superproject, "other.yml"), wd)
     assert (out["machine"], out["distro"]) == ("superproject-root", "super-other")
@@ -483,7 +497,7 @@ def test_submodule_and_superproject_are_one_repository(superproject, wd):
 @pytest.mark.skipif(shutil.which("hg") is None,
                     reason="hg (Mercurial) is not installed")
 def test_hg_root_is_the_top_repository(tmp, wd):
-    """INC-071."""
+    """The hg root is the top repository (INC-071)."""
     repo = os.path.join(tmp, "hgrepo")
     os.makedirs(repo)
     subprocess.run(["hg", "init", repo], check=True)
@@ -495,7 +509,8 @@ def test_hg_root_is_the_top_repository(tmp, wd):
 
 
 def test_directory_fallback_outside_vcs(tmp, wd):
-    """INC-070."""
+    """Outside a checkout the first file's directory is the top repository
+    (INC-070)."""
     top = conf(os.path.join(tmp, "plain", "sub", "top.yml"), repos={"this": None})
     config = load([top], wd)
     assert config.top_repo_path == os.path.join(tmp, "plain", "sub")
@@ -522,7 +537,8 @@ def source_dir(tmp):
 
 
 def test_source_dir_is_the_root_for_the_first_files_includes(source_dir, tmp):
-    """CF-950."""
+    """_source_dir is the root for the first file's includes and the top
+    repo (CF-950)."""
     work = os.path.join(tmp, "kaswork")
     conf(os.path.join(work, ".config.yaml"), includes=["kas/inc.yml"],
          _source_dir=source_dir, repos={"this": None})
@@ -548,7 +564,8 @@ def test_relative_source_dir_is_relative_to_the_file(source_dir, tmp):
 
 
 def test_source_dir_applies_to_later_top_files(source_dir, tmp):
-    """INC-032."""
+    """_source_dir of the first file applies to the includes of later top
+    files (INC-032)."""
     work = os.path.join(tmp, "kaswork")
     first = conf(os.path.join(work, "first.yml"), _source_dir=source_dir)
     second = conf(os.path.join(work, "second.yml"), includes=["kas/other.yml"])
@@ -557,7 +574,7 @@ def test_source_dir_applies_to_later_top_files(source_dir, tmp):
 
 
 def test_source_dir_in_an_include_is_rejected(source_dir, tmp):
-    """INC-032."""
+    """_source_dir in an include is refused (INC-032)."""
     work = os.path.join(tmp, "kaswork")
     inc = conf(os.path.join(work, "inc.yml"), _source_dir=source_dir)
     top = conf(os.path.join(work, "top.yml"), includes=["inc.yml"])
@@ -576,7 +593,8 @@ def test_source_dir_in_an_include_is_rejected(source_dir, tmp):
     (".config.yaml", ".config.lock.yaml"),
 ])
 def test_lock_file_name(wd, name, lock):
-    """INC-080."""
+    """The lock file of NAME.EXT is NAME.lock.EXT; it is loaded before its
+    owner, which wins (INC-080)."""
     d = str(wd)
     conf(os.path.join(d, name), name="owner", machine="owner")
     conf(os.path.join(d, lock), name="lock", machine="lock", distro="from-lock")
@@ -586,7 +604,7 @@ def test_lock_file_name(wd, name, lock):
 
 
 def test_lock_of_the_default_config_yaml(wd):
-    """INC-080."""
+    """.config.yaml has its lock file .config.lock.yaml (INC-080)."""
     d = str(wd)
     conf(os.path.join(d, ".config.yaml"), name="owner")
     conf(os.path.join(d, ".config.lock.yaml"), name="lock")
@@ -596,7 +614,7 @@ def test_lock_of_the_default_config_yaml(wd):
 
 
 def test_lock_of_an_included_file(wd):
-    """INC-080."""
+    """An included file's lock file is loaded before it (INC-080)."""
     d = str(wd)
     conf(os.path.join(d, "inc.yaml"), name="inc")
     conf(os.path.join(d, "inc.lock.yaml"), name="inc-lock")
@@ -617,7 +635,7 @@ def test_lock_of_a_lock_file(wd):
 
 
 def test_other_names_are_not_lock_files(wd):
-    """INC-080."""
+    """Other names are not lock files (INC-080)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     for other in ("kas.lock.yaml", "kas.yml.lock.yml", "kas-lock.yml", "kas.lock.json"):
@@ -626,7 +644,7 @@ def test_other_names_are_not_lock_files(wd):
 
 
 def test_a_directory_is_not_a_lock_file(wd):
-    """INC-080."""
+    """A directory named like a lock file is not one (INC-080)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     os.makedirs(os.path.join(d, "kas.lock.yml"))
@@ -634,7 +652,7 @@ def test_a_directory_is_not_a_lock_file(wd):
 
 
 def test_lock_file_may_include_files(wd):
-    """INC-081."""
+    """A lock file may include files, loaded before it (INC-081)."""
     d = str(wd)
     conf(os.path.join(d, "pins.yml"), name="pins")
     conf(os.path.join(d, "kas.lock.yml"), name="lock", includes=["pins.yml"])
@@ -643,7 +661,7 @@ def test_lock_file_may_include_files(wd):
 
 
 def test_owner_overrides_win_over_its_lock_file(wd):
-    """INC-082."""
+    """The owner's overrides win over those of its lock file (INC-082)."""
     d = str(wd)
     commit_a, commit_b = "a" * 40, "b" * 40
     conf(os.path.join(d, "kas.lock.yml"),
@@ -668,7 +686,8 @@ def locked(wd):
 
 
 def test_lock_files_take_part_without_update(locked):
-    """INC-085."""
+    """Without --update lock files, and locks of lock files, take part in
+    the merge and the version (INC-085)."""
     out = dump("kas.yml", locked)
     assert order(out) == ["locklock", "lock", "inc-lock", "inc", "kas"]
     assert out["header"] == {"version": 19}
@@ -686,7 +705,7 @@ def test_update_excludes_lock_files_from_merge_and_version(locked):
 
 
 def test_update_still_validates_lock_files(wd):
-    """INC-085."""
+    """With --update lock files are still validated (INC-085)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     lock = write(os.path.join(d, "kas.lock.yml"), """
@@ -701,7 +720,7 @@ def test_update_still_validates_lock_files(wd):
 
 
 def test_update_still_parses_lock_files(wd):
-    """INC-085."""
+    """With --update lock files are still parsed (INC-085)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     lock = write(os.path.join(d, "kas.lock.yml"), "header: [unclosed\n")
@@ -711,7 +730,7 @@ def test_update_still_parses_lock_files(wd):
 
 
 def test_update_still_loads_includes_of_lock_files(wd):
-    """INC-085."""
+    """With --update a lock file's includes are still loaded (INC-085)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), name="kas")
     conf(os.path.join(d, "kas.lock.yml"), includes=["missing.yml"])
@@ -750,7 +769,8 @@ def test_example_pin_of_the_included_files_lock_wins(wd, poky):
 
 
 def test_later_overrides_win_over_an_included_files_lock(wd, poky):
-    """INC-086."""
+    """The overrides of the including file win over the lock file of the
+    file it includes (INC-086)."""
     url, first, second = poky
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=["vendor.yml"],
@@ -761,7 +781,8 @@ def test_later_overrides_win_over_an_included_files_lock(wd, poky):
 
 
 def test_later_include_wins_over_an_earlier_includes_lock(wd, poky):
-    """INC-086."""
+    """A later include's overrides win over an earlier include's lock file
+    (INC-086)."""
     url, first, second = poky
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=["vendor.yml", "product.yml"],
@@ -775,7 +796,7 @@ def test_later_include_wins_over_an_earlier_includes_lock(wd, poky):
 # --- INC-063 / CF-102 merged version -------------------------------------------------
 
 def test_version_is_the_maximum_of_all_files(wd):
-    """INC-063."""
+    """The effective version is the highest of all files (INC-063)."""
     d = str(wd)
     conf(os.path.join(d, "a.yml"), version=20)
     conf(os.path.join(d, "b.yml"), version=3)
@@ -803,7 +824,7 @@ def test_version_0_10_counts_as_1(wd, first, second):
 
 
 def test_version_0_10_in_an_include(wd):
-    """INC-063, CF-102."""
+    """An include with version "0.10" counts as version 1 (INC-063, CF-102)."""
     d = str(wd)
     write(os.path.join(d, "old.yml"), 'header:\n  version: "0.10"\nmachine: old\n')
     conf(os.path.join(d, "top.yml"), version=5, includes=["old.yml"])
@@ -815,7 +836,8 @@ def test_version_0_10_in_an_include(wd):
 # --- INC-020 ... INC-022, INC-040 ... INC-044: repo includes -------------------------
 
 def test_repo_include_of_the_top_repo(product, wd):
-    """INC-021."""
+    """A repo include of the top repo is relative to the repository root
+    (INC-021)."""
     conf(os.path.join(product, "kas", "extra.yml"), name="extra", includes=["common.yml"])
     top = top_in(product, [{"repo": "this", "file": "kas/extra.yml"}], name="kas.yml",
                  repos={"this": None}, local_conf_header={"top": "top"})
@@ -825,7 +847,8 @@ def test_repo_include_of_the_top_repo(product, wd):
 
 
 def test_repo_include_of_the_top_repo_outside_vcs(workdir):
-    """INC-021."""
+    """A repo include of the top repo outside a checkout keeps its place
+    among the includes (INC-021)."""
     d = str(workdir)
     conf(os.path.join(d, "sub", "extra.yml"), name="extra")
     conf(os.path.join(d, "kas.yml"), name="kas", repos={"me": None},
@@ -865,7 +888,8 @@ def test_relative_repo_path_is_relative_to_kas_work_dir(tmp, lib):
 
 
 def test_repo_include_resolving_outside_the_repository(lib, wd):
-    """INC-020."""
+    """A repo include that resolves outside its repository is an error
+    (INC-020)."""
     d = real(str(wd))
     conf(os.path.join(d, "escape.yml"))
     conf(os.path.join(d, "kas.yml"), repos={"lib": {"path": lib}},
@@ -876,7 +900,8 @@ def test_repo_include_resolving_outside_the_repository(lib, wd):
 
 
 def test_repo_include_of_a_missing_file(lib, wd):
-    """INC-022."""
+    """A repo include of a missing file names the file in the repository
+    (INC-022)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), repos={"lib": {"path": lib}},
          includes=[{"repo": "lib", "file": "conf/nothere.yml"}])
@@ -897,7 +922,8 @@ def test_no_file_relative_fallback_for_repo_includes(lib, wd):
 
 
 def test_undefined_repo(wd):
-    """INC-044."""
+    """A repo include of a repo that is not configured is an error naming it
+    (INC-044)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=[{"repo": "nothere", "file": "x.yml"}])
     res = dump_fails("kas.yml", wd)
@@ -906,7 +932,8 @@ def test_undefined_repo(wd):
 
 
 def test_missing_repos_are_listed_in_order(wd):
-    """INC-044."""
+    """Missing repos are listed once each, in the order the includes name
+    them (INC-044)."""
     d = str(wd)
     conf(os.path.join(d, "kas.yml"), includes=[
         {"repo": "zz", "file": "x.yml"}, {"repo": "aa", "file": "y.yml"},
@@ -933,7 +960,8 @@ def chain(tmp):
 
 
 def test_three_pass_chain_of_local_repos(chain, wd):
-    """INC-042."""
+    """A chain of repo includes over local repos resolves in three passes
+    (INC-042)."""
     top, vendor, bsp = chain
     out = dump(top, wd)
     assert order(out) == ["bsp", "vendor", "product"]
@@ -966,7 +994,8 @@ def test_passes_of_the_loop(chain, wd):
 
 
 def test_repo_include_of_a_local_repo_costs_one_extra_pass(product, wd):
-    """INC-042."""
+    """A repo include of a local repo costs one more pass, asking the
+    provider for that repo only (INC-042)."""
     top = top_in(product, [{"repo": "this", "file": "common.yml"}], repos={"this": None})
     provider = RecordingProvider()
     config = load([top], wd, provider=provider)
@@ -1011,7 +1040,7 @@ def test_include_changing_its_own_repo_does_not_crash(tmp, wd):
 
 
 def test_single_version_0_10_file_counts_as_1(wd):
-    """INC-063, CF-102."""
+    """A single file with version "0.10" has version 1 (INC-063, CF-102)."""
     write(os.path.join(str(wd), "old.yml"), 'header:\n  version: "0.10"\nmachine: old\n')
     assert dump("old.yml", wd)["header"] == {"version": 1}
 
@@ -1032,7 +1061,8 @@ def test_isar_warning_of_the_first_file_once_across_passes(product, wd):
 
 
 def test_isar_in_an_include_or_a_later_top_file_is_not_warned(wd):
-    """INC-003."""
+    """The warning about build_system: isar is only for the first top file,
+    not for includes or later files (INC-003)."""
     d = str(wd)
     conf(os.path.join(d, "inc.yml"), build_system="isar")
     conf(os.path.join(d, "first.yml"), includes=["inc.yml"])

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 
 import pytest
-from helpers.repos import write
+from helpers.repos import Bitbake, Project, write
 from helpers.run import make_context
 from helpers.users import UserDirs, get_user
 from test_kas_container_doctor import PATH, in_namespace, tool_dir_without
@@ -39,15 +39,6 @@ LOCALE_MISSING = ("  - the en_US.UTF-8 locale is not available (bitbake refuses 
                   "without it). Fix: sudo apt-get install locales && echo 'en_US.UTF-8 "
                   "UTF-8' | sudo tee -a /etc/locale.gen && sudo locale-gen")
 
-INIT_SCRIPT = """\
-mkdir -p "$1/conf"
-export PATH="{bin}:$PATH"
-"""
-# Records that it was started, and with what.
-BITBAKE = """\
-#!/bin/sh
-echo "$*" >> {log}
-"""
 CONFIG = """\
 header:
   version: 14
@@ -88,27 +79,14 @@ def expected_real_pieces():
 
 # --- the project: a stand-in bitbake that records whether it ran -------------
 
-class Project:
-    def __init__(self, user, path, build_system="isar-rootless", extra_repos=""):
-        self.user = user
-        self.path = path
-        self.log = os.path.join(path, "bitbake.log")
-        bin_dir = os.path.join(path, "bin")
-        write(os.path.join(path, "isar-init-build-env"), INIT_SCRIPT.format(bin=bin_dir))
-        os.chmod(write(os.path.join(bin_dir, "bitbake"), BITBAKE.format(log=self.log)), 0o755)
-        write(os.path.join(path, "kas.yml"), CONFIG.format(build_system=build_system)
-              + extra_repos)
-        for name in ("bin", "isar-init-build-env", "kas.yml", "bin/bitbake"):
-            os.lchown(os.path.join(path, name), user.uid, user.gid)
-
-    def kas(self, *args, **env):
-        return self.user.kas(*args, cwd=self.path, env=self.user.env(**env))
-
-    def bitbake_runs(self):
-        if not os.path.exists(self.log):
-            return []
-        with open(self.log) as f:
-            return f.read().splitlines()
+def isar_project(user, path, build_system="isar-rootless", extra_repos=""):
+    """``user``'s project in ``path``: kas.yml of ``build_system``, an Isar
+    init script and a recording bitbake (``project.bitbake.runs()``)."""
+    bitbake = Bitbake(os.path.join(path, "bin"), os.path.join(path, "rec"), user=user)
+    project = Project(path, git=False, bitbake=bitbake, user=user)
+    project.init_script(bitbake.init_script(), name="isar-init-build-env")
+    project.config(CONFIG.format(build_system=build_system) + extra_repos)
+    return project
 
 
 @pytest.fixture
@@ -163,7 +141,7 @@ def assert_refused(result, project, pieces):
     assert len(body) - 1 == len(pieces), body
     for line, start in zip(body, pieces):
         assert line.startswith(start), (line, start)
-    assert project.bitbake_runs() == []
+    assert project.bitbake.runs() == []
     return body
 
 
@@ -177,7 +155,7 @@ def test_build_refuses_before_fetching_and_before_bitbake(kasci, user_dir, tools
     remote = os.path.join(user_dir(kasci), "remote")
     kasci.sh(f"git init -q -b main {remote} && cd {remote} && "
              "git -c user.name=t -c user.email=t@e commit -q --allow-empty -m one", cwd=base)
-    project = Project(kasci, base, extra_repos=REMOTE_REPO.format(url=remote))
+    project = isar_project(kasci, base, extra_repos=REMOTE_REPO.format(url=remote))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"))
     pieces = expected_real_pieces() + [MMDEBSTRAP_MISSING]
     if not has_en_us_utf8():
@@ -194,7 +172,7 @@ def test_util_linux_of_this_host_is_named_with_its_own_words(kasci, user_dir, to
     version, banner = util_linux_version()
     if version is None or version >= (2, 39):
         pytest.skip(f"this host's util-linux takes --map-users inner:outer:count: {banner}")
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"))
     line = check_message(result)[0]
     assert line == (
@@ -213,19 +191,19 @@ def tools_unshare(result):
 
 def test_skip_variable_lets_the_build_go_on(kasci, user_dir, tools):
     """issue 25.1: KAS_ISAR_HOST_CHECK=0 (or no/false/off) skips the check."""
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     for value in ("0", "off"):
         result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"),
                              KAS_ISAR_HOST_CHECK=value)
         assert result.returncode == 0, result
         assert result.errors() == [] and result.warnings() == [], result
-    assert project.bitbake_runs() == ["-c build core-image-minimal"] * 2
+    assert project.bitbake.runs() == ["-c build core-image-minimal"] * 2
 
 
 def test_shell_warns_and_starts(kasci, user_dir, tools):
     """issue 25.1: a shell is where a build is investigated: the same
     findings as one warning, then the shell runs."""
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     result = project.kas("shell", "kas.yml", "-c", "echo in-the-shell",
                          PATH=tools("mmdebstrap"))
     assert result.returncode == 0, result
@@ -240,19 +218,19 @@ def test_shell_warns_and_starts(kasci, user_dir, tools):
 @pytest.mark.parametrize("build_system", ["isar-privileged", "openembedded"])
 def test_no_check_for_other_build_systems(kasci, user_dir, tools, build_system):
     """issue 25.1: only isar-rootless is checked."""
-    project = Project(kasci, user_dir(kasci), build_system=build_system)
+    project = isar_project(kasci, user_dir(kasci), build_system=build_system)
     if build_system == "openembedded":
         os.rename(os.path.join(project.path, "isar-init-build-env"),
                   os.path.join(project.path, "oe-init-build-env"))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"))
     assert result.returncode == 0, result
-    assert project.bitbake_runs() == ["-c build core-image-minimal"]
+    assert project.bitbake.runs() == ["-c build core-image-minimal"]
 
 
 def test_user_without_subordinate_ids(user_dir, tools):
     """issue 25.1: kasci-nosub: the fix gives a range free in both tables."""
     user = get_user("kasci-nosub", need_subids=False)
-    project = Project(user, user_dir(user))
+    project = isar_project(user, user_dir(user))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"))
     top = 100000
     for table in ("/etc/subuid", "/etc/subgid"):
@@ -267,17 +245,17 @@ def test_user_without_subordinate_ids(user_dir, tools):
     body = check_message(result)
     assert expected in body, body
     assert not any("mapping your subordinate ids" in line for line in body)
-    assert project.bitbake_runs() == []
+    assert project.bitbake.runs() == []
 
 
 def test_newuidmap_not_installed(kasci, user_dir, tools):
     """issue 25.1: newuidmap/newgidmap not on PATH."""
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap", "newuidmap", "newgidmap"))
     body = check_message(result)
     assert ("  - newuidmap and newgidmap not installed (unshare needs them to map your "
             "subordinate ids). Fix: sudo apt-get install uidmap") in body, body
-    assert project.bitbake_runs() == []
+    assert project.bitbake.runs() == []
 
 
 def copies_without_setuid(directory):
@@ -296,7 +274,7 @@ def test_newuidmap_that_cannot_map_is_named_with_its_own_words(kasci, user_dir, 
     bit): the command and newuidmap's own message, not "install uidmap"."""
     bin_dir = tools("mmdebstrap", "newuidmap", "newgidmap")
     copies_without_setuid(bin_dir)
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     result = project.kas("build", "kas.yml", PATH=bin_dir)
     body = check_message(result)
     expected = (f'  - mapping your subordinate ids into a user namespace failed: Command '
@@ -308,14 +286,14 @@ def test_newuidmap_that_cannot_map_is_named_with_its_own_words(kasci, user_dir, 
                 "nosuid, and they do not work under a tracer such as strace")
     assert expected in body, body
     assert "uidmap package" not in result.stderr and "apt-get install uidmap" not in body
-    assert project.bitbake_runs() == []
+    assert project.bitbake.runs() == []
 
 
 def test_user_namespaces_disabled(kasci, user_dir):
     """issue 25.1: user.max_user_namespaces = 0 in a test namespace."""
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     result = in_namespace(kasci, "echo 0 > /proc/sys/user/max_user_namespaces",
-                          [kasci.python, "-m", "kas", "build", "kas.yml"], project.path,
+                          [kasci.python, "-m", "kas", "build", "kas.yml"], str(project.path),
                           PYTHONPATH=kasci.env()["PYTHONPATH"])
     body = check_message(result)
     assert ("  - unprivileged user namespaces are disabled (user.max_user_namespaces is 0). "
@@ -324,7 +302,7 @@ def test_user_namespaces_disabled(kasci, user_dir):
             "/etc/sysctl.d/90-kas-user.max_user_namespaces.conf") in body, body
     assert not any("mapping your subordinate ids" in line for line in body)
     assert result.returncode == 2
-    assert project.bitbake_runs() == []
+    assert project.bitbake.runs() == []
 
 
 # --- a host that has everything ---------------------------------------------
@@ -370,14 +348,14 @@ def test_a_host_with_everything_passes(kasci, user_dir, tools, en_us_locale):
     only), the locale (a real one, mounted where glibc looks in a test
     namespace), kasci's subordinate ids, the real newuidmap and user
     namespaces: no word from the check, bitbake runs."""
-    project = Project(kasci, user_dir(kasci))
+    project = isar_project(kasci, user_dir(kasci))
     bin_dir = stand_ins(tools("unshare", "mmdebstrap"))
     result = in_namespace(kasci, f"mount --bind {en_us_locale} /usr/lib/locale",
-                          [kasci.python, "-m", "kas", "build", "kas.yml"], project.path,
+                          [kasci.python, "-m", "kas", "build", "kas.yml"], str(project.path),
                           PYTHONPATH=kasci.env()["PYTHONPATH"], PATH=bin_dir)
     assert result.returncode == 0, result
     assert " - ERROR " not in result.stderr and " - WARNING " not in result.stderr, result
-    assert project.bitbake_runs() == ["-c build core-image-minimal"]
+    assert project.bitbake.runs() == ["-c build core-image-minimal"]
 
 
 # --- the probes, in process -------------------------------------------------
@@ -444,7 +422,8 @@ def test_real_new_unshare_takes_isars_form(tmp_path):
 @pytest.mark.parametrize("version, too_old", [
     ("1.3.5", True), ("1.4.0", False), ("1.5.7", False), ("0.8.4", True)])
 def test_mmdebstrap_versions(tmp_path, version, too_old):
-    """issue 25.1: mmdebstrap 1.4 or newer."""
+    """mmdebstrap older than 1.4 is named with its version and the fix;
+    1.4 and newer pass (issue 25.1)."""
     path = stand_in(tmp_path, "mmdebstrap", NEW_MMDEBSTRAP.format(version=version))
     found = probe_in(tmp_path, f"{path}:/usr/bin:/bin").mmdebstrap()
     if too_old:

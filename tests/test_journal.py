@@ -115,7 +115,8 @@ def test_successful_checkout(project):
 
 
 def test_build_records_bitbake(project):
-    """issue 18.2."""
+    """The journal records bitbake's command line and exit status
+    (issue 18.2)."""
     res = run_kas("build", "kas.yml", "--", "-k", cwd=project["work"], env=project["env"])
     assert res.returncode == 0, res
     bitbake = journal_of(project["journal"])["bitbake"]
@@ -125,7 +126,8 @@ def test_build_records_bitbake(project):
 
 
 def test_failed_bitbake(project):
-    """issue 18.2."""
+    """A failed bitbake is recorded with its status, and the run as failed
+    with exit 2 (issue 18.2)."""
     write(project["status"], "3\n")
     res = run_kas("build", "kas.yml", cwd=project["work"], env=project["env"])
     assert res.returncode == 2, res
@@ -207,7 +209,8 @@ def test_journal_even_when_the_config_is_missing(project):
 
 
 def test_failed_write_is_a_warning(project):
-    """issue 18.2."""
+    """A journal that cannot be written is a warning, and no directory is
+    created for it (issue 18.2)."""
     env = dict(project["env"], KAS_JOURNAL=str(project["tmp"] / "no" / "dir" / "j.json"))
     res = run_kas("dump", "kas.yml", "--skip", "finish_setup_repos", "--skip",
                   "repos_checkout", cwd=project["work"], env=env)

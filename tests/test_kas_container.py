@@ -5,7 +5,7 @@ units and their order) the engine receives, per kas-container.md (KC-nnn)
 and environment.md §2.7/§5 (ENV-nnn).
 
 No test needs a real engine: PATH contains only the stand-ins a test asks
-for plus symlinks to basic tools (tests/containerfakes.py).  stdout is a
+for plus symlinks to basic tools (tests/helpers/containerfakes.py).  stdout is a
 pipe, so no ``-t -i`` (KC-092) unless a test uses a pseudo terminal.
 """
 
@@ -338,7 +338,7 @@ def test_usage_errors(kc, tmp_path, repo, args):
 
 
 def test_usage_errors_call_no_engine(kc, repo):
-    """KC-004."""
+    """A usage error stops before any engine, sudo or podman runs (KC-004)."""
     r = kc("--bogus", "build", "kas.yml", cwd=repo, fakes=("docker", "podman", "sudo"))
     assert r.returncode == 1, r
     assert r.runs == []
@@ -376,7 +376,8 @@ def test_basename_of_argv0(kc, tmp_path, repo):
 # KC-097: the worked example, literally (uid/gid 1000 by a fake `id`)
 
 def test_worked_example(kc, repo):
-    """KC-097."""
+    """The documented example: the exact docker run command line of
+    `kas-container build kas.yml -- -k` as uid 1000 (KC-097)."""
     r = kc("build", "kas.yml", "--", "-k", cwd=repo, fakes=("docker", "id"),
            allow_root=False)
     assert r.engine == "docker"
@@ -421,7 +422,11 @@ MODE_ARGS = {
 @pytest.mark.parametrize("engine", ["docker", "docker-rootless", "podman"])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_mode_engine_matrix(kc, tmp_path, work, engine, mode):
-    """KC-060/061/062/063/064/065/071, KC-010/010a/010b, KC-026, KC-040."""
+    """Every mode (flag or build_system) with docker, rootless docker and
+    podman: the image, the generated options, the mode's and the engine's
+    options in their place, sudo for the privileged mode where needed and
+    the PATH and DOCKER_HOST the engine gets (KC-060/061/062/063/064/065/071,
+    KC-010/010a/010b, KC-026, KC-040)."""
     opts, build_system, kind = MODES[mode]
     text = KAS_YML + (f"build_system: {build_system}\n" if build_system else "")
     repo = git_tree(tmp_path / "proj", files={"kas.yml": text})
@@ -448,14 +453,14 @@ def test_mode_engine_matrix(kc, tmp_path, work, engine, mode):
     mode_units = after[2:]
     expected = list(MODE_ARGS[(engine, kind)])
     rootless = engine == "docker-rootless" and kind != "priv"
-    if rootless and APPARMOR == "profile":                # KC-031
+    if rootless and APPARMOR == "profile":  # restricted userns: rootlesskit profile (KC-031)
         expected.append(("--security-opt", "apparmor=rootlesskit"))
     assert sorted(before + mode_units) == sorted(expected)
     if ("-e", "KAS_DOCKER_ROOTLESS=1") in expected:     # KC-071: last before dirs
         assert mode_units[-1] == ("-e", "KAS_DOCKER_ROOTLESS=1")
 
     sudo_expected = kind == "priv" and engine != "docker"
-    if sudo_expected:                                    # KC-060, KC-065
+    if sudo_expected:  # privileged engine through sudo (KC-060, KC-065)
         (sudo,) = r.prefixes()
         assert sudo["prog"] == "sudo"
         assert sudo["argv"] == ["--preserve-env", fake_engine] + r.run["argv"]
@@ -532,7 +537,9 @@ def ubuntu_apparmor_wrapper(tmp_path, profile):
 @pytest.mark.root
 @pytest.mark.parametrize("profile", [True, False])
 def test_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
-    """KC-031."""
+    """Rootless docker on Ubuntu with the AppArmor user namespace
+    restriction: the rootlesskit profile is used when it exists, else a
+    warning says what to do (KC-031)."""
     wrap = ubuntu_apparmor_wrapper(tmp_path, profile)
     r = kc("build", "kas.yml", cwd=repo, wrap=wrap,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
@@ -546,14 +553,15 @@ def test_ubuntu_apparmor(kc, repo, work, tmp_path, profile):
 
 
 def test_no_apparmor_handling_for_rootful_docker(kc, repo):
-    """KC-031."""
+    """Rootful docker gets no AppArmor option and no warning (KC-031)."""
     r = kc("build", "kas.yml", cwd=repo)
     assert ("--security-opt", "apparmor=rootlesskit") not in r.units
     assert r.warnings() == []
 
 
 def test_rootless_docker_rejects_repo_rw(kc, repo, work):
-    """KC-064."""
+    """Rootless docker refuses --repo-rw: the repository is mounted
+    read-only there (KC-064)."""
     r = kc("--repo-rw", "build", "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     failed(r, "Docker rootless requires read-only repo.")
@@ -561,7 +569,8 @@ def test_rootless_docker_rejects_repo_rw(kc, repo, work):
 
 @pytest.mark.parametrize("command", ["shell", "lock"])
 def test_rootless_docker_defaults_to_read_only(kc, repo, work, command):
-    """KC-022, KC-064."""
+    """With rootless docker, shell and lock mount the repository read-only
+    too (KC-022, KC-064)."""
     r = kc(command, "kas.yml", cwd=repo,
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     assert r.mount("/repo") == (repo, "ro")
@@ -597,7 +606,8 @@ def mode_of(result):
     (["--isar-rootless", "--isar"], "priv"),
 ])
 def test_last_mode_flag_wins(kc, repo, opts, expected):
-    """KC-010c."""
+    """Of several mode flags the last one wins; --isar warns whenever it is
+    given (KC-010c)."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
     assert image == IMAGE_ISAR
@@ -611,7 +621,7 @@ def test_last_mode_flag_wins(kc, repo, opts, expected):
     ("--isar-rootless", "isar", "rootless"),
 ])
 def test_flag_beats_config(kc, tmp_path, flag, config, expected):
-    """KC-010c."""
+    """A mode flag beats the build_system of the config (KC-010c)."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": f"build_system: {config}\n"})
     r = kc(flag, "build", "kas.yml", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
@@ -642,7 +652,8 @@ def test_detection_first_file_column_zero(kc, tmp_path, first, second, isar):
 
 
 def test_first_config_argument_only(kc, tmp_path):
-    """KC-026."""
+    """Only the first config file decides the build system and image
+    (KC-026)."""
     repo = git_tree(tmp_path / "p", files={"a.yml": KAS_YML,
                                                  "b.yml": "build_system: isar\n"})
     r = kc("diff", "a.yml", "b.yml", cwd=repo, fakes=("docker",))
@@ -658,7 +669,8 @@ def test_config_yaml_used_without_config(kc, repo):
 
 
 def test_config_yaml_ignored_with_config(kc, repo):
-    """KC-026."""
+    """With a config file on the command line, .config.yaml is not read for
+    the build system (KC-026)."""
     write(os.path.join(repo, ".config.yaml"), "build_system: isar\n")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert mode_of(r) == (IMAGE_OE, [])
@@ -674,7 +686,8 @@ config KAS_BUILD_SYSTEM
 
 
 def test_menu_default_kconfig(kc, tmp_path):
-    """KC-026."""
+    """kas menu without arguments reads the build system from ./Kconfig
+    (KC-026)."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": KCONFIG_ISAR})
     r = kc("menu", cwd=repo, fakes=("docker",))
     image, mode = mode_of(r)
@@ -693,14 +706,15 @@ def test_menu_named_kconfig_inspected(kc, tmp_path):
 
 
 def test_menu_kconfig_without_build_system_is_oe(kc, tmp_path):
-    """KC-026."""
+    """A Kconfig without a build_system default means openembedded (KC-026)."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": "config FOO\n\tbool \"x\"\n"})
     r = kc("menu", cwd=repo, fakes=("docker",))
     assert mode_of(r) == (IMAGE_OE, [])
 
 
 def test_menu_single_kconfig_only(kc, tmp_path):
-    """KC-026."""
+    """kas menu takes one Kconfig file only; two are refused before the
+    engine runs (KC-026)."""
     repo = git_tree(tmp_path / "p", files={"Kconfig": KCONFIG_ISAR,
                                                  "K2": KCONFIG_ISAR})
     r = kc("menu", "Kconfig", "K2", cwd=repo, fakes=("docker",))
@@ -716,7 +730,8 @@ def test_menu_repo_dir_host(kc, repo, work):
 
 
 def test_menu_no_repo_dir_host_when_work_is_repo(kc, repo):
-    """ENV-094."""
+    """When the work dir is the repository, kas menu gets no
+    _KAS_REPO_DIR_HOST and no second mount (ENV-094)."""
     write(os.path.join(repo, "Kconfig"), "config FOO\n\tbool \"x\"\n")
     r = kc("menu", cwd=repo, fakes=("docker",))
     assert "_KAS_REPO_DIR_HOST" not in r.env
@@ -745,7 +760,8 @@ def test_clean_commands_get_build_system(kc, tmp_path, opts, command, expected_k
 
 
 def test_clean_from_config_yaml(kc, tmp_path):
-    """KC-027."""
+    """clean without a config takes the build system from .config.yaml and
+    passes it as the mode option (KC-027)."""
     work = tmp_path / "w"
     write(work / ".config.yaml", "build_system: isar\n")
     r = kc("clean", cwd=work, fakes=("docker",))
@@ -754,14 +770,15 @@ def test_clean_from_config_yaml(kc, tmp_path):
 
 
 def test_clean_with_config_file(kc, tmp_path):
-    """KC-027."""
+    """clean with a config file passes its build system as the mode option
+    (KC-027)."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": "build_system: isar-rootless\n"})
     r = kc("cleansstate", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["cleansstate", "--isar-rootless", "/repo/kas.yml"]
 
 
 def test_not_for_build(kc, repo):
-    """KC-027."""
+    """build gets no mode option on its command line (KC-027)."""
     r = kc("--isar-rootless", "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml"]
 
@@ -782,14 +799,17 @@ def test_not_for_build(kc, repo):
     (("docker", "podman"), {"FAKE_DOCKER_VERSION": PODMAN_VERSION}, [], "podman"),
 ])
 def test_engine_selection(kc, repo, fakes, env, opts, expected):
-    """KC-030."""
+    """The engine: docker before podman, KAS_CONTAINER_ENGINE over
+    KAS_DOCKER_ENGINE, podman first for isar-rootless, and a docker that is
+    podman's shim counts as podman (KC-030)."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     assert r.engine == expected
     assert [rec["prog"] for rec in r.runs] == [expected]
 
 
 def test_isar_rootless_from_config_prefers_podman(kc, tmp_path):
-    """KC-030."""
+    """build_system: isar-rootless in the config prefers podman too
+    (KC-030)."""
     repo = git_tree(tmp_path / "p", files={"kas.yml": "build_system: isar-rootless\n"})
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "podman"))
     assert r.engine == "podman"
@@ -797,7 +817,7 @@ def test_isar_rootless_from_config_prefers_podman(kc, tmp_path):
 
 @pytest.mark.parametrize("var", ["KAS_CONTAINER_ENGINE", "KAS_DOCKER_ENGINE"])
 def test_unknown_engine(kc, repo, var):
-    """KC-030."""
+    """An unknown engine name is refused (KC-030)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "podman"), env={var: "lxc"})
     failed(r, "unknown container engine 'lxc'")
 
@@ -808,7 +828,8 @@ def test_unknown_engine(kc, repo, var):
     (("docker",), {"FAKE_DOCKER_VERSION": PODMAN_VERSION}),
 ])
 def test_no_engine_found(kc, repo, fakes, env):
-    """KC-030."""
+    """No docker or podman (or only podman's docker shim without podman) is
+    an error (KC-030)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     failed(r, "no container engine found, need docker or podman")
 
@@ -826,7 +847,7 @@ def test_root_refused_by_uid(kc, repo):
 
 
 def test_root_allowed_with_yes(kc, repo):
-    """KC-033."""
+    """As root with KAS_ALLOW_ROOT=yes, the run goes on with uid 0 (KC-033)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "id"),
            env={"FAKE_UID": "0", "FAKE_GID": "0", "KAS_ALLOW_ROOT": "yes"}, allow_root=False)
     assert ("-e", "USER_ID=0") in r.units
@@ -835,7 +856,8 @@ def test_root_allowed_with_yes(kc, repo):
 @pytest.mark.root
 @pytest.mark.skipif(os.getuid() != 0, reason="needs to run as root")
 def test_real_root_refused(kc, repo):
-    """KC-033."""
+    """As root without KAS_ALLOW_ROOT=yes, kas-container refuses to run
+    (KC-033)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), allow_root=False)
     failed(r, ROOT_ERROR)
 
@@ -857,7 +879,8 @@ def test_real_root_refused(kc, repo):
     ([], {"KAS_CONTAINER_IMAGE_DISTRO": ""}, IMAGE_OE),
 ])
 def test_image(kc, repo, opts, env, expected):
-    """KC-040."""
+    """The image name from KAS_CONTAINER_IMAGE, or from the path, name,
+    version and distro variables (KC-040)."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("docker",), env=env)
     assert r.image == expected
 
@@ -866,7 +889,8 @@ def test_image(kc, repo, opts, env, expected):
 # KC-065: privileged executor (podman, isar-privileged)
 
 def test_sudo(kc, repo):
-    """KC-065."""
+    """--isar-privileged with podman runs podman through sudo --preserve-env
+    (KC-065)."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo", "run0"),
            env={"KAS_SUDO_CMD": "sudo"})
     (sudo,) = r.prefixes()
@@ -875,7 +899,8 @@ def test_sudo(kc, repo):
 
 @pytest.mark.parametrize("env", [{"KAS_SUDO_CMD": "run0"}, {}], ids=["explicit", "fallback"])
 def test_run0(kc, repo, env):
-    """KC-065."""
+    """KAS_SUDO_CMD=run0, or run0 when sudo is missing, runs the engine as a
+    run0 unit of its own (KC-065)."""
     fakes = ("podman", "run0", "sudo") if env else ("podman", "run0")
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=fakes, env=env)
     (run0,) = r.prefixes()
@@ -895,13 +920,14 @@ def test_run0_unit_names_script_pid(kc, repo):
 
 
 def test_no_executor(kc, repo):
-    """KC-065."""
+    """--isar-privileged with podman and neither sudo nor run0 is an error
+    (KC-065)."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman",))
     failed(r, "No privileged executor found, need sudo or run0.")
 
 
 def test_unsupported_executor(kc, repo):
-    """KC-065."""
+    """A KAS_SUDO_CMD other than sudo or run0 is refused (KC-065)."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"KAS_SUDO_CMD": "doas"})
     failed(r, "Unsupported KAS_SUDO_CMD ('doas'), use sudo or run0.")
@@ -909,7 +935,8 @@ def test_unsupported_executor(kc, repo):
 
 @pytest.mark.parametrize("opts", [[], ["--isar-rootless"]])
 def test_no_executor_needed_without_privileged_mode(kc, repo, opts):
-    """KC-065."""
+    """Without a privileged mode KAS_SUDO_CMD is not looked at and nothing
+    runs through sudo (KC-065)."""
     r = kc(*opts, "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"KAS_SUDO_CMD": "doas"})
     assert r.engine == "podman"
@@ -917,7 +944,8 @@ def test_no_executor_needed_without_privileged_mode(kc, repo, opts):
 
 
 def test_rootless_docker_uses_run0(kc, repo, work):
-    """KC-065."""
+    """Rootless docker with --isar-privileged uses the system docker through
+    run0 (KC-065)."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("docker", "run0"),
            env={"KAS_WORK_DIR": work, "FAKE_DOCKER_CONTEXT": "rootless"})
     (run0,) = r.prefixes()
@@ -929,7 +957,8 @@ def test_rootless_docker_uses_run0(kc, repo, work):
 # KC-011, KC-012: log level and runtime args
 
 def test_log_level_before_command(kc, repo):
-    """KC-011."""
+    """--log-level goes to kas before its command; only debug traces the
+    engine command (KC-011)."""
     r = kc("--log-level", "info", "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["-l", "info", "build", "/repo/kas.yml"]
     assert not any(line.startswith("+ ") for line in r.stderr.splitlines())
@@ -957,7 +986,8 @@ def test_debug_trace_quotes_special_words(kc, tmp_path, work):
 
 
 def test_debug_trace_includes_executor(kc, repo):
-    """KC-011."""
+    """The debug trace shows the whole command, the privileged executor
+    included (KC-011)."""
     r = kc("-l", "debug", "--isar-privileged", "build", "kas.yml", cwd=repo,
            fakes=("podman", "sudo"))
     traces = [line for line in r.stderr.splitlines() if line.startswith("+ ")]
@@ -987,7 +1017,8 @@ def test_trailing_newlines_kept(kc, repo, value):
 
 
 def test_runtime_args_before_image(kc, repo, work, tmp_path):
-    """KC-012."""
+    """--runtime-args and --docker-args come last before the image, after
+    the generated options (KC-012)."""
     dl = tmp_path / "dl"
     r = kc("--runtime-args", "--network=host -e FOO=1", "--docker-args", "--cpus=2",
            "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -999,14 +1030,16 @@ def test_runtime_args_before_image(kc, repo, work, tmp_path):
 
 
 def test_inherited_runtime_args_ignored(kc, repo):
-    """ENV-089."""
+    """A KAS_RUNTIME_ARGS inherited from the environment is ignored
+    (ENV-089)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"KAS_RUNTIME_ARGS": "--bogus-inherited"})
     assert ("--bogus-inherited",) not in r.units
 
 
 def test_inherited_docker_rootless_ignored(kc, repo):
-    """ENV-090."""
+    """A KAS_DOCKER_ROOTLESS inherited from the environment is ignored
+    (ENV-090)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_DOCKER_ROOTLESS": "1"})
     assert "KAS_DOCKER_ROOTLESS" not in r.env
     assert r.warnings() == []
@@ -1023,7 +1056,8 @@ def pre_mode(result):
 
 @pytest.mark.parametrize("how", ["option", "env"])
 def test_ssh_dir(kc, repo, tmp_path, how):
-    """KC-013."""
+    """--ssh-dir or KAS_SSH_DIR mounts the directory (its symlink resolved)
+    read-only as the user's .ssh (KC-013)."""
     ssh = tmp_path / "ssh"
     ssh.mkdir()
     link = tmp_path / "ssh-link"
@@ -1036,14 +1070,15 @@ def test_ssh_dir(kc, repo, tmp_path, how):
 
 
 def test_ssh_dir_not_a_directory(kc, repo, tmp_path):
-    """KC-013."""
+    """An SSH directory that does not exist is an error (KC-013)."""
     missing = str(tmp_path / "nossh")
     r = kc("--ssh-dir", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f'Variable KAS_SSH_DIR set, but "{missing}" is not a directory.')
 
 
 def test_ssh_agent(kc, repo, tmp_path, unix_socket):
-    """KC-014."""
+    """--ssh-agent mounts the agent socket (its symlink resolved) and points
+    SSH_AUTH_SOCK at it (KC-014)."""
     link = tmp_path / "agent-link"
     os.symlink(unix_socket, str(link))
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -1056,20 +1091,21 @@ def test_ssh_agent(kc, repo, tmp_path, unix_socket):
 
 
 def test_agent_not_forwarded_without_option(kc, repo, unix_socket):
-    """KC-014."""
+    """Without --ssh-agent the agent is not forwarded (KC-014)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SSH_AUTH_SOCK": unix_socket})
     assert r.mount("/ssh-agent/ssh-auth-sock") is None
     assert "SSH_AUTH_SOCK" not in r.env
 
 
 def test_no_agent(kc, repo):
-    """KC-014."""
+    """--ssh-agent without SSH_AUTH_SOCK is an error (KC-014)."""
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, "no SSH agent running")
 
 
 def test_agent_not_a_socket(kc, repo, tmp_path):
-    """KC-014."""
+    """--ssh-agent with an SSH_AUTH_SOCK that is no socket is an error
+    (KC-014)."""
     fake = os.path.realpath(write(tmp_path / "notsock", "x\n"))
     r = kc("--ssh-agent", "build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"SSH_AUTH_SOCK": fake})
@@ -1078,7 +1114,8 @@ def test_agent_not_a_socket(kc, repo, tmp_path):
 
 @pytest.mark.parametrize("how", ["option", "env"])
 def test_aws_dir(kc, repo, tmp_path, how):
-    """KC-015."""
+    """--aws-dir or KAS_AWS_DIR mounts the directory read-only and points
+    the AWS file variables into it (KC-015)."""
     aws = os.path.realpath(str(tmp_path))
     aws = os.path.join(aws, "aws")
     os.mkdir(aws)
@@ -1092,7 +1129,8 @@ def test_aws_dir(kc, repo, tmp_path, how):
 
 
 def test_aws_dir_keeps_host_file_variables(kc, repo, tmp_path):
-    """KC-015."""
+    """AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE given by the caller
+    are kept (KC-015)."""
     aws = tmp_path / "aws"
     aws.mkdir()
     r = kc("--aws-dir", str(aws), "build", "kas.yml", cwd=repo, fakes=("docker",),
@@ -1102,7 +1140,8 @@ def test_aws_dir_keeps_host_file_variables(kc, repo, tmp_path):
 
 
 def test_aws_dir_not_a_directory(kc, repo, tmp_path):
-    """KC-015."""
+    """An AWS directory that does not exist stops kas-container before the
+    engine (KC-015)."""
     missing = str(tmp_path / "noaws")
     r = kc("--aws-dir", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.returncode == 1, r
@@ -1110,7 +1149,8 @@ def test_aws_dir_not_a_directory(kc, repo, tmp_path):
 
 
 def test_aws_web_identity_token(kc, repo, tmp_path):
-    """KC-090."""
+    """AWS_WEB_IDENTITY_TOKEN_FILE is mounted read-only and renamed;
+    AWS_ROLE_ARN is passed (KC-090)."""
     token = os.path.realpath(write(tmp_path / "token", "tok\n"))
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"})
@@ -1120,7 +1160,8 @@ def test_aws_web_identity_token(kc, repo, tmp_path):
 
 
 def test_aws_web_identity_token_not_a_file(kc, repo, tmp_path):
-    """KC-090."""
+    """An AWS_WEB_IDENTITY_TOKEN_FILE that is no file stops kas-container
+    before the engine (KC-090)."""
     missing = str(tmp_path / "notoken")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"AWS_WEB_IDENTITY_TOKEN_FILE": missing})
@@ -1131,7 +1172,8 @@ def test_aws_web_identity_token_not_a_file(kc, repo, tmp_path):
 
 @pytest.mark.parametrize("how", ["option", "env"])
 def test_git_credential_store(kc, repo, tmp_path, how):
-    """KC-016."""
+    """--git-credential-store or KAS_GIT_CREDENTIAL_STORE mounts the store
+    read-only and sets the store credential helper (KC-016)."""
     store = os.path.realpath(write(tmp_path / "creds", "https://u:p@example.com\n"))
     if how == "option":
         r = kc("--git-credential-store", store, "build", "kas.yml", cwd=repo,
@@ -1145,14 +1187,15 @@ def test_git_credential_store(kc, repo, tmp_path, how):
 
 
 def test_git_credential_store_not_a_file(kc, repo, tmp_path):
-    """KC-016."""
+    """A credential store that is no file is an error (KC-016)."""
     missing = str(tmp_path / "nocreds")
     r = kc("--git-credential-store", missing, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"passed KAS_GIT_CREDENTIAL_STORE '{missing}' is not a file")
 
 
 def test_git_credential_socket(kc, repo, tmp_path, unix_socket):
-    """KC-017."""
+    """--git-credential-socket mounts the socket and makes it the cache
+    credential helper (KC-017)."""
     store = write(tmp_path / "creds", "https://u:p@example.com\n")
     r = kc("--git-credential-store", store, "--git-credential-socket", unix_socket,
            "build", "kas.yml", cwd=repo, fakes=("docker",))
@@ -1164,14 +1207,15 @@ def test_git_credential_socket(kc, repo, tmp_path, unix_socket):
 
 
 def test_git_credential_socket_not_a_socket(kc, repo, tmp_path):
-    """KC-017."""
+    """A credential socket that is no socket is an error (KC-017)."""
     plain = os.path.realpath(write(tmp_path / "plain", "x\n"))
     r = kc("--git-credential-socket", plain, "build", "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"passed KAS_GIT_CREDENTIAL_SOCKET '{plain}' is not a socket")
 
 
 def test_host_credential_helper_wins(kc, repo, tmp_path):
-    """KC-090."""
+    """A GIT_CREDENTIAL_HELPER of the caller wins over the forwarded store
+    (KC-090)."""
     store = write(tmp_path / "creds", "x\n")
     r = kc("--git-credential-store", store, "build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"GIT_CREDENTIAL_HELPER": "cache --timeout=1"})
@@ -1179,7 +1223,7 @@ def test_host_credential_helper_wins(kc, repo, tmp_path):
 
 
 def test_no_credential_helper_by_default(kc, repo):
-    """KC-090."""
+    """No credential helper is set without one asked for (KC-090)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert "GIT_CREDENTIAL_HELPER" not in r.env
 
@@ -1191,7 +1235,9 @@ def test_no_credential_helper_by_default(kc, repo):
     ("REGISTRY_AUTH_FILE", "/var/kas/userdata/.docker/config.json"),
 ])
 def test_credential_files(kc, repo, tmp_path, var, target):
-    """KC-090."""
+    """NETRC_FILE, NPMRC_FILE, GITCONFIG_FILE and REGISTRY_AUTH_FILE are
+    mounted read-only (symlinks resolved) and renamed; one that is not a
+    file is silently left out (KC-090)."""
     real = os.path.realpath(write(tmp_path / "real" / "file", "data\n"))
     os.symlink(real, str(tmp_path / "link"))
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={var: str(tmp_path / "link")})
@@ -1209,7 +1255,7 @@ PROXIES = {"http_proxy": "http://p:1", "https_proxy": "http://p:2", "ftp_proxy":
 
 
 def test_proxies_forwarded(kc, repo):
-    """KC-095."""
+    """The proxy variables are forwarded (KC-095)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env=PROXIES)
     for name, value in PROXIES.items():
         assert ("-e", f"{name}={value}") in pre_mode(r)
@@ -1217,7 +1263,8 @@ def test_proxies_forwarded(kc, repo):
 
 @pytest.mark.parametrize("how", ["option", "env", "env-empty"])
 def test_no_proxy_from_env(kc, repo, how):
-    """KC-018."""
+    """--no-proxy-from-env or KAS_NO_PROXY_FROM_ENV (even empty) keeps the
+    proxy variables out (KC-018)."""
     env = dict(PROXIES)
     opts = []
     if how == "option":
@@ -1229,7 +1276,7 @@ def test_no_proxy_from_env(kc, repo, how):
 
 
 def test_empty_proxy_not_forwarded(kc, repo):
-    """KC-095."""
+    """An empty proxy variable is not forwarded (KC-095)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"http_proxy": "", "https_proxy": "http://p:2"})
     assert "http_proxy" not in r.env
@@ -1254,7 +1301,9 @@ def test_empty_proxy_not_forwarded(kc, repo):
     (["shell", "kas.yml"], {"KAS_REPO_MOUNT_OPT": "ro"}, "ro"),
 ])
 def test_repo_mount_mode(kc, repo, work, args, env, mode):
-    """KC-019/KC-022/ENV-091."""
+    """The repository is mounted read-only, read-write for shell, lock and
+    dump --inplace; --repo-ro/--repo-rw (last wins) and KAS_REPO_MOUNT_OPT
+    choose otherwise (KC-019, KC-022, ENV-091)."""
     r = kc(*args, cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": work, **env})
     assert r.units[:len(generated(repo, work, mode))] == generated(repo, work, mode)
 
@@ -1274,7 +1323,7 @@ def kvm_hidden_wrapper(tmp_path):
 
 
 def test_kvm_absent_warns(kc, repo, tmp_path):
-    """KC-019a."""
+    """--kvm when the host has no /dev/kvm: a warning, no device (KC-019a)."""
     wrap = kvm_hidden_wrapper(tmp_path)
     r = kc("--kvm", "build", "kas.yml", cwd=repo, fakes=("docker",), wrap=wrap)
     assert "--kvm given but /dev/kvm not present on host; skipping" in r.warnings()
@@ -1283,14 +1332,15 @@ def test_kvm_absent_warns(kc, repo, tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/kvm"), reason="no /dev/kvm on this host")
 def test_kvm_present(kc, repo):
-    """KC-019a."""
+    """--kvm (or KAS_KVM=1) passes /dev/kvm; nothing without it (KC-019a)."""
     r = kc("--kvm", "build", "kas.yml", cwd=repo, fakes=("docker",))
     kvm = [u for u in r.units if "/dev/kvm" in " ".join(u)]
     assert kvm in ([("--device=/dev/kvm",)], [("--device", "/dev/kvm")])
     assert r.warnings() == []
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert not any("/dev/kvm" in " ".join(u) for u in r.units)
-    r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_KVM": "1"})  # ENV-091
+    # KAS_KVM=1 means --kvm (ENV-091).
+    r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_KVM": "1"})
     assert [u for u in r.units if "/dev/kvm" in " ".join(u)] == kvm
 
 
@@ -1298,7 +1348,8 @@ def test_kvm_present(kc, repo):
 # KC-021: parsing after the command
 
 def test_command_option_reordered_spaces_kept(kc, repo):
-    """KC-021."""
+    """A command option after the config file moves before it, its value's
+    spaces kept (KC-021)."""
     r = kc("shell", "kas.yml", "-c", "bitbake -e  virtual/kernel", "--update", cwd=repo,
            fakes=("docker",))
     assert r.kas == ["shell", "--update", "-c", "bitbake -e  virtual/kernel", "/repo/kas.yml"]
@@ -1306,20 +1357,21 @@ def test_command_option_reordered_spaces_kept(kc, repo):
 
 @pytest.mark.parametrize("opt", ["--cmd", "--command"])
 def test_command_long_forms(kc, repo, opt):
-    """KC-021."""
+    """--cmd and --command become -c (KC-021)."""
     r = kc("shell", opt, "ls -l", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["shell", "-c", "ls -l", "/repo/kas.yml"]
 
 
 @pytest.mark.parametrize("opt", ["-E", "--preserve-env"])
 def test_preserve_env_rejected(kc, repo, opt):
-    """KC-021."""
+    """-E/--preserve-env cannot work in a container and is refused (KC-021)."""
     r = kc("shell", opt, "kas.yml", cwd=repo, fakes=("docker",))
     failed(r, f"{opt} is not supported with kas-container")
 
 
 def test_value_options_passed_with_value(kc, repo):
-    """KC-021."""
+    """Options with a value keep it, whatever their order around the config
+    file (KC-021)."""
     r = kc("build", "--skip", "repos_checkout", "--target", "core-image minimal", "kas.yml",
            "--task", "fetch", "--force-checkout", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "--skip", "repos_checkout", "--target", "core-image minimal",
@@ -1327,7 +1379,7 @@ def test_value_options_passed_with_value(kc, repo):
 
 
 def test_dump_value_options(kc, repo):
-    """KC-021."""
+    """dump's options with values keep them (KC-021)."""
     r = kc("dump", "--format", "json", "--indent", "4", "kas.yml", "--provenance", "mode=max",
            cwd=repo, fakes=("docker",))
     assert r.kas == ["dump", "--format", "json", "--indent", "4", "--provenance", "mode=max",
@@ -1336,20 +1388,21 @@ def test_dump_value_options(kc, repo):
 
 @pytest.mark.parametrize("opt", ["--target", "--skip", "--task", "--format"])
 def test_missing_value_calls_kas_help(kc, repo, opt):
-    """KC-021."""
+    """An option missing its value makes kas print its help instead of
+    guessing (KC-021)."""
     r = kc("build", "kas.yml", opt, cwd=repo, fakes=("docker",))
     assert "--help" in r.kas, r.kas
     assert r.kas[0] == "build"
 
 
 def test_double_dash_extras_at_the_end(kc, repo):
-    """KC-021."""
+    """Arguments after -- stay at the end, unparsed (KC-021)."""
     r = kc("build", "kas.yml", "--", "-k", "-c", "x y", "--target", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml", "--", "-k", "-c", "x y", "--target"]
 
 
 def test_double_dash_after_command_option(kc, repo):
-    """KC-021."""
+    """-- after a command option still ends the parsed arguments (KC-021)."""
     r = kc("shell", "-c", "true", "kas.yml", "--", "extra", cwd=repo, fakes=("docker",))
     assert r.kas == ["shell", "-c", "true", "/repo/kas.yml", "--", "extra"]
 
@@ -1377,7 +1430,8 @@ def test_for_all_repos_without_config(kc, repo, work):
 
 
 def test_for_all_repos_without_config_plain_dir(kc, work):
-    """KC-161."""
+    """for-all-repos without a config in a plain directory mounts it as
+    /repo (KC-161)."""
     r = kc("for-all-repos", "ls", cwd=work, fakes=("docker",))
     assert r.kas == ["for-all-repos", "ls"]
     assert r.mount("/repo") == (work, "ro")
@@ -1413,14 +1467,16 @@ def test_full_order(kc, repo, work, tmp_path):
 # KC-023/024/025: configs and repo dirs
 
 def test_colon_list_rewritten(kc, repo):
-    """KC-023."""
+    """Each file of a colon-separated config list is rewritten to its /repo
+    path (KC-023)."""
     write(os.path.join(repo, "sub", "b.yml"), "x: 1\n")
     r = kc("build", "kas.yml:sub/b.yml", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", "/repo/kas.yml:/repo/sub/b.yml"]
 
 
 def test_relative_from_subdir_and_symlink(kc, repo):
-    """KC-023."""
+    """Config paths relative to a subdirectory, through a symlink, become
+    paths in /repo (KC-023)."""
     sub = os.path.join(repo, "sub")
     os.makedirs(sub)
     os.symlink("../kas.yml", os.path.join(sub, "link.yml"))
@@ -1431,7 +1487,7 @@ def test_relative_from_subdir_and_symlink(kc, repo):
 
 
 def test_file_outside_repo_keeps_host_path(kc, repo, tmp_path):
-    """KC-023."""
+    """A config file outside the repository keeps its host path (KC-023)."""
     other = os.path.realpath(write(tmp_path / "other" / "x.yml", "x: 1\n"))
     r = kc("build", f"kas.yml:{other}", cwd=repo, fakes=("docker",))
     assert r.kas == ["build", f"/repo/kas.yml:{other}"]
@@ -1440,13 +1496,15 @@ def test_file_outside_repo_keeps_host_path(kc, repo, tmp_path):
 @pytest.mark.parametrize("arg, missing", [("nope.yml", "nope.yml"),
                                           ("kas.yml:sub/nope.yml", "sub/nope.yml")])
 def test_missing_config(kc, repo, arg, missing):
-    """KC-023."""
+    """A config file that does not exist, also in a list, is an error naming
+    it (KC-023)."""
     r = kc("build", arg, cwd=repo, fakes=("docker",))
     failed(r, f"configuration file '{missing}' not found")
 
 
 def test_git_toplevel(kc, repo, work):
-    """KC-024."""
+    """The repository mounted as /repo is the git top level of the config
+    file (KC-024)."""
     write(os.path.join(repo, "a", "b", "deep.yml"), KAS_YML)
     r = kc("build", "deep.yml", cwd=os.path.join(repo, "a", "b"), fakes=("docker",),
            env={"KAS_WORK_DIR": work})
@@ -1456,7 +1514,7 @@ def test_git_toplevel(kc, repo, work):
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="needs mercurial")
 def test_hg_root(kc, tmp_path, work):
-    """KC-024."""
+    """In a Mercurial checkout the repository is hg's root (KC-024)."""
     root = tmp_path / "hgproj"
     subprocess.run(["hg", "init", str(root)], check=True, capture_output=True)
     root = os.path.realpath(str(root))
@@ -1470,7 +1528,8 @@ def test_hg_root(kc, tmp_path, work):
 
 
 def test_plain_directory(kc, tmp_path, work):
-    """KC-024."""
+    """Outside a checkout the repository is the config file's directory
+    (KC-024)."""
     plain = os.path.realpath(str(tmp_path / "plain"))
     write(os.path.join(plain, "conf", "kas.yml"), KAS_YML)
     r = kc("build", "conf/kas.yml", cwd=plain, fakes=("docker",), env={"KAS_WORK_DIR": work})
@@ -1479,7 +1538,8 @@ def test_plain_directory(kc, tmp_path, work):
 
 
 def test_no_config_is_cwd(kc, tmp_path, work):
-    """KC-024."""
+    """Without a config file the repository is the current directory
+    (KC-024)."""
     plain = os.path.realpath(str(tmp_path / "plain"))
     os.makedirs(plain)
     r = kc("shell", cwd=plain, fakes=("docker",), env={"KAS_WORK_DIR": work})
@@ -1488,7 +1548,8 @@ def test_no_config_is_cwd(kc, tmp_path, work):
 
 
 def test_source_dir_host_from_config_yaml(kc, tmp_path, repo, work):
-    """KC-024."""
+    """Without a config file, .config.yaml's _source_dir_host names the
+    repository (KC-024)."""
     write(os.path.join(work, ".config.yaml"),
           f"header:\n  version: 14\n_source_dir_host: {repo}\n")
     r = kc("build", cwd=work, fakes=("docker",))
@@ -1497,7 +1558,8 @@ def test_source_dir_host_from_config_yaml(kc, tmp_path, repo, work):
 
 
 def test_diff_two_repos(kc, tmp_path, work):
-    """KC-025."""
+    """diff of files in two repositories mounts the second as /repo2
+    (KC-025)."""
     r1 = git_tree(tmp_path / "r1", files={"a.yml": KAS_YML})
     r2 = git_tree(tmp_path / "r2", files={"c/b.yml": KAS_YML})
     r = kc("diff", f"{r1}/a.yml", "r2/c/b.yml", cwd=tmp_path, fakes=("docker",),
@@ -1508,7 +1570,7 @@ def test_diff_two_repos(kc, tmp_path, work):
 
 
 def test_diff_repo2_follows_repo_mode(kc, tmp_path, work):
-    """KC-025."""
+    """/repo2 gets the same mount mode as /repo (KC-025)."""
     r1 = git_tree(tmp_path / "r1", files={"a.yml": KAS_YML})
     r2 = git_tree(tmp_path / "r2", files={"b.yml": KAS_YML})
     r = kc("--repo-rw", "diff", "r1/a.yml", "r2/b.yml", cwd=tmp_path, fakes=("docker",),
@@ -1521,21 +1583,22 @@ def test_diff_repo2_follows_repo_mode(kc, tmp_path, work):
 # KC-070, KC-080: directories
 
 def test_work_dir_must_exist(kc, repo, tmp_path):
-    """KC-070."""
+    """A KAS_WORK_DIR that is not a directory is an error (KC-070)."""
     missing = str(tmp_path / "nowork")
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": missing})
     failed(r, f'Variable KAS_WORK_DIR set, but "{missing}" is not a directory.')
 
 
 def test_relative_work_dir_canonical(kc, repo, work):
-    """KC-070."""
+    """A relative KAS_WORK_DIR is mounted by its canonical path (KC-070)."""
     rel = os.path.relpath(work, repo)
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"KAS_WORK_DIR": rel})
     assert r.mount("/work") == (work, "rw")
 
 
 def test_dirs_created_and_canonical(kc, repo, work, tmp_path):
-    """KC-070."""
+    """The build, download, sstate, hash server and buildtools directories
+    are created if missing and mounted by their canonical paths (KC-070)."""
     base = os.path.realpath(str(tmp_path))
     env = {"KAS_WORK_DIR": work,
            "KAS_BUILD_DIR": f"{base}/x/../build",
@@ -1561,7 +1624,8 @@ def test_build_dir_plain_mkdir(kc, repo, work, tmp_path):
 
 
 def test_repo_ref_dir_must_exist(kc, repo, work, tmp_path):
-    """KC-070."""
+    """A KAS_REPO_REF_DIR that does not exist stops kas-container before the
+    engine, and is not created (KC-070)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"KAS_WORK_DIR": work, "KAS_REPO_REF_DIR": str(tmp_path / "noref")})
     assert r.returncode != 0, r
@@ -1589,7 +1653,8 @@ def run_with_dirs(kc, repo, work, parent):
 
 
 def test_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
-    """KC-080."""
+    """Directories outside the work dir are mounted and their variables
+    point at the mount (KC-080)."""
     parent = os.path.join(os.path.realpath(str(tmp_path)), "dirs")
     env, _, tail = run_with_dirs(kc, repo, work, parent)
     assert len(tail) == 2 * len(DIR_VARS)
@@ -1599,7 +1664,8 @@ def test_forwarded_dirs_outside_work(kc, repo, work, tmp_path):
 
 
 def test_forwarded_dirs_inside_work(kc, repo, work):
-    """KC-080."""
+    """Directories inside the work dir are not mounted again: their
+    variables point into /work (KC-080)."""
     _, units, tail = run_with_dirs(kc, repo, work, os.path.join(work, "in"))
     assert sorted(tail) == sorted(("-e", f"{var}=/work/in/{var.lower()}")
                                   for var, _ in DIR_VARS)
@@ -1608,7 +1674,7 @@ def test_forwarded_dirs_inside_work(kc, repo, work):
 
 
 def test_unset_dirs_not_passed(kc, repo):
-    """KC-080."""
+    """Directory variables that are not set are not passed (KC-080)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert not {var for var, _ in DIR_VARS} & set(r.env)
 
@@ -1641,7 +1707,9 @@ def test_journal_path_mapped_into_the_container(kc, repo, work, tmp_path, where)
 
 @pytest.mark.parametrize("command, mode", [("build", "ro"), ("shell", "rw")])
 def test_worktree(kc, tmp_path, command, mode):
-    """KC-085."""
+    """In a git worktree the common .git directory is mounted as
+    /repo-common and a temporary .git file pointing at it over the
+    worktree's, removed afterwards (KC-085)."""
     main = os.path.realpath(make_git_repo(tmp_path / "main", files={"kas.yml": KAS_YML}))
     wt = os.path.join(os.path.realpath(str(tmp_path)), "wt")
     subprocess.run(["git", "-C", main, "worktree", "add", "-q", "-b", "feature", wt],
@@ -1660,7 +1728,8 @@ def test_worktree(kc, tmp_path, command, mode):
 
 
 def test_worktree_separate_work(kc, tmp_path, work):
-    """KC-085."""
+    """With a separate work dir the worktree's .git file is mounted over
+    /repo only, and removed also when the engine fails (KC-085)."""
     main = os.path.realpath(make_git_repo(tmp_path / "main", files={"kas.yml": KAS_YML}))
     wt = os.path.join(os.path.realpath(str(tmp_path)), "wt")
     subprocess.run(["git", "-C", main, "worktree", "add", "-q", wt],
@@ -1725,7 +1794,7 @@ def test_worktree_file_removed_on_signal(kc, tmp_path, sig):
 
 
 def test_main_checkout_not_a_worktree(kc, repo):
-    """KC-085."""
+    """A main checkout needs no /repo-common and no .git file (KC-085)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert r.mount("/repo-common") is None
     assert r.mount("/repo/.git") is None
@@ -1735,7 +1804,7 @@ def test_main_checkout_not_a_worktree(kc, repo):
 # KC-092..096: tty, environment, exit status
 
 def test_tty(kc, repo):
-    """KC-092."""
+    """On a terminal the engine gets -t -i before --log-driver (KC-092)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), tty=True)
     assert r.returncode == 0, r
     (run,) = r.runs
@@ -1746,13 +1815,14 @@ def test_tty(kc, repo):
 
 
 def test_no_tty(kc, repo):
-    """KC-092."""
+    """Without a terminal no -t or -i (KC-092)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert ("-t",) not in r.units and ("-i",) not in r.units
 
 
 def test_sstate_mirrors(kc, repo):
-    """KC-093."""
+    """SSTATE_MIRRORS is forwarded; a local file:// path in it gets a
+    warning that it must be made available in the container (KC-093)."""
     value = "file://.* file:///srv/sstate/PATH"
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SSTATE_MIRRORS": value})
     assert ("-e", f"SSTATE_MIRRORS={value}") in pre_mode(r)
@@ -1795,14 +1865,15 @@ def test_offline_forwarded_with_bb_no_network(kc, repo, value, no_network):
 
 
 def test_empty_values_not_forwarded(kc, repo):
-    """KC-094."""
+    """Empty values of the forwarded variables are not passed (KC-094)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={name: "" for name in FORWARDED})
     assert not set(FORWARDED) & set(r.env)
 
 
 def test_timezone_needs_timedatectl(kc, repo):
-    """KC-094."""
+    """KAS_HOST_TZ comes from timedatectl, and is not passed without it
+    (KC-094)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",))
     assert "KAS_HOST_TZ" not in r.env
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker", "timedatectl"),
@@ -1815,14 +1886,15 @@ def test_timezone_needs_timedatectl(kc, repo):
     ("/usr/bin/zsh", "/bin/bash"), ("/usr/bin/bash", "/bin/bash"), (None, "/bin/bash"),
 ])
 def test_shell_normalised(kc, repo, shell, expected):
-    """KC-094."""
+    """SHELL is passed as /bin/sh, /bin/bash or /bin/dash; any other or none
+    becomes /bin/bash (KC-094)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",), env={"SHELL": shell})
     assert ("-e", f"SHELL={expected}") in pre_mode(r)
 
 
 @pytest.mark.parametrize("status", [3, 125])
 def test_exit_status(kc, repo, status):
-    """KC-096."""
+    """The engine's exit status is kas-container's (KC-096)."""
     r = kc("build", "kas.yml", cwd=repo, fakes=("docker",),
            env={"FAKE_EXIT_STATUS": str(status)})
     assert r.returncode == status, r
@@ -1830,7 +1902,7 @@ def test_exit_status(kc, repo, status):
 
 
 def test_exit_status_through_sudo(kc, repo):
-    """KC-096."""
+    """The engine's exit status comes back through sudo too (KC-096)."""
     r = kc("--isar-privileged", "build", "kas.yml", cwd=repo, fakes=("podman", "sudo"),
            env={"FAKE_EXIT_STATUS": "3"})
     assert r.returncode == 3, r

@@ -61,7 +61,8 @@ def test_no_unpinned_warnings_and_the_lock_then_pins(project, up):
 
 
 def test_fully_pinned_config_writes_nothing(project, up):
-    """CLI-151."""
+    """kas lock of a config without floating repos writes no lock file
+    (CLI-151)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, commit=up.first)))
     result = project.kas_ok("lock", "kas.yml")
     assert infos(result)[-1] == "No floating repos found. Nothing to lock."
@@ -69,7 +70,8 @@ def test_fully_pinned_config_writes_nothing(project, up):
 
 
 def test_lock_again_leaves_the_file_alone(project, up):
-    """CLI-151."""
+    """Without --update a second kas lock leaves the lock file alone, even
+    after the remote moved (CLI-151)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     before = os.stat(project.file("kas.lock.yml"))
@@ -81,7 +83,7 @@ def test_lock_again_leaves_the_file_alone(project, up):
 
 
 def test_json_config_gets_a_json_lock_file(project, up):
-    """INC-080."""
+    """A JSON config gets a JSON lock file (INC-080)."""
     project.write("kas.json", json.dumps({"header": {"version": 14},
                                           "repos": {"up": {"url": up.path, "branch": "main"}}}))
     project.kas_ok("lock", "kas.json")
@@ -91,7 +93,7 @@ def test_json_config_gets_a_json_lock_file(project, up):
 
 
 def test_indent_and_sort_for_a_new_file(project, up):
-    """CLI-152."""
+    """--indent and --sort shape a new lock file (CLI-152)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "--indent", "4", "--sort", "kas.yml")
     assert project.read("kas.lock.yml") == (
@@ -100,7 +102,7 @@ def test_indent_and_sort_for_a_new_file(project, up):
 
 
 def test_first_of_several_top_files_gets_the_lock(project, up):
-    """INC-003."""
+    """Of several top files only the first gets the lock file (INC-003)."""
     project.write("base.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("extra.yml", "header:\n  version: 14\nmachine: qemuarm64\n")
     project.kas_ok("lock", "base.yml:extra.yml")
@@ -112,7 +114,8 @@ def test_first_of_several_top_files_gets_the_lock(project, up):
 
 
 def test_update_moves_pins_and_prints_the_commits(project, up):
-    """CLI-152, CLI-153."""
+    """kas lock --update moves the pins, logs each move and prints the new
+    commits, newest first (CLI-152, CLI-153)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     second = up.commit("second")
@@ -127,7 +130,8 @@ def test_update_moves_pins_and_prints_the_commits(project, up):
 
 
 def test_update_when_nothing_moved(project, up):
-    """CLI-152."""
+    """kas lock --update with nothing moved says so and leaves the file
+    alone (CLI-152)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.kas_ok("lock", "kas.yml")
     before = os.stat(project.file("kas.lock.yml")).st_mtime_ns
@@ -138,7 +142,8 @@ def test_update_when_nothing_moved(project, up):
 
 
 def test_annotated_tag_object_id_counts_as_up_to_date(project, up):
-    """CLI-152."""
+    """A pin to an annotated tag's object id counts as up to date with the
+    tag's commit (CLI-152)."""
     tag_object = up.tag("v1", annotated=True)
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, tag="v1")))
     project.write("kas.lock.yml", lock_yaml({"up": tag_object}))
@@ -194,7 +199,8 @@ def test_pin_in_two_lock_files_is_updated_in_both(project, up):
 
 
 def test_update_ignores_lock_files_while_resolving(project, up):
-    """INC-085."""
+    """With --update lock files take no part in resolving; --lock then pins
+    the new commit (INC-085)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main")))
     project.write("kas.lock.yml", lock_yaml({"up": up.first}))
     new = up.commit("second")
@@ -229,7 +235,8 @@ def test_remote_lock_file_is_not_updated(project, up, tmp_path):
 
 
 def test_old_lock_version_is_raised_to_14(project, up, tmp_path):
-    """CLI-152."""
+    """A lock file with a version below 14 is raised to 14, with a warning
+    (CLI-152)."""
     other = GitUpstream(tmp_path / "other")
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, branch="main"),
                                       repo_yaml("other", other, branch="main")))
@@ -241,7 +248,7 @@ def test_old_lock_version_is_raised_to_14(project, up, tmp_path):
 
 
 def test_hg_repository_lock_and_update(project, tmp_path):
-    """CLI-152."""
+    """Mercurial repos are locked and updated the same way (CLI-152)."""
     hg_up = HgUpstream(tmp_path / "hgup")
     project.write("kas.yml", kas_yaml(repo_yaml("up", hg_up, branch="default")))
     project.kas_ok("lock", "kas.yml")
@@ -342,7 +349,8 @@ def test_lock_pinning_a_commit_the_branch_does_not_contain(project, up):
 
 
 def test_lock_entry_for_a_repo_not_in_the_config(project, up):
-    """CF-707."""
+    """A lock entry for a repo the config does not have is kept, and
+    harmless (CF-707)."""
     project.write("kas.yml", kas_yaml(repo_yaml("up", up, commit=up.first)))
     lock_text = lock_yaml({"removed": "0123456789abcdef0123456789abcdef01234567"})
     project.write("kas.lock.yml", lock_text)

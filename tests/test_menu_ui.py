@@ -22,7 +22,7 @@ from helpers.terminal import MenuTerminal
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (CI installs it)")
 
-# The first entry of the top page of menuhelpers.KCONFIG, as shown.
+# The first entry of the top page of helpers.menu.KCONFIG, as shown.
 FEATURE_OFF = "[ ] Enable the feature"
 FEATURE_ON = "[*] Enable the feature"
 

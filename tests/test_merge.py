@@ -26,12 +26,12 @@ def fold(*docs):
 # --- INC-051 deep merge ---------------------------------------------------
 
 def test_disjoint_keys_are_united():
-    """INC-051."""
+    """Keys of either mapping end up in the merge (INC-051)."""
     assert merge({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}
 
 
 def test_nested_mappings_merge_recursively():
-    """INC-051."""
+    """Nested mappings merge recursively (INC-051)."""
     base = {"repos": {"r1": {"url": "u", "layers": {"l1": None}}}}
     update = {"repos": {"r1": {"layers": {"l2": None}}, "r2": None}}
     assert merge(base, update) == {
@@ -39,21 +39,21 @@ def test_nested_mappings_merge_recursively():
 
 
 def test_deep_merge_at_many_levels():
-    """INC-051."""
+    """Mappings merge at any depth (INC-051)."""
     base = {"a": {"b": {"c": {"d": 1, "e": 2}, "f": 3}, "g": 4}}
     update = {"a": {"b": {"c": {"e": 20, "h": 5}}}}
     assert merge(base, update) == {"a": {"b": {"c": {"d": 1, "e": 20, "h": 5}, "f": 3}, "g": 4}}
 
 
 def test_keys_only_in_the_accumulated_result_are_kept_unchanged():
-    """INC-051."""
+    """Keys only the earlier mapping has stay as they were (INC-051)."""
     base = {"machine": "m", "env": {"A": "1", "B": None}}
     assert merge(base, {"distro": "d"}) == {"machine": "m", "env": {"A": "1", "B": None},
                                            "distro": "d"}
 
 
 def test_empty_mapping_merges_as_nothing():
-    """INC-051."""
+    """An empty mapping changes nothing, on either side (INC-051)."""
     base = {"env": {"A": "1"}}
     assert merge(base, {"env": {}}) == {"env": {"A": "1"}}
     assert merge(base, {}) == base
@@ -61,7 +61,7 @@ def test_empty_mapping_merges_as_nothing():
 
 
 def test_produces_a_new_mapping_without_changing_the_inputs():
-    """INC-051."""
+    """The merge is a new mapping; neither input changes (INC-051)."""
     base = {"repos": {"r1": {"layers": {"l1": None}}}, "target": ["a"]}
     update = {"repos": {"r1": {"layers": {"l2": "disabled"}}}, "target": ["b"]}
     base_copy, update_copy = copy.deepcopy(base), copy.deepcopy(update)
@@ -74,23 +74,25 @@ def test_produces_a_new_mapping_without_changing_the_inputs():
 # --- INC-052 lists and scalars ----------------------------------------------
 
 def test_later_list_replaces_earlier_list():
-    """INC-052."""
+    """A later list replaces an earlier one (INC-052)."""
     assert merge({"target": ["a", "b", "c"]}, {"target": ["d"]}) == {"target": ["d"]}
 
 
 def test_lists_are_never_concatenated_or_merged_elementwise():
-    """INC-052."""
+    """Lists are neither concatenated nor merged element by element
+    (INC-052)."""
     result = merge({"target": ["a", "b"]}, {"target": ["b", "x"]})
     assert result["target"] == ["b", "x"]
 
 
 def test_empty_list_replaces():
-    """INC-052."""
+    """An empty list replaces too (INC-052)."""
     assert merge({"target": ["a"]}, {"target": []}) == {"target": []}
 
 
 def test_header_includes_and_allowed_signers_lists_replace():
-    """INC-052."""
+    """header.includes and allowed_signers are replaced like any list
+    (INC-052)."""
     base = {"header": {"version": 14, "includes": ["a.yml", "b.yml"]},
             "repos": {"r": {"allowed_signers": ["s1", "s2"]}}}
     update = {"header": {"version": 14, "includes": ["c.yml"]},
@@ -101,7 +103,7 @@ def test_header_includes_and_allowed_signers_lists_replace():
 
 
 def test_lists_of_mappings_are_not_merged():
-    """INC-052."""
+    """Lists of mappings are replaced, not merged (INC-052)."""
     base = {"header": {"includes": [{"repo": "a", "file": "x.yml"}]}}
     update = {"header": {"includes": [{"repo": "b", "file": "y.yml"}]}}
     assert merge(base, update)["header"]["includes"] == [{"repo": "b", "file": "y.yml"}]
@@ -111,21 +113,22 @@ def test_lists_of_mappings_are_not_merged():
     ("m1", "m2"), (1, 2), (True, False), ("x", ""), (14, 5),
 ])
 def test_scalars_are_replaced(old, new):
-    """INC-052."""
+    """A later scalar replaces an earlier one, also by an empty string or a
+    lower number (INC-052)."""
     assert merge({"k": old}, {"k": new}) == {"k": new}
 
 
 # --- INC-053 null replaces --------------------------------------------------
 
 def test_null_replaces_a_whole_mapping():
-    """INC-053."""
+    """null replaces a whole mapping (INC-053)."""
     base = {"repos": {"r1": {"url": "https://x/r1.git", "branch": "main",
                              "layers": {"meta-a": None}, "patches": {"p": {"path": "a.patch"}}}}}
     assert merge(base, {"repos": {"r1": None}}) == {"repos": {"r1": None}}
 
 
 def test_null_replaces_scalars_and_lists():
-    """INC-053."""
+    """null replaces scalars and lists (INC-053)."""
     base = {"repos": {"r": {"url": "u", "path": "p", "branch": "b", "tag": "t",
                             "layers": {"meta-x": "disabled"}, "patches": {"p1": {}}}},
             "target": ["a"]}
@@ -139,20 +142,21 @@ def test_null_replaces_scalars_and_lists():
 
 
 def test_mapping_after_null_is_taken_as_is():
-    """INC-053."""
+    """A mapping after null is taken as it is (INC-053)."""
     assert merge({"repos": {"r": None}}, {"repos": {"r": {"path": "/p"}}}) == \
         {"repos": {"r": {"path": "/p"}}}
 
 
 def test_not_mentioning_a_repo_keeps_its_definition():
-    """INC-053."""
+    """A repo a later file does not mention keeps its definition (INC-053)."""
     base = {"repos": {"r1": {"url": "u", "branch": "b"}}}
     assert merge(base, {"repos": {"r2": None}}) == \
         {"repos": {"r1": {"url": "u", "branch": "b"}, "r2": None}}
 
 
 def test_empty_mapping_keeps_the_definition_but_null_discards_it():
-    """INC-053."""
+    """An empty mapping keeps a repo's definition, null discards it
+    (INC-053)."""
     base = {"repos": {"r1": {"url": "u"}}}
     assert merge(base, {"repos": {"r1": {}}}) == base
     assert merge(base, {"repos": {"r1": None}}) == {"repos": {"r1": None}}
@@ -161,25 +165,25 @@ def test_empty_mapping_keeps_the_definition_but_null_discards_it():
 # --- INC-054 type changes ---------------------------------------------------
 
 def test_mapping_replaced_by_scalar():
-    """INC-054."""
+    """A scalar replaces a mapping (INC-054)."""
     base = {"layers": {"meta-x": {"prio": 5}}}
     assert merge(base, {"layers": {"meta-x": "disabled"}}) == {"layers": {"meta-x": "disabled"}}
 
 
 def test_scalar_replaced_by_mapping():
-    """INC-054."""
+    """A mapping replaces a scalar (INC-054)."""
     base = {"layers": {"meta-x": "disabled"}}
     assert merge(base, {"layers": {"meta-x": {"prio": 5}}}) == {"layers": {"meta-x": {"prio": 5}}}
 
 
 def test_string_replaced_by_list_and_back():
-    """INC-054."""
+    """A list replaces a string and a string a list (INC-054)."""
     assert merge({"target": "a"}, {"target": ["b", "c"]}) == {"target": ["b", "c"]}
     assert merge({"target": ["b", "c"]}, {"target": "a"}) == {"target": "a"}
 
 
 def test_list_replaced_by_mapping_and_back():
-    """INC-054."""
+    """A mapping replaces a list and a list a mapping (INC-054)."""
     assert merge({"k": [1, 2]}, {"k": {"a": 1}}) == {"k": {"a": 1}}
     assert merge({"k": {"a": 1}}, {"k": [1, 2]}) == {"k": [1, 2]}
 
@@ -187,7 +191,7 @@ def test_list_replaced_by_mapping_and_back():
 # --- INC-055 key order ------------------------------------------------------
 
 def test_existing_keys_keep_their_position_when_replaced():
-    """INC-055."""
+    """A replaced key keeps its position (INC-055)."""
     base = {"a": 1, "b": 2, "c": 3}
     result = merge(base, {"c": 30, "a": 10})
     assert list(result) == ["a", "b", "c"]
@@ -195,13 +199,13 @@ def test_existing_keys_keep_their_position_when_replaced():
 
 
 def test_new_keys_are_appended_in_the_order_of_the_later_file():
-    """INC-055."""
+    """New keys follow, in the later file's order (INC-055)."""
     result = merge({"m": 1, "a": 2}, {"z": 3, "a": 20, "b": 4, "c": 5})
     assert list(result) == ["m", "a", "z", "b", "c"]
 
 
 def test_key_order_applies_at_nested_levels():
-    """INC-055."""
+    """The key order rule holds at nested levels (INC-055)."""
     base = {"local_conf_header": {"zeta": "Z", "alpha": "A"}}
     update = {"local_conf_header": {"beta": "B", "zeta": "Z2"}}
     result = merge(base, update)
@@ -209,7 +213,8 @@ def test_key_order_applies_at_nested_levels():
 
 
 def test_replaced_by_null_or_other_type_keeps_position():
-    """INC-055."""
+    """A key replaced by null or a value of another type keeps its position
+    (INC-055)."""
     base = {"a": {"x": 1}, "b": "s", "c": [1]}
     result = merge(base, {"c": None, "a": "scalar", "b": {"y": 2}})
     assert list(result) == ["a", "b", "c"]
@@ -217,7 +222,7 @@ def test_replaced_by_null_or_other_type_keeps_position():
 
 
 def test_key_order_reflects_first_appearance_over_a_fold():
-    """INC-055."""
+    """Over many files a key stays where it first appeared (INC-055)."""
     result = fold({"b": 1}, {"a": 1, "b": 2}, {"c": 1, "a": 2}, {"b": 3, "d": 1})
     assert list(result) == ["b", "a", "c", "d"]
     assert result == {"b": 3, "a": 2, "c": 1, "d": 1}
@@ -226,7 +231,7 @@ def test_key_order_reflects_first_appearance_over_a_fold():
 # --- INC-056 header ---------------------------------------------------------
 
 def test_header_merges_like_any_mapping():
-    """INC-056."""
+    """The header merges like any mapping (INC-056)."""
     result = merge({"header": {"version": 14, "includes": ["a.yml"]}},
                    {"header": {"version": 5}})
     # The plain merge keeps the later scalar; INC-063 (max) is applied by the loader.
@@ -234,7 +239,8 @@ def test_header_merges_like_any_mapping():
 
 
 def test_header_includes_is_the_last_given_list():
-    """INC-056."""
+    """header.includes is the last list given; a file without includes keeps
+    it (INC-056)."""
     result = fold({"header": {"version": 1, "includes": ["a.yml", "b.yml"]}},
                   {"header": {"version": 1, "includes": ["c.yml"]}},
                   {"header": {"version": 1}})
@@ -245,7 +251,7 @@ def test_header_includes_is_the_last_given_list():
 # --- INC-050 fold order ----------------------------------------------------
 
 def test_later_files_win_in_a_fold():
-    """INC-050."""
+    """Over many files the later ones win (INC-050)."""
     assert fold({"machine": "a"}, {"machine": "b"}, {"machine": "c"}) == {"machine": "c"}
     assert fold({"machine": "a", "distro": "x"}, {"machine": "b"}, {}) == \
         {"machine": "b", "distro": "x"}

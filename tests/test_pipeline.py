@@ -116,7 +116,8 @@ def distro_family():
 # --- setup_dir: build directory and CACHEDIR.TAG (CLI-040, CLI-041, GEN-030) -------
 
 def test_cachedir_tag_exact_bytes(workdir):
-    """GEN-030, CLI-041."""
+    """kas checkout writes the build directory's CACHEDIR.TAG byte for byte
+    (GEN-030, CLI-041)."""
     project(workdir)
     kas_ok("checkout", "kas.yml", cwd=workdir, env=kas_env())
     with open(build(workdir, "CACHEDIR.TAG"), "rb") as f:
@@ -124,7 +125,7 @@ def test_cachedir_tag_exact_bytes(workdir):
 
 
 def test_existing_cachedir_tag_is_left_alone(workdir):
-    """GEN-030."""
+    """An existing CACHEDIR.TAG is left as it is (GEN-030)."""
     project(workdir)
     tag = write(build(workdir, "CACHEDIR.TAG"), "Signature: mine\n")
     kas_ok("checkout", "kas.yml", cwd=workdir, env=kas_env())
@@ -165,7 +166,8 @@ def test_dump_does_not_create_the_build_dir(workdir):
 # --- checkout and write_bbconfig (CLI-110, CLI-350, CLI-351, GEN-000) ----------------
 
 def test_checkout_writes_bblayers_and_local_conf(workdir):
-    """CLI-110."""
+    """kas checkout writes bblayers.conf and local.conf, replacing what was
+    there (CLI-110)."""
     project(workdir, """
         header:
           version: 14
@@ -195,7 +197,7 @@ def test_checkout_writes_bblayers_and_local_conf(workdir):
 # --- the init script (GEN-040, GEN-041, CLI-352) ----------------------------------
 
 def test_no_init_script(workdir):
-    """GEN-040."""
+    """No init script in any repo is a user error (GEN-040)."""
     project(workdir, script=None)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
     assert_user_error(result, "Did not find any init-build-env script")
@@ -206,7 +208,8 @@ def test_no_init_script(workdir):
     ("  a:\n  b:\n", "b", "a"),   # two ids denoting the top repository
 ], ids=["two-directories", "same-directory"])
 def test_multiple_init_scripts(workdir, repos, later, earlier):
-    """GEN-040."""
+    """Init scripts in two repo directories, or one directory named by two
+    repos, are a user error naming both (GEN-040)."""
     project(workdir, MINIMAL.replace("  this:\n", repos))
     write(workdir / "other" / "oe-init-build-env", INIT_SCRIPT)
     result = run_kas("checkout", "kas.yml", cwd=workdir, env=kas_env())
@@ -278,7 +281,7 @@ def test_private_home_is_a_fresh_temporary_directory(workdir, tmp_path):
 
 
 def test_private_home_removed_after_a_failing_run(workdir):
-    """CLI-343."""
+    """The private home is removed also after a failing command (CLI-343)."""
     project(workdir)
     path_file, record = home_recorder(workdir)
     command = record + "; exit 7"
@@ -288,7 +291,8 @@ def test_private_home_removed_after_a_failing_run(workdir):
 
 
 def test_netrc_is_netrc_file_plus_gitlab_entry(workdir, tmp_path):
-    """CLI-070."""
+    """The private .netrc is NETRC_FILE plus a GitLab CI entry, mode 0600
+    (CLI-070)."""
     netrc = write(tmp_path / "my-netrc", "machine example.org login me password pw\n")
     os.chmod(netrc, 0o644)
     project(workdir)
@@ -304,7 +308,8 @@ def test_netrc_is_netrc_file_plus_gitlab_entry(workdir, tmp_path):
 
 @pytest.mark.parametrize("missing", ["CI_SERVER_HOST", "CI_JOB_TOKEN"])
 def test_no_gitlab_entry_without_host_and_token(workdir, tmp_path, missing):
-    """CLI-070."""
+    """No GitLab CI entry without both CI_SERVER_HOST and CI_JOB_TOKEN
+    (CLI-070)."""
     netrc = write(tmp_path / "my-netrc", "machine example.org login me password pw\n")
     values = {"CI_SERVER_HOST": "gitlab.example.com", "CI_JOB_TOKEN": "tok123"}
     values[missing] = ""
@@ -314,7 +319,7 @@ def test_no_gitlab_entry_without_host_and_token(workdir, tmp_path, missing):
 
 
 def test_npmrc_is_a_copy_of_npmrc_file(workdir, tmp_path):
-    """CLI-070."""
+    """The private .npmrc is a copy of NPMRC_FILE, mode 0600 (CLI-070)."""
     npmrc = write(tmp_path / "my-npmrc", "//registry.example/:_authToken=abc\n")
     os.chmod(npmrc, 0o644)
     project(workdir)
@@ -324,7 +329,8 @@ def test_npmrc_is_a_copy_of_npmrc_file(workdir, tmp_path):
 
 
 def test_gitconfig_from_gitconfig_file_plus_credential_helper(workdir, tmp_path):
-    """CLI-072."""
+    """The private .gitconfig is GITCONFIG_FILE plus the credential helper
+    and useHttpPath settings (CLI-072)."""
     source = "[user]\n\tname = From File\n\temail = file@example.com\n"
     gitconfig = write(tmp_path / "my-gitconfig", source)
     os.chmod(gitconfig, 0o644)
@@ -342,7 +348,8 @@ def test_gitconfig_from_gitconfig_file_plus_credential_helper(workdir, tmp_path)
 
 
 def test_credential_helper_without_usehttppath(workdir):
-    """CLI-072."""
+    """A credential helper without GIT_CREDENTIAL_USEHTTPPATH sets the
+    helper only (CLI-072)."""
     project(workdir)
     _home, copy = home_copy(workdir, env=kas_env(GIT_CREDENTIAL_HELPER="cache"))
     target = str(copy / ".gitconfig")
@@ -351,7 +358,8 @@ def test_credential_helper_without_usehttppath(workdir):
 
 
 def test_docker_config_defaults_to_empty_object(workdir):
-    """CLI-070."""
+    """The private docker config is an empty JSON object, its directory 0700
+    and file 0600 (CLI-070)."""
     project(workdir)
     _home, copy = home_copy(workdir)
     assert (copy / ".docker" / "config.json").read_text() == "{}"
@@ -365,7 +373,8 @@ def registry_env(**extra):
 
 
 def test_docker_config_gets_the_ci_registry_login(workdir):
-    """CLI-070."""
+    """In GitLab CI the docker config holds the login for CI_REGISTRY
+    (CLI-070)."""
     project(workdir)
     _home, copy = home_copy(workdir, env=registry_env())
     auth = base64.b64encode(b"s3cr3t-token").decode()
@@ -376,7 +385,8 @@ def test_docker_config_gets_the_ci_registry_login(workdir):
 
 
 def test_registry_auth_file_is_copied_and_the_ci_entry_replaced(workdir, tmp_path):
-    """CLI-070."""
+    """REGISTRY_AUTH_FILE is copied with the CI registry's entry replaced
+    (CLI-070)."""
     source = {"auths": {"other.example": {"auth": "b3RoZXI="},
                         "registry.example.com": {"auth": "old"}}}
     auth_file = write(tmp_path / "auth.json", json.dumps(source))
@@ -390,7 +400,8 @@ def test_registry_auth_file_is_copied_and_the_ci_entry_replaced(workdir, tmp_pat
 
 
 def test_registry_auth_file_copied_verbatim_without_ci_registry(workdir, tmp_path):
-    """CLI-070."""
+    """Without the CI registry variables REGISTRY_AUTH_FILE is copied byte
+    for byte (CLI-070)."""
     auth_file = write(tmp_path / "auth.json", '{"auths": {"x.example": {"auth": "eA=="}}}')
     project(workdir)
     _home, copy = home_copy(workdir, env=kas_env(REGISTRY_AUTH_FILE=auth_file,
@@ -399,7 +410,8 @@ def test_registry_auth_file_copied_verbatim_without_ci_registry(workdir, tmp_pat
 
 
 def test_managed_environment_imports_the_real_gitconfig(workdir, tmp_path):
-    """CLI-072."""
+    """In a managed environment (GitHub Actions) the caller's real
+    ~/.gitconfig is imported (CLI-072)."""
     real_home = tmp_path / "realhome"
     write(real_home / ".gitconfig", "[user]\n\tname = Real User\n")
     project(workdir)
@@ -412,7 +424,7 @@ def test_managed_environment_imports_the_real_gitconfig(workdir, tmp_path):
 
 
 def test_managed_environment_is_logged(workdir, tmp_path):
-    """CLI-070."""
+    """A managed environment is named in the log (CLI-070)."""
     project(workdir)
     result = kas_ok("checkout", "kas.yml", cwd=workdir,
                     env=kas_env(HOME=str(tmp_path), GITHUB_ACTIONS="true"))
@@ -458,7 +470,8 @@ def test_make_non_interactive_for_git_and_children(workdir, tmp_path):
 # --- the managed environment (ENV-100, ENV-001) ----------------------------------------
 
 def test_caller_variables_do_not_reach_children(workdir):
-    """ENV-100."""
+    """Caller variables do not reach the commands kas starts; the init
+    script's do, and NO_COLOR without a terminal (ENV-100)."""
     project(workdir)
     env = kas_env(FOO_SECRET="s3cret", KAS_MACHINE="m", KAS_WORK_DIR=str(workdir),
                   PATH="/caller/bin:" + os.environ["PATH"])
@@ -471,7 +484,8 @@ def test_caller_variables_do_not_reach_children(workdir):
 
 
 def test_managed_environment_without_setup_environ(workdir):
-    """ENV-100."""
+    """Without setup_environ the commands still get the managed environment
+    only (ENV-100)."""
     project(workdir, script=None)
     env = kas_env(FOO_SECRET="s3cret", PATH="/caller/bin:" + os.environ["PATH"])
     seen = child_env(workdir, "--skip", "setup_environ", env=env)
@@ -486,14 +500,14 @@ PASSED = {"http_proxy": "http://proxy.example:3128", "https_proxy": "http://prox
 
 
 def test_allow_listed_variables_are_passed(workdir):
-    """ENV-100."""
+    """The allow-listed caller variables are passed (ENV-100)."""
     project(workdir)
     seen = child_env(workdir, env=kas_env(**PASSED))
     assert {k: seen.get(k) for k in PASSED} == PASSED
 
 
 def test_empty_allow_listed_variables_are_not_passed(workdir):
-    """ENV-100."""
+    """Empty allow-listed variables are not passed (ENV-100)."""
     project(workdir)
     empty = {k: "" for k in PASSED if k != "SSH_AUTH_SOCK"}   # GEN-050: even empty
     seen = child_env(workdir, env=kas_env(**empty))
@@ -511,7 +525,8 @@ def test_remote_containers_variables(workdir, tmp_path, remote_containers, passe
 
 
 def test_default_locale_of_the_distro_family(workdir):
-    """ENV-100."""
+    """The locale is the distro family's default, whatever the caller has
+    (ENV-100)."""
     families = distro_family()
     if any(f in ("debian", "ubuntu", "gentoo", "arch") for f in families):
         expected = {"LC_ALL": "en_US.UTF-8", "LANG": "en_US.UTF-8", "LANGUAGE": "en_US:en"}
@@ -527,7 +542,7 @@ def test_default_locale_of_the_distro_family(workdir):
 # --- --skip and -k (CLI-042, CLI-045) ---------------------------------------------
 
 def test_unknown_step_is_a_usage_error_listing_the_choices(workdir):
-    """CLI-042."""
+    """An unknown --skip step is a usage error listing the steps (CLI-042)."""
     project(workdir)
     result = run_kas("checkout", "--skip", "bogus", "kas.yml", cwd=workdir, env=kas_env())
     usage_error(result)
@@ -562,7 +577,8 @@ def test_skipping_both_loading_steps_is_a_user_error(workdir):
 
 
 def test_setup_ssh_agent_is_no_choice_without_ssh_key_variables(workdir):
-    """CLI-042."""
+    """setup_ssh_agent is a step only with an SSH key variable set
+    (CLI-042)."""
     project(workdir)
     usage_error(run_kas("dump", "--skip", "setup_ssh_agent", "kas.yml", cwd=workdir,
                         env=kas_env()))
@@ -587,7 +603,8 @@ def test_skip_is_repeatable(workdir):
 
 
 def test_skip_setup_dir(workdir):
-    """CLI-042."""
+    """--skip setup_dir writes no CACHEDIR.TAG but still the config files
+    (CLI-042)."""
     project(workdir)
     kas_ok("checkout", "--skip", "setup_dir", "kas.yml", cwd=workdir, env=kas_env())
     assert not os.path.exists(build(workdir, "CACHEDIR.TAG"))
@@ -595,7 +612,8 @@ def test_skip_setup_dir(workdir):
 
 
 def test_skipping_setup_home_breaks_repos_apply_patches(workdir):
-    """CLI-042."""
+    """Skipping setup_home while patches are applied is a user error
+    (CLI-042)."""
     project(workdir)
     result = run_kas("checkout", "--skip", "setup_home", "kas.yml", cwd=workdir,
                      env=kas_env())
@@ -604,7 +622,7 @@ def test_skipping_setup_home_breaks_repos_apply_patches(workdir):
 
 @pytest.mark.parametrize("command", ["checkout", "dump"])
 def test_k_is_only_for_build_shell_and_for_all_repos(workdir, command):
-    """CLI-045."""
+    """-k is only for build, shell and for-all-repos (CLI-045)."""
     project(workdir)
     usage_error(run_kas(command, "-k", "kas.yml", cwd=workdir, env=kas_env()))
 
@@ -622,7 +640,7 @@ def test_k_leaves_the_build_dir_alone(workdir):
 
 @pytest.mark.parametrize("options", [("-k",), ("--keep-config-unchanged",)])
 def test_k_creates_no_build_dir(workdir, options):
-    """CLI-045."""
+    """-k/--keep-config-unchanged creates no build directory (CLI-045)."""
     project(workdir, script_text="export FROM_INIT=1\n")
     for_all(workdir, "true", *options)
     assert not os.path.exists(build(workdir))

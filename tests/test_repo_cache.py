@@ -14,8 +14,8 @@ import time
 
 import pytest
 import yaml
-from helpers.repos import git, make_git_repo, write
-from helpers.run import clean_env, kas_ok, run_kas
+from helpers.repos import INIT_SCRIPT, Project, git, make_git_repo, write
+from helpers.run import clean_env
 
 HG_ENV = {"HGPLAIN": "1", "HGRCPATH": ""}
 
@@ -40,34 +40,30 @@ def make_hg_repo(path):
     return hg(path, "log", "-r", ".", "-T", "{node}")
 
 
-class Project:
-    """A work dir (an empty directory, the top repo) with kas.yml."""
+def work_dir(root, name="work"):
+    """A work dir (an empty directory, the top repo) with the init script."""
+    return Project(os.path.join(str(root), name), git=False, init_script=INIT_SCRIPT)
 
-    def __init__(self, root, name="work"):
-        self.work = os.path.realpath(os.path.join(str(root), name))
-        os.makedirs(self.work)
-        write(os.path.join(self.work, "oe-init-build-env"), 'mkdir -p "$1/conf"\n')
 
-    def config(self, repos):
-        data = {"header": {"version": 14}, "repos": {"top": None, **repos}}
-        with open(os.path.join(self.work, "kas.yml"), "w") as f:
-            yaml.safe_dump(data, f)
+def configure(project, repos):
+    """kas.yml with ``repos`` besides the top repo."""
+    project.config({"header": {"version": 14}, "repos": {"top": None, **repos}})
 
-    def env(self, cache, **extra):
-        values = {"KAS_WORK_DIR": self.work, **extra}
-        if cache is not None:
-            values["KAS_REPO_CACHE_DIR"] = str(cache)
-        return clean_env(**values)
 
-    def checkout(self, cache, **extra):
-        return kas_ok("checkout", "kas.yml", cwd=self.work, env=self.env(cache, **extra))
+def cache_env(project, cache, **extra):
+    """The environment of a run with the repo cache ``cache`` (None: none)."""
+    values = {"KAS_WORK_DIR": str(project.path), **extra}
+    if cache is not None:
+        values["KAS_REPO_CACHE_DIR"] = str(cache)
+    return project.env(**values)
 
-    def run(self, cache, *args, **extra):
-        return run_kas(*(args or ("checkout", "kas.yml")), cwd=self.work,
-                       env=self.env(cache, **extra))
 
-    def head(self, name):
-        return git(os.path.join(self.work, name), "rev-parse", "HEAD")
+def checkout(project, cache, **extra):
+    return project.kas_ok("checkout", "kas.yml", env=cache_env(project, cache, **extra))
+
+
+def head_of(project, name):
+    return git(project.file(name), "rev-parse", "HEAD")
 
 
 def cache_fetches(result):
@@ -104,29 +100,29 @@ def test_cache_entry_created_and_served_locally(tmp_path, upstream):
     origin is the configured URL."""
     cache = tmp_path / "cache"
     url = "file://" + upstream
-    project = Project(tmp_path)
-    project.config({"up": {"url": url, "branch": "main"}})
-    result = project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": url, "branch": "main"}})
+    result = checkout(project, cache)
     assert cache_fetches(result) == 1
     [entry] = entries(cache)
     entry_path = os.path.join(str(cache), "git", entry)
     assert git(entry_path, "rev-parse", "--is-bare-repository") == "true"
     with open(os.path.join(entry_path, "config")) as f:
         assert "url" not in f.read()
-    repo = os.path.join(project.work, "up")
+    repo = project.file("up")
     assert not os.path.exists(os.path.join(repo, ".git", "objects", "info", "alternates"))
     assert git(repo, "remote", "get-url", "origin") == url
-    assert project.head("up") == git(upstream, "rev-parse", "HEAD")
+    assert head_of(project, "up") == git(upstream, "rev-parse", "HEAD")
 
 
 def test_no_credentials_in_cache_paths_or_config(tmp_path, upstream):
     """Issue 19.1: a URL with user:password@ leaves no credential in the cache."""
     cache = tmp_path / "cache"
-    project = Project(tmp_path)
+    project = work_dir(tmp_path)
     # The premirror turns the credential URL into the reachable local one.
     url = "https://user:s3cret@example.invalid/up.git"
-    project.config({"up": {"url": url, "branch": "main"}})
-    project.checkout(cache, KAS_PREMIRRORS=f"https://.*/up.git file://{upstream}")
+    configure(project, {"up": {"url": url, "branch": "main"}})
+    checkout(project, cache, KAS_PREMIRRORS=f"https://.*/up.git file://{upstream}")
     for root, dirs, files in os.walk(str(cache)):
         for name in dirs + files:
             assert "s3cret" not in name and "user" not in name
@@ -135,7 +131,7 @@ def test_no_credentials_in_cache_paths_or_config(tmp_path, upstream):
                 with open(path, "rb") as f:
                     assert b"s3cret" not in f.read(), path
     # The work dir's origin is the effective URL, as without the cache.
-    assert git(os.path.join(project.work, "up"), "remote", "get-url", "origin") == \
+    assert git(project.file("up"), "remote", "get-url", "origin") == \
         f"file://{upstream}"
 
 
@@ -144,53 +140,63 @@ def test_branch_refreshed_when_the_remote_moves(tmp_path, upstream):
     through the cache (one remote fetch), and --update of an existing work
     dir too."""
     cache = tmp_path / "cache"
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"url": upstream, "branch": "main"}})
-    first.checkout(cache)
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"url": upstream, "branch": "main"}})
+    checkout(first, cache)
     new = commit(upstream, "two\n")
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"url": upstream, "branch": "main"}})
-    result = second.checkout(cache)
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"url": upstream, "branch": "main"}})
+    result = checkout(second, cache)
     assert cache_fetches(result) == 1
-    assert second.head("up") == new
+    assert head_of(second, "up") == new
     newer = commit(upstream, "three\n")
-    result = kas_ok("checkout", "--update", "kas.yml", cwd=first.work, env=first.env(cache))
+    result = first.kas_ok("checkout", "--update", "kas.yml", env=cache_env(first, cache))
     assert cache_fetches(result) == 1
-    assert first.head("up") == newer
+    assert head_of(first, "up") == newer
 
 
 def test_pinned_commit_needs_no_remote(tmp_path, upstream):
     """Issue 19.1: a commit the cache holds is served with the remote gone."""
     cache = tmp_path / "cache"
     pinned = git(upstream, "rev-parse", "HEAD")
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"url": upstream, "commit": pinned, "branch": "main"}})
-    first.checkout(cache)
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"url": upstream, "commit": pinned, "branch": "main"}})
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"url": upstream, "commit": pinned, "branch": "main"}})
+    checkout(first, cache)
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"url": upstream, "commit": pinned, "branch": "main"}})
     with unreachable(upstream):
-        result = second.checkout(cache)
+        result = checkout(second, cache)
     assert cache_fetches(result) == 0
-    assert second.head("up") == pinned
+    assert head_of(second, "up") == pinned
 
 
 def test_cache_deleted_under_existing_work_dirs(tmp_path, upstream):
     """Issue 19.1: work dirs own their objects: after the cache is removed
-    they still work (history, checkout of another commit), and the next run
-    rebuilds the cache."""
+    they still work (history, checkout of another commit) with the cache
+    still configured and the remote gone, and the next run that needs the
+    remote rebuilds the cache."""
     cache = tmp_path / "cache"
     old = git(upstream, "rev-parse", "HEAD")
     new = commit(upstream, "two\n")
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "commit": new, "branch": "main"}})
-    project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "commit": new, "branch": "main"}})
+    checkout(project, cache)
+    [entry] = entries(cache)
     shutil.rmtree(str(cache))
-    repo = os.path.join(project.work, "up")
+    repo = project.file("up")
     git(repo, "fsck", "--no-progress")
-    project.config({"up": {"url": upstream, "commit": old, "branch": "main"}})
+    configure(project, {"up": {"url": upstream, "commit": old, "branch": "main"}})
     with unreachable(upstream):
-        project.checkout(None)
-    assert project.head("up") == old
+        checkout(project, cache)
+    assert head_of(project, "up") == old
+    newer = commit(upstream, "three\n")
+    configure(project, {"up": {"url": upstream, "branch": "main"}})
+    result = project.kas_ok("checkout", "--update", "kas.yml", env=cache_env(project, cache))
+    assert cache_fetches(result) == 1
+    assert entries(cache) == [entry]
+    git(os.path.join(str(cache), "git", entry), "fsck", "--no-progress")
+    assert git(os.path.join(str(cache), "git", entry), "rev-parse", "refs/heads/main") == newer
+    assert head_of(project, "up") == newer
 
 
 def corrupt_objects(entry_path):
@@ -214,41 +220,41 @@ def test_broken_entry_rebuilt(tmp_path, upstream, pinned):
     cache = tmp_path / "cache"
     head = git(upstream, "rev-parse", "HEAD")
     ref = {"commit": head, "branch": "main"} if pinned else {"branch": "main"}
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"url": upstream, **ref}})
-    first.checkout(cache)
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"url": upstream, **ref}})
+    checkout(first, cache)
     [entry] = entries(cache)
     corrupt_objects(os.path.join(str(cache), "git", entry))
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"url": upstream, **ref}})
-    result = second.checkout(cache)
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"url": upstream, **ref}})
+    result = checkout(second, cache)
     assert any("is broken" in w and "rebuilding" in w for w in result.warnings()), result
-    assert second.head("up") == head
+    assert head_of(second, "up") == head
     git(os.path.join(str(cache), "git", entry), "fsck", "--no-progress")
-    git(os.path.join(first.work, "up"), "fsck", "--no-progress")
+    git(first.file("up"), "fsck", "--no-progress")
 
 
 def test_interrupted_creation_is_not_an_entry(tmp_path, upstream):
     """Issue 19.1: a directory left by an interrupted first fetch (no
     completion stamp) is rebuilt, not used."""
     cache = tmp_path / "cache"
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "main"}})
-    project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "main"}})
+    checkout(project, cache)
     [entry] = entries(cache)
     os.remove(os.path.join(str(cache), "git", entry, "kas-fetched"))
-    shutil.rmtree(os.path.join(project.work, "up"))
-    result = project.checkout(cache)
+    shutil.rmtree(project.file("up"))
+    result = checkout(project, cache)
     assert any("is broken" in w for w in result.warnings()), result
 
 
 def test_ref_dir_ignored_with_a_warning(tmp_path, upstream):
     """Issue 19.1: with both variables set the cache wins, with one warning."""
     cache, refs = tmp_path / "cache", tmp_path / "refs"
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "main"},
-                    "up2": {"url": upstream, "branch": "main", "path": "up2"}})
-    result = project.checkout(cache, KAS_REPO_REF_DIR=str(refs))
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "main"},
+                        "up2": {"url": upstream, "branch": "main", "path": "up2"}})
+    result = checkout(project, cache, KAS_REPO_REF_DIR=str(refs))
     assert [w for w in result.warnings() if "KAS_REPO_REF_DIR" in w] == [
         "KAS_REPO_REF_DIR is ignored: KAS_REPO_CACHE_DIR is set and takes its place"]
     assert not refs.exists() or os.listdir(str(refs)) == []
@@ -273,12 +279,12 @@ def test_two_processes_share_a_cold_cache(tmp_path):
     for i in range(20):
         path = os.path.realpath(make_git_repo(tmp_path / "remotes" / f"r{i}"))
         repos[f"r{i}"] = {"url": path, "branch": "main"}
-    projects = [Project(tmp_path, "w1"), Project(tmp_path, "w2")]
+    projects = [work_dir(tmp_path, "w1"), work_dir(tmp_path, "w2")]
     for project in projects:
-        project.config(repos)
+        configure(project, repos)
     from helpers.run import kas_command
 
-    script = CONCURRENT.format(dirs=[p.work for p in projects])
+    script = CONCURRENT.format(dirs=[str(p.path) for p in projects])
     env = clean_env(KAS_REPO_CACHE_DIR=str(cache))
     out = subprocess.run([sys.executable, "-c", script, *kas_command(), "checkout",
                           "kas.yml"], env=env, capture_output=True, text=True, timeout=300,
@@ -288,7 +294,7 @@ def test_two_processes_share_a_cold_cache(tmp_path):
     assert len(entries(cache)) == 20
     for project in projects:
         for name, repo in repos.items():
-            assert project.head(name) == git(repo["url"], "rev-parse", "HEAD")
+            assert head_of(project, name) == git(repo["url"], "rev-parse", "HEAD")
 
 
 # --- Mercurial ----------------------------------------------------------------
@@ -300,19 +306,19 @@ def test_hg_cache_and_offline(tmp_path):
     cache = tmp_path / "cache"
     upstream = os.path.realpath(str(tmp_path / "remotes" / "hgup"))
     node = make_hg_repo(upstream)
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"type": "hg", "url": upstream, "commit": node}})
-    result = first.checkout(cache)
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"type": "hg", "url": upstream, "commit": node}})
+    result = checkout(first, cache)
     assert cache_fetches(result) == 1
     assert len(entries(cache, "hg")) == 1
-    with open(os.path.join(first.work, "up", ".hg", "hgrc")) as f:
+    with open(first.file("up", ".hg", "hgrc")) as f:
         assert "default = " + upstream in f.read()
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"type": "hg", "url": upstream, "commit": node}})
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"type": "hg", "url": upstream, "commit": node}})
     with unreachable(upstream):
-        result = second.checkout(cache, KAS_OFFLINE="1")
+        result = checkout(second, cache, KAS_OFFLINE="1")
     assert cache_fetches(result) == 0
-    assert hg(os.path.join(second.work, "up"), "log", "-r", ".", "-T", "{node}") == node
+    assert hg(second.file("up"), "log", "-r", ".", "-T", "{node}") == node
 
 
 # --- 19.2: offline ------------------------------------------------------------
@@ -321,17 +327,17 @@ def test_offline_from_the_cache_with_branch_age_warning(tmp_path, upstream):
     """Issue 19.2: offline, a fresh work dir is set up from the cache; a
     branch resolves to the cached tip with a warning naming its age."""
     cache = tmp_path / "cache"
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"url": upstream, "branch": "main"}})
-    first.checkout(cache)
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"url": upstream, "branch": "main"}})
+    checkout(first, cache)
     commit(upstream, "two\n")       # not in the cache
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"url": upstream, "branch": "main"}})
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"url": upstream, "branch": "main"}})
     with unreachable(upstream):
-        result = second.checkout(cache, KAS_OFFLINE="1")
+        result = checkout(second, cache, KAS_OFFLINE="1")
     assert "repo up: offline, branch main resolves to the cached copy fetched less than " \
         "a minute ago" in result.warnings()
-    assert second.head("up") == first.head("up")
+    assert head_of(second, "up") == head_of(first, "up")
 
 
 def test_offline_failure_lists_every_missing_repo_and_changes_nothing(tmp_path, upstream):
@@ -339,16 +345,16 @@ def test_offline_failure_lists_every_missing_repo_and_changes_nothing(tmp_path, 
     cache = tmp_path / "cache"
     other = os.path.realpath(make_git_repo(tmp_path / "remotes" / "other"))
     pinned = git(upstream, "rev-parse", "HEAD")
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "commit": pinned, "branch": "main"}})
-    project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "commit": pinned, "branch": "main"}})
+    checkout(project, cache)
     new = commit(upstream, "two\n")
-    project.config({"up": {"url": upstream, "commit": new, "branch": "main"},
-                    "meta-foo": {"url": other, "commit": "4601c83" + "0" * 33},
-                    "poky": {"url": other, "branch": "scarthgap", "path": "poky"},
-                    "bar": {"url": other, "tag": "v9", "path": "bar"}})
-    before = sorted(os.listdir(project.work))
-    result = project.run(cache, KAS_OFFLINE="1")
+    configure(project, {"up": {"url": upstream, "commit": new, "branch": "main"},
+                        "meta-foo": {"url": other, "commit": "4601c83" + "0" * 33},
+                        "poky": {"url": other, "branch": "scarthgap", "path": "poky"},
+                        "bar": {"url": other, "tag": "v9", "path": "bar"}})
+    before = sorted(os.listdir(project.path))
+    result = project.kas("checkout", "kas.yml", env=cache_env(project, cache, KAS_OFFLINE="1"))
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr
     [error] = result.errors()
@@ -360,41 +366,40 @@ def test_offline_failure_lists_every_missing_repo_and_changes_nothing(tmp_path, 
         f"repo meta-foo: commit 4601c83{'0' * 33} not in the cache or the work dir",
         "repo poky: branch scarthgap cannot be resolved offline (no cached copy)",
         "repo bar: tag v9 not in the cache or the work dir"])
-    assert sorted(os.listdir(project.work)) == before
-    assert project.head("up") == pinned
+    assert sorted(os.listdir(project.path)) == before
+    assert head_of(project, "up") == pinned
 
 
 def test_offline_without_cache_uses_the_work_dirs(tmp_path, upstream):
     """Issue 19.2: existing checkouts suffice, without any cache."""
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "main"}})
-    project.checkout(None)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "main"}})
+    checkout(project, None)
     with unreachable(upstream):
-        result = project.checkout(None, KAS_OFFLINE="1")
+        result = checkout(project, None, KAS_OFFLINE="1")
     assert any("resolves to the work dir's copy" in w for w in result.warnings())
 
 
 def test_offline_lock_pins_what_the_cache_has(tmp_path, upstream):
     """Issue 19.2: kas lock offline pins the cached tip and says so."""
     cache = tmp_path / "cache"
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"url": upstream, "branch": "main"}})
-    first.checkout(cache)
-    cached = first.head("up")
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"url": upstream, "branch": "main"}})
+    checkout(first, cache)
+    cached = head_of(first, "up")
     commit(upstream, "two\n")
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"url": upstream, "branch": "main"}})
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"url": upstream, "branch": "main"}})
     with unreachable(upstream):
-        result = kas_ok("lock", "kas.yml", cwd=second.work,
-                        env=second.env(cache, KAS_OFFLINE="1"))
+        result = second.kas_ok("lock", "kas.yml", env=cache_env(second, cache, KAS_OFFLINE="1"))
     assert any(w.startswith("KAS_OFFLINE is set: floating refs are resolved to what the "
                             "repo cache") for w in result.warnings()), result
-    with open(os.path.join(second.work, "kas.lock.yml")) as f:
+    with open(second.file("kas.lock.yml")) as f:
         assert yaml.safe_load(f)["overrides"]["repos"]["up"]["commit"] == cached
-    os.remove(os.path.join(second.work, "kas.lock.yml"))
+    os.remove(second.file("kas.lock.yml"))
     with unreachable(upstream):
-        result = kas_ok("dump", "--resolve-refs", "kas.yml", cwd=second.work,
-                        env=second.env(cache, KAS_OFFLINE="1"))
+        result = second.kas_ok("dump", "--resolve-refs", "kas.yml",
+                               env=cache_env(second, cache, KAS_OFFLINE="1"))
     assert any(w.startswith("KAS_OFFLINE is set: floating refs") for w in result.warnings())
     assert yaml.safe_load(result.stdout)["repos"]["up"]["commit"] == cached
 
@@ -403,9 +408,9 @@ def test_prune_removes_unused_entries(tmp_path, upstream):
     """Issue 19.1: python3 -m kas.cache prune --older-than removes entries
     not used for that long; the work dir keeps working."""
     cache = tmp_path / "cache"
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "main"}})
-    project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "main"}})
+    checkout(project, cache)
     prune = [sys.executable, "-m", "kas.cache", "prune", "--cache-dir", str(cache)]
     out = subprocess.run(prune + ["--older-than", "30d"], check=True, text=True,
                          capture_output=True).stdout
@@ -423,18 +428,18 @@ def test_prune_removes_unused_entries(tmp_path, upstream):
                    f"removed {leftover} (left by an interrupted kas)\n")
     assert not os.path.exists(leftover)
     assert entries(cache) == []
-    git(os.path.join(project.work, "up"), "fsck", "--no-progress")
+    git(project.file("up"), "fsck", "--no-progress")
 
 
 def test_purge_leaves_the_cache_alone(tmp_path, upstream):
     """Issue 19.1: kas purge removes the work dir's repos, not the cache."""
     cache = tmp_path / "cache"
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "main"}})
-    project.checkout(cache)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "main"}})
+    checkout(project, cache)
     before = entries(cache)
-    kas_ok("purge", "kas.yml", cwd=project.work, env=project.env(cache))
-    assert not os.path.exists(os.path.join(project.work, "up"))
+    project.kas_ok("purge", "kas.yml", env=cache_env(project, cache))
+    assert not os.path.exists(project.file("up"))
     assert entries(cache) == before
     git(os.path.join(str(cache), "git", before[0]), "fsck", "--no-progress")
 
@@ -445,17 +450,17 @@ def test_hg_branch_refreshed_when_the_remote_moves(tmp_path):
     cache = tmp_path / "cache"
     upstream = os.path.realpath(str(tmp_path / "remotes" / "hgup"))
     make_hg_repo(upstream)
-    first = Project(tmp_path, "w1")
-    first.config({"up": {"type": "hg", "url": upstream, "branch": "default"}})
-    first.checkout(cache)
+    first = work_dir(tmp_path, "w1")
+    configure(first, {"up": {"type": "hg", "url": upstream, "branch": "default"}})
+    checkout(first, cache)
     write(os.path.join(upstream, "a.txt"), "two\n")
     hg(upstream, "commit", "-q", "-u", "test", "-m", "two")
     new = hg(upstream, "log", "-r", ".", "-T", "{node}")
-    second = Project(tmp_path, "w2")
-    second.config({"up": {"type": "hg", "url": upstream, "branch": "default"}})
-    result = second.checkout(cache)
+    second = work_dir(tmp_path, "w2")
+    configure(second, {"up": {"type": "hg", "url": upstream, "branch": "default"}})
+    result = checkout(second, cache)
     assert cache_fetches(result) == 1
-    assert hg(os.path.join(second.work, "up"), "log", "-r", ".", "-T", "{node}") == new
+    assert hg(second.file("up"), "log", "-r", ".", "-T", "{node}") == new
 
 
 def test_insteadof_rewrite_applies_and_the_key_is_the_configured_url(tmp_path, upstream):
@@ -466,12 +471,12 @@ def test_insteadof_rewrite_applies_and_the_key_is_the_configured_url(tmp_path, u
     gitconfig = write(tmp_path / "gitconfig",
                       f'[url "file://{os.path.dirname(upstream)}/"]\n'
                       "\tinsteadOf = https://example.invalid/\n")
-    project = Project(tmp_path)
-    project.config({"up": {"url": "https://example.invalid/up", "branch": "main"}})
-    project.checkout(cache, GITCONFIG_FILE=gitconfig)
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": "https://example.invalid/up", "branch": "main"}})
+    checkout(project, cache, GITCONFIG_FILE=gitconfig)
     [entry] = entries(cache)
     assert entry.startswith("example.invalid.up-")
-    assert project.head("up") == git(upstream, "rev-parse", "HEAD")
+    assert head_of(project, "up") == git(upstream, "rev-parse", "HEAD")
 
 
 def test_other_refs_branch_through_the_cache(tmp_path, upstream):
@@ -481,11 +486,11 @@ def test_other_refs_branch_through_the_cache(tmp_path, upstream):
     change = commit(upstream, "review\n")
     git(upstream, "update-ref", "refs/changes/1", change)
     git(upstream, "reset", "-q", "--hard", "HEAD~1")
-    project = Project(tmp_path)
-    project.config({"up": {"url": upstream, "branch": "refs/changes/1"}})
-    project.checkout(cache)
-    assert project.head("up") == change
-    assert git(os.path.join(project.work, "up"), "rev-parse",
+    project = work_dir(tmp_path)
+    configure(project, {"up": {"url": upstream, "branch": "refs/changes/1"}})
+    checkout(project, cache)
+    assert head_of(project, "up") == change
+    assert git(project.file("up"), "rev-parse",
                "refs/remotes/origin/changes/1") == change
 
 

@@ -106,7 +106,8 @@ def head(workdir, repo):
 # --- remote repo includes (INC-040 ... INC-043) --------------------------------------
 
 def test_include_from_a_remote_git_repo(workdir, layers):
-    """INC-040."""
+    """An include from a remote git repo is read from its checkout at the
+    pinned commit (INC-040)."""
     top_config(workdir, pinned(layers), [("a", "kas/common.yml")])
     out = dump(workdir)
     assert out["machine"] == "one"
@@ -132,7 +133,8 @@ def test_transitive_repo_includes_three_passes(workdir, layers):
     ([("a", "kas/ghost.yml")], "ghost"),
 ], ids=["in-top-file", "in-fetched-file"])
 def test_include_from_an_undefined_repo(workdir, layers, includes, missing):
-    """INC-044."""
+    """An include from a repo that is not configured, in the top file or in
+    a fetched file, is an error naming it (INC-044)."""
     top_config(workdir, pinned(layers), includes)
     result = run_kas("dump", "kas.yml", cwd=workdir, env=kas_env())
     assert result.returncode == 2, result
@@ -160,7 +162,8 @@ def test_include_repo_is_checked_out_as_configured(workdir, layers, repo_a, extr
 
 
 def test_moved_clone_is_checked_out_again_before_reading(workdir, layers):
-    """INC-042."""
+    """A clone moved to another commit is checked out again before its
+    include is read (INC-042)."""
     top_config(workdir, pinned(layers), [("a", "kas/common.yml")])
     assert dump(workdir)["machine"] == "one"
     git(workdir / "a", "checkout", "-q", layers["c2"])

@@ -114,7 +114,8 @@ def dump(cwd, *args):
 
 
 def test_branch_default_applies_to_repo_without_own_ref(env):
-    """CF-641."""
+    """defaults.repos.branch applies to a repo without a ref of its own, not
+    to one with a branch (CF-641)."""
     repos = env.repos("""
         header:
           version: 23
@@ -135,7 +136,8 @@ def test_branch_default_applies_to_repo_without_own_ref(env):
 
 
 def test_tag_default_applies_to_repo_without_own_ref(env):
-    """CF-641."""
+    """defaults.repos.tag applies to a repo without a ref of its own, not to
+    one with a tag (CF-641)."""
     repos = env.repos("""
         header:
           version: 23
@@ -186,7 +188,8 @@ def test_explicit_null_in_repo_drops_the_default(env):
 
 
 def test_refspec_default(env, caplog):
-    """CF-641."""
+    """A default refspec applies too, with the deprecation warning for each
+    repo (CF-641)."""
     repos = env.repos("""
         header:
           version: 23
@@ -274,7 +277,7 @@ def test_defaults_apply_to_local_repos_without_tag_branch_error(env, caplog):
 
 
 def test_remote_repo_needs_no_own_ref_when_a_default_exists(env):
-    """CF-701."""
+    """With a default ref, remote repos need no ref of their own (CF-701)."""
     repos = env.repos("""
         header:
           version: 23
@@ -292,7 +295,7 @@ def test_remote_repo_needs_no_own_ref_when_a_default_exists(env):
 
 
 def test_refspec_default_also_warns_for_a_local_repo(env, caplog):
-    """CF-701."""
+    """A default refspec warns also for a local repo (CF-701)."""
     repos = env.repos("""
         header:
           version: 23
@@ -311,7 +314,8 @@ def test_refspec_default_also_warns_for_a_local_repo(env, caplog):
 
 
 def test_commit_override_replaces_commit(env, caplog):
-    """CF-706."""
+    """A commit override replaces the repo's commit; branch and URL stay, no
+    unpinned warning (CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -333,7 +337,8 @@ def test_commit_override_replaces_commit(env, caplog):
 
 @pytest.mark.parametrize("ref", ["branch: main", "tag: v1"])
 def test_commit_override_pins_a_floating_repo(env, caplog, ref):
-    """CF-709."""
+    """A commit override pins a repo that only had a branch or tag, which it
+    keeps (CF-709)."""
     repos = env.repos(f"""
         header:
           version: 23
@@ -353,7 +358,8 @@ def test_commit_override_pins_a_floating_repo(env, caplog, ref):
 
 
 def test_commit_null_override_removes_commit_branch_head_is_used(env, caplog):
-    """CF-706."""
+    """A null commit override removes the commit: the branch head is used,
+    with the unpinned-branch warning (CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -394,7 +400,8 @@ def test_commit_null_cannot_make_a_valid_repo_invalid(env, caplog):
 
 
 def test_branch_override_replaces_branch(env):
-    """CF-706."""
+    """A branch override replaces the repo's own and the defaulted branch
+    (CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -421,7 +428,7 @@ def test_branch_override_replaces_branch(env):
 
 
 def test_branch_null_override_removes_branch(env, caplog):
-    """CF-706."""
+    """A null branch override removes the branch; the commit stays (CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -464,7 +471,8 @@ def test_branch_null_override_removes_a_defaulted_branch_next_to_a_tag(env, capl
 
 
 def test_url_override_replaces_url_directory_unchanged(env):
-    """CF-706."""
+    """A URL override replaces the URL; the checkout directory stays where
+    it was (CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -492,7 +500,8 @@ def test_url_override_replaces_url_directory_unchanged(env):
 
 
 def test_url_override_turns_a_local_repo_remote(env, caplog):
-    """CF-620, CF-706."""
+    """A URL override turns a local repo into a remote one, in the default
+    directory of its id (CF-620, CF-706)."""
     repos = env.repos("""
         header:
           version: 23
@@ -553,7 +562,8 @@ def test_ref_check_is_made_before_overrides(env):
 
 
 def test_override_of_unknown_repo_has_no_effect(env):
-    """CF-707."""
+    """An override of a repo that is not configured adds nothing and changes
+    nothing (CF-707)."""
     repos = env.repos("""
         header:
           version: 23
@@ -576,7 +586,8 @@ def test_override_of_unknown_repo_has_no_effect(env):
 
 
 def test_overrides_address_the_repo_id_not_the_name(env):
-    """CF-610."""
+    """Overrides name the repo by its id, not its name: one by the name has
+    no effect (CF-610)."""
     repos = env.repos("""
         header:
           version: 23
@@ -595,7 +606,7 @@ def test_overrides_address_the_repo_id_not_the_name(env):
 
 
 def test_overrides_merge_later_file_wins(env):
-    """CF-708."""
+    """Overrides of several files merge; the later file wins (CF-708)."""
     env.file("pin.yml", """
         header:
           version: 14
@@ -653,7 +664,8 @@ LOCK_FILE = """
 
 
 def test_lock_file_pins_repo_no_unpinned_warning(env, caplog):
-    """CF-709, INC-083."""
+    """A lock file's overrides pin the repos it names, and their unpinned
+    warnings go (CF-709, INC-083)."""
     env.file("kas.lock.yml", LOCK_FILE)
     repos = env.repos(LOCKED_PROJECT)
     assert refs(repos["locked"]) == {"commit": C1, "branch": "main", "tag": None,
@@ -678,7 +690,8 @@ def test_update_ignores_lock_file_but_keeps_ordinary_overrides(env, caplog):
 
 
 def test_legacy_repo_commit_override_replaces_refspec(env, caplog):
-    """CF-643."""
+    """A commit override of a legacy refspec repo replaces the refspec
+    (CF-643)."""
     repos = env.repos("""
         header:
           version: 23
@@ -697,7 +710,7 @@ def test_legacy_repo_commit_override_replaces_refspec(env, caplog):
 
 
 def test_legacy_repo_from_defaults_commit_override_replaces_refspec(env):
-    """CF-643."""
+    """A commit override replaces a refspec from the defaults too (CF-643)."""
     repos = env.repos("""
         header:
           version: 23
@@ -717,7 +730,7 @@ def test_legacy_repo_from_defaults_commit_override_replaces_refspec(env):
 
 
 def test_legacy_repo_ignores_branch_and_url_overrides(env, caplog):
-    """CF-643."""
+    """A legacy refspec repo ignores branch and URL overrides (CF-643)."""
     repos = env.repos("""
         header:
           version: 23
@@ -809,7 +822,8 @@ def test_refspec_warning_once_per_repo_name_per_process(env, caplog):
 
 
 def test_local_repo_without_path_is_the_top_repo_root(env, caplog):
-    """CF-621."""
+    """A local repo without a path is the top repo's root, whatever its name
+    (CF-621)."""
     caplog.set_level(logging.INFO)
     repos = env.repos("""
         header:
@@ -856,7 +870,7 @@ def test_top_repo_is_the_vcs_root_whoever_defines_the_repo(env, caplog):
 
 
 def test_source_dir_is_the_top_repo(env, tmp_path):
-    """INC-070, CF-950."""
+    """_source_dir is the top repo's root (INC-070, CF-950)."""
     src = os.path.join(real(str(tmp_path)), "src")
     os.makedirs(src)
     repos = env.repos(f"""
@@ -871,7 +885,8 @@ def test_source_dir_is_the_top_repo(env, tmp_path):
 
 
 def test_null_repo_in_later_file_becomes_the_top_repo(env):
-    """CF-601, INC-053."""
+    """A repo set to null in a later file becomes the top repo: local,
+    without refs, layers beyond the root or patches (CF-601, INC-053)."""
     env.file("base.yml", """
         header:
           version: 14
@@ -904,7 +919,8 @@ def test_null_repo_in_later_file_becomes_the_top_repo(env):
 
 
 def test_relative_local_path_is_relative_to_work_dir(env):
-    """CF-621, INC-074."""
+    """A relative path of a local repo is relative to the work dir, also in
+    an include (CF-621, INC-074)."""
     env.file("cfg/sub/dir/inc.yml", """
         header:
           version: 14
@@ -930,7 +946,8 @@ def test_relative_local_path_is_relative_to_work_dir(env):
 
 
 def test_absolute_path_used_as_is(env, tmp_path):
-    """CF-621, CF-622."""
+    """An absolute path is used as it is, for local and remote repos
+    (CF-621, CF-622)."""
     elsewhere = os.path.join(real(str(tmp_path)), "elsewhere")
     repos = env.repos(f"""
         header:
@@ -949,7 +966,8 @@ def test_absolute_path_used_as_is(env, tmp_path):
 
 
 def test_remote_repo_default_directory_uses_the_name(env):
-    """CF-622, CF-610."""
+    """A remote repo without a path is checked out in the work dir under its
+    name (the id if it has none) (CF-622, CF-610)."""
     repos = env.repos("""
         header:
           version: 23
@@ -976,7 +994,8 @@ def test_remote_repo_default_directory_uses_the_name(env):
 
 
 def test_later_file_turns_remote_repo_local_and_back(env):
-    """CF-623."""
+    """A later file can turn a remote repo local and a local repo remote
+    (CF-623)."""
     env.file("base.yml", """
         header:
           version: 14
@@ -1007,7 +1026,8 @@ def test_later_file_turns_remote_repo_local_and_back(env):
 
 
 def test_several_path_less_ids_denote_the_same_directory(env):
-    """INC-072, CF-665."""
+    """Several repos without a path and URL all denote the top repo's root
+    (INC-072, CF-665)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1023,7 +1043,8 @@ def test_several_path_less_ids_denote_the_same_directory(env):
 
 
 def test_unpinned_tag_and_branch_warnings(env, caplog):
-    """CF-646."""
+    """A repo on a tag or branch without a commit gets the unpinned warning,
+    naming it by its name (CF-646)."""
     env.repos("""
         header:
           version: 23
@@ -1113,7 +1134,7 @@ def test_unpinned_warning_once_per_repo_although_built_several_times(env, caplog
 
 
 def test_no_unpinned_warnings_with_update(env, caplog):
-    """CF-646."""
+    """With --update no unpinned warnings (CF-646)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1198,7 +1219,8 @@ def test_kas_dump_warns_once_per_run(workdir, origins):
 
 
 def test_kas_dump_lock_file_pins_no_warning(workdir, origins):
-    """CF-709."""
+    """kas dump with a lock file that pins the repo: the commit, and no
+    unpinned warning (CF-709)."""
     upstream, head = origins["upstream"]
     write(workdir / "kas.yml", f"""
         header:
@@ -1223,7 +1245,8 @@ def test_kas_dump_lock_file_pins_no_warning(workdir, origins):
 
 
 def test_kas_dump_update_ignores_lock_and_does_not_warn(workdir, origins):
-    """CF-646, INC-085."""
+    """kas dump --update ignores the lock file, and does not warn about
+    unpinned repos (CF-646, INC-085)."""
     upstream, head = origins["upstream"]
     tagged = origins["tagged"][0]
     write(workdir / "kas.yml", f"""
@@ -1252,7 +1275,7 @@ def test_kas_dump_update_ignores_lock_and_does_not_warn(workdir, origins):
 
 
 def test_kas_dump_logs_the_top_repo_root(workdir):
-    """CF-621."""
+    """kas dump logs the top repo's root directory (CF-621)."""
     write(workdir / "kas.yml", """
         header:
           version: 23
@@ -1271,7 +1294,7 @@ def test_kas_dump_logs_the_top_repo_root(workdir):
 
 
 def test_absent_layers_the_repo_dir_is_the_only_layer(env):
-    """CF-662."""
+    """Without layers the repo directory is its only layer (CF-662)."""
     os.makedirs(env.w("lib"))
     repos = env.repos("""
         header:
@@ -1290,7 +1313,8 @@ def test_absent_layers_the_repo_dir_is_the_only_layer(env):
 
 
 def test_empty_layers_and_all_disabled_give_no_layer(env, caplog):
-    """CF-663."""
+    """Empty layers, or all of them disabled, give no layer, silently
+    (CF-663)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1315,7 +1339,8 @@ def test_empty_layers_and_all_disabled_give_no_layer(env, caplog):
 
 
 def test_dot_and_empty_key_both_mean_the_repo_dir(env):
-    """CF-660, CF-665."""
+    """The layer keys '.' and '' both mean the repo directory (CF-660,
+    CF-665)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1329,7 +1354,8 @@ def test_dot_and_empty_key_both_mean_the_repo_dir(env):
 
 
 def test_nested_paths_and_prio(env):
-    """CF-660, CF-661."""
+    """Layer paths may be nested and normalised, each with its prio (default
+    0) (CF-660, CF-661)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1356,13 +1382,13 @@ def test_nested_paths_and_prio(env):
         ("contrib", os.path.join(base, "contrib"), 10),
         ("meta-foo/sub", os.path.join(base, "meta-foo", "sub"), -99),
         ("deep/er/layer", os.path.join(base, "deep", "er", "layer"), 0),
-        ("./dotted/../meta-x", os.path.join(base, "meta-x"), 0),   # GEN-011
+        ("./dotted/../meta-x", os.path.join(base, "meta-x"), 0),   # normalised (GEN-011)
         ("high", os.path.join(base, "high"), 99),
     ]
 
 
 def test_prio_float_with_zero_fraction_is_an_integer(env):
-    """CF-014, CF-661."""
+    """A prio of 5.0 is the integer 5 (CF-014, CF-661)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1388,7 +1414,8 @@ def test_prio_float_with_zero_fraction_is_an_integer(env):
     pytest.param("0", "0", id="0-integer"),
 ])
 def test_deprecated_disable_values_warn_and_disable(env, caplog, yaml_value, rendered):
-    """CF-661."""
+    """The deprecated layer values that disable a layer (excluded, n, no,
+    false, 0) disable it, with a warning naming the value as read (CF-661)."""
     repos = env.repos(f"""
         header:
           version: 23
@@ -1406,7 +1433,7 @@ def test_deprecated_disable_values_warn_and_disable(env, caplog, yaml_value, ren
 
 
 def test_kas_dump_reports_deprecated_layer_values(workdir):
-    """CF-661."""
+    """kas dump warns about each deprecated disabling layer value (CF-661)."""
     write(workdir / "kas.yml", """
         header:
           version: 23
@@ -1430,7 +1457,7 @@ def test_kas_dump_reports_deprecated_layer_values(workdir):
 
 
 def test_later_file_re_enables_a_disabled_layer(env, caplog):
-    """CF-664."""
+    """A later file re-enables a disabled layer, with its own prio (CF-664)."""
     env.file("base.yml", """
         header:
           version: 21
@@ -1512,7 +1539,8 @@ def patches_of(spec):
 
 
 def test_patch_entries(env):
-    """CF-671, CF-672, CF-673."""
+    """Patch entries in the order of their ids, their repo from
+    defaults.repos.patches.repo or their own (CF-671, CF-672, CF-673)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1559,7 +1587,8 @@ def test_patch_entries(env):
 
 
 def test_patch_repo_without_default_when_every_entry_names_its_repo(env):
-    """CF-672."""
+    """No default patch repo is needed when every entry names its repo
+    (CF-672)."""
     repos = env.repos("""
         header:
           version: 23
@@ -1577,7 +1606,7 @@ def test_patch_repo_without_default_when_every_entry_names_its_repo(env):
 
 
 def test_later_file_removes_a_patch_with_null(env):
-    """CF-671."""
+    """A later file removes a patch by setting it to null (CF-671)."""
     env.file("base.yml", """
         header:
           version: 14
@@ -1641,7 +1670,7 @@ def signed_config(repo_body):
 
 
 def test_unsigned_repo_ignores_allowed_signers(env):
-    """CF-651."""
+    """An unsigned repo ignores allowed_signers (CF-651)."""
     repos = env.repos(signed_config("    signed: false\n    allowed_signers: [nothere]\n"))
     assert repos["poky"].signed is False
     assert repos["poky"].allowed_signers == []
@@ -1653,7 +1682,7 @@ def test_unsigned_repo_ignores_allowed_signers(env):
 @pytest.mark.parametrize("signers", [["release", "keyserver"], ["ci-ssh", "ci-ssh-2"],
                                      ["keyserver"]])
 def test_signed_repo_keeps_its_allowed_signers(env, signers):
-    """CF-650."""
+    """A signed repo keeps its allowed signers in order (CF-650)."""
     repos = env.repos(signed_config(
         f"    signed: true\n    allowed_signers: [{', '.join(signers)}]\n"))
     assert repos["poky"].signed is True
@@ -1661,7 +1690,8 @@ def test_signed_repo_keeps_its_allowed_signers(env, signers):
 
 
 def test_unknown_allowed_signer(env):
-    """CF-652."""
+    """An allowed signer not in the signers section is an error naming the
+    repo (CF-652)."""
     _ctx, config = env.load(signed_config(
         "    signed: true\n    allowed_signers: [release, nothere]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1671,7 +1701,7 @@ def test_unknown_allowed_signer(env):
 
 
 def test_mixed_signer_types(env):
-    """CF-652."""
+    """GPG and SSH signers in one repo are refused (CF-652)."""
     _ctx, config = env.load(signed_config(
         "    signed: true\n    allowed_signers: [release, ci-ssh]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1681,7 +1711,7 @@ def test_mixed_signer_types(env):
 
 @pytest.mark.skipif(shutil.which("hg") is None, reason="hg (Mercurial) is not installed")
 def test_signed_hg_repo(env):
-    """CF-652."""
+    """Signed hg repos are refused: only git supports it (CF-652)."""
     _ctx, config = env.load(signed_config(
         "    type: hg\n    signed: true\n    allowed_signers: [release]\n"))
     with pytest.raises(KasUserError) as err:
@@ -1690,7 +1720,8 @@ def test_signed_hg_repo(env):
 
 
 def test_kas_dump_reports_unknown_signer_as_user_error(workdir):
-    """CF-652."""
+    """kas dump reports an unknown signer as a user error (exit 2, no
+    output) (CF-652)."""
     write(workdir / "kas.yml", signed_config(
         "    signed: true\n    allowed_signers: [nothere]\n"))
     result = run_kas("dump", "kas.yml", cwd=str(workdir))

@@ -21,7 +21,7 @@ SHA1 = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_qualified_name_example_of_the_spec():
-    """CLI-084."""
+    """The qualified name of a repo URL, the spec's example (CLI-084)."""
     assert (qualified_name("https://github.com/siemens/meta-iot2000.git")
             == "github.com.siemens.meta-iot2000.git")
 
@@ -79,7 +79,7 @@ def test_clone_depth(value, depth):
 
 @pytest.mark.parametrize("value", ["-1", "1.5", "abc", " 2"])
 def test_clone_depth_must_be_a_number(value):
-    """ENV-032."""
+    """KAS_CLONE_DEPTH must be a non-negative integer, no spaces (ENV-032)."""
     with pytest.raises(KasUserError, match="^KAS_CLONE_DEPTH must be a number$"):
         clone_depth({"KAS_CLONE_DEPTH": value})
 
@@ -98,13 +98,15 @@ def test_fetch_jobs_default_and_override():
     ("refs/other/y", "other/y", "other/y"),
 ])
 def test_branch_names(branch, local, remote_part):
-    """CLI-088 step 6 and CLI-090 step 5."""
+    """The local branch drops refs/heads/ or refs/; the remote part drops
+    refs/ (CLI-088 step 6 and CLI-090 step 5)."""
     assert local_branch_name(branch) == local
     assert strip_refs(branch) == remote_part
 
 
 def test_full_ids_are_always_checked_out_as_commits():
-    """CLI-090 step 8."""
+    """Full commit ids are always checked out as commits (^{commit}),
+    anything else as given (CLI-090 step 8)."""
     assert is_full_sha(SHA1)
     assert is_full_sha("a" * 64)
     assert not is_full_sha(SHA1[:12])

@@ -159,7 +159,7 @@ VALID = [
     case(cfg(build_system="isar"), "CF-300-isar"),
     case(cfg(build_system="isar-privileged"), "CF-300-isar-privileged"),
     case(cfg(build_system="isar-rootless"), "CF-300-isar-rootless"),
-    # CF-400..CF-403
+    # machine, distro, target and task (CF-400..CF-403)
     case(cfg(machine="qemuarm64"), "CF-400-machine"),
     case(cfg(machine=""), "CF-400-machine-empty-string"),
     case(cfg(distro="poky"), "CF-401-distro"),
@@ -284,7 +284,7 @@ VALID = [
     case(cfg(buildtools={"version": "5.0", "sha256sum": "abc",
                          "future_key": [1, None], "other": None}),
          "CF-012-CF-900-buildtools-open"),
-    # CF-950 / CF-951
+    # _source_dir and _source_dir_host (CF-950 / CF-951)
     case(cfg(_source_dir="/src"), "CF-950-source-dir"),
     case(cfg(_source_dir_host="/host/src"), "CF-951-source-dir-host"),
     # CF-013 open maps accept arbitrary names
@@ -385,7 +385,7 @@ INVALID = [
     bad(cfg(build_system="bitbake"), ["build_system"], "CF-300-unknown"),
     bad(cfg(build_system=None), ["build_system"], "CF-300-null"),
     bad(cfg(build_system=1), ["build_system"], "CF-300-int"),
-    # CF-400..CF-403, CF-014
+    # Wrong types and nulls of machine ... task (CF-400..CF-403, CF-014)
     bad(cfg(machine=5), ["machine"], "CF-014-CF-400-machine-int"),
     bad(cfg(machine=None), ["machine"], "CF-400-machine-null"),
     bad(cfg(machine=True), ["machine"], "CF-014-CF-400-machine-bool"),
@@ -644,7 +644,7 @@ INVALID = [
     bad(cfg(buildtools={"version": "5.0", "sha256sum": "a", "filename": None}),
         ["buildtools", "filename"], "CF-900-filename-null"),
     # CF-720 headers are done in a separate table below
-    # CF-950 / CF-951
+    # _source_dir and _source_dir_host (CF-950 / CF-951)
     bad(cfg(_source_dir=None), ["_source_dir"], "CF-950-source-dir-null"),
     bad(cfg(_source_dir=1), ["_source_dir"], "CF-950-source-dir-int"),
     bad(cfg(_source_dir_host=None), ["_source_dir_host"],
@@ -1052,7 +1052,7 @@ artifacts:
 
 
 def test_complete_example(validator):
-    # config-format.md §15
+    # The complete example of config-format.md §15 is valid.
     doc = yaml.safe_load(COMPLETE_EXAMPLE)
     assert messages(validator, doc) == []
 

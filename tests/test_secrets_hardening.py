@@ -201,7 +201,9 @@ PATCH = "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n"
 
 @pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink", "series"])
 def test_patch_path_cannot_leave_its_repo(patch_project, tmp_path, how):
-    """CF-674."""
+    """A patch path that leaves its repo (../, absolute, a symlink, a series
+    entry) is refused naming patch, repo and entry; the repo stays unpatched
+    (CF-674)."""
     workdir, commit, configure = patch_project
     outside = write(tmp_path / "outside" / "evil.patch", PATCH)
     if how == "dotdot":
@@ -251,7 +253,7 @@ def test_a_bad_patch_path_leaves_every_repo_unpatched(workdir, upstream, tmp_pat
 
 
 def test_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
-    """CF-674."""
+    """A symlink to a patch inside the repo is fine (CF-674)."""
     workdir, _commit, configure = patch_project
     write(workdir / "patches" / "good.patch", PATCH)
     os.symlink("patches/good.patch", workdir / "link.patch")
@@ -264,7 +266,7 @@ def test_patch_inside_the_repo_through_a_symlink_is_fine(patch_project):
 
 def test_repo_include_cannot_leave_its_repo_through_a_symlink(workdir, upstream,
                                                                      tmp_path):
-    """INC-020."""
+    """A repo include cannot leave its repo through a symlink (INC-020)."""
     outside = write(tmp_path / "outside.yml", "header:\n  version: 23\nmachine: evil\n")
     inc = make_git_repo(tmp_path / "inc", {"README": "x\n"})
     os.symlink(outside, os.path.join(inc, "link.yml"))
@@ -317,7 +319,7 @@ def sha_project(workdir, path, lines):
 
 
 def test_branch_named_like_a_commit_is_a_branch(workdir, sha_branch):
-    """CLI-090."""
+    """A branch named like a commit id is taken as the branch (CLI-090)."""
     path, a, b = sha_branch
     result = sha_project(workdir, path, [f'branch: "{a}"'])
     assert result.returncode == 0, result
@@ -327,7 +329,8 @@ def test_branch_named_like_a_commit_is_a_branch(workdir, sha_branch):
 
 
 def test_commit_id_that_is_also_a_branch_name_is_the_commit(workdir, sha_branch):
-    """CLI-090."""
+    """A commit id that is also a branch name is taken as the commit, also
+    once the clone has that branch (CLI-090)."""
     path, a, _b = sha_branch
     result = sha_project(workdir, path, [f'commit: "{a}"', "branch: main"])
     assert result.returncode == 0, result

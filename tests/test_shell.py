@@ -16,8 +16,8 @@ import re
 import time
 
 import pytest
-from helpers.repos import read, write
-from helpers.run import clean_env, kas_command, kas_ok, parse_env, run_kas
+from helpers.repos import Project, read, write
+from helpers.run import kas_command, parse_env
 from helpers.terminal import Terminal
 
 real = os.path.realpath
@@ -45,35 +45,36 @@ repos:
 """
 
 
-class Project:
-    def __init__(self, tmp_path, workdir):
-        self.work = workdir
+class RecordingShell:
+    """The stand-in ``SHELL``: notes every use in ``tmp_path/rec``."""
+
+    def __init__(self, tmp_path):
         self.rec = tmp_path / "rec"
         self.rec.mkdir()
-        self.shell = write(tmp_path / "bin" / "recording-shell",
-                           RECORDING_SHELL.format(rec=self.rec))
-        os.chmod(self.shell, 0o755)
-        write(workdir / "oe-init-build-env", INIT_SCRIPT)
-        write(workdir / "kas.yml", CONFIG)
+        self.path = write(tmp_path / "bin" / "recording-shell",
+                          RECORDING_SHELL.format(rec=self.rec))
+        os.chmod(self.path, 0o755)
 
-    def build_dir(self, *parts):
-        return os.path.join(str(self.work), "build", *parts)
-
-    def histfile(self):
-        return os.path.join(str(self.work), ".kas_shell_history")
-
-    def env(self, **extra):
-        """Caller environment with SHELL set to the recording shell."""
-        return clean_env(SHELL=self.shell, **extra)
-
-    def shell_uses(self):
+    def uses(self):
         path = self.rec / "shell-used"
         return read(path).splitlines() if path.exists() else []
 
 
 @pytest.fixture
-def proj(tmp_path, workdir):
-    return Project(tmp_path, workdir)
+def shell(tmp_path):
+    return RecordingShell(tmp_path)
+
+
+@pytest.fixture
+def proj(workdir, shell):
+    """The project; its kas runs get SHELL=the recording shell."""
+    project = Project(workdir, git=False, init_script=INIT_SCRIPT, env={"SHELL": shell.path})
+    project.config(CONFIG)
+    return project
+
+
+def histfile(proj):
+    return proj.file(".kas_shell_history")
 
 
 def info_lines(text):
@@ -82,27 +83,30 @@ def info_lines(text):
 
 
 def kas_on_terminal(proj, *args, env=None):
-    return Terminal(kas_command() + list(args), proj.work,
+    return Terminal(kas_command() + list(args), proj.path,
                     env if env is not None else proj.env(NO_COLOR="1"))
 
 
 # --- kas shell -c (CLI-121, CLI-122, ENV-111) -------------------------------------------
 
-def test_command_runs_in_the_build_environment(proj):
-    """CLI-121, CLI-122."""
-    out = proj.rec / "cmd"
-    result = kas_ok("shell", "kas.yml", "-c", f'pwd > "{out}.cwd"; env > "{out}.env"',
-                    cwd=proj.work, env=proj.env(KAS_MACHINE="m", FOO_SECRET="s3cret"))
+def test_command_runs_in_the_build_environment(proj, shell, tmp_path):
+    """kas shell -c runs the command in the build directory after the full
+    pipeline, in an environment of the init script, the config's env and
+    SHELL taken over from the caller, without KAS_* or other caller secrets;
+    the info line names the default build (CLI-121, CLI-122)."""
+    out = tmp_path / "cmd"
+    result = proj.kas_ok("shell", "kas.yml", "-c", f'pwd > "{out}.cwd"; env > "{out}.env"',
+                         KAS_MACHINE="m", FOO_SECRET="s3cret")
     assert real(read(f"{out}.cwd").strip()) == real(proj.build_dir())
     env = parse_env(read(f"{out}.env"))
     assert env["FROM_INIT"] == "1"                       # the init script's variable
     assert env["MYVAR"] == "default"                     # config env
-    assert env["HISTFILE"] == proj.histfile()             # ENV-111
+    assert env["HISTFILE"] == histfile(proj)             # HISTFILE in the work dir (ENV-111)
     assert env["GIT_TERMINAL_PROMPT"] == "true"          # make_interactive
-    assert env["SHELL"] == proj.shell                    # taken over from the caller
+    assert env["SHELL"] == shell.path                    # taken over from the caller
     assert "FOO_SECRET" not in env
     assert [k for k in env if k.startswith("KAS_")] == []
-    assert proj.shell_uses() == [proj.shell]
+    assert shell.uses() == [shell.path]
     assert "To start the default build, run: bitbake -c fetch a b" in info_lines(
         result.stderr)
     # The full pipeline ran before the shell.
@@ -110,31 +114,31 @@ def test_command_runs_in_the_build_environment(proj):
 
 
 def test_info_line_uses_kas_target_and_kas_task(proj):
-    """CLI-121."""
-    result = kas_ok("shell", "kas.yml", "-c", "true", cwd=proj.work,
-                    env=proj.env(KAS_TARGET="t1  t2", KAS_TASK="compile"))
+    """The info line's default build uses KAS_TARGET and KAS_TASK (CLI-121)."""
+    result = proj.kas_ok("shell", "kas.yml", "-c", "true", KAS_TARGET="t1  t2",
+                         KAS_TASK="compile")
     assert "To start the default build, run: bitbake -c compile t1 t2" in info_lines(
         result.stderr)
 
 
-def test_nonzero_exit_code_is_forwarded(proj):
-    """CLI-123."""
-    result = run_kas("shell", "kas.yml", "-c", "exit 7", cwd=proj.work, env=proj.env())
+def test_nonzero_exit_code_is_forwarded(proj, shell):
+    """The command's non-zero exit status is kas's, with the failed command
+    as error (CLI-123)."""
+    result = proj.kas("shell", "kas.yml", "-c", "exit 7")
     assert result.returncode == 7, result
     assert "Traceback" not in result.stderr, result
     assert result.errors() == ["Shell returned non-zero exit status",
-                               f"Command \"{proj.shell} -c 'exit 7'\" failed with error 7"]
+                               f"Command \"{shell.path} -c 'exit 7'\" failed with error 7"]
 
 
-def test_default_shell_is_bin_sh(proj):
-    """CLI-121."""
+def test_default_shell_is_bin_sh(proj, shell, tmp_path):
+    """Without SHELL, kas shell starts /bin/sh (CLI-121)."""
     env = proj.env()
     del env["SHELL"]
-    out = proj.rec / "exe"
-    kas_ok("shell", "kas.yml", "-c", f'readlink /proc/$$/exe > "{out}"', cwd=proj.work,
-           env=env)
+    out = tmp_path / "exe"
+    proj.kas_ok("shell", "kas.yml", "-c", f'readlink /proc/$$/exe > "{out}"', env=env)
     assert read(out).strip() == real("/bin/sh")
-    assert proj.shell_uses() == []
+    assert shell.uses() == []
 
 
 # --- git identity in the private HOME (issue 16.1) -------------------------------------
@@ -143,9 +147,9 @@ IDENTITY_QUERY = "git config --get user.name; git config --get user.email"
 
 
 def shell_output(proj, command, **env):
-    out = proj.rec / "out"
-    kas_ok("shell", "kas.yml", "-c", f'{{ {command}; }} > "{out}"', cwd=proj.work,
-           env=proj.env(**env))
+    """What ``command`` prints in ``kas shell -c`` (kept in the build dir)."""
+    out = proj.build_dir("shell-output")
+    proj.kas_ok("shell", "kas.yml", "-c", f'{{ {command}; }} > "{out}"', **env)
     return read(out).splitlines()
 
 
@@ -171,17 +175,19 @@ def test_shell_keeps_the_users_identity_and_multi_valued_keys(proj, tmp_path):
 
 
 def test_shell_keeps_a_complete_user_identity(proj, tmp_path):
-    """issue 16.1."""
+    """A user identity complete in GITCONFIG_FILE is kept as it is
+    (issue 16.1)."""
     gitconfig = write(tmp_path / "gitconfig", "[user]\n\tname = Jane\n\temail = j@x.org\n")
     assert shell_output(proj, IDENTITY_QUERY, GITCONFIG_FILE=gitconfig) == ["Jane", "j@x.org"]
 
 
-def test_shell_k_keeps_conf_files(proj):
-    """CLI-045."""
+def test_shell_k_keeps_conf_files(proj, tmp_path):
+    """kas shell -k keeps the user's local.conf and bblayers.conf and writes
+    no CACHEDIR.TAG (CLI-045)."""
     files = {name: write(proj.build_dir("conf", name), f"# mine: {name}\n")
              for name in ("local.conf", "bblayers.conf")}
-    out = proj.rec / "ran"
-    kas_ok("shell", "-k", "kas.yml", "-c", f'pwd > "{out}"', cwd=proj.work, env=proj.env())
+    out = tmp_path / "ran"
+    proj.kas_ok("shell", "-k", "kas.yml", "-c", f'pwd > "{out}"')
     assert {name: read(path) for name, path in files.items()} == {
         name: f"# mine: {name}\n" for name in files}
     assert real(read(out).strip()) == real(proj.build_dir())
@@ -196,21 +202,23 @@ PRESERVING = ("Preserving the current environment block may have unintended side
               "on the build.")
 
 
-def test_preserve_env_needs_a_tty(proj, tmp_path):
-    """CLI-330."""
+def test_preserve_env_needs_a_tty(proj, shell, tmp_path):
+    """-E without a terminal is a user error; the ignored NETRC_FILE is
+    still warned about and no shell starts (CLI-330)."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
-    result = run_kas("shell", "-E", "kas.yml", "-c", "true", cwd=proj.work,
-                     env=proj.env(NETRC_FILE=netrc))
+    result = proj.kas("shell", "-E", "kas.yml", "-c", "true", NETRC_FILE=netrc)
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr, result
     assert result.errors() == ["--preserve-env can only be run from a tty"]
     assert IGNORED_NETRC in result.warnings()
-    assert proj.shell_uses() == []
+    assert shell.uses() == []
 
 
 @pytest.mark.parametrize("option", ["-E", "--preserve-env"])
 def test_preserve_env_on_a_terminal(proj, tmp_path, option):
-    """CLI-330."""
+    """-E/--preserve-env on a terminal keeps the caller's environment, with
+    the home still set up by kas and a warning each for the ignored
+    NETRC_FILE and the preserved environment (CLI-330)."""
     netrc = write(tmp_path / "netrc", "machine example.org login me password pw\n")
     env = proj.env(NO_COLOR="1", NETRC_FILE=netrc, CALLER_VAR="from-caller")
     term = kas_on_terminal(proj, "shell", option, "kas.yml", "-c",
@@ -226,20 +234,22 @@ def test_preserve_env_on_a_terminal(proj, tmp_path, option):
 
 # --- interactive shell on a terminal (CLI-121, CLI-123, CLI-342) ------------------------
 
-def test_interactive_shell(proj):
-    """CLI-121, CLI-123."""
+def test_interactive_shell(proj, shell):
+    """Without -c, kas shell runs an interactive shell with HISTFILE set;
+    its exit status ends kas with an error (CLI-121, CLI-123)."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build, run: bitbake -c fetch a b")
     term.send("echo $HISTFILE; exit 3\n")
     code = term.finish()
     assert code == 3, term.output
-    assert proj.histfile() in term.output
+    assert histfile(proj) in term.output
     assert " - ERROR    - Shell returned non-zero exit status" in term.output
-    assert proj.shell_uses() == [proj.shell]
+    assert shell.uses() == [shell.path]
 
 
 def test_ctrl_c_at_the_shell_prompt_does_not_end_kas(proj):
-    """CLI-342."""
+    """Ctrl-C at the interactive shell's prompt reaches the shell, not kas:
+    the shell goes on and kas ends normally (CLI-342)."""
     term = kas_on_terminal(proj, "shell", "kas.yml")
     term.wait_for("To start the default build")
     term.send("echo READY-$((1+1))\n")

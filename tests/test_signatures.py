@@ -118,7 +118,8 @@ def files(workdir):
 
 
 def test_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
-    """CLI-092."""
+    """A commit GPG-signed by an allowed key is checked out, and the valid
+    signature is logged with signer and fingerprint (CLI-092)."""
     configure(project, keys, upstream,
               [f"commit: {upstream['c1']}", "branch: main", "signed: true",
                "allowed_signers: [alice, mallory]"])
@@ -151,7 +152,8 @@ def test_good_signature_of_a_key_not_allowed_for_this_repo(project, keys, upstre
 
 
 def test_unsigned_commit_and_unknown_key(project, keys, upstream):
-    """CF-653."""
+    """An unsigned commit, or one signed by a key kas never saw (named by
+    its id), is refused and nothing is checked out (CF-653)."""
     configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
@@ -165,7 +167,8 @@ def test_unsigned_commit_and_unknown_key(project, keys, upstream):
 
 
 def test_failed_verification_leaves_the_checkout_as_it_was(project, keys, upstream):
-    """CLI-090."""
+    """A failed verification leaves the checkout at its previous commit,
+    clean (CLI-090)."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert checkout(project).returncode == 0
@@ -179,7 +182,8 @@ def test_failed_verification_leaves_the_checkout_as_it_was(project, keys, upstre
 
 def test_a_clone_whose_verification_failed_is_not_dirty_later(project, keys,
                                                                      upstream):
-    """CLI-090."""
+    """A clone whose first verification failed is not reported dirty when a
+    later run checks out a good commit (CLI-090)."""
     configure(project, keys, upstream, [f"commit: {upstream['c5']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     assert checkout(project).returncode == 2
@@ -193,9 +197,8 @@ def test_a_clone_whose_verification_failed_is_not_dirty_later(project, keys,
 
 
 def test_with_a_tag_only_the_tag_signature_counts(project, keys, upstream):
-    # v-alice is signed by alice; its commit C1 is signed too, but the
-    # commit signature is not what is checked: v-mallory fails.
-    """CF-653."""
+    """With a tag only the tag's signature counts: v-alice passes, v-mallory
+    fails although its commit is signed by alice (CF-653)."""
     configure(project, keys, upstream, ["tag: v-alice", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
     result = checkout(project)
@@ -219,14 +222,15 @@ def test_signed_absolute_tag(project, keys, upstream):
 
 
 def test_lightweight_tag_has_no_signature(project, keys, upstream):
-    """CF-653."""
+    """A lightweight tag has no signature and is refused (CF-653)."""
     configure(project, keys, upstream, ["tag: light", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key.")
 
 
 def test_trust_of_cached_keys_is_reset_every_run(project, keys, upstream):
-    """CLI-092."""
+    """The trust of the keys kept in the keyring is set anew each run: only
+    the allowed signers are trusted (CLI-092)."""
     configure(project, keys, upstream, [f"commit: {upstream['c2']}", "branch: main",
                                         "signed: true", "allowed_signers: [mallory]"])
     assert checkout(project).returncode == 0
@@ -241,7 +245,7 @@ def test_trust_of_cached_keys_is_reset_every_run(project, keys, upstream):
 
 
 def test_gnupghome_is_exported_to_children(project, keys, upstream):
-    """CLI-092."""
+    """GNUPGHOME points the commands kas starts at kas's keyring (CLI-092)."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"])
     result = run_kas("for-all-repos", *STEPS, "kas.yml", 'echo "GNUPGHOME=$GNUPGHOME"',
@@ -260,7 +264,7 @@ def gpg_signer(path, fingerprint=None, repo="this"):
 
 
 def test_key_file_with_two_keys(project, keys, upstream):
-    """CLI-092."""
+    """A key file with two keys is refused and imports neither (CLI-092)."""
     both = (project / "keys" / "alice.asc").read_text() + \
         (project / "keys" / "mallory.asc").read_text()
     write(project / "keys" / "both.asc", both)
@@ -276,7 +280,7 @@ def test_key_file_with_two_keys(project, keys, upstream):
 
 
 def test_key_file_without_a_key(project, keys, upstream):
-    """CLI-092."""
+    """A key file without a key is refused (CLI-092)."""
     write(project / "keys" / "junk.asc", "no key in here\n")
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
@@ -285,7 +289,8 @@ def test_key_file_without_a_key(project, keys, upstream):
 
 
 def test_fingerprint_must_match_the_key(project, keys, upstream):
-    """CF-802."""
+    """A fingerprint that does not match the key file is refused, naming
+    both (CF-802)."""
     wrong = keys["mallory"].fingerprint
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
@@ -322,7 +327,7 @@ def test_key_file_cannot_escape_its_repo(project, keys, upstream, tmp_path, how)
 
 
 def test_signer_repo_must_exist(project, keys, upstream):
-    """CF-800."""
+    """A signer whose repo is not configured is an error (CF-800)."""
     configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
                                         "signed: true", "allowed_signers: [alice]"],
               signers=gpg_signer("keys/alice.asc", repo="nothere"))
@@ -357,7 +362,7 @@ def keyserver_signer(url, fingerprint):
 
 
 def test_key_received_from_a_key_server(project, keys, upstream):
-    """CF-802."""
+    """A key is fetched from a key server by its fingerprint (CF-802)."""
     armored = keys["alice"].gpg("--armor", "--export", keys["alice"].fingerprint)
     with KeyServer(armored) as server:
         configure(project, keys, upstream, [f"commit: {upstream['c1']}", "branch: main",
@@ -387,7 +392,8 @@ def test_key_server_answering_with_another_key(project, keys, upstream):
 
 
 def test_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
-    """CLI-092."""
+    """A commit SSH-signed by an allowed key is checked out; the allowed
+    signers file is written for git (CLI-092)."""
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob, eve]"])
     result = checkout(project)
@@ -401,7 +407,8 @@ def test_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
 
 
 def test_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
-    """CLI-092."""
+    """An SSH signature of a key not allowed is refused, naming the key
+    (CLI-092)."""
     configure(project, keys, upstream, [f"commit: {upstream['c4']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key: "
@@ -410,7 +417,7 @@ def test_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
 
 
 def test_ssh_signed_tag(project, keys, upstream):
-    """CLI-092."""
+    """An SSH-signed tag is verified (CLI-092)."""
     configure(project, keys, upstream, ["tag: v-bob", f"commit: {upstream['c3']}",
                                         "signed: true", "allowed_signers: [bob]"])
     result = checkout(project)
@@ -432,7 +439,7 @@ def test_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstream):
 
 
 def test_ssh_fingerprint_must_match(project, keys, upstream):
-    """CF-802."""
+    """An SSH fingerprint that does not match the key is refused (CF-802)."""
     signer = ("signers:\n  bob:\n    type: ssh\n    repo: this\n    path: keys/bob.pub\n"
               f"    fingerprint: {keys['eve'].fingerprint}\n")
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
@@ -444,7 +451,7 @@ def test_ssh_fingerprint_must_match(project, keys, upstream):
 
 
 def test_ssh_key_file_that_is_no_key(project, keys, upstream):
-    """CLI-092."""
+    """An SSH key file that is no key is refused (CLI-092)."""
     write(project / "keys" / "bob.pub", "not a key\n")
     configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
                                         "signed: true", "allowed_signers: [bob]"])
@@ -457,7 +464,8 @@ def test_ssh_key_file_that_is_no_key(project, keys, upstream):
 
 def test_repo_include_from_an_untrusted_repo_is_never_read(project, keys, upstream,
                                                                    tmp_path):
-    """CLI-092."""
+    """An include from a signed repo whose commit is not trusted is never
+    read: kas stops with nothing printed (CLI-092)."""
     inc = str(tmp_path / "inc")
     make_git_repo(inc, {"inc.yml": "header:\n  version: 23\nmachine: from-include\n"})
     unsigned = git(inc, "rev-parse", "HEAD")

@@ -80,7 +80,8 @@ def assert_fetched(result, workdir, server):
 
 
 def test_fetch_with_ssh_private_key(project, server):
-    """CLI-060."""
+    """SSH_PRIVATE_KEY is added to an agent of kas's own, which fetches over
+    ssh and is stopped afterwards (CLI-060)."""
     workdir, env = project
     env["SSH_PRIVATE_KEY"] = server.client.text()
     result = checkout(workdir, env)
@@ -90,7 +91,7 @@ def test_fetch_with_ssh_private_key(project, server):
 
 
 def test_fetch_with_ssh_private_key_file(project, server, tmp_path):
-    """CLI-060."""
+    """SSH_PRIVATE_KEY_FILE works the same (CLI-060)."""
     workdir, env = project
     env["SSH_PRIVATE_KEY_FILE"] = server.client.private
     result = checkout(workdir, env)
@@ -100,7 +101,8 @@ def test_fetch_with_ssh_private_key_file(project, server, tmp_path):
 
 
 def test_fetch_with_an_external_agent(project, server):
-    """CLI-061."""
+    """The caller's own agent is used and left alone, its keys included
+    (CLI-061)."""
     workdir, env = project
     agent_env = dict(os.environ)
     output = subprocess.run(["ssh-agent", "-s"], check=True, capture_output=True,
@@ -124,7 +126,8 @@ def test_fetch_with_an_external_agent(project, server):
 
 
 def test_without_a_key_the_fetch_is_one_clear_error(project, server):
-    """CLI-060."""
+    """Without a key the fetch fails with one clear error and no clone
+    (CLI-060)."""
     workdir, env = project
     result = checkout(workdir, env)
     assert "Traceback" not in result.stderr, result
@@ -136,7 +139,7 @@ def test_without_a_key_the_fetch_is_one_clear_error(project, server):
 
 
 def test_agent_stopped_when_the_fetch_fails(project, server):
-    """CLI-060."""
+    """kas's agent is stopped also when the fetch fails (CLI-060)."""
     workdir, env = project
     env["SSH_PRIVATE_KEY"] = server.client.text()
     text = (workdir / "kas.yml").read_text().replace(server.upstream, "/no/such/repo")
@@ -169,7 +172,8 @@ def unknown_host(project, tmp_path):
 
 
 def test_host_key_check_disabled_on_gitlab_ci(unknown_host, server):
-    """CLI-060."""
+    """In GitLab CI an unknown host key is accepted: kas writes an ssh
+    config without StrictHostKeyChecking (CLI-060)."""
     workdir, env, ssh_config = unknown_host
     env.update(GITLAB_CI="true", SSH_PRIVATE_KEY=server.client.text())
     result = checkout(workdir, env)
@@ -178,7 +182,7 @@ def test_host_key_check_disabled_on_gitlab_ci(unknown_host, server):
 
 
 def test_host_key_check_stays_on_outside_ci(unknown_host, server):
-    """CLI-060."""
+    """Outside CI the host key check stays on (CLI-060)."""
     workdir, env, ssh_config = unknown_host
     ssh_config.parent.mkdir()
     ssh_config.write_text("")      # so ssh -F finds a file: the default, checking on
@@ -190,7 +194,8 @@ def test_host_key_check_stays_on_outside_ci(unknown_host, server):
 
 
 def test_an_existing_ssh_config_is_never_overwritten(unknown_host, server):
-    """CLI-060."""
+    """An existing ssh config is never overwritten, with a warning
+    (CLI-060)."""
     workdir, env, ssh_config = unknown_host
     ssh_config.parent.mkdir()
     ssh_config.write_text("# mine\n")

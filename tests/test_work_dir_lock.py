@@ -139,6 +139,8 @@ def test_readers_share_the_work_dir_writers_do_not(tmp_path, held):
         dump = run_kas("dump", "kas.yml", cwd=tmp_path, env=env)
         checkout = run_kas("checkout", "kas.yml", cwd=tmp_path, env=env)
         update = run_kas("dump", "--update", "kas.yml", cwd=tmp_path, env=env)
+        # kas removes the lock file at its end only when nobody else holds it.
+        assert os.path.exists(tmp_path / ".kas.lock")
     finally:
         proc.kill()
         proc.wait()

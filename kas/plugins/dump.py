@@ -164,8 +164,9 @@ def resolve_refs(ctx, data):
     from kas.vcs.cache import warn_offline_pins
 
     settings = FetchSettings(ctx)
+    # Offline, floating refs resolve to local state: say so (issue 19.2).
     warn_offline_pins(ctx, [s for s in ctx.repos.values() if not s.is_local],
-                      settings.offline)      # issue 19.2
+                      settings.offline)
     for repo_id, spec in ctx.repos.items():
         if spec.is_local:
             continue

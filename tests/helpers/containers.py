@@ -358,7 +358,7 @@ def system_docker():
 
 class DockerUser(PodmanUser):
     """The podman user, also in the docker group: ``run`` passes the group
-    (userhelpers.User.run drops all supplementary groups)."""
+    (helpers.users.User.run drops all supplementary groups)."""
 
     def __init__(self, entry, python=None, docker_gid=None):
         super().__init__(entry, python=python)

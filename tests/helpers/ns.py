@@ -4,7 +4,7 @@ the script can change what the kernel shows (user.max_user_namespaces, a
 private binfmt_misc instance, mounts over device nodes) and then switch to
 a test user with ``runuser``, whose ids and /etc/subuid stay the real ones.
 
-Needs root (only root may map all ids); ``python3 nshelpers.py ARGV``.
+Needs root (only root may map all ids); ``python3 tests/helpers/ns.py ARGV``.
 """
 
 import ctypes
