@@ -560,6 +560,45 @@ def test_older_tag_lists_the_commits_in_between(releases, tmp_path):
         f"@@ up commits diff @@\n{release[:7]} release\n{fix[:7]} fix\n")
 
 
+@pytest.mark.parametrize(("old_ref", "new_ref", "listed"), [
+    ("tag", "branch", ("release", "fix")),
+    ("tag", "commit", ("fix",)),
+    ("commit", "tag", ("fix",)),
+    ("commit", "branch", ("release",)),
+    ("branch", "tag", ()),
+    ("branch", "commit", ()),
+])
+def test_revisions_of_another_kind_are_paired_as_kas_5_5_does(releases, tmp_path, old_ref,
+                                                               new_ref, listed):
+    """A repo whose kind of ref changes (a tag replaced by a branch or a
+    commit, and so on) also gets its commit list, as with kas 5.5: the
+    first configuration's revision is its commit, else its tag; the
+    second's its commit, else tag, else branch.  A branch on the old side
+    gives no list (kas 5.5 found by bench/parity)."""
+    up, fix, release = releases
+    refs = {"tag": {"tag": "v0.10-rc1"}, "branch": {"branch": "main"},
+            "commit": {"commit": fix}}
+    project = Project(tmp_path / "p")
+    project.write("old.yml", kas_yaml(repo_yaml("up", up, **refs[old_ref])))
+    project.write("new.yml", kas_yaml(repo_yaml("up", up, **refs[new_ref])))
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "old.yml", "new.yml")
+    ids = {"release": release, "fix": fix}
+    expected = "".join(f"{ids[name][:7]} {name}\n" for name in listed)
+    assert result.stdout == text_header() + (
+        f"@@ up commits diff @@\n{expected}" if listed else "")
+
+
+def test_equal_values_of_another_type_are_no_change(tmp_path):
+    """``1`` and ``true``, ``2`` and ``2.0`` are equal, so ``kas diff``
+    reports no change between them, as kas 5.5 does."""
+    project = Project(tmp_path / "p")
+    project.write("old.yml", "header:\n  version: 14\nmenu_configuration:\n  A: 1\n  B: 2\n")
+    project.write("new.yml",
+                  "header:\n  version: 14\nmenu_configuration:\n  A: true\n  B: 2.0\n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "old.yml", "new.yml").stdout)
+    assert data == {"values_changed": {}}
+
+
 @pytest.mark.parametrize("vcs", ["git", "hg"])
 def test_older_commit_lists_the_commits_in_between(tmp_path, vcs):
     """Issue 24.3: the same for ``commit:`` pins (from lock files), git and

@@ -10,8 +10,12 @@ from kas.config.merge import merge
 # (key path, old value, new value) of one changed leaf.
 Change = tuple[tuple[str, ...], Any, Any]
 
-# CLI-162: changed keys that name a revision of a repo.
-REVISION_KEYS = ("commit", "tag")
+# The keys that give a repo's revision on each side of ``kas diff`` (CLI-162),
+# in order of preference.  As kas 5.5 does, the revision a repo comes from is
+# its commit, else its tag; the revision it goes to may also be a branch (the
+# second configuration's branch is what its checkout is on).
+OLD_REVISION_KEYS = ("commit", "tag")
+NEW_REVISION_KEYS = ("commit", "tag", "branch")
 
 
 def comparable(data: dict[str, Any]) -> dict[str, Any]:
@@ -44,17 +48,40 @@ def changed_values(old: dict[str, Any], new: dict[str, Any],
         before, after = old[key], new[key]
         if isinstance(before, dict) and isinstance(after, dict):
             changes += changed_values(before, after, path + (key,))
-        elif before != after or type(before) is not type(after):
+        elif before != after:
+            # Equal values of different types (1 and true, 2 and 2.0) are
+            # no change, as for kas 5.5.
             changes.append((path + (key,), before, after))
     return changes
 
 
 def changed_revisions(changes: list[Change]) -> dict[str, tuple[str, str]]:
     """CLI-162: repo id -> (old, new) revision, in the order of ``changes``,
-    for repos whose commit (else tag) changed and is set on both sides."""
-    per_repo: dict[str, dict[str, tuple[str, str]]] = {}
+    for repos whose revision keys changed: from the changed commit (else
+    tag) of the first configuration to the changed commit (else tag, else
+    branch) of the second, as kas 5.5 pairs them (a tag replaced by a
+    branch lists the commits in between too)."""
+    old_values: dict[str, dict[str, str]] = {}
+    new_values: dict[str, dict[str, str]] = {}
     for path, old, new in changes:
-        if len(path) == 3 and path[0] == "repos" and path[2] in REVISION_KEYS \
-                and old is not None and new is not None:
-            per_repo.setdefault(path[1], {})[path[2]] = (str(old), str(new))
-    return {repo: keys.get("commit") or keys["tag"] for repo, keys in per_repo.items()}
+        if len(path) != 3 or path[0] != "repos" or path[2] not in NEW_REVISION_KEYS:
+            continue
+        repo, key = path[1], path[2]
+        old_values.setdefault(repo, {})
+        new_values.setdefault(repo, {})
+        if old is not None and key in OLD_REVISION_KEYS:
+            old_values[repo][key] = str(old)
+        if new is not None:
+            new_values[repo][key] = str(new)
+    revisions: dict[str, tuple[str, str]] = {}
+    for repo in old_values:
+        old_rev = first_of(old_values[repo], OLD_REVISION_KEYS)
+        new_rev = first_of(new_values[repo], NEW_REVISION_KEYS)
+        if old_rev and new_rev:
+            revisions[repo] = (old_rev, new_rev)
+    return revisions
+
+
+def first_of(values: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    """The value of the first of ``keys`` that ``values`` has."""
+    return next((values[key] for key in keys if key in values), None)
