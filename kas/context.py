@@ -72,6 +72,7 @@ class Context:
         self.fresh_clones = set()  # repo directories cloned by this run
         self.journal = None        # kas.journal.Journal when KAS_JOURNAL is set
         self.work_dir_lock = None  # kas.fslock.FileLock held on the work directory
+        self.fetch_settings = None  # kas.vcs.FetchSettings of this run (kas.vcs.fetch_settings)
         self._warned = set()
         self._cleanups = []
 

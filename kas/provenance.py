@@ -129,9 +129,9 @@ def pinned_commit(ctx, spec, checkout):
     nothing upstream knows), else the checked-out HEAD."""
     if spec.is_local or not spec.patches:
         return checkout.commit
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import backend_for
 
-    return backend_for(ctx, spec, FetchSettings(ctx)).resolve_commit()
+    return backend_for(ctx, spec).resolve_commit()
 
 
 def config_dependencies(ctx):

@@ -48,14 +48,13 @@ def floating_repos(ctx: Context) -> list[RepoSpec]:
 
 def resolve_refs(ctx: Context, specs: list[RepoSpec]) -> dict[str, ResolvedRef]:
     """repo id -> ResolvedRef of the checked-out repositories."""
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import backend_for, fetch_settings
     from kas.vcs.cache import warn_offline_pins
 
-    settings = FetchSettings(ctx)
-    warn_offline_pins(ctx, specs, settings.offline)
+    warn_offline_pins(ctx, specs, fetch_settings(ctx).offline)
     resolved: dict[str, ResolvedRef] = {}
     for spec in specs:
-        backend = backend_for(ctx, spec, settings)
+        backend = backend_for(ctx, spec)
         backend.require_checkout()
         tag_object = backend.tag_object() if spec.tag else None
         commit = backend.resolve_commit()

@@ -160,17 +160,16 @@ def resolve_local_repos(ctx, data):
 
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import backend_for, fetch_settings
     from kas.vcs.cache import warn_offline_pins
 
-    settings = FetchSettings(ctx)
     warn_offline_pins(ctx, [s for s in ctx.repos.values() if not s.is_local],
-                      settings.offline)      # issue 19.2
+                      fetch_settings(ctx).offline)      # issue 19.2
     for repo_id, spec in ctx.repos.items():
         if spec.is_local:
             continue
         entry = data["repos"][repo_id] or {}
-        backend = backend_for(ctx, spec, settings)
+        backend = backend_for(ctx, spec)
         backend.require_checkout()
         commit = backend.resolve_commit()
         if spec.refspec is not None:

@@ -25,7 +25,7 @@ from kas.fslock import FileLock, try_lock
 from kas.repos.parallel import run_parallel
 from kas.repos.record import recorded
 from kas.repos.status import progress_for
-from kas.vcs import FetchSettings, backend_for
+from kas.vcs import backend_for, fetch_settings
 
 if TYPE_CHECKING:
     from kas.context import Context
@@ -49,7 +49,7 @@ def partial_prefix(path: str) -> str:
 
 def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Fetch the remote repos among ``specs`` concurrently."""
-    settings = FetchSettings(ctx)
+    settings = fetch_settings(ctx)
     remote = [s for s in specs if not s.is_local]
     if not remote:
         return
@@ -57,16 +57,16 @@ def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
         from kas.vcs.cache import offline_check
 
         # Issue 19.2: everything or nothing, before any checkout is touched.
-        offline_check(ctx, [backend_for(ctx, s, settings) for s in remote])
+        offline_check(ctx, [backend_for(ctx, s) for s in remote])
     with progress_for(ctx) as progress:
-        tasks = [functools.partial(fetch_repo, ctx, s, settings, progress) for s in remote]
-        run_parallel(ctx, recorded(ctx, "fetch", remote, tasks, settings))
+        tasks = [functools.partial(fetch_repo, ctx, s, progress) for s in remote]
+        run_parallel(ctx, recorded(ctx, "fetch", remote, tasks))
 
 
-def fetch_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings,
-               progress: Progress) -> str:
+def fetch_repo(ctx: Context, spec: RepoSpec, progress: Progress) -> str:
     """CLI-088 for one repository; returns cloned, fetched or unchanged."""
-    backend = backend_for(ctx, spec, settings)
+    backend = backend_for(ctx, spec)
+    settings = backend.settings
     if settings.depth and spec.refspec is not None:
         ctx.warn_once(("shallow-refspec", spec.name),
                       'Shallow cloning is not supported for legacy refspec on repository '

@@ -8,6 +8,7 @@ about configuration files or about when to fetch.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
@@ -22,13 +23,47 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, type[Backend]] = {"git": GitBackend, "hg": HgBackend}
 
 
-def backend_for(ctx: Context, spec: CheckoutSpec, settings: FetchSettings) -> Backend:
-    """The backend working on the checkout of ``spec``."""
+def fetch_settings(ctx: Context) -> FetchSettings:
+    """The fetch settings of this run, made on first use and then kept on
+    the context: every step (fetch, checkout, patch, lock, dump,
+    provenance) sees the same ones, and the cache is set up once."""
+    if ctx.fetch_settings is None:
+        ctx.fetch_settings = _read_fetch_settings(ctx)
+    return ctx.fetch_settings
+
+
+def _read_fetch_settings(ctx: Context) -> FetchSettings:
+    from kas.vcs.cache import repo_cache
+    from kas.vcs.urls import clone_depth, offline_requested, premirror_rules
+
+    depth = clone_depth(ctx.caller_env)
+    premirrors = premirror_rules(ctx.caller_env)
+    ref_dir = ctx.caller_env.get("KAS_REPO_REF_DIR")
+    ref_dir = os.path.abspath(ref_dir) if ref_dir else None
+    if ref_dir and os.path.exists(ref_dir) and not os.path.isdir(ref_dir):
+        raise KasUserError(f"KAS_REPO_REF_DIR {ref_dir} is not a directory")
+    # Issue 19: KAS_OFFLINE and the managed cache, which replaces the
+    # reference repositories when both are set.
+    offline = offline_requested(ctx.caller_env)
+    cache = repo_cache(ctx, offline)
+    return FetchSettings(
+        depth=depth,
+        premirrors=premirrors,
+        ref_dir=None if cache is not None else ref_dir,
+        update=ctx.update,
+        offline=offline,
+        cache=cache,
+        force_checkout=bool(getattr(ctx.args, "force_checkout", False)))
+
+
+def backend_for(ctx: Context, spec: CheckoutSpec) -> Backend:
+    """The backend working on the checkout of ``spec``, with the run's
+    fetch settings."""
     try:
         backend_class = BACKENDS[spec.type]
     except KeyError:
         raise KasUserError(f'Repo type "{spec.type}" not supported.') from None
-    return backend_class(ctx, spec, settings)
+    return backend_class(ctx, spec, fetch_settings(ctx))
 
 
-__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "backend_for"]
+__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "backend_for", "fetch_settings"]

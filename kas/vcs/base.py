@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Protocol
 from kas.errors import CommandError, KasUserError, redact
 
 if TYPE_CHECKING:
+    import re
     import subprocess
 
     from kas.context import Context
+    from kas.vcs.cache import RepoCache
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +58,18 @@ class Target:
     branch: str | None = None   # git: local branch reset to ``rev``; None: detached
 
 
+@dataclass(frozen=True)
 class FetchSettings:
-    """What the environment and the command line say about fetching."""
+    """What the environment and the command line say about fetching: one
+    object per run, made by :func:`kas.vcs.fetch_settings`."""
 
-    def __init__(self, ctx: Context) -> None:
-        from kas.vcs.urls import clone_depth, premirror_rules
-
-        self.depth = clone_depth(ctx.caller_env)                     # KAS_CLONE_DEPTH (CLI-086)
-        self.premirrors = premirror_rules(ctx.caller_env)            # KAS_PREMIRRORS (CLI-083)
-        ref_dir = ctx.caller_env.get("KAS_REPO_REF_DIR")
-        self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
-        if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
-            raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
-        self.update = ctx.update
-        from kas.vcs.cache import repo_cache
-        from kas.vcs.urls import offline_requested
-
-        # Issue 19: KAS_OFFLINE and the managed cache, which replaces the
-        # reference repositories when both are set.
-        self.offline = offline_requested(ctx.caller_env)
-        self.cache = repo_cache(ctx, self.offline)
-        if self.cache is not None:
-            self.ref_dir = None
-        self.force_checkout = bool(getattr(ctx.args, "force_checkout", False))
+    depth: int                      # KAS_CLONE_DEPTH (CLI-086)
+    premirrors: list[tuple[re.Pattern[str], str]]     # KAS_PREMIRRORS (CLI-083)
+    ref_dir: str | None             # KAS_REPO_REF_DIR (None while a repo cache is used)
+    update: bool                    # --update
+    offline: bool                   # KAS_OFFLINE (issue 19)
+    cache: RepoCache | None         # KAS_REPO_CACHE_DIR (issue 19)
+    force_checkout: bool            # --force-checkout
 
 
 class Backend(abc.ABC):
