@@ -160,7 +160,7 @@ def resolve_local_repos(ctx, data):
 
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
-    from kas.vcs import backend_for, fetch_settings
+    from kas.vcs import fetch_settings, resolve_configured_ref
     from kas.vcs.cache import warn_offline_pins
 
     warn_offline_pins(ctx, [s for s in ctx.repos.values() if not s.is_local],
@@ -169,9 +169,8 @@ def resolve_refs(ctx, data):
         if spec.is_local:
             continue
         entry = data["repos"][repo_id] or {}
-        backend = backend_for(ctx, spec)
-        backend.require_checkout()
-        commit = backend.resolve_commit()
+        ref = resolve_configured_ref(ctx, spec)
+        commit = ref.commit if ref is not None else None
         if spec.refspec is not None:
             entry["refspec"] = commit
         else:

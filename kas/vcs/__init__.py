@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
-from kas.vcs.base import Backend, CheckoutSpec, FetchSettings
+from kas.vcs.base import Backend, CheckoutSpec, FetchSettings, ResolvedRef
 from kas.vcs.git import GitBackend
 from kas.vcs.hg import HgBackend
 
@@ -66,4 +66,17 @@ def backend_for(ctx: Context, spec: CheckoutSpec) -> Backend:
     return backend_class(ctx, spec, fetch_settings(ctx))
 
 
-__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "backend_for", "fetch_settings"]
+def resolve_configured_ref(ctx: Context, spec: CheckoutSpec) -> ResolvedRef | None:
+    """What the configured ref of ``spec`` names in its checkout now (None
+    if it names no single commit, as an hg revision may): the one
+    resolution that ``kas lock``, ``dump --resolve-refs`` and the
+    provenance attestation share."""
+    backend = backend_for(ctx, spec)
+    backend.require_checkout()
+    tag_object = backend.tag_object() if spec.tag else None
+    commit = backend.resolve_commit()
+    return ResolvedRef(commit, tag_object) if commit is not None else None
+
+
+__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "ResolvedRef",
+           "backend_for", "fetch_settings", "resolve_configured_ref"]

@@ -59,6 +59,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class ResolvedRef:
+    """What a repo's configured ref points to now."""
+
+    commit: str                     # full commit id
+    tag_object: str | None = None   # id of an annotated tag object, or None
+
+    def matches(self, locked: str) -> bool:
+        return locked in (self.commit, self.tag_object)
+
+
+@dataclass(frozen=True)
 class FetchSettings:
     """What the environment and the command line say about fetching: one
     object per run, made by :func:`kas.vcs.fetch_settings`."""
