@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, cast
 
 from kas.errors import KasUserError
 from kas.fsutil import require_program, within
-from kas.vcs.base import is_full_sha
-from kas.vcs.git import tag_ref
+from kas.vcs.git import GitBackend, tag_ref
 
 if TYPE_CHECKING:
     import subprocess
@@ -102,7 +101,7 @@ class SignatureVerifier:
         if spec.tag:
             argv = ["git", "verify-tag", "--raw", tag_ref(spec.tag)]
         else:
-            argv = ["git", "verify-commit", "--raw", self._commit_of(backend, target.rev)]
+            argv = ["git", "verify-commit", "--raw", git_backend(backend).commit_id(target.rev)]
         if spec.signers[0].type == "ssh":
             principals = self._write_allowed_signers(backend)
             result = backend.run(argv, check=False)
@@ -113,13 +112,6 @@ class SignatureVerifier:
             description = gpg_result(spec, fingerprints, result)
         log.info("Repository %s signature valid: %s", spec.name, description)
         return target
-
-    @staticmethod
-    def _commit_of(backend: Backend, rev: str) -> str:
-        if is_full_sha(rev):
-            return rev
-        return backend.output(["git", "rev-parse", "--verify", "--end-of-options",
-                               f"{rev}^{{commit}}"])
 
     # -- gpg -----------------------------------------------------------
 
@@ -217,6 +209,12 @@ class SignatureVerifier:
             f.writelines(lines)
         backend.run(["git", "config", "gpg.ssh.allowedSignersFile", allowed])
         return principals
+
+
+def git_backend(backend: Backend) -> GitBackend:
+    """Signed repos are git repos (kas.repos.model refuses others)."""
+    assert isinstance(backend, GitBackend), f"{backend.spec.name}: signed, but not git"
+    return backend
 
 
 def _repo_spec(backend: Backend) -> RepoSpec:

@@ -12,15 +12,22 @@ import os
 from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
-from kas.vcs.base import Backend, CheckoutSpec, FetchSettings, ResolvedRef
+from kas.vcs.base import Backend, CheckoutSpec, FetchSettings, LocalRepo, ResolvedRef
 from kas.vcs.git import GitBackend
 from kas.vcs.hg import HgBackend
 
 if TYPE_CHECKING:
     from kas.context import Context
 
-# The backend class of each repository type a configuration may name.
+# The backend class of each repository type a configuration may name; its
+# REPO is the kind's local repository.
 BACKENDS: dict[str, type[Backend]] = {"git": GitBackend, "hg": HgBackend}
+
+
+def local_repo(ctx: Context, vcs_type: str, path: str) -> LocalRepo | None:
+    """The repository of kind ``vcs_type`` at ``path``, or None if there is
+    none of that kind."""
+    return BACKENDS[vcs_type].REPO.at(ctx, path)
 
 
 def fetch_settings(ctx: Context) -> FetchSettings:
@@ -78,5 +85,5 @@ def resolve_configured_ref(ctx: Context, spec: CheckoutSpec) -> ResolvedRef | No
     return ResolvedRef(commit, tag_object) if commit is not None else None
 
 
-__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "ResolvedRef",
-           "backend_for", "fetch_settings", "resolve_configured_ref"]
+__all__ = ["BACKENDS", "Backend", "CheckoutSpec", "FetchSettings", "LocalRepo", "ResolvedRef",
+           "backend_for", "fetch_settings", "local_repo", "resolve_configured_ref"]

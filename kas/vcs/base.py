@@ -1,4 +1,11 @@
-"""The interface of a version-control backend.
+"""The interfaces of a version-control kind: the local repository and the
+backend.
+
+A :class:`LocalRepo` is one repository on disk (a checkout or a repo
+cache entry) of one VCS kind, queried: the commit a revision names, its
+refs, history and status.  Whoever needs that knowledge (the backend, the
+cache, signature checks, ``kas diff``) asks the kind's LocalRepo instead
+of spelling the VCS commands again.
 
 A backend works on one checkout (anything shaped like :class:`CheckoutSpec`,
 in practice the repository engine's ``RepoSpec``) and knows how to clone,
@@ -14,8 +21,8 @@ import contextlib
 import logging
 import os
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from kas.errors import CommandError, KasUserError, redact
 
@@ -25,6 +32,9 @@ if TYPE_CHECKING:
 
     from kas.context import Context
     from kas.vcs.cache import RepoCache
+
+    # Runs one command in a repository: ``run(argv, check=...)``.
+    RunCommand = Callable[..., subprocess.CompletedProcess[str]]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,92 @@ class Target:
     branch: str | None = None   # git: local branch reset to ``rev``; None: detached
 
 
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a history listing."""
+
+    commit: str         # full id
+    author: str         # name only
+    email: str
+    commit_date: str    # YYYY-MM-DD HH:MM:SS, in the commit's own time zone
+    message: str        # full message as stored (git: trailing newline kept)
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    @classmethod
+    def from_record(cls, record: str) -> Commit:
+        """A commit from the fields the kinds' log formats print, split by
+        US (the message last, so a stray separator in it cannot shift
+        fields)."""
+        commit, author, email, date, message = record.lstrip("\n").split("\x1f", 4)
+        # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.  The
+        # message stays byte for byte as the VCS stores it: git's %B is the raw
+        # message; hg stores descriptions already stripped.
+        return cls(commit, author, email, date[:19], message)
+
+
+class LocalRepo(abc.ABC):
+    """One local repository of a VCS kind: what it says about itself.
+
+    Queries answer None (or nothing) when the VCS finds no answer; only
+    :meth:`is_dirty` raises when the VCS cannot tell.  ``run``, if given,
+    runs the commands instead of the context's runner (a backend passes its
+    own, so its checkout is asked the same way)."""
+
+    # The file or directory that marks the top of a repository.
+    MARKER: str
+
+    def __init__(self, ctx: Context, path: str, run: RunCommand | None = None) -> None:
+        self.ctx = ctx
+        self.path = path
+        self._runner = run
+
+    @classmethod
+    def at(cls, ctx: Context, path: str) -> LocalRepo | None:
+        """The repository at ``path``, or None if it is none of this kind."""
+        if not os.path.lexists(os.path.join(path, cls.MARKER)):
+            return None
+        return cls(ctx, path)
+
+    def run(self, argv: list[str], check: bool = False) -> subprocess.CompletedProcess[str]:
+        """``argv`` run in the repository; with ``check`` a non-zero exit
+        raises CommandError."""
+        if self._runner is not None:
+            return self._runner(argv, check=check)
+        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=check)
+
+    @abc.abstractmethod
+    def commit_of(self, rev: str) -> str | None:
+        """Full id of the one commit ``rev`` names (commit id, tag, branch;
+        a tag is followed to its commit), or None."""
+
+    @abc.abstractmethod
+    def head(self) -> str | None:
+        """Full commit id of the work tree, None if there is none."""
+
+    @abc.abstractmethod
+    def is_dirty(self) -> bool:
+        """Whether tracked files differ from the work tree's commit
+        (CommandError if the VCS cannot tell)."""
+
+    @abc.abstractmethod
+    def commits(self, old: str, new: str) -> list[Commit]:
+        """Commits reachable from ``new`` but not from ``old``, newest
+        first; both full ids."""
+
+    @abc.abstractmethod
+    def unshallow(self) -> None:
+        """Fetch the history a shallow clone lacks (CLI-162)."""
+
+
 @dataclass(frozen=True)
 class ResolvedRef:
     """What a repo's configured ref points to now."""
@@ -86,7 +182,9 @@ class FetchSettings:
 class Backend(abc.ABC):
     """One checkout.  Subclasses implement the VCS specific commands."""
 
-    # The file or directory that marks the top of a checkout.
+    # The kind's local repository, and the file or directory that marks
+    # the top of a checkout (REPO.MARKER).
+    REPO: type[LocalRepo]
     MARKER: str
 
     def __init__(self, ctx: Context, spec: CheckoutSpec, settings: FetchSettings) -> None:
@@ -102,6 +200,11 @@ class Backend(abc.ABC):
         assert self.spec.url is not None, "local repositories have no backend"
 
         return effective_url(self.spec.url, self.settings.premirrors)
+
+    @property
+    def repo(self) -> LocalRepo:
+        """The checkout as a local repository, asked through :meth:`run`."""
+        return self.REPO(self.ctx, self.path, self.run)
 
     @property
     def env(self) -> dict[str, str]:
@@ -273,9 +376,9 @@ class Backend(abc.ABC):
     def fetch(self) -> None:
         """Fetch what the configured ref needs from origin."""
 
-    @abc.abstractmethod
     def is_dirty(self) -> bool:
         """Whether tracked files differ from HEAD."""
+        return self.repo.is_dirty()
 
     @abc.abstractmethod
     def verify(self, commit: str) -> str:

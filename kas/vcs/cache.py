@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kas.errors import CommandError, KasUserError
 from kas.fslock import FileLock, LockTimeout
+from kas.vcs.git import GitRepo
 from kas.vcs.urls import qualified_name
 
 if TYPE_CHECKING:
@@ -421,7 +422,7 @@ class GitOps:
             raise backend.fetch_failed(result.stderr)
         commit = spec.commit
         if commit and len(commit) in (40, 64) and \
-                _fails(backend, ["git", "cat-file", "-e", f"{commit}^{{commit}}"], path):
+                GitRepo(backend.ctx, path).commit_of(commit) is None:
             # A commit no branch or tag reaches: keep it under a ref of its own.
             backend.ctx.runner.run(argv + [f"+{commit}:refs/kas/commits/{commit}"],
                                    cwd=path, env=backend.env, check=False)

@@ -12,7 +12,16 @@ import tempfile
 from collections.abc import Iterator
 
 from kas.errors import CommandError
-from kas.vcs.base import Backend, PatchDate, Target, is_full_sha, verify_commit
+from kas.vcs.base import (
+    DATE_FORMAT,
+    Backend,
+    Commit,
+    LocalRepo,
+    PatchDate,
+    Target,
+    is_full_sha,
+    verify_commit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +64,61 @@ def local_branch_name(branch: str) -> str:
     return name.removeprefix("heads/")
 
 
+def peeled(rev: str) -> str:
+    """The revision naming the commit ``rev`` points to (a tag is followed
+    to its commit): git's one spelling of it for kas."""
+    return f"{rev}^{{commit}}"
+
+
 def checkout_rev(rev: str) -> str:
     """CLI-090 step 8: a full id can never be taken for a branch name."""
-    return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
+    return peeled(rev) if is_full_sha(rev) else rev
+
+
+# git log record: fields split by US, records ended by NUL (-z); the
+# message comes last so a stray separator in it cannot shift fields.
+LOG_FORMAT = "%H%x1f%an%x1f%ae%x1f%cd%x1f%B"
+
+
+class GitRepo(LocalRepo):
+    """A git repository (a checkout, or a bare repo cache entry)."""
+
+    MARKER = ".git"
+
+    def commit_of(self, rev: str) -> str | None:
+        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                           peeled(rev)])
+        ids = result.stdout.split() if result.returncode == 0 else []
+        return ids[-1] if ids else None
+
+    def object_type(self, ref: str) -> str | None:
+        """The type of the object ``ref`` names (commit, tag...), or None."""
+        if ref.startswith("-"):
+            return None
+        result = self.run(["git", "cat-file", "-t", ref])
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def head(self) -> str | None:
+        result = self.run(["git", "rev-parse", "-q", "--verify", "HEAD"])
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def is_dirty(self) -> bool:
+        result = self.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                          check=True)
+        return bool(result.stdout.strip())
+
+    def commits(self, old: str, new: str) -> list[Commit]:
+        result = self.run(["git", "log", "-z", f"--format={LOG_FORMAT}",
+                           f"--date=format:{DATE_FORMAT}", f"{old}..{new}", "--"])
+        if result.returncode != 0:
+            return []
+        return [Commit.from_record(record) for record in result.stdout.split("\0")
+                if record.strip()]
+
+    def unshallow(self) -> None:
+        result = self.run(["git", "rev-parse", "--is-shallow-repository"])
+        if result.stdout.strip() == "true":
+            self.run(["git", "fetch", "-q", "--unshallow"])
 
 
 def git_runs_in(path: str) -> bool:
@@ -85,7 +146,8 @@ def _list_proc() -> list[str]:
 
 
 class GitBackend(Backend):
-    MARKER = ".git"
+    REPO = GitRepo
+    MARKER = GitRepo.MARKER
     # Where HEAD points while nothing is checked out (the repo cache's clones).
     UNBORN_HEAD = UNVERIFIED_HEAD
 
@@ -170,11 +232,12 @@ class GitBackend(Backend):
         match = re.search(r'^\[remote "origin"\]\n\s*url = (.*)$', text, re.MULTILINE)
         return match.group(1) if match else None
 
+    @property
+    def repo(self) -> GitRepo:
+        return GitRepo(self.ctx, self.path, self.run)
+
     def object_type(self, ref: str) -> str | None:
-        if ref.startswith("-"):
-            return None
-        result = self.run(["git", "cat-file", "-t", ref], check=False)
-        return result.stdout.strip() if result.returncode == 0 else None
+        return self.repo.object_type(ref)
 
     def present_ref(self) -> tuple[str, str] | None:
         """CLI-088 step 5: (ref, object type) if nothing needs fetching."""
@@ -224,25 +287,20 @@ class GitBackend(Backend):
 
     # -- checkout ------------------------------------------------------
 
-    def is_dirty(self) -> bool:
-        return bool(self.output(["git", "status", "--porcelain", "--untracked-files=no"]))
-
     def verify(self, commit: str) -> str:
-        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                           f"{commit}^{{commit}}"], check=False)
-        if result.returncode != 0:
+        resolved = self.repo.commit_of(commit)
+        if resolved is None:
             raise self.not_found("Commit", commit)
-        return verify_commit(self, result.stdout.strip(), commit)
+        return verify_commit(self, resolved, commit)
 
     def _pins_commit(self, commit: str, tag_commit: str) -> bool:
         """Whether the configured ``commit`` is ``tag_commit``.  A commit
         the clone lacks (a shallow clone has only the tag's history) is
         not the tag's commit: that is a mismatch, not a missing commit."""
-        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                           f"{commit}^{{commit}}"], check=False)
-        if result.returncode != 0:
+        resolved = self.repo.commit_of(commit)
+        if resolved is None:
             return False
-        return verify_commit(self, result.stdout.strip(), commit) == tag_commit
+        return verify_commit(self, resolved, commit) == tag_commit
 
     def tag_ids(self) -> tuple[str, str] | None:
         """(tag object id, commit id) of the configured tag, or None."""
@@ -251,7 +309,8 @@ class GitBackend(Backend):
         result = self.run(["git", "rev-parse", "--verify", "-q", ref], check=False)
         if result.returncode != 0:
             return None
-        return result.stdout.strip(), self.output(["git", "rev-parse", f"{ref}^{{commit}}"])
+        commit = self.repo.commit_of(ref)
+        return (result.stdout.strip(), commit) if commit is not None else None
 
     def tag_object(self) -> str | None:
         ids = self.tag_ids()
@@ -349,11 +408,16 @@ class GitBackend(Backend):
         return self.output(["git", "rev-parse", "HEAD"])
 
     def resolve_commit(self) -> str:
-        rev = self.target().rev
+        return self.commit_id(self.target().rev)
+
+    def commit_id(self, rev: str) -> str:
+        """The full commit id of a :meth:`target` revision."""
         if is_full_sha(rev):
             return rev
-        return self.output(["git", "rev-parse", "--verify", "--end-of-options",
-                            f"{rev}^{{commit}}"])
+        commit = self.repo.commit_of(rev)
+        if commit is None:
+            raise self.not_found("Revision", rev)
+        return commit
 
     # -- patches -------------------------------------------------------
 
@@ -367,7 +431,7 @@ class GitBackend(Backend):
         try:
             yield self
         except BaseException:
-            restore = symbolic[len("refs/heads/"):] if symbolic else f"{before}^{{commit}}"
+            restore = symbolic[len("refs/heads/"):] if symbolic else peeled(before)
             if symbolic:
                 self.run(["git", "checkout", "-q", "-B", restore, before, "--force"])
             else:
