@@ -60,6 +60,20 @@ class CheckoutSpec(Protocol):
     signed: bool
 
 
+class FetchError(KasUserError):
+    """Getting a repository's revisions failed."""
+
+
+class RemoteFetchFailed(FetchError):
+    """The VCS could not clone or fetch (the remote unreachable or refusing,
+    or a local repository it reads from broken)."""
+
+
+class RefNotFound(FetchError):
+    """A configured revision (commit, tag, branch) is not in the repository:
+    the configuration's mistake, which no refetch or rebuild mends."""
+
+
 @dataclass(frozen=True)
 class Target:
     """What :meth:`Backend.checkout` checks out (CLI-090)."""
@@ -110,6 +124,9 @@ class LocalRepo(abc.ABC):
 
     # The file or directory that marks the top of a repository.
     MARKER: str
+    # Files below MARKER that every fetch rewrites (the first one present
+    # tells when the repository was last fetched into).
+    FETCH_STAMPS: tuple[tuple[str, ...], ...]
 
     def __init__(self, ctx: Context, path: str, run: RunCommand | None = None) -> None:
         self.ctx = ctx
@@ -186,6 +203,8 @@ class Backend(abc.ABC):
     # the top of a checkout (REPO.MARKER).
     REPO: type[LocalRepo]
     MARKER: str
+    # How the kind keeps a repo cache entry (kas.vcs.cache).
+    CACHE_MECHANICS: type[CacheMechanics]
 
     def __init__(self, ctx: Context, spec: CheckoutSpec, settings: FetchSettings) -> None:
         self.ctx = ctx
@@ -225,13 +244,13 @@ class Backend(abc.ABC):
     # The user-facing errors of fetch and checkout (CLI spec §4, repository
     # handling), worded the same for every backend.
 
-    def fetch_failed(self, output: str) -> KasUserError:
-        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: '
-                            f"{redact(output.strip())}")
+    def fetch_failed(self, output: str) -> RemoteFetchFailed:
+        return RemoteFetchFailed(f'Fetching of repo: "{self.spec.name}" failed: '
+                                 f"{redact(output.strip())}")
 
-    def not_found(self, kind: str, value: str) -> KasUserError:
-        return KasUserError(f'{kind} "{value}" cannot be found in repository '
-                            f'"{self.spec.name}"')
+    def not_found(self, kind: str, value: str) -> RefNotFound:
+        return RefNotFound(f'{kind} "{value}" cannot be found in repository '
+                           f'"{self.spec.name}"')
 
     def tag_mismatch(self, tag_commit: str) -> KasUserError:
         spec = self.spec
@@ -324,6 +343,16 @@ class Backend(abc.ABC):
 
     # -- the repo cache and offline mode (kas.vcs.cache) -------------------
 
+    def at(self, path: str) -> Backend:
+        """The same repo's backend, working on the repository at ``path``."""
+        other = type(self)(self.ctx, self.spec, self.settings)
+        other.path = path
+        return other
+
+    def cache_mechanics(self, path: str) -> CacheMechanics:
+        """The kind's mechanics for this repo's cache entry at ``path``."""
+        return self.CACHE_MECHANICS(self, path)
+
     def clone_from_cache(self, into: str) -> bool:
         """Make the clone at ``into`` from the repo cache, if there is one;
         True if it did (origin then still names the cache)."""
@@ -413,6 +442,68 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
         """Apply and commit one patch file; None, or the tool's complaint."""
+
+
+class CacheMechanics(abc.ABC):
+    """What a VCS kind does to keep one repo cache entry at ``path`` for the
+    repo of ``backend``.  The cache (kas.vcs.cache) owns the policy: where
+    entries live, when to refresh or rebuild one, the locking."""
+
+    def __init__(self, backend: Backend, path: str) -> None:
+        self.backend = backend
+        self.path = path
+
+    def run(self, argv: list[str], cwd: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``argv`` in ``cwd`` (default: the entry)."""
+        return self.backend.ctx.runner.run(argv, cwd=cwd or self.path, env=self.backend.env,
+                                           check=check)
+
+    def fails(self, argv: list[str], cwd: str | None = None) -> str | None:
+        """None if ``argv`` succeeds, else its last line of complaint."""
+        result = self.run(argv, cwd, check=False)
+        if result.returncode == 0:
+            return None
+        lines = (result.stderr or result.stdout or "").strip().splitlines()
+        return lines[-1] if lines else f"{argv[0]} exited with {result.returncode}"
+
+    def holds_ref(self) -> bool:
+        """Whether the entry holds what the repo's configuration names."""
+        return self.view().present_ref() is not None
+
+    @abc.abstractmethod
+    def is_repository(self) -> bool:
+        """Whether the entry's directory has the files of a repository."""
+
+    @abc.abstractmethod
+    def view(self) -> Backend:
+        """The repo's backend, working on the entry."""
+
+    @abc.abstractmethod
+    def usable(self) -> bool:
+        """Holds the ref, and the files of its commit are all there (a
+        local clone copies objects without reading them)."""
+
+    @abc.abstractmethod
+    def init(self) -> None:
+        """Create the empty entry at ``path`` (not yet existing)."""
+
+    @abc.abstractmethod
+    def fetch_remote(self) -> None:
+        """Fetch the remote into the entry (RemoteFetchFailed if it fails)."""
+
+    @abc.abstractmethod
+    def health_problem(self) -> str | None:
+        """What makes the entry unusable (a full check: slow), or None."""
+
+    @abc.abstractmethod
+    def clone_into(self, into: str) -> None:
+        """A fresh checkout at ``into`` from the entry (local; CommandError)."""
+
+    @abc.abstractmethod
+    def fetch_into_checkout(self) -> None:
+        """Bring the configured ref from the entry into the backend's
+        existing checkout (local; CommandError)."""
 
 
 class PatchDate(Protocol):

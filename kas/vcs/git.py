@@ -15,6 +15,7 @@ from kas.errors import CommandError
 from kas.vcs.base import (
     DATE_FORMAT,
     Backend,
+    CacheMechanics,
     Commit,
     LocalRepo,
     PatchDate,
@@ -48,6 +49,14 @@ def tag_ref(tag: str) -> str:
     """The full ref of a configured tag: ``4.3`` and ``refs/tags/4.3`` are
     the same tag (issue 16.3)."""
     return tag if tag.startswith(TAGS) else TAGS + tag
+
+
+def cache_branch_ref(branch: str) -> str:
+    """Where a repo cache entry keeps the remote's ``branch``: it mirrors
+    the remote's refs/heads and refs/tags."""
+    if branch.startswith("refs/"):
+        return branch
+    return HEADS + branch
 
 
 def remote_branch_ref(branch: str) -> str:
@@ -84,6 +93,7 @@ class GitRepo(LocalRepo):
     """A git repository (a checkout, or a bare repo cache entry)."""
 
     MARKER = ".git"
+    FETCH_STAMPS = (("FETCH_HEAD",), ("packed-refs",), ("HEAD",))
 
     def commit_of(self, rev: str) -> str | None:
         result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
@@ -147,15 +157,27 @@ def _list_proc() -> list[str]:
 
 class GitBackend(Backend):
     REPO = GitRepo
+    CACHE_MECHANICS: type[GitCacheMechanics]
     MARKER = GitRepo.MARKER
     # Where HEAD points while nothing is checked out (the repo cache's clones).
     UNBORN_HEAD = UNVERIFIED_HEAD
+    # Set on the view of a repo cache entry: origin's branches are its own
+    # refs/heads there.
+    in_cache_entry = False
 
     # -- fetch ---------------------------------------------------------
 
     def remote_branch(self) -> str:
         assert self.spec.branch is not None
+        if self.in_cache_entry:
+            return cache_branch_ref(self.spec.branch)
         return remote_branch_ref(self.spec.branch)
+
+    def contains(self, commit: str) -> bool:
+        """Whether the configured branch contains ``commit`` (a shallow
+        clone cannot tell, and is trusted)."""
+        return self.shallow() or self.succeeds(
+            ["git", "merge-base", "--is-ancestor", commit, self.remote_branch()])
 
     def shallow(self) -> bool:
         return self.settings.depth > 0 and self.spec.refspec is None
@@ -453,3 +475,96 @@ class GitBackend(Backend):
         self.run(["git", "commit", "-q", "--no-verify", "--allow-empty",
                   "--date", date.git(), "-m", message], env=env)
         return None
+
+
+class GitCacheMechanics(CacheMechanics):
+    """A bare repository whose refs/heads and refs/tags mirror the remote's."""
+
+    backend: GitBackend
+
+    def is_repository(self) -> bool:
+        return all(os.path.exists(os.path.join(self.path, name))
+                   for name in ("HEAD", "objects", "refs"))
+
+    def view(self) -> GitBackend:
+        view = GitBackend(self.backend.ctx, self.backend.spec, self.backend.settings)
+        view.path = self.path
+        view.in_cache_entry = True
+        return view
+
+    def ref_problem(self, rev: str | None) -> str | None:
+        """Why the files of ``rev``'s commit cannot all be read, or None."""
+        return self.fails(["git", "rev-list", "--objects", "--missing=error", "-n", "1",
+                           "--end-of-options", rev or "HEAD"])
+
+    def usable(self) -> bool:
+        spec = self.backend.spec
+        if spec.commit and not spec.tag:
+            # The common pin, in fewer processes: the commit's files, then
+            # (like present_ref) that the cached branch contains it.
+            if self.ref_problem(spec.commit) is not None:
+                return False
+            return not spec.branch or self.view().contains(spec.commit)
+        if not self.holds_ref():
+            return False
+        rev: str | None
+        if spec.commit:
+            rev = spec.commit
+        elif spec.tag:
+            rev = spec.tag if spec.tag.startswith("refs/") else TAGS + spec.tag
+        elif spec.branch:
+            rev = cache_branch_ref(spec.branch)
+        else:
+            rev = spec.refspec
+        return self.ref_problem(rev) is None
+
+    def init(self) -> None:
+        self.run(["git", "init", "-q", "--bare", self.path], os.path.dirname(self.path))
+        for key, value in (("gc.autoDetach", "false"),
+                           ("uploadpack.allowAnySHA1InWant", "true")):
+            self.run(["git", "config", key, value])
+
+    def fetch_remote(self) -> None:
+        backend, spec = self.backend, self.backend.spec
+        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        if spec.branch and spec.branch.startswith("refs/") and \
+                not spec.branch.startswith(HEADS):
+            refspecs.append(f"+{spec.branch}:{spec.branch}")
+        argv = ["git", "fetch", "-q", "--no-write-fetch-head", "--", backend.url]
+        result = self.run(argv + refspecs, check=False)
+        if result.returncode != 0:
+            raise backend.fetch_failed(result.stderr)
+        commit = spec.commit
+        if commit and len(commit) in (40, 64) and \
+                GitRepo(backend.ctx, self.path).commit_of(commit) is None:
+            # A commit no branch or tag reaches: keep it under a ref of its own.
+            self.run(argv + [f"+{commit}:refs/kas/commits/{commit}"], check=False)
+
+    def health_problem(self) -> str | None:
+        return self.fails(["git", "fsck", "--connectivity-only", "--no-dangling",
+                           "--no-progress"])
+
+    def clone_into(self, into: str) -> None:
+        # A path clone hard-links the object files (or copies them across
+        # file systems): no alternates, so the checkout owns its objects.
+        self.run(["git", "clone", "-q", "--no-checkout", "--", self.path, into],
+                 os.path.dirname(into))
+        # The work tree is filled by the checkout step; an unborn HEAD keeps
+        # the empty tree from looking dirty to a later run.
+        with open(os.path.join(into, ".git", "HEAD"), "w") as f:
+            f.write(f"ref: {self.backend.UNBORN_HEAD}\n")
+
+    def fetch_into_checkout(self) -> None:
+        backend, spec = self.backend, self.backend.spec
+        refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+        if spec.branch and spec.branch.startswith("refs/") and \
+                not spec.branch.startswith(HEADS):
+            refspecs.append(f"+{spec.branch}:{backend.remote_branch()}")
+        self.run(["git", "fetch", "-q", "--", self.path] + refspecs, backend.path)
+        commit = spec.commit
+        if commit and len(commit) in (40, 64) and backend.object_type(commit) is None:
+            self.run(["git", "fetch", "-q", "--", self.path, commit], backend.path,
+                     check=False)
+
+
+GitBackend.CACHE_MECHANICS = GitCacheMechanics

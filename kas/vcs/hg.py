@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from kas.errors import CommandError, KasUserError
 from kas.vcs.base import (
     Backend,
+    CacheMechanics,
     Commit,
     LocalRepo,
     PatchDate,
@@ -50,6 +51,7 @@ class HgRepo(LocalRepo):
     """A Mercurial repository (a checkout, or a repo cache entry)."""
 
     MARKER = ".hg"
+    FETCH_STAMPS = (("store", "00changelog.i"),)
 
     def node(self, revset: str) -> str | None:
         """The last changeset of ``revset``, or None."""
@@ -101,6 +103,7 @@ class HgRepo(LocalRepo):
 
 class HgBackend(Backend):
     REPO = HgRepo
+    CACHE_MECHANICS: type[HgCacheMechanics]
     MARKER = HgRepo.MARKER
 
     @property
@@ -267,3 +270,43 @@ class HgBackend(Backend):
         self.run(["hg", "commit", "-q", "--user", PATCH_USER, "--date", date.hg(),
                   "-m", message])
         return None
+
+
+class HgCacheMechanics(CacheMechanics):
+    """An hg repository without work tree holding everything the remote has."""
+
+    def is_repository(self) -> bool:
+        return all(os.path.exists(os.path.join(self.path, name))
+                   for name in (".hg/store", ".hg/requires"))
+
+    def view(self) -> Backend:
+        return self.backend.at(self.path)
+
+    def usable(self) -> bool:
+        # A missing revlog fails the clone, which repairs the entry.
+        return self.holds_ref()
+
+    def init(self) -> None:
+        self.run(["hg", "init", self.path], os.path.dirname(self.path))
+
+    def fetch_remote(self) -> None:
+        result = self.run(["hg", "pull", "-q", "--", self.backend.url], check=False)
+        if result.returncode != 0:
+            raise self.backend.fetch_failed(result.stderr or result.stdout)
+
+    def health_problem(self) -> str | None:
+        return self.fails(["hg", "verify", "-q"])
+
+    def clone_into(self, into: str) -> None:
+        # A local hg clone hard-links the revlogs (Mercurial breaks the link
+        # before it writes to one), or copies them across file systems.
+        self.run(["hg", "clone", "-q", "-U", "--", self.path, into], os.path.dirname(into))
+        # As if cloned from the remote: its URL is the default path.
+        with open(os.path.join(into, ".hg", "hgrc"), "w") as f:
+            f.write(f"[paths]\ndefault = {self.backend.url}\n")
+
+    def fetch_into_checkout(self) -> None:
+        self.run(["hg", "pull", "-q", "--", self.path], self.backend.path)
+
+
+HgBackend.CACHE_MECHANICS = HgCacheMechanics
