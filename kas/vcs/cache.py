@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kas.errors import CommandError, KasUserError
 from kas.fslock import FileLock, LockTimeout
+from kas.fsutil import build_dir
 from kas.vcs.base import RemoteFetchFailed
 from kas.vcs.urls import qualified_name
 
@@ -54,6 +55,10 @@ STAMP = "kas-fetched"
 URL_FILE = "kas-url"
 # A file touched whenever a work dir is set up from the entry (pruning).
 USED = "kas-used"
+
+# What an entry's temporary directory is, for the error about a foreign
+# file at its name.
+ENTRY_PURPOSE = "builds a repo cache entry"
 
 # How long a kas waits for another one that holds an entry.
 LOCK_TIMEOUT = 3600.0
@@ -260,23 +265,15 @@ class CacheEntry:
             _fetched_by_us.add(self.path)
 
     def _build(self) -> None:
-        """Create the entry in a temporary directory and rename it into place."""
-        temp = f"{self.path}.new.{os.getpid()}.{threading.get_ident()}"
-        shutil.rmtree(temp, ignore_errors=True)
-        try:
-            self.backend.cache_mechanics(temp).init()
-            with open(os.path.join(temp, URL_FILE), "w") as f:
+        """Create the entry in a temporary directory and rename it into
+        place, replacing a broken one (the caller holds the entry's lock)."""
+        def make(into: str) -> None:
+            self.backend.cache_mechanics(into).init()
+            with open(os.path.join(into, URL_FILE), "w") as f:
                 f.write(anonymous_url(self.backend.spec.url or "") + "\n")
-            self._fetch_remote(temp)
-            if os.path.lexists(self.path):
-                old = f"{self.path}.old.{os.getpid()}.{threading.get_ident()}"
-                os.rename(self.path, old)
-                os.rename(temp, self.path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(temp, self.path)
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+            self._fetch_remote(into)
+
+        build_dir(self.path, make, ENTRY_PURPOSE, replace=True)
 
     def _rebuild(self, problem: str) -> None:
         log.warning("Repo cache entry %s of repo %s is broken (%s); rebuilding it from "

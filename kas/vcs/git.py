@@ -7,11 +7,10 @@ import contextlib
 import logging
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 
 from kas.errors import CommandError
+from kas.fsutil import build_dir, remove_abandoned
 from kas.vcs.base import (
     DATE_FORMAT,
     Backend,
@@ -38,6 +37,10 @@ UNVERIFIED_HEAD = "refs/heads/kas-unverified"
 
 
 HEADS, TAGS = "refs/heads/", "refs/tags/"
+
+# What a reference repository's temporary directory is, for the error
+# about a foreign file at its name.
+REFERENCE_PURPOSE = "clones a reference repository"
 
 
 def strip_refs(name: str) -> str:
@@ -225,17 +228,14 @@ class GitBackend(Backend):
         assert ref_dir is not None and url is not None, "only called with KAS_REPO_REF_DIR"
         os.makedirs(ref_dir, exist_ok=True)
         target = os.path.join(ref_dir, qualified_name(url))
+        # Also when the reference exists: a run killed while making it
+        # left its temporary clone (issue 26.4).
+        remove_abandoned(target, REFERENCE_PURPOSE)
         if os.path.isdir(target):
             return target
-        temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
-        try:
-            self._git_clone(["-q", "--bare", "--", self.url, temp], ref_dir)
-            # Another kas instance may have been faster; its copy is as good.
-            with contextlib.suppress(OSError):
-                os.rename(temp, target)
-        finally:
-            if os.path.exists(temp):
-                shutil.rmtree(temp, ignore_errors=True)
+        # Another kas instance may be faster; its copy is as good.
+        build_dir(target, lambda into: self._git_clone(["-q", "--bare", "--", self.url, into],
+                                                       ref_dir), REFERENCE_PURPOSE)
         return target
 
     def sync_origin(self) -> None:
