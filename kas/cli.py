@@ -190,7 +190,7 @@ def _run_command(args, argv):
         ctx.journal = journal
         lock_work_dir(ctx, work_dir_lock_mode(args.plugin, args))
         status = args.plugin.run(ctx, args) or 0
-        from kas.config.output import write_stdout
+        from kas.docio.writer import write_stdout
         write_stdout("")    # flush: a lost output must not pass as success
         outcome[:2] = [status, "success"]
         return status

@@ -22,17 +22,31 @@ exits, and the four environments of a run, which must not be confused:
     from the init script's; None before that step.
 """
 
+from __future__ import annotations
+
+import argparse
 import logging
 import os
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Callable
 
 from kas.environment import managed_environment, vcs_environment
 from kas.errors import KasUserError
 from kas.process import Runner
 
+if TYPE_CHECKING:
+    # The objects the steps store here; the context only holds them.
+    from kas.config.loop import ConfigResolver, Provider
+    from kas.config.model import Config
+    from kas.fslock import FileLock
+    from kas.journal import Journal
+    from kas.repos.model import RepoSpec
+    from kas.vcs import FetchSettings
+
 log = logging.getLogger(__name__)
 
 
-def _current_directory():
+def _current_directory() -> str:
     try:
         return os.getcwd()
     except FileNotFoundError:
@@ -40,7 +54,8 @@ def _current_directory():
 
 
 class Context:
-    def __init__(self, args, environ=None, stdout_isatty=False):
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str] | None = None,
+                 stdout_isatty: bool = False) -> None:
         self.args = args
         # The four environments are described in the module docstring.
         self.caller_env = dict(os.environ if environ is None else environ)
@@ -60,42 +75,45 @@ class Context:
         self.update = bool(getattr(args, "update", False))
         # `kas lock` resolves floating repos on purpose: no unpinned warnings.
         self.suppress_unpinned_warnings = False
-        self.resolver = None       # kas.config.loop.ConfigResolver of this run
-        self.repo_provider = None  # repos for includes; None: kas.repos.provider.RepoProvider
-        self.config = None         # kas.config.model.Config, once loaded
-        self.repos = {}            # repo id -> kas.repos.model.RepoSpec
+        self.resolver: ConfigResolver | None = None    # the configuration loop of this run
+        # Repos for includes; None: kas.repos.provider.RepoProvider.
+        self.repo_provider: Provider | None = None
+        self.config: Config | None = None       # once loaded
+        self.repos: dict[str, RepoSpec] = {}    # repo id -> its spec
         self.runner = Runner()     # starts (and on cancellation stops) children
         # The managed environment (ENV-100); steps add HOME etc. (ENV-101).
         self.managed_env = managed_environment(self.caller_env, self.no_color)
         self.preserve_env = False  # -E: managed_env is the whole caller environment
-        self.bitbake_env = None    # the environment of bitbake, after setup_environ
-        self.fresh_clones = set()  # repo directories cloned by this run
-        self.journal = None        # kas.journal.Journal when KAS_JOURNAL is set
-        self.work_dir_lock = None  # kas.fslock.FileLock held on the work directory
-        self.fetch_settings = None  # kas.vcs.FetchSettings of this run (kas.vcs.fetch_settings)
-        self._warned = set()
-        self._cleanups = []
+        # The environment of bitbake, after setup_environ.
+        self.bitbake_env: dict[str, str] | None = None
+        self.fresh_clones: set[str] = set()     # repo directories cloned by this run
+        self.journal: Journal | None = None     # when KAS_JOURNAL is set
+        self.work_dir_lock: FileLock | None = None  # held on the work directory
+        # The run's fetch settings, made by kas.vcs.fetch_settings on first use.
+        self.fetch_settings: FetchSettings | None = None
+        self._warned: set[Hashable] = set()
+        self._cleanups: list[Callable[[], object]] = []
 
-    def _dir_from_env(self, name, default):
+    def _dir_from_env(self, name: str, default: str) -> str:
         # Relative values are taken relative to the current directory (ENV-003).
         return os.path.abspath(self.caller_env.get(name) or default)
 
-    def vcs_env(self):
+    def vcs_env(self) -> dict[str, str]:
         """The environment for git and hg: managed, plus the caller's PATH."""
         return vcs_environment(self.managed_env, self.caller_env)
 
-    def warn_once(self, key, message, *args):
+    def warn_once(self, key: Hashable, message: str, *args: object) -> None:
         """Log a WARNING only the first time ``key`` is seen in this process."""
         if key in self._warned:
             return
         self._warned.add(key)
         log.warning(message, *args)
 
-    def add_cleanup(self, func):
+    def add_cleanup(self, func: Callable[[], object]) -> None:
         """Register ``func()`` to run when kas exits (in reverse order)."""
         self._cleanups.append(func)
 
-    def run_cleanups(self):
+    def run_cleanups(self) -> None:
         # Cleanups may run commands even after a cancellation stopped the
         # children of the failed step.
         self.runner.cancelled.clear()

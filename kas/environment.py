@@ -2,8 +2,11 @@
 variables kas gives to git, hg and later to bitbake, instead of the
 caller's whole environment (ENV-001)."""
 
+from __future__ import annotations
+
 import logging
 import os
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ MANAGED_ENVIRONMENTS = (
 )
 
 
-def managed_ci(environ):
+def managed_ci(environ: Mapping[str, str]) -> str | None:
     """The name of the managed CI environment kas runs in, or None."""
     for variable, name in MANAGED_ENVIRONMENTS:
         if environ.get(variable) == "true":
@@ -43,7 +46,7 @@ def managed_ci(environ):
     return None
 
 
-def distro_ids():
+def distro_ids() -> list[str]:
     """The host's os-release ID_LIKE entries, else its ID, lower-cased."""
     import distro
 
@@ -51,7 +54,7 @@ def distro_ids():
     return [i.lower() for i in ids if i]
 
 
-def default_locale():
+def default_locale() -> dict[str, str]:
     ids = distro_ids()
     for family in ids:
         if family in LOCALES:
@@ -60,7 +63,7 @@ def default_locale():
     return {}
 
 
-def managed_environment(environ, no_color):
+def managed_environment(environ: Mapping[str, str], no_color: bool) -> dict[str, str]:
     """The initial managed environment of a kas run (ENV-100)."""
     env = default_locale()
     for name in PASSED_IF_SET:
@@ -73,7 +76,7 @@ def managed_environment(environ, no_color):
     return env
 
 
-def vcs_environment(managed, environ):
+def vcs_environment(managed: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for git/hg before ``setup_environ``: the managed one
     plus the caller's PATH, so helpers such as ssh are found where the
     caller would find them."""

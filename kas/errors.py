@@ -6,7 +6,10 @@ logs its message as one ERROR line (no traceback) and exits with its
 traceback and exit code 1.
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Sequence
 
 
 class KasUserError(Exception):
@@ -14,11 +17,11 @@ class KasUserError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
-    def log_lines(self):
+    def log_lines(self) -> list[str]:
         """The ERROR records to emit for this error, in order."""
         return [self.message]
 
@@ -26,7 +29,7 @@ class KasUserError(Exception):
 class ArgumentsError(KasUserError):
     """An invalid combination of command line arguments."""
 
-    def __init__(self, detail):
+    def __init__(self, detail: str) -> None:
         super().__init__(f"Invalid combination of arguments: {detail}")
 
 
@@ -37,13 +40,13 @@ class ConfigError(KasUserError):
 class ConfigValidationError(ConfigError):
     """One file violates the schema; carries every violation found."""
 
-    def __init__(self, path, violations):
+    def __init__(self, path: str, violations: Sequence[str]) -> None:
         super().__init__(
             f"Error(s) occured while validating the config file: {path}")
         self.path = path
         self.violations = violations
 
-    def log_lines(self):
+    def log_lines(self) -> list[str]:
         return list(self.violations) + [self.message]
 
 
@@ -55,25 +58,26 @@ class OutputError(KasUserError):
     """Standard output cannot take what kas prints (closed, disk full, or
     the reader went away); ``quiet`` when saying so would only be noise."""
 
-    def __init__(self, message, quiet=False):
+    def __init__(self, message: str, quiet: bool = False) -> None:
         super().__init__(message)
         self.quiet = quiet
 
-    def log_lines(self):
+    def log_lines(self) -> list[str]:
         return [] if self.quiet else [self.message]
 
 
 class CommandError(KasUserError):
     """An external command failed."""
 
-    def __init__(self, argv, returncode, stderr=None, cwd=None):
+    def __init__(self, argv: Iterable[object], returncode: int, stderr: str | None = None,
+                 cwd: str | None = None) -> None:
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
         self.cwd = cwd
         super().__init__(f'Command "{format_command(argv)}" failed with error {returncode}')
 
-    def log_lines(self):
+    def log_lines(self) -> list[str]:
         if self.stderr:
             return ['Command "{}$ {}" failed:\n{}'.format(
                 self.cwd or "", format_command(self.argv), redact(self.stderr.rstrip("\n"))),
@@ -87,7 +91,7 @@ class Cancelled(Exception):
     exit_code = 130
 
 
-def format_command(argv):
+def format_command(argv: Iterable[object]) -> str:
     """Join argv like kas does in messages: words with spaces get quoted.
     Passwords in URLs are masked (the line goes to logs and errors)."""
     return redact(" ".join(f"'{a}'" if " " in a else a for a in map(str, argv)))
@@ -97,6 +101,6 @@ def format_command(argv):
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
 
 
-def redact(text):
+def redact(text: str) -> str:
     """``text`` with the passwords of the URLs in it replaced by ``***``."""
     return _URL_PASSWORD.sub(r"\1***@", text)

@@ -5,12 +5,15 @@ atomic file writer, the one way to build a directory (issue 26.4), the one
 Bottom layer: imports nothing from kas but kas.errors and kas.fslock.
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Mapping
 from typing import Callable, TypeVar
 
 from kas.errors import KasUserError
@@ -30,7 +33,8 @@ BUILD = "repo"
 T = TypeVar("T")
 
 
-def write_atomic(path, text, mode=None, backup=None, follow_symlinks=True):
+def write_atomic(path: str, text: str, mode: int | None = None, backup: str | None = None,
+                 follow_symlinks: bool = True) -> None:
     """Replace the file at ``path`` by ``text`` (UTF-8).
 
     Readers see the old content or the new one, never a partial file: the
@@ -50,13 +54,13 @@ def write_atomic(path, text, mode=None, backup=None, follow_symlinks=True):
             raise _naming(err, path) from None
 
 
-def replace_files(contents, mode=None):
+def replace_files(contents: Mapping[str, str], mode: int | None = None) -> None:
     """Write ``{path: text}`` as a group, symlinks followed: every file is
     staged first and only when all are written are they renamed into
     place, so a failure while writing (also a directory in the way of one
     of them) changes none of them.  Errors as :func:`write_atomic`."""
     with contextlib.ExitStack() as stack:
-        staged = []
+        staged: list[tuple[str, str, str]] = []
         for path, text in contents.items():
             if os.path.isdir(os.path.realpath(path)):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
@@ -69,13 +73,14 @@ def replace_files(contents, mode=None):
 
 
 @contextlib.contextmanager
-def _staged(path, text, mode, follow_symlinks):
+def _staged(path: str, text: str, mode: int | None,
+            follow_symlinks: bool) -> Iterator[tuple[str, str]]:
     """Yield ``(temp, target)``: ``text`` written and synced to a temporary
     sibling of ``target`` (``path``, resolved if ``follow_symlinks``); the
     temporary file is removed when the block ends (after a successful
     rename it is gone already)."""
     target = os.path.realpath(path) if follow_symlinks else os.path.abspath(path)
-    temp = None
+    temp: str | None = None
     try:
         directory, name = os.path.split(target)
         file_mode = _mode_for(target) if mode is None else mode
@@ -97,12 +102,12 @@ def _staged(path, text, mode, follow_symlinks):
         _remove(temp)
 
 
-def _remove(temp):
+def _remove(temp: str | None) -> None:
     if temp is not None and os.path.lexists(temp):
         os.remove(temp)
 
 
-def _naming(err, path):
+def _naming(err: OSError, path: str) -> OSError:
     """The same error (same errno, so the same OSError subclass), naming
     the file the caller asked for instead of a temporary file."""
     if err.errno is None:
@@ -110,7 +115,7 @@ def _naming(err, path):
     return OSError(err.errno, err.strerror or str(err), path)
 
 
-def _mode_for(target):
+def _mode_for(target: str) -> int:
     """Keep the mode of an existing file; a new one gets the umask default."""
     try:
         return os.stat(target).st_mode & 0o7777
@@ -118,7 +123,7 @@ def _mode_for(target):
         return default_mode()
 
 
-def default_mode():
+def default_mode() -> int:
     """The mode a new regular file gets under the current umask."""
     umask = os.umask(0)
     os.umask(umask)
@@ -212,7 +217,7 @@ def refuse_foreign_partial(temp: str, purpose: str) -> None:
             f"but it is {kind}: remove or rename it and run kas again")
 
 
-def within(path, root, *, resolve=False):
+def within(path: str, root: str, *, resolve: bool = False) -> bool:
     """True if ``path`` is ``root`` or lies below it.
 
     The test is on the path names (made absolute and normalized), so a
@@ -227,13 +232,13 @@ def within(path, root, *, resolve=False):
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def find_program(name, environ):
+def find_program(name: str, environ: Mapping[str, str]) -> str | None:
     """The path of program ``name`` on the PATH of ``environ`` (the
     system's default path if it has none), or None."""
     return shutil.which(name, path=environ.get("PATH", os.defpath))
 
 
-def require_program(name, environ, purpose):
+def require_program(name: str, environ: Mapping[str, str], purpose: str) -> str:
     """The path of program ``name`` on the PATH of ``environ``, else an
     error naming ``purpose``."""
     program = find_program(name, environ)

@@ -8,11 +8,20 @@ by steps (private HOME, ssh-agent) run in reverse order when kas exits,
 whatever happened (see kas.cli).
 """
 
+from __future__ import annotations
+
 import argparse
 import logging
 import os
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable
 
 from kas.errors import ArgumentsError, KasUserError
+
+if TYPE_CHECKING:
+    from kas.config.model import Config
+    from kas.context import Context
+    from kas.vcs.base import Commit
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,7 @@ WORK_DIR_LOCK_FILE = ".kas.lock"
 DEFAULT_LOCK_TIMEOUT = 3600.0
 
 
-def lock_timeout(environ, interactive):
+def lock_timeout(environ: Mapping[str, str], interactive: bool) -> float | None:
     """Seconds to wait for the work directory (None: forever), from
     KAS_LOCK_TIMEOUT or the default."""
     value = environ.get("KAS_LOCK_TIMEOUT", "").strip()
@@ -57,7 +66,7 @@ def lock_timeout(environ, interactive):
     return seconds
 
 
-def lock_work_dir(ctx, mode):
+def lock_work_dir(ctx: Context, mode: str | None) -> None:
     """Hold the work directory lock ("exclusive" or "shared") until kas
     ends; nothing if ``mode`` is None or a lock is held already."""
     from kas.fslock import FileLock, LockTimeout
@@ -66,7 +75,7 @@ def lock_work_dir(ctx, mode):
         return
     work_dir = ctx.work_dir
 
-    def waiting(pid):
+    def waiting(pid: int | None) -> None:
         holder = f" (pid {pid})" if pid else ""
         log.info("Waiting for another kas%s using %s", holder, work_dir)
 
@@ -88,7 +97,7 @@ def lock_work_dir(ctx, mode):
     ctx.add_cleanup(lambda: lock.release(remove=True))
 
 
-def setup_dir(ctx):
+def setup_dir(ctx: Context) -> None:
     """Create the build directory (one level) and its CACHEDIR.TAG."""
     try:
         os.mkdir(ctx.build_dir)
@@ -105,14 +114,14 @@ def setup_dir(ctx):
             f.write(CACHEDIR_TAG)
 
 
-def setup_ssh_agent(ctx):
+def setup_ssh_agent(ctx: Context) -> None:
     """Internal ssh-agent with the keys of SSH_PRIVATE_KEY(_FILE) (CLI-060)."""
     from kas.ssh import setup_ssh_agent as start
 
     start(ctx)
 
 
-def setup_home(ctx):
+def setup_home(ctx: Context) -> None:
     """Private temporary HOME with the handed-over credentials (CLI-070)."""
     from kas.home import create_home
 
@@ -122,11 +131,11 @@ def setup_home(ctx):
     ctx.managed_env["HOME"] = create_home(ctx, environ)
 
 
-def make_non_interactive(ctx):
+def make_non_interactive(ctx: Context) -> None:
     ctx.managed_env["GIT_TERMINAL_PROMPT"] = "false"
 
 
-def init_setup_repos(ctx):
+def init_setup_repos(ctx: Context) -> None:
     """Parse the configuration and find the repos that includes need."""
     from kas.config.includes import split_config_argument
     from kas.config.loop import ConfigResolver
@@ -138,7 +147,7 @@ def init_setup_repos(ctx):
     ctx.config = ctx.resolver.first_pass()
 
 
-def repo_setup_loop(ctx):
+def repo_setup_loop(ctx: Context) -> None:
     """Make the repos needed by includes available until the config is complete."""
     from kas.repos.model import build_repos
 
@@ -149,23 +158,26 @@ def repo_setup_loop(ctx):
     ctx.repos = build_repos(ctx.config)
 
 
-def finish_setup_repos(ctx):
+def finish_setup_repos(ctx: Context) -> None:
     """Fetch every repo of the complete configuration, in parallel."""
-    from kas.config.output import to_yaml
+    from kas.docio.writer import to_yaml
     from kas.errors import redact
     from kas.repos.fetch import fetch_all
 
     fetch_all(ctx, list(ctx.repos.values()))
-    log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
+    # Nothing is loaded when the loading steps were skipped: run_setup
+    # then says that the command needs them.
+    if ctx.config is not None:
+        log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
 
 
-def repos_checkout(ctx):
+def repos_checkout(ctx: Context) -> None:
     from kas.repos.checkout import checkout_all
 
     checkout_all(ctx, list(ctx.repos.values()))
 
 
-def repos_apply_patches(ctx):
+def repos_apply_patches(ctx: Context) -> None:
     from kas.home import complete_git_identity
     from kas.repos.patches import apply_all
 
@@ -175,7 +187,7 @@ def repos_apply_patches(ctx):
     complete_git_identity(ctx)
 
 
-def setup_environ(ctx):
+def setup_environ(ctx: Context) -> None:
     """Source the init script and compose the build environment."""
     from kas.buildenv.buildtools import prepare_buildtools
     from kas.buildenv.environ import build_environment
@@ -187,14 +199,14 @@ def setup_environ(ctx):
         ctx, source_init_script(ctx, spec, script, buildtools_setup=buildtools_setup))
 
 
-def write_bbconfig(ctx):
+def write_bbconfig(ctx: Context) -> None:
     from kas.buildenv.bbconfig import write_bbconfig as write
 
     write(ctx)
 
 
 # In execution order (CLI-040).
-STEPS = (
+STEPS: tuple[tuple[str, Callable[[Context], None]], ...] = (
     ("setup_dir", setup_dir),
     ("setup_ssh_agent", setup_ssh_agent),
     ("setup_home", setup_home),
@@ -211,7 +223,7 @@ STEPS = (
 STEP_NAMES = tuple(name for name, _ in STEPS)
 
 
-def steps_of_this_run(environ):
+def steps_of_this_run(environ: Mapping[str, str]) -> tuple[str, ...]:
     """CLI-040/042: setup_ssh_agent exists only when a key variable is set."""
     from kas.ssh import agent_requested
 
@@ -223,7 +235,8 @@ KEEP_CONFIG_SKIPS = ("setup_dir", "finish_setup_repos", "repos_checkout",
                      "repos_apply_patches", "write_bbconfig")
 
 
-def add_setup_options(parser, keep_config=False, preserve_env=False, config=True):
+def add_setup_options(parser: argparse.ArgumentParser, keep_config: bool = False,
+                      preserve_env: bool = False, config: bool = True) -> None:
     """--skip, --force-checkout, --update, optionally -k and -E, and (unless
     ``config`` is False: diff has two) the config argument."""
     from kas.ssh import check_agent_conflict
@@ -252,14 +265,14 @@ def add_setup_options(parser, keep_config=False, preserve_env=False, config=True
         add_config_argument(parser)
 
 
-def add_config_argument(parser):
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", nargs="?", default="",
         help="Config file(s), separated by colons. Default: "
              "<KAS_WORK_DIR>/.config.yaml")
 
 
-def requested_skips(args):
+def requested_skips(args: argparse.Namespace) -> set[str]:
     """The steps the command line asks to skip (--skip and -k)."""
     skips = set(getattr(args, "skip", None) or ())
     if getattr(args, "keep_config_unchanged", False):
@@ -273,7 +286,8 @@ def requested_skips(args):
 CONFIG_COMPLETE_STEP = "repo_setup_loop"
 
 
-def run_setup(ctx, skip=(), default_skip=(), after_config=None):
+def run_setup(ctx: Context, skip: Iterable[str] = (), default_skip: Collection[str] = (),
+              after_config: Callable[[Context], object] | None = None) -> Config:
     """Run every step not in ``skip`` or ``default_skip``, in order;
     ``after_config(ctx)`` runs once the configuration is complete."""
     skipped = set(skip) | set(default_skip)
@@ -306,7 +320,7 @@ IGNORED_WITH_PRESERVED_ENV = (
     "AWS_WEB_IDENTITY_TOKEN_FILE", "NETRC_FILE", "NPMRC_FILE", "REGISTRY_AUTH_FILE")
 
 
-def preserve_environment(ctx):
+def preserve_environment(ctx: Context) -> None:
     """-E: the whole calling environment becomes the managed one."""
     for name in IGNORED_WITH_PRESERVED_ENV:
         if name in ctx.caller_env:
@@ -322,7 +336,7 @@ def preserve_environment(ctx):
 
 # --- kas build (also the Build button of kas menu) --------------------------
 
-def add_build_options(parser):
+def add_build_options(parser: argparse.ArgumentParser) -> None:
     """The options of ``kas build`` (CLI-100 ... CLI-106)."""
     add_setup_options(parser, keep_config=True)
     parser.add_argument(
@@ -339,7 +353,7 @@ def add_build_options(parser):
         help="Extra arguments to pass to bitbake (typically after --)")
 
 
-def default_build_args(args):
+def default_build_args(args: argparse.Namespace) -> argparse.Namespace:
     """The arguments of ``kas build`` with no options and no config argument,
     keeping the global options of ``args`` (--log-level, --no-color): what
     the Build button of ``kas menu`` builds (CLI-193)."""
@@ -352,7 +366,7 @@ def default_build_args(args):
     return build_args
 
 
-def build(ctx, args):
+def build(ctx: Context, args: argparse.Namespace) -> None:
     """The setup steps, then bitbake with the task and targets of ``args``
     or the configured ones; with --provenance, the attestation of the
     build (CLI-100 ... CLI-106)."""
@@ -361,8 +375,7 @@ def build(ctx, args):
 
     # A host that cannot do the build is told before the repositories are
     # fetched (issue 25.1).
-    run_setup(ctx, requested_skips(args), after_config=check_isar_host)
-    config = ctx.config
+    config = run_setup(ctx, requested_skips(args), after_config=check_isar_host)
     argv = bitbake_argv(ctx, config.task(args.task), config.targets(args.target),
                         args.extra_bitbake_args)
     if not args.provenance:
@@ -375,7 +388,7 @@ def build(ctx, args):
     write_attestation(ctx, args, started, now())
 
 
-def run_lock(ctx, args):
+def run_lock(ctx: Context, args: argparse.Namespace) -> dict[str, list[Commit]]:
     """``kas lock`` and the deprecated ``kas dump --lock --inplace``: the
     dump pipeline, then the floating repos pinned in the lock files.
     Returns the commits each updated pin moved over (repo -> commits)."""

@@ -7,6 +7,8 @@ left behind.  Interactive children use :func:`run_interactive` instead and
 stay in the foreground group.
 """
 
+from __future__ import annotations
+
 import contextlib
 import logging
 import os
@@ -14,10 +16,24 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import IO, Any, Callable, NoReturn, Optional, Union, final
 
 from kas.errors import Cancelled, CommandError, format_command
 
+# A command line, and the environment of a child (None: kas's own).
+Argv = Sequence[str]
+Env = Optional[Mapping[str, str]]
+# A Python signal handler, and what signal.signal() returns (a handler,
+# SIG_DFL/SIG_IGN, or None for one not installed from Python).
+Handler = Callable[[int, Optional[FrameType]], None]
+AnyHandler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
+
 log = logging.getLogger(__name__)
+
+# Told each line (without its newline) a supervised child writes.
+LineHandler = Callable[[str], None]
 
 # How long a terminated child may take before it is killed.
 TERMINATE_GRACE = 5.0
@@ -26,12 +42,13 @@ TERMINATE_GRACE = 5.0
 class Runner:
     """Starts children and can stop all of them at once."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._children = set()
+        self._children: set[subprocess.Popen[str]] = set()
         self.cancelled = threading.Event()
 
-    def run(self, argv, cwd=None, env=None, check=True, input=None):
+    def run(self, argv: Argv, cwd: str | None = None, env: Env = None, check: bool = True,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` with captured output; returns CompletedProcess.
 
         With ``check`` a non-zero exit raises :class:`CommandError` carrying
@@ -71,14 +88,14 @@ class Runner:
             raise CommandError(argv, proc.returncode, stderr=stderr, cwd=cwd)
         return result
 
-    def output(self, argv, cwd=None, env=None):
+    def output(self, argv: Argv, cwd: str | None = None, env: Env = None) -> str:
         """stdout of ``argv`` without the trailing newline; raises on failure."""
         return self.run(argv, cwd=cwd, env=env).stdout.rstrip("\n")
 
-    def succeeds(self, argv, cwd=None, env=None):
+    def succeeds(self, argv: Argv, cwd: str | None = None, env: Env = None) -> bool:
         return self.run(argv, cwd=cwd, env=env, check=False).returncode == 0
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Terminate every running child (SIGTERM to its group) and wait."""
         with self._lock:
             self.cancelled.set()
@@ -90,7 +107,7 @@ class Runner:
             _stop_group(proc, deadline)
 
 
-def _stop_group(proc, deadline=None):
+def _stop_group(proc: subprocess.Popen[str], deadline: float | None = None) -> None:
     """SIGTERM the child's group, SIGKILL it if it is still there at
     ``deadline``, and reap the child."""
     _signal_group(proc, signal.SIGTERM)
@@ -103,12 +120,12 @@ def _stop_group(proc, deadline=None):
     proc.wait()
 
 
-def log_command(argv, cwd):
+def log_command(argv: Argv, cwd: str | None) -> None:
     """CLI-013: every external command at debug level."""
     log.debug("%s$ %s", cwd or os.getcwd(), format_command(argv))
 
 
-def _signal_group(proc, signum):
+def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signum)
 
@@ -116,38 +133,41 @@ def _signal_group(proc, signum):
 EXIT_INTERRUPTED = 130
 
 
-def force_exit(signum=None, frame=None):
+def force_exit(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
     """CLI-341: a second SIGINT/SIGTERM ends kas at once."""
     log.error("kas terminated forcefully")
     os._exit(EXIT_INTERRUPTED)
 
 
+@final
 class _Handlers:
     """Temporarily replaced SIGINT/SIGTERM handlers.  Once kas has been
     interrupted (``escalate``), any further signal ends it at once, also
     after the block."""
 
-    def __init__(self, handler):
+    def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.escalated = False
+        self.saved: dict[signal.Signals, AnyHandler] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> _Handlers:
         self.saved = {sig: signal.signal(sig, self.handler)
                       for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
-    def escalate(self):
+    def escalate(self) -> None:
         self.escalated = True
         for sig in self.saved:
             signal.signal(sig, force_exit)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if not self.escalated:
             for sig, handler in self.saved.items():
                 signal.signal(sig, handler)
 
 
-def run_interactive(argv, cwd=None, env=None, shell_session=False):
+def run_interactive(argv: Argv, cwd: str | None = None, env: Env = None,
+                    shell_session: bool = False) -> int:
     """Run a child attached to the terminal, in kas's process group (CLI-342).
 
     Returns its exit status (negative for a signal, like subprocess).  A
@@ -157,7 +177,7 @@ def run_interactive(argv, cwd=None, env=None, shell_session=False):
     Otherwise a signal cancels kas too and the child is asked to stop."""
     log_command(argv, cwd)
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if not (shell_session and signum == signal.SIGINT):
             handlers.escalate()
             raise Cancelled(signum)
@@ -179,7 +199,9 @@ def run_interactive(argv, cwd=None, env=None, shell_session=False):
             raise
 
 
-def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
+def run_supervised(argv: Argv, cwd: str | None, env: Env, foreground: bool,
+                   on_stdout: LineHandler | None = None,
+                   on_stderr: LineHandler | None = None) -> int:
     """Run a long job (bitbake) that must shut down cleanly when kas is
     interrupted (CLI-340 ... CLI-342).
 
@@ -194,14 +216,14 @@ def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
     already delivered it) and kas waits; SIGTERM, a request to end now, is
     passed on as both; a second signal is passed on and ends kas at once."""
     log_command(argv, cwd)
-    received = []
-    proc = None
+    received: list[int] = []
+    proc: subprocess.Popen[str] | None = None
 
-    def forward(signum):
+    def forward(signum: int) -> None:
         if proc is not None and not (foreground and signum == signal.SIGINT):
             _signal_process(proc, signal.SIGINT)
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         forward(signum)
         if len(received) > 1:
@@ -238,7 +260,7 @@ def run_supervised(argv, cwd, env, foreground, on_stdout=None, on_stderr=None):
 SIGNAL_POLL = 0.1
 
 
-def wait_for_exit(proc):
+def wait_for_exit(proc: subprocess.Popen[str]) -> int:
     """``proc.wait()``, but with the signal handlers running meanwhile.
 
     The kernel may deliver a SIGINT/SIGTERM to any thread of kas; Python
@@ -258,8 +280,10 @@ def wait_for_exit(proc):
 FORCED_STOP_DELAY = 1.0
 
 
-def _line_reader(stream, handle):
-    def pump():
+def _line_reader(stream: IO[str] | None, handle: LineHandler | None) -> threading.Thread:
+    def pump() -> None:
+        if stream is None:      # a child whose output is not piped: nothing to read
+            return
         with stream:
             for line in stream:
                 if handle is not None:
@@ -270,7 +294,7 @@ def _line_reader(stream, handle):
     return thread
 
 
-def _signal_process(proc, signum):
+def _signal_process(proc: subprocess.Popen[str], signum: int) -> None:
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)

@@ -68,10 +68,12 @@ def test_text_report_byte_exact(history):
         "@@ up commits diff @@\n"
         f"{third}: {AUTHOR} {DATE}\n"
         "    third\n"
+        "    \n"
         f"{second}: {AUTHOR} {DATE}\n"
         "    second\n"
-        "\n"
-        "    with a body\n")
+        "    \n"
+        "    with a body\n"
+        "    \n")
 
 
 def test_oneline_and_commit_only(history):
@@ -159,28 +161,32 @@ env:
 
 def test_missing_keys_lists_and_multiline_strings(tmp_path):
     """CLI-161, CLI-164: Issue 16.6 text layout: string diffs with hunk headers in column 10
-    and the text in column 10 (an empty context line stays empty); other
-    changes as ``-    key: value``, a multi-line one continuing with the
-    sign; null or empty sides (machine "", env.ADDED null) are left out."""
+    and the text in column 10, after the sign or a space (issue 24.4: also
+    an empty line); other changes as ``-    key: value``, a list in Python's
+    form, a multi-line one continuing with the sign (issue 24.4: also after
+    its final line break); null or empty sides (machine "", env.ADDED null)
+    are left out."""
     project = Project(tmp_path / "p")
     project.write("a.yml", A_YML)
     project.write("b.yml", B_YML)
     result = project.kas_ok("diff", "a.yml", "b.yml")
     assert result.stdout == text_header("a.yml", "b.yml") + (
         "@@ config changed @@\n"
-        '-    target: ["one", "two"]\n'
-        '+    target: ["one"]\n'
+        "-    target: ['one', 'two']\n"
+        "+    target: ['one']\n"
         "     local_conf_header.x:\n"
         "         @@ -1,4 +1,4 @@\n"
-        '        A = "1"\n'
-        "\n"
+        '         A = "1"\n'
+        "         \n"
         '-        B = "2"\n'
         '+        B = "changed"\n'
-        '        C = "3"\n'
+        '         C = "3"\n'
         '-    local_conf_header.gone: OLD = "1"\n'
         '-OLDER = "2"\n'
+        "-\n"
         '+    local_conf_header.y: NEW = "1"\n'
         '+MORE = "2"\n'
+        "+\n"
         "-    distro: poky\n"
         "+    task: fetch\n")
 
@@ -291,10 +297,12 @@ def test_git_tag_change_lists_commits_text(git_tags, tmp_path):
         "@@ up commits diff @@\n"
         f"{third}: {AUTHOR} 2024-05-06 07:08:09\n"
         "    third\n"
-        "\n"
+        "    \n"
         "    with a body\n"
+        "    \n"
         f"{second}: {AUTHOR} {DATE}\n"
-        "    second\n")
+        "    second\n"
+        "    \n")
 
 
 def test_git_tag_change_lists_commits_json(git_tags, tmp_path):
@@ -349,7 +357,7 @@ def test_two_repos_separated_by_a_dashes_line(tmp_path):
     project.write("b.lock.yml", lock_yaml({"g": git_new, "h": hg_new}))
     result = project.kas_ok("diff", "--commit-only", "a.yml", "b.yml")
     assert result.stdout == text_header("a.yml", "b.yml") + (
-        f"@@ g commits diff @@\n{git_new}: {AUTHOR} {DATE}\n    git moved\n"
+        f"@@ g commits diff @@\n{git_new}: {AUTHOR} {DATE}\n    git moved\n    \n"
         "---\n"
         f"@@ h commits diff @@\n{hg_new}: {AUTHOR} {DATE}\n    hg moved\n")
     result = project.kas_ok("diff", "--oneline", "a.yml", "b.yml")
@@ -430,15 +438,31 @@ def run_on_terminal(project, *args, **env):
 
 
 def test_colors_on_a_terminal(history):
-    """CLI-164."""
-    project, up, _, third = history
+    """CLI-164, issue 24.4: kas 5.5's colored bytes: a diff line is colored
+    together with its line break (the reset begins the next line), a
+    commit's "<sha>: " is yellow."""
+    project, up, second, third = history
     out = run_on_terminal(project, "diff", "--oneline", "old.yml", "new.yml")
-    assert "\033[34m@@ config changed @@\033[0m\n" in out
-    assert "         \033[34m@@ -1 +1 @@\033[0m\n" in out
-    assert f"\033[31m-        {up.first}\033[0m\n" in out
-    assert f"\033[32m+        {third}\033[0m\n" in out
-    assert "\033[34m@@ up commits diff @@\033[0m\n" in out
-    assert f"\033[33m{third[:7]}\033[0m third\n" in out
+    assert out == text_header() + (
+        "\033[34m@@ config changed @@\033[0m\n"
+        "     machine:\n"
+        "\033[34m         @@ -1 +1 @@\n\033[0m"
+        "\033[31m-        qemux86-64\n\033[0m"
+        "\033[32m+        qemuarm64\n\033[0m"
+        "     repos.up.commit:\n"
+        "\033[34m         @@ -1 +1 @@\n\033[0m"
+        f"\033[31m-        {up.first}\n\033[0m"
+        f"\033[32m+        {third}\n\033[0m"
+        "\033[34m@@ up commits diff @@\033[0m\n"
+        f"\033[33m{third[:7]}\033[0m third\n"
+        f"\033[33m{second[:7]}\033[0m second\n")
+    out = run_on_terminal(project, "diff", "--commit-only", "old.yml", "new.yml")
+    assert out == text_header() + (
+        "\033[34m@@ up commits diff @@\033[0m\n"
+        f"\033[33m{third}: \033[0m{AUTHOR} {DATE}\n"
+        "    third\n    \n"
+        f"\033[33m{second}: \033[0m{AUTHOR} {DATE}\n"
+        "    second\n    \n    with a body\n    \n")
 
 
 @pytest.mark.parametrize(("args", "env"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
@@ -473,3 +497,159 @@ def test_shallow_clone_is_deepened_first(tmp_path):
     result = project.kas_ok("diff", "--oneline", "--commit-only", "a.yml", "b.yml", env=env)
     assert result.stdout == text_header("a.yml", "b.yml") + (
         f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")
+
+
+# --- a new revision older than the old one (issue 24.3) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    """v0.10-rc1 (lightweight) on the second commit, v0.10 (annotated) two
+    commits later; ``same`` names v0.10's commit too."""
+    up = GitUpstream(tmp_path_factory.mktemp("releases") / "up")
+    up.commit("rc1\n\nwith a body")
+    up.tag("v0.10-rc1")
+    fix = up.commit("fix")
+    release = up.commit("release")
+    up.tag("v0.10", annotated=True)
+    up.tag("same")
+    return up, fix, release
+
+
+def test_older_tag_lists_the_commits_in_between(releases, tmp_path):
+    """Issue 24.3: ``tag: v0.10`` old, ``tag: v0.10-rc1`` new (an ancestor):
+    like kas 5.5, the commits between the two, newest first, in text and
+    JSON; a repo whose two tags name one commit has no section at all."""
+    up, fix, release = releases
+    project = Project(tmp_path / "p")
+    project.write("old.yml", kas_yaml(repo_yaml("up", up, tag="v0.10"),
+                                      repo_yaml("other", up, tag="v0.10", path="other")))
+    project.write("new.yml", kas_yaml(repo_yaml("up", up, tag="v0.10-rc1"),
+                                      repo_yaml("other", up, tag="same", path="other")))
+    result = project.kas_ok("diff", "old.yml", "new.yml")
+    assert result.stdout == text_header() + (
+        "@@ config changed @@\n"
+        "     repos.up.tag:\n"
+        "         @@ -1 +1 @@\n"
+        "-        v0.10\n"
+        "+        v0.10-rc1\n"
+        "     repos.other.tag:\n"
+        "         @@ -1 +1 @@\n"
+        "-        v0.10\n"
+        "+        same\n"
+        "@@ up commits diff @@\n"
+        f"{release}: {AUTHOR} {DATE}\n"
+        "    release\n"
+        "    \n"
+        f"{fix}: {AUTHOR} {DATE}\n"
+        "    fix\n"
+        "    \n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "old.yml", "new.yml").stdout)
+    assert data["vcs"] == {"up": [
+        {"commit": release, "author": AUTHOR, "email": EMAIL, "commit_date": DATE,
+         "message": "release\n"},
+        {"commit": fix, "author": AUTHOR, "email": EMAIL, "commit_date": DATE,
+         "message": "fix\n"}]}
+    # Newer again: the same commits.
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "new.yml", "old.yml")
+    assert result.stdout == text_header("new.yml", "old.yml") + (
+        f"@@ up commits diff @@\n{release[:7]} release\n{fix[:7]} fix\n")
+
+
+@pytest.mark.parametrize("vcs", ["git", "hg"])
+def test_older_commit_lists_the_commits_in_between(tmp_path, vcs):
+    """Issue 24.3: the same for ``commit:`` pins (from lock files), git and
+    Mercurial; two pins of one commit list nothing, in JSON too."""
+    up = GitUpstream(tmp_path / "up") if vcs == "git" else HgUpstream(tmp_path / "up")
+    second = up.commit("second")
+    third = up.commit("third")
+    project = Project(tmp_path / "p")
+    branch = "main" if vcs == "git" else "default"
+    config = kas_yaml(repo_yaml("up", up, branch=branch))
+    for name, pin in (("old", third), ("new", up.first), ("same", third)):
+        project.write(f"{name}.yml", config)
+        project.write(f"{name}.lock.yml", lock_yaml({"up": pin}))
+    result = project.kas_ok("diff", "--oneline", "--commit-only", "old.yml", "new.yml")
+    assert result.stdout == text_header() + (
+        f"@@ up commits diff @@\n{third[:7]} third\n{second[:7]} second\n")
+    data = json.loads(project.kas_ok("diff", "--format", "json", "old.yml", "new.yml").stdout)
+    assert [c["commit"] for c in data["vcs"]["up"]] == [third, second]
+    result = project.kas_ok("diff", "--format", "json", "old.yml", "same.yml")
+    assert json.loads(result.stdout) == {"values_changed": {}}
+
+
+# --- text details (issue 24.4) -------------------------------------------------------
+
+
+def details_configs(project, up):
+    project.write("a.yml", (
+        "header:\n  version: 14\n"
+        "env:\n  EMPTY: ''\n  SINGLE: x\n"
+        "menu_configuration:\n  FLAG: true\n  COUNT: 0\n"
+        "local_conf_header:\n  text: |\n    one\n\n    three\n"
+        "repos:\n"
+        "  gone:\n    path: gone\n    layers:\n      meta: null\n"))
+    project.write("b.yml", (
+        "header:\n  version: 14\n"
+        "env:\n  EMPTY: qemu\n  SINGLE: \"x\\ny\"\n"
+        "menu_configuration:\n  FLAG: false\n  COUNT: 4\n"
+        "local_conf_header:\n  text: |\n    one\n\n    3\n"
+        "repos:\n"
+        f"  meta-bar:\n    url: {up.path}\n    branch: main\n    signed: false\n"))
+
+
+DETAILS = (
+    "@@ config changed @@\n"
+    "     env.EMPTY:\n"
+    "         @@ -1 +1 @@\n"
+    "-        \n"
+    "+        qemu\n"
+    "     env.SINGLE:\n"
+    "         @@ -1 +1,2 @@\n"
+    "         x\n"
+    "+        y\n"
+    "-    menu_configuration.FLAG: True\n"
+    "+    menu_configuration.COUNT: 4\n"
+    "     local_conf_header.text:\n"
+    "         @@ -1,3 +1,3 @@\n"
+    "         one\n"
+    "         \n"
+    "-        three\n"
+    "+        3\n"
+    "-    repos.gone: {'path': 'gone', 'layers': {'meta': None}}\n"
+    "+    repos.meta-bar: {'url': '{url}', 'branch': 'main', 'signed': False}\n")
+
+
+def test_text_details_as_kas_5_5_prints_them(tmp_path):
+    """Issue 24.4: dict and list values in Python's form (single quotes,
+    None, True); a side that is false in Python's sense (False, 0, "") is
+    left out; an empty string is one empty line of a string diff; context
+    lines have 9 spaces before their text, also an empty one.  Unlike
+    kas 5.5, a last line without a line break still ends the line."""
+    up = GitUpstream(tmp_path / "bar")
+    project = Project(tmp_path / "p")
+    os.makedirs(project.file("gone"))
+    details_configs(project, up)
+    result = project.kas_ok("diff", "a.yml", "b.yml")
+    assert result.stdout == text_header("a.yml", "b.yml") + DETAILS.replace("{url}", up.path)
+
+
+def test_key_order_does_not_depend_on_the_hash_seed(tmp_path):
+    """Issue 24.4: kas 5.5 orders the changed keys (and repos) by Python's
+    hash seed; here they come in the order of the configuration, in every
+    run (docs/deviations.md)."""
+    up = GitUpstream(tmp_path / "bar")
+    project = Project(tmp_path / "p")
+    os.makedirs(project.file("gone"))
+    details_configs(project, up)
+    outputs = {project.kas_ok("diff", "a.yml", "b.yml",
+                              env=clean_env(PYTHONHASHSEED=seed)).stdout
+               for seed in ("0", "1", "2", "3")}
+    assert outputs == {text_header("a.yml", "b.yml") + DETAILS.replace("{url}", up.path)}
+    keys = {tuple(json.loads(project.kas_ok("diff", "--format", "json", "a.yml", "b.yml",
+                                            env=clean_env(PYTHONHASHSEED=seed)).stdout)
+                  ["values_changed"])
+            for seed in ("0", "1", "2", "3")}
+    assert keys == {("env.EMPTY", "env.SINGLE", "menu_configuration.FLAG",
+                     "menu_configuration.COUNT", "local_conf_header.text", "repos.gone",
+                     "repos.meta-bar")}

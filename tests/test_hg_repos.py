@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 import yaml
-from helpers.repos import read, write
+from helpers.repos import git, make_git_repo, read, write
 from helpers.run import clean_env, kas_ok, run_kas
 
 HG_ENV = clean_env(HGPLAIN="1", HGRCPATH="")
@@ -355,3 +355,68 @@ def test_short_node_in_rev_node_form_warns(project, upstream):
     assert (f' - WARNING  - {short} is not a full-length hash for repo "up".\n'
             ) in result.stderr
     assert project.parent() == upstream.a
+
+
+# --------------------------------------------------------------------------
+# relative URLs (issue 24.1)
+
+
+def relative_url_config(work):
+    """Three hg and two git repos with ``../`` URLs, two of them at a nested
+    ``path``: every URL is relative to KAS_WORK_DIR, whatever the path."""
+    repos = {"top": None}
+    for name in ("h1", "h2", "h3"):
+        repos[name] = {"type": "hg", "url": "../hg-example", "branch": "feat"}
+    repos["h4"] = {"type": "hg", "url": "../hg-example", "branch": "feat",
+                   "path": "sub/deep/h4"}
+    repos["g1"] = {"url": "../git-example", "branch": "main"}
+    repos["g2"] = {"url": "../git-example", "branch": "main", "path": "sub/deep/g2"}
+    data = {"header": {"version": 23}, "repos": repos}
+    write(os.path.join(work, "kas.yml"), yaml.safe_dump(data, sort_keys=False))
+    write(os.path.join(work, "oe-init-build-env"), 'mkdir -p "$1/conf"\n')
+
+
+CHECKOUTS = {"h1": "h1", "h2": "h2", "h3": "h3", "h4": "sub/deep/h4", "g1": "g1",
+             "g2": "sub/deep/g2"}
+
+
+@pytest.mark.parametrize("via", ["cwd", "KAS_WORK_DIR"])
+def test_relative_urls_mean_the_same_for_hg_and_git(tmp_path, upstream, via):
+    """Issue 24.1: several hg repos with ``url: ../hg-example`` in one config
+    are all cloned, run after run, whichever thread clones them and wherever
+    the partial clone is made; like git repos, ``../`` is relative to the
+    work directory (also for a nested ``path``), and later runs pull from
+    the same place without a changed-URL warning."""
+    hg_example = upstream.copy(tmp_path / "hg-example")
+    git_example = make_git_repo(tmp_path / "git-example")
+    work = os.path.realpath(str(tmp_path / "work"))
+    os.makedirs(work)
+    relative_url_config(work)
+    # With KAS_WORK_DIR, kas runs from a directory where ../ means elsewhere.
+    cwd = work if via == "cwd" else str(tmp_path / "work" / "sub")
+    os.makedirs(cwd, exist_ok=True)
+    env = clean_env(KAS_WORK_DIR=work) if via == "KAS_WORK_DIR" else None
+    for _ in range(2):
+        result = kas_ok("checkout", os.path.join(work, "kas.yml"), cwd=cwd, env=env)
+        for name, path in CHECKOUTS.items():
+            assert f"Repository {name} checked out to" in result.stderr, result
+            where = os.path.join(work, path)
+            if name.startswith("h"):
+                assert hg(where, "log", "-r", ".", "-T", "{node}") == upstream.f2
+                assert hg(where, "paths", "default") == hg_example
+            else:
+                assert git(where, "remote", "get-url", "origin") == git_example
+        for path in CHECKOUTS.values():
+            shutil.rmtree(os.path.join(work, path))
+    kas_ok("checkout", os.path.join(work, "kas.yml"), cwd=cwd, env=env)
+    # Later runs use the recorded absolute URL: --update finds new commits.
+    f3 = hg_commit(hg_example, {"a.txt": "feat3\n"}, "feat three")
+    git(git_example, "commit", "-q", "--allow-empty", "-m", "more")
+    result = kas_ok("checkout", "--update", os.path.join(work, "kas.yml"), cwd=cwd, env=env)
+    assert "does not support changing the remote url" not in result.stderr
+    for name, path in CHECKOUTS.items():
+        where = os.path.join(work, path)
+        if name.startswith("h"):
+            assert hg(where, "log", "-r", ".", "-T", "{node}") == f3
+        else:
+            assert git(where, "rev-parse", "HEAD") == git(git_example, "rev-parse", "HEAD")

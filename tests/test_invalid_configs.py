@@ -131,6 +131,9 @@ CASES = [
           ["Configuration file is not valid JSON: ", "{dir}/json-invalid-utf8.json"]),
     invalid("json-machine-integer.json", "CF-014",
             ["machine: 5 is not of type 'string'"], at="5:3"),
+    # Issue 26.2: JSON indented with tabs (which YAML parsers refuse) gets a position too.
+    invalid("json-machine-integer-tabs.json", "CF-014",
+            ["machine: 5 is not of type 'string'"], at="5:2"),
 
     # ---- CF-004 top-level type ------------------------------------------
     invalid("empty-file.yml", "CF-004", ["None is not of type 'object'"]),

@@ -340,3 +340,20 @@ def test_example_dump_text(inc058_dump):
         "      l3:\n"
         "  r2:\n"
     )
+
+
+# --- the hook of dump --explain ------------------------------------------------
+
+def test_on_set_is_told_every_value_put_in_place():
+    """Issue 26.2: ``kas dump --explain`` learns from the merge itself which
+    values a file sets: a mapping merged into a mapping is not set itself,
+    its new values are; a value replacing a mapping (or a mapping replacing
+    a value) is set as a whole."""
+    base = {"env": {"A": "1"}, "repos": {"r": {"path": "x"}}, "target": "t"}
+    update = {"env": {"A": "2", "B": None}, "repos": {"r": None}, "target": {"x": 1},
+              "distro": "d"}
+    told = []
+    result = merge(base, update, on_set=lambda path, value: told.append((path, value)))
+    assert result == merge(base, update)
+    assert told == [(("env", "A"), "2"), (("env", "B"), None), (("repos", "r"), None),
+                    (("target",), {"x": 1}), (("distro",), "d")]

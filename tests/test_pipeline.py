@@ -549,6 +549,18 @@ def test_every_step_name_is_a_choice(workdir, step):
         result, "Invalid combination of arguments: repo_setup_loop requires init_setup_repos")
 
 
+def test_skipping_both_loading_steps_is_a_user_error(workdir):
+    """CLI-042, issue 26.3 (found by mypy once the context was typed): with
+    both loading steps skipped nothing is loaded; the fetch step must not
+    trip over the missing configuration (a traceback before), the command
+    says it needs the loading step."""
+    project(workdir)
+    result = run_kas("dump", "--skip", "init_setup_repos", "--skip", "repo_setup_loop",
+                     "kas.yml", cwd=workdir, env=kas_env())
+    assert_user_error(
+        result, "Invalid combination of arguments: this command needs the init_setup_repos step")
+
+
 def test_setup_ssh_agent_is_no_choice_without_ssh_key_variables(workdir):
     """CLI-042."""
     project(workdir)

@@ -131,7 +131,9 @@ def _read_in_kas_container():
 def test_every_variable_read_is_documented():
     """Issue 18.4: every variable kas (environ.get/[]/in) and kas-container
     (${NAME:-...}) read is in the table behind environment.md, and kas's
-    named lists of credential and key variables are too."""
+    named lists of credential and key variables and its table of
+    configuration overrides (issue 26.2) are too."""
+    from kas.config.model import ENV_OVERRIDES
     from kas.pipeline import IGNORED_WITH_PRESERVED_ENV
     from kas.ssh import KEY_VARIABLES
 
@@ -140,6 +142,7 @@ def test_every_variable_read_is_documented():
     read = in_kas | _read_in_kas_container()
     assert read - names() == set()
     assert set(IGNORED_WITH_PRESERVED_ENV) | set(KEY_VARIABLES) <= names()
+    assert {override.variable for override in ENV_OVERRIDES.values()} <= names()
     assert {"KAS_WORK_DIR", "KAS_CONTAINER_ENGINE", "KAS_FETCH_JOBS"} <= names()
 
 

@@ -9,7 +9,13 @@ from kas.repos.parallel import jobs
 from kas.repos.patches import PatchDate, patch_date
 from kas.vcs.base import is_full_sha
 from kas.vcs.git import checkout_rev, local_branch_name, strip_refs
-from kas.vcs.urls import clone_depth, effective_url, premirror_rules, qualified_name
+from kas.vcs.urls import (
+    absolute_url,
+    clone_depth,
+    effective_url,
+    premirror_rules,
+    qualified_name,
+)
 
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
 
@@ -42,6 +48,27 @@ def test_premirrors_first_match_at_start_wins_and_bad_lines_are_ignored():
     assert effective_url("git://example.org/x.git", rules) == "git://example.org/x.git"
     # Not anchored at the end, only at the start.
     assert effective_url("xhttps://example.org/y", rules) == "xhttps://example.org/y"
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("../example", "{parent}/example"),
+    ("sub/../x/", "{work}/x"),
+    ("./repo", "{work}/repo"),
+    ("a/b:c", "{work}/a/b:c"),
+    ("/abs/repo", "/abs/repo"),
+    ("file:///abs/repo", "file:///abs/repo"),
+    ("https://example.org/r.git", "https://example.org/r.git"),
+    ("git@example.org:r.git", "git@example.org:r.git"),
+    ("host:path/r", "host:path/r"),
+])
+def test_relative_urls_are_relative_to_the_real_work_dir(tmp_path, url, expected):
+    """Issue 24.1: only a relative path is resolved, against the work dir
+    with its symlinks resolved (as a command run in it sees ``..``)."""
+    real = tmp_path / "real" / "work"
+    real.mkdir(parents=True)
+    os.symlink(real, tmp_path / "link")
+    resolved = absolute_url(url, str(tmp_path / "link"))
+    assert resolved == expected.format(parent=tmp_path / "real", work=real)
 
 
 @pytest.mark.parametrize("value,depth", [(None, 0), ("", 0), ("0", 0), ("3", 3)])

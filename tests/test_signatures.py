@@ -541,3 +541,78 @@ def test_offline_asks_no_key_server(project, keys, upstream):
     assert_user_error(result, f'Could not import key "alice": key {fingerprint} is not in '
                               f"the keyring and KAS_OFFLINE forbids asking the key server "
                               f"{server.url}")
+
+
+# --------------------------------------------------------------------------
+# signed repos without url (issue 24.2)
+
+
+def local_clone(upstream, path, rev):
+    """A clone of the upstream with ``rev`` checked out, for a repo that has
+    a ``path`` but no ``url`` (kas never fetches or checks it out)."""
+    subprocess.run(["git", "clone", "-q", upstream["path"], str(path)], check=True,
+                   capture_output=True)
+    git(path, "checkout", "-q", rev)
+    return str(path)
+
+
+def configure_local(workdir, path, repo_lines, signers):
+    body = "".join(f"    {line}\n" for line in repo_lines)
+    write(workdir / "kas.yml", "header:\n  version: 23\n" + signers
+          + f"repos:\n  this:\n  local:\n    path: {path}\n" + body)
+
+
+@pytest.mark.parametrize("ref", ["tag", "commit"])
+@pytest.mark.parametrize("kind", ["ssh", "gpg"])
+def test_repo_without_url_is_verified_on_every_run(project, keys, upstream, tmp_path,
+                                                   kind, ref):
+    """Issue 24.2 / CLI-092: a signed repo with ``path`` and no ``url`` is
+    verified like a cloned one, on every run: once its allowed key file
+    holds a fresh key, the next run stops with exit 2; the repo (work tree,
+    HEAD, git config) is never changed."""
+    signer, tag, commit = (("bob", "v-bob", upstream["c3"]) if kind == "ssh"
+                           else ("alice", "v-alice", upstream["c1"]))
+    local = local_clone(upstream, tmp_path / "local", commit)
+    config_before = (tmp_path / "local" / ".git" / "config").read_text()
+    key_file = "keys/bob.pub" if kind == "ssh" else "keys/alice.asc"
+    signers = bob_signer(key_file) if kind == "ssh" else gpg_signer(key_file)
+    lines = [f"tag: {tag}"] if ref == "tag" else [f"commit: {commit}"]
+    configure_local(project, local, lines + ["signed: true", f"allowed_signers: [{signer}]"],
+                    signers)
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert f"Repository local signature valid: {signer} (" in result.stderr
+
+    if kind == "ssh":
+        fresh = SshKey(tmp_path, "fresh")
+        shutil.copy(fresh.public, project / key_file)
+        expected = f"ED25519 key {keys['bob'].fingerprint}"
+    else:
+        fresh = GpgKey(tmp_path, "fresh")
+        try:
+            fresh.export(project / key_file)
+        finally:
+            fresh.stop_agent()
+        expected = f"Alice <alice@example.com> ({keys['alice'].fingerprint})"
+    result = checkout(project)
+    assert_user_error(result, f"Repository local is not signed with a trusted key: {expected}.")
+    assert git(local, "rev-parse", "HEAD") == commit
+    assert git(local, "status", "--porcelain") == ""
+    assert (tmp_path / "local" / ".git" / "config").read_text() == config_before
+
+
+def test_repo_without_url_and_ref_is_verified_at_its_head(project, keys, upstream,
+                                                          tmp_path):
+    """Issue 24.2: without tag or commit, the commit the work tree is at
+    is what counts; a path that is no git checkout cannot be verified."""
+    local = local_clone(upstream, tmp_path / "local", upstream["c3"])
+    lines = ["signed: true", "allowed_signers: [bob]"]
+    configure_local(project, local, lines, bob_signer("keys/bob.pub"))
+    assert checkout(project).returncode == 0
+    git(local, "checkout", "-q", upstream["c5"])
+    assert_user_error(checkout(project), "Repository local is not signed with a trusted key.")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    configure_local(project, plain, lines, bob_signer("keys/bob.pub"))
+    assert_user_error(checkout(project), "Repository local is not signed with a trusted key: "
+                                         f"{plain} is not the top of a git checkout.")

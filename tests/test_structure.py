@@ -171,6 +171,83 @@ def test_cycles_finds_a_cycle_through_three_modules():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
+# --- the layers -------------------------------------------------------------
+
+# The layers of docs/architecture.md, top first: a module may import from its
+# own layer and the layers below it, never from a layer above.  A package
+# named here holds all modules below it; ``kas`` itself is the version
+# constants only.
+LAYERS = (
+    ("kas.completion", "kas.docgen", "kas.cache"),   # python3 -m tools
+    ("kas.cli", "kas.__main__", "kas.plugins"),      # the commands
+    ("kas.clean",),
+    ("kas.pipeline",),
+    ("kas.config", "kas.lock", "kas.repos", "kas.buildenv", "kas.menu", "kas.home", "kas.ssh",
+     "kas.provenance", "kas.journal", "kas.difftext"),
+    ("kas.vcs",),
+    ("kas", "kas.process", "kas.context", "kas.environment", "kas.errors", "kas.docio",
+     "kas.fsutil", "kas.fslock", "kas.log", "kas.userns"),
+)
+
+
+def in_package(module, package):
+    """``module`` is ``package`` or below it; ``kas`` holds only itself."""
+    return module == package or (package != "kas" and module.startswith(package + "."))
+
+
+def layer_of(module):
+    """The index in LAYERS (0 is the top) of ``module``, else None."""
+    for index, packages in enumerate(LAYERS):
+        if any(in_package(module, package) for package in packages):
+            return index
+    return None
+
+
+def upward_imports(graph):
+    """``a imports b`` for every edge of ``graph`` from a layer up to a
+    layer above it (modules without a layer are reported by their own test)."""
+    layers = {module: layer_of(module) for module in graph.keys() | set().union(*graph.values())}
+    return sorted(f"{module} imports {target}"
+                  for module, targets in graph.items() if layers[module] is not None
+                  for target in targets
+                  if layers[target] is not None and layers[target] < layers[module])
+
+
+def test_upward_imports_finds_an_import_from_below():
+    """The layer check itself: the bottom layer importing the configuration
+    loader is found, a command importing it is not."""
+    assert upward_imports({"kas.docio.reader": {"kas.config.schema", "kas.errors"},
+                           "kas.plugins.dump": {"kas.config.schema"}}) == [
+        "kas.docio.reader imports kas.config.schema"]
+    assert layer_of("kas") == layer_of("kas.errors") != layer_of("kas.config")
+
+
+def test_every_module_has_a_layer(graph):
+    """A new package is placed in LAYERS (and docs/architecture.md) before
+    the rules below can hold for it."""
+    assert sorted(module for module in graph if layer_of(module) is None) == []
+
+
+def test_no_module_imports_a_layer_above_its_own(graph):
+    """Issue 17, issue 26.2: imports flow one way, from the commands down to
+    the helpers (docs/architecture.md, Layers and imports)."""
+    assert upward_imports(graph) == []
+
+
+def test_config_and_lock_do_not_use_each_other(graph):
+    """Issue 26.2: both read and write their documents with kas.docio, below
+    them; the loader takes only the lock file naming rule from the
+    ``kas.lock`` package itself, and kas/lock imports no configuration module
+    at run time (it works on the loaded files and Config it is handed)."""
+    violations = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items() for target in targets
+        if (in_package(module, "kas.lock") and in_package(target, "kas.config"))
+        or (in_package(module, "kas.config") and in_package(target, "kas.lock")
+            and target != "kas.lock"))
+    assert violations == []
+
+
 # --- the rules --------------------------------------------------------------
 
 
@@ -237,8 +314,9 @@ def test_no_module_imports_a_private_name_of_another():
 
 def container_commands(script_text):
     """The commands kas-container forwards to kas: the pattern of the
-    ``case`` branch that sets ``KAS_CMD=$1``."""
-    match = re.search(r"\n\s*([\w|\s\\-]+)\)\s*\n\s*KAS_CMD=\$1\s*\n", script_text)
+    ``case`` branch that sets ``KAS_CMD=$1`` (alone on its line or ending
+    the branch with ``;;``)."""
+    match = re.search(r"\n\s*([\w|\s\\-]+)\)\s*\n\s*KAS_CMD=\$1\s*(?:;;)?\s*\n", script_text)
     assert match, "no case branch setting KAS_CMD=$1 in kas-container"
     pattern = match.group(1).replace("\\\n", " ")
     return {word.strip() for word in pattern.split("|")}

@@ -42,13 +42,10 @@ def first_config_file(ctx, args):
 def configured_build_system(ctx, path):
     """The ``build_system`` of the config file at ``path``, validated, without
     includes or repos (CLI-171)."""
-    from kas.config import files, schema
     from kas.config.includes import ISAR_DEPRECATION
+    from kas.config.schema import read_config_file
 
-    data, raw = files.parse(path)
-    schema.validate(data, path, raw)
-    schema.check_version(data, path)
-    value = data.get("build_system")
+    value = read_config_file(path).data.get("build_system")
     if value == "isar":
         ctx.warn_once("build_system-isar", ISAR_DEPRECATION)
     return value

@@ -2,54 +2,39 @@
 was set (issue 18.1).
 
 The normal loader keeps no positions (that would slow every run down).
-When an explanation is asked for, this module re-reads each loaded file
-with node positions (YAML: the composer; JSON: a small position scanner,
-as PyYAML refuses tab-indented JSON), replays the deep merge of
-:mod:`kas.config.merge` over the already parsed data, and keeps per leaf
-path the chain of settings that made its value.  Environment overrides and
-defaults are added the way :class:`kas.config.model.Config` applies them.
+When an explanation is asked for, this module runs the loader's own merge
+of the loaded files again (:func:`kas.config.loop.merge_files`) with a hook
+that is told every value a file sets, looks its line up in the positions
+of the file's bytes (:mod:`kas.docio.positions`), and keeps per leaf path
+the chain of settings that made its value.  Environment overrides and
+defaults come from the table :class:`kas.config.model.Config` applies,
+``ENV_OVERRIDES``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
 from kas.config import model
+from kas.config.loop import merge_files
+from kas.docio.positions import read_positions
+from kas.docio.reader import file_format, yaml_loader_for
 from kas.errors import KasUserError
 
 if TYPE_CHECKING:
-    # json.decoder.scanstring (the C or the Python one) is missing from
-    # typeshed; _json declares the signature both share.
-    from _json import scanstring
-
     from kas.config.includes import LoadedFile
     from kas.config.model import Config
     from kas.context import Context
+    from kas.docio.positions import Located
 
     # The keys leading to a value of the configuration.
     KeyPath = tuple[str, ...]
-    # Key positions of a mapping: key -> (line, positions of the value if
-    # it is a mapping).  (An alias is evaluated as code: no "X | None".)
-    Positions = dict[str, tuple[int, Optional["Positions"]]]
-else:
-    from json.decoder import scanstring
 
-_Loader: type[yaml.CSafeLoader | yaml.SafeLoader]
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # PyYAML without libyaml
-    _Loader = yaml.SafeLoader
 
-# Top-level keys kas fills in, with their environment variable and default.
-ENV_KEYS = (("machine", "KAS_MACHINE", model.DEFAULT_MACHINE),
-            ("distro", "KAS_DISTRO", model.DEFAULT_DISTRO),
-            ("target", "KAS_TARGET", model.DEFAULT_TARGET),
-            ("task", "KAS_TASK", model.DEFAULT_TASK))
 SHORT_VALUE = 40    # characters of a replaced value shown in a comment
 MAX_WAS = 5         # replaced values listed in a comment (the latest ones)
 
@@ -64,12 +49,11 @@ class Setting(NamedTuple):
 class _Node:
     """The merge history of one path of the configuration."""
 
-    __slots__ = ("children", "is_dict", "settings")
+    __slots__ = ("children", "settings")
 
     def __init__(self) -> None:
         self.settings: list[Setting] = []       # Settings that replaced the value, merge order
         self.children: dict[str, _Node] = {}    # key -> _Node, while the value is a mapping
-        self.is_dict = False
 
 
 class Explanation:
@@ -77,52 +61,35 @@ class Explanation:
 
     def __init__(self) -> None:
         self.root = _Node()
-        self.root.is_dict = True
         # (path, Setting) of every leaf set, merge order
         self.events: list[tuple[KeyPath, Setting]] = []
         self.keys: dict[str, Any] = {}      # every path ever set, as a tree of dicts
 
     # --- building ---------------------------------------------------------
 
-    def add_file(self, data: dict[str, Any], positions: Positions | None, label: str) -> None:
-        """Replay the merge of one file's ``data``; ``positions`` maps its
-        keys to (line, child positions), ``label`` names the file."""
-        self._merge(self.root, data, positions, (), label)
+    def file_set(self, path: KeyPath, value: Any, label: str,
+                 positions: Located | None) -> None:
+        """The merge puts ``value``, from the file ``label`` whose keys are
+        at ``positions``, in place at ``path``: a mapping brings all its
+        keys anew."""
+        line = _line(positions, path)
+        self.set(path, Setting(f"{label}:{line}" if line is not None else label, value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.file_set(path + (key,), item, label, positions)
 
-    def _merge(self, node: _Node, data: dict[str, Any], positions: Positions | None,
-               path: KeyPath, label: str) -> None:
-        for key, value in data.items():
-            line, child_positions = positions.get(key, (None, None)) if positions else (None, None)
-            child = node.children.get(key)
-            child_path = path + (key,)
-            if isinstance(value, dict) and child is not None and child.is_dict:
-                self._merge(child, value, child_positions, child_path, label)
-                continue
-            if child is None:
-                child = node.children[key] = _Node()
-            where = f"{label}:{line}" if line is not None else label
-            self._replace(child, value, child_path, Setting(where, value))
-            if isinstance(value, dict):
-                self._merge(child, value, child_positions, child_path, label)
-
-    def _replace(self, node: _Node, value: Any, path: KeyPath, setting: Setting) -> None:
-        """``path`` gets a new value: earlier children are gone (INC-053)."""
-        node.settings.append(setting)
+    def set(self, path: KeyPath, setting: Setting) -> None:
+        """``path`` gets a new value (from a file, the environment, a
+        default): earlier values below it are gone (INC-053)."""
+        node = self.root
         keys = self.keys
         for key in path:
-            keys = keys.setdefault(key, {})
-        node.children = {}
-        node.is_dict = isinstance(value, dict)
-        if not node.is_dict or not value:
-            self.events.append((path, setting))
-
-    def override(self, path: KeyPath, setting: Setting) -> None:
-        """A value kas sets after the merge (environment, default)."""
-        node = self.root
-        for key in path[:-1]:
             node = node.children.setdefault(key, _Node())
-        child = node.children.setdefault(path[-1], _Node())
-        self._replace(child, setting.value, path, setting)
+            keys = keys.setdefault(key, {})
+        node.settings.append(setting)
+        node.children = {}
+        if not isinstance(setting.value, dict) or not setting.value:
+            self.events.append((path, setting))
 
     # --- questions --------------------------------------------------------
 
@@ -162,6 +129,17 @@ class Explanation:
 OVERRIDABLE = ("commit", "branch", "url")
 
 
+def _line(positions: Located | None, path: KeyPath) -> int | None:
+    """The line of the key at ``path`` in a file, if known."""
+    line = None
+    for key in path:
+        entry = positions.entry(key) if positions else None
+        if entry is None:
+            return None
+        line, positions = entry.at[0], entry.value
+    return line
+
+
 def _override_paths(path: KeyPath) -> list[KeyPath]:
     if len(path) == 3 and path[0] == "repos" and path[2] in OVERRIDABLE:
         return [("overrides", *path)]
@@ -199,121 +177,6 @@ def _match(names: list[str], trees: list[Any]) -> KeyPath | None:
     return None
 
 
-# --- positions ----------------------------------------------------------------
-
-def yaml_positions(raw: bytes) -> Positions | None:
-    """Key positions of a YAML document: {key: (line, child positions)}."""
-    try:
-        return _node_positions(yaml.compose(raw, Loader=_Loader))
-    except (yaml.YAMLError, RecursionError):
-        return None
-
-
-def _node_positions(node: yaml.Node | None) -> Positions | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    result: Positions = {}
-    for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            # ``<<: *base``: the merged keys come from the anchored mapping;
-            # keys of the mapping itself win over them.
-            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) \
-                else [value_node]
-            for source in merged:
-                for key, position in (_node_positions(source) or {}).items():
-                    result.setdefault(key, position)
-            continue
-        if isinstance(key_node, yaml.ScalarNode):
-            result[key_node.value] = (key_node.start_mark.line + 1,
-                                      _node_positions(value_node))
-    return result
-
-
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_JSON_ATOM = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
-
-
-class _JsonPositions:
-    """Key positions of a JSON document (the parser already checked it)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def _end(self, pattern: re.Pattern[str]) -> int:
-        """Where ``pattern`` matching at the position ends."""
-        match = pattern.match(self.text, self.pos)
-        if match is None:
-            raise ValueError(f"unexpected JSON at offset {self.pos}")
-        return match.end()
-
-    def _skip(self) -> None:
-        self.pos = self._end(_JSON_SPACE)
-
-    def _line(self) -> int:
-        return self.text.count("\n", 0, self.pos) + 1
-
-    def value(self) -> Positions | None:
-        self._skip()
-        char = self.text[self.pos]
-        if char == "{":
-            return self._object()
-        if char == "[":
-            self._array()
-        elif char == '"':
-            self.pos = scanstring(self.text, self.pos + 1)[1]
-        else:
-            self.pos = self._end(_JSON_ATOM)
-        return None
-
-    def _object(self) -> Positions:
-        result: Positions = {}
-        self.pos += 1
-        self._skip()
-        while self.text[self.pos] != "}":
-            line = self._line()
-            key, self.pos = scanstring(self.text, self.pos + 1)
-            self._skip()
-            self.pos += 1           # ':'
-            result[key] = (line, self.value())
-            self._skip()
-            if self.text[self.pos] == ",":
-                self.pos += 1
-                self._skip()
-        self.pos += 1
-        return result
-
-    def _array(self) -> None:
-        self.pos += 1
-        self._skip()
-        while self.text[self.pos] != "]":
-            self.value()
-            self._skip()
-            if self.text[self.pos] == ",":
-                self.pos += 1
-                self._skip()
-        self.pos += 1
-
-
-def json_positions(raw: bytes) -> Positions | None:
-    try:
-        return _JsonPositions(raw.decode("utf-8-sig")).value()
-    except (ValueError, IndexError):
-        return None
-
-
-def file_positions(path: str) -> Positions | None:
-    """Key positions of the config file at ``path``, or None."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    if path.endswith(".json"):
-        return json_positions(raw)
-    return yaml_positions(raw)
-
-
 # --- the explanation of a run ---------------------------------------------------
 
 def file_label(loaded: LoadedFile, work_dir: str, repo_dirs: dict[str, str],
@@ -334,9 +197,15 @@ def explain(ctx: Context, config: Config) -> Explanation:
     repo_dirs = {os.path.realpath(path): rid for rid, path in known.items()}
     top_repo = os.path.realpath(config.top_repo_path)
     result = Explanation()
-    for loaded in config.loaded_files:
-        label = file_label(loaded, ctx.work_dir, repo_dirs, top_repo)
-        result.add_file(loaded.data, file_positions(loaded.path), label)
+    sources: dict[LoadedFile, tuple[str, Located | None]] = {}
+
+    def on_set(loaded: LoadedFile, path: KeyPath, value: Any) -> None:
+        if loaded not in sources:
+            sources[loaded] = (file_label(loaded, ctx.work_dir, repo_dirs, top_repo),
+                               read_positions(loaded.raw, file_format(loaded.path)))
+        result.file_set(path, value, *sources[loaded])
+
+    merge_files(config.loaded_files, on_set)   # the loader's own merge, told each value
     _add_environment(result, config)
     return result
 
@@ -344,27 +213,20 @@ def explain(ctx: Context, config: Config) -> Explanation:
 def _add_environment(result: Explanation, config: Config) -> None:
     """KAS_MACHINE etc. win over the files; a key no file sets is kas's
     default (CF-400 ... CF-403, CF-301)."""
-    environ = config.environ
-    for key, variable, default in ENV_KEYS:
-        if variable == "KAS_TARGET":
-            words = environ.get(variable, "").split()
-            if words:
-                value: str | list[str] = words[0] if len(words) == 1 else words
-                result.override((key,), Setting(f"env {variable}", value))
-                continue
-        elif variable in environ:
-            result.override((key,), Setting(f"env {variable}", environ[variable]))
-            continue
-        if key not in config.data:
-            result.override((key,), Setting("default", default))
+    for override in model.ENV_OVERRIDES.values():
+        value = override.value(config.environ)
+        if value is not None:
+            result.set((override.key,), Setting(f"env {override.variable}", value))
+        elif override.key not in config.data:
+            result.set((override.key,), Setting("default", override.default))
     if not config.data.get("build_system"):
-        result.override(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
+        result.set(("build_system",), Setting("default", model.DEFAULT_BUILD_SYSTEM))
 
 
 def effective_data(result: Explanation, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (what plain ``dump`` prints) with the values kas fills in."""
     data = dict(data)
-    for key in [k for k, _, _ in ENV_KEYS] + ["build_system"]:
+    for key in [*model.ENV_OVERRIDES, "build_system"]:
         chain = result.settings((key,))
         if chain and chain[-1].where.startswith(("env ", "default")):
             data[key] = chain[-1].value
@@ -404,7 +266,7 @@ def annotate_yaml(result: Explanation, data: dict[str, Any], text: str,
     """``text``, the YAML dump of ``data``, with a comment on every leaf."""
     lines = text.split("\n")
     notes: dict[int, str] = {}
-    root = yaml.compose(text, Loader=_Loader)
+    root = yaml.compose(text, Loader=yaml_loader_for(text.encode()))
     if isinstance(root, yaml.MappingNode):     # the dump of a mapping always is
         _annotate(root, data, (), result, notes, option)
     for index, note in notes.items():
@@ -479,7 +341,7 @@ def render(ctx: Context, config: Config, data: dict[str, Any], key: str = "",
            option: str | None = None) -> str:
     """What ``kas dump --explain[=KEY]`` prints for ``data`` (the dump
     document after the dump options were applied)."""
-    from kas.config.output import serialize, to_yaml
+    from kas.docio.writer import serialize, to_yaml
 
     result = explain(ctx, config)
     data = effective_data(result, data)

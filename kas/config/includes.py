@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kas.config import files, schema
+from kas.config import schema
 from kas.errors import ConfigError, IncludeError
 from kas.fsutil import within
 from kas.lock import lock_file_of
@@ -40,6 +40,7 @@ class LoadedFile:
 
     path: str               # absolute path
     data: dict[str, Any]    # parsed and validated content
+    raw: bytes              # the bytes ``data`` was parsed from
     version: int            # integer format version
     is_lock: bool           # this file is a lock file
     in_lock: bool           # loaded as (part of) a lock file group
@@ -180,7 +181,7 @@ class _Pass:
                 continue
             frames.pop()
             chain.pop()
-            self.loaded.append(LoadedFile(opened.path, opened.data, opened.version,
+            self.loaded.append(LoadedFile(opened.path, opened.data, opened.raw, opened.version,
                                           opened.is_lock, opened.scope.in_lock,
                                           opened.scope.external, opened.repo_root))
             if not frames:
@@ -197,13 +198,11 @@ class _Pass:
         if len(chain) > MAX_INCLUDE_DEPTH:
             raise IncludeError(
                 f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
-        data, raw = files.parse(path)
-        schema.validate(data, path, raw)
-        version = schema.check_version(data, path)
+        data, raw, version = schema.read_config_file(path)
         loader.check_file_rules(data, path, is_first)
         if scope.repo_root is None:     # known once _source_dir has been seen
             scope = replace(scope, repo_root=loader.top_repo_path)
-        return _OpenFile(path, real, data, version, scope, is_lock)
+        return _OpenFile(path, real, data, raw, version, scope, is_lock)
 
     def _children(self, opened: _OpenFile) -> Iterator[_Child]:
         """The files ``opened`` brings in, in load order, as arguments of
@@ -235,6 +234,7 @@ class _OpenFile:
     path: str
     real: str
     data: dict
+    raw: bytes
     version: int
     scope: _Scope
     is_lock: bool

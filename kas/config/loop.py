@@ -13,8 +13,9 @@ handled.  Ids it cannot handle are left out; the loop then stops with the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from kas.config.includes import ConfigLoader
 from kas.config.merge import merge
@@ -76,15 +77,25 @@ def build_config(ctx: Context, loaded: list[LoadedFile], loader: ConfigLoader) -
     """Fold the loaded files into the effective configuration (INC-050)."""
     # --update: lock files take no part in the merge (INC-085).
     used = [f for f in loaded if not (ctx.update and f.in_lock)]
-    data: dict[str, Any] = {}
-    for loaded_file in used:
-        data = merge(data, loaded_file.data)
+    data = merge_files(used)
     if used:
         header = dict(data.get("header") or {})
         # The highest version of the files merged (INC-063).
         header["version"] = max(f.version for f in used)
         data["header"] = header
     return Config(ctx, data, used, loader.top_files, loader.top_repo_path, all_files=loaded)
+
+
+def merge_files(files: Iterable[LoadedFile],
+                on_set: Callable[[LoadedFile, tuple[str, ...], Any], None] | None = None,
+                ) -> dict[str, Any]:
+    """The files' data merged in order, later files winning (INC-050);
+    ``on_set(file, key path, value)`` is told every value a file sets."""
+    data: dict[str, Any] = {}
+    for loaded_file in files:
+        data = merge(data, loaded_file.data,
+                     None if on_set is None else functools.partial(on_set, loaded_file))
+    return data
 
 
 def resolve(ctx: Context, top_files: Iterable[str], provider: Provider) -> Config:

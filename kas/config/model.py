@@ -1,12 +1,15 @@
 """The effective configuration and typed access to it.
 
-Environment overrides (KAS_MACHINE, KAS_DISTRO, KAS_TARGET, KAS_TASK) and
-defaults are applied here, so every consumer gets the same answer.
+Environment overrides (the table ``ENV_OVERRIDES``: KAS_MACHINE,
+KAS_DISTRO, KAS_TARGET, KAS_TASK) and defaults are applied here, so every
+consumer gets the same answer; ``kas dump --explain`` shows them from the
+same table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +17,37 @@ if TYPE_CHECKING:
     from kas.config.includes import LoadedFile
     from kas.context import Context
 
-DEFAULT_MACHINE = "qemux86-64"
-DEFAULT_DISTRO = "nodistro"
-DEFAULT_TARGET = "core-image-minimal"
-DEFAULT_TASK = "build"
+
+@dataclass(frozen=True)
+class EnvOverride:
+    """A top-level key that a variable of the caller's environment sets,
+    winning over the files; a key that neither sets has its default."""
+
+    key: str
+    variable: str
+    default: str
+    words: bool = False     # whitespace-separated words; none means "not set"
+
+    def value(self, environ: Mapping[str, str]) -> str | list[str] | None:
+        """The value the variable gives the key, None if it gives none: a
+        plain variable counts even when empty, a list of words only with
+        a word; one word is a string, as a file would write it."""
+        if not self.words:
+            return environ.get(self.variable)
+        words = environ.get(self.variable, "").split()
+        if not words:
+            return None
+        return words[0] if len(words) == 1 else words
+
+
+# CF-400 ... CF-403: the keys the environment overrides, by key.
+ENV_OVERRIDES = {override.key: override for override in (
+    EnvOverride("machine", "KAS_MACHINE", "qemux86-64"),
+    EnvOverride("distro", "KAS_DISTRO", "nodistro"),
+    EnvOverride("target", "KAS_TARGET", "core-image-minimal", words=True),
+    EnvOverride("task", "KAS_TASK", "build"),
+)}
+
 DEFAULT_BUILD_SYSTEM = "openembedded"
 
 ISAR_BUILD_SYSTEMS = ("isar-privileged", "isar-rootless")
@@ -42,35 +72,36 @@ class Config:
     def environ(self) -> dict[str, str]:
         return self.ctx.caller_env
 
+    def setting(self, key: str) -> Any:
+        """The value of ``key`` of ENV_OVERRIDES: the variable's, else the
+        files', else the default."""
+        override = ENV_OVERRIDES[key]
+        value = override.value(self.environ)
+        return self.data.get(key, override.default) if value is None else value
+
     def machine(self) -> str:
         """CF-400: KAS_MACHINE (even empty) > machine > qemux86-64."""
-        if "KAS_MACHINE" in self.environ:
-            return self.environ["KAS_MACHINE"]
-        return self.data.get("machine", DEFAULT_MACHINE)
+        machine: str = self.setting("machine")     # the schema makes it a string
+        return machine
 
     def distro(self) -> str:
         """CF-401: KAS_DISTRO (even empty) > distro > nodistro."""
-        if "KAS_DISTRO" in self.environ:
-            return self.environ["KAS_DISTRO"]
-        return self.data.get("distro", DEFAULT_DISTRO)
+        distro: str = self.setting("distro")       # the schema makes it a string
+        return distro
 
     def targets(self, cli_targets: Sequence[str] | None = None) -> list[str]:
         """CF-402: --target > KAS_TARGET words > target > the default."""
         if cli_targets:
             return list(cli_targets)
-        words = self.environ.get("KAS_TARGET", "").split()
-        if words:
-            return words
-        target = self.data.get("target", DEFAULT_TARGET)
+        target = self.setting("target")
         return [target] if isinstance(target, str) else list(target)
 
     def task(self, cli_task: str | None = None) -> str:
         """CF-403: -c > KAS_TASK (even empty) > task > build."""
         if cli_task is not None:
             return cli_task
-        if "KAS_TASK" in self.environ:
-            return self.environ["KAS_TASK"]
-        return self.data.get("task", DEFAULT_TASK)
+        task: str = self.setting("task")           # the schema makes it a string
+        return task
 
     def build_system(self) -> str:
         """CF-301: normalised; ``isar`` means ``isar-privileged``."""

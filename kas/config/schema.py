@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
-from kas.config.files import compose, locate
+from kas.docio.positions import locate, read_positions
+from kas.docio.reader import file_format, parse
 from kas.errors import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ _validator: Draft7Validator | None = None
 
 def load_schema() -> dict[str, Any]:
     with open(SCHEMA_PATH, encoding="utf-8") as f:
-        return json.load(f)
+        schema: dict[str, Any] = json.load(f)     # our own file: an object
+    return schema
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
@@ -69,7 +71,7 @@ def validate(data: Any, path: str, raw: bytes) -> None:
     if not problems:
         return
     problems.sort(key=lambda p: (format_key_path(p[0]), p[1]))
-    document = compose(raw)
+    document = read_positions(raw, file_format(path))
     lines = []
     for key_path, message in problems:
         pos = locate(document, key_path)
@@ -167,3 +169,20 @@ def check_version(data: dict[str, Any], path: str) -> int:
             f"This version of kas is compatible with version {COMPAT_FORMAT_VERSION} "
             f"to {CONFIG_FORMAT_VERSION}, file has version {version}: {path}")
     return version
+
+
+class ConfigFile(NamedTuple):
+    """One configuration file as read: parsed, valid, in the supported range."""
+
+    data: dict[str, Any]    # the parsed content
+    raw: bytes              # the bytes it was parsed from
+    version: int            # the integer format version
+
+
+def read_config_file(path: str) -> ConfigFile:
+    """Parse, validate and version-check the file at ``path``: what every
+    reader of a configuration file does before using it (the loader, the
+    clean commands' build system, ``kas menu``'s stored values)."""
+    data, raw = parse(path)
+    validate(data, path, raw)
+    return ConfigFile(data, raw, check_version(data, path))

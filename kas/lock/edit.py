@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import yaml
 
-from kas.config.output import to_yaml
+from kas.docio.writer import to_yaml
 from kas.lock import LOCK_VERSION
 
 # (start, end, new text): the span of the file to replace and its new text.
@@ -175,7 +175,8 @@ def _inner_indent(repos_node: yaml.MappingNode, column: int) -> int | None:
     """How far the file indents ``commit:`` below a repo id, if it shows it."""
     for _, value in repos_node.value:
         if isinstance(value, yaml.MappingNode) and value.value and not value.flow_style:
-            return value.value[0][0].start_mark.column - column
+            first_key: yaml.Node = value.value[0][0]
+            return first_key.start_mark.column - column
     return None
 
 

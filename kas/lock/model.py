@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kas import fsutil
-from kas.config import files
-from kas.config.output import to_json, to_yaml
+from kas.docio import reader
+from kas.docio.writer import to_json, to_yaml
 from kas.errors import KasUserError
 from kas.lock import LOCK_VERSION
 
@@ -67,9 +67,8 @@ class LockFile:
     @classmethod
     def from_loaded(cls, loaded: LoadedFile) -> LockFile:
         """A LockFile from a :class:`kas.config.includes.LoadedFile`."""
-        raw = files.read_bytes(loaded.path)
         try:
-            text = raw.decode("utf-8")
+            text = loaded.raw.decode("utf-8")
         except UnicodeDecodeError:
             text = None             # the editor needs text; a rewrite does not
         return cls(loaded.path, copy.deepcopy(loaded.data), text, loaded.version,
@@ -77,7 +76,7 @@ class LockFile:
 
     @property
     def is_json(self) -> bool:
-        return files.file_format(self.path) == "json"
+        return reader.file_format(self.path) == "json"
 
     def pins(self) -> dict[str, str]:
         """repo id -> locked commit (string entries only)."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from kas.context import Context
     from kas.repos.model import RepoSpec
     from kas.vcs import ResolvedRef
-    from kas.vcs.query import Commit
+    from kas.vcs.base import Commit
 
 log = logging.getLogger(__name__)
 

@@ -83,14 +83,11 @@ def read_menu_configuration(path):
 
     The file is validated like any config file: a broken one is an error
     (and is then left untouched)."""
-    from kas.config import files, schema
+    from kas.config.schema import read_config_file
 
     if not os.path.exists(path):
         return {}
-    data, raw = files.parse(path)
-    schema.validate(data, path, raw)
-    schema.check_version(data, path)
-    return dict(data.get("menu_configuration") or {})
+    return dict(read_config_file(path).data.get("menu_configuration") or {})
 
 
 def apply_menu_configuration(kconf, values, path):
@@ -205,7 +202,7 @@ def generate(kconf, kconfig_path, ctx):
 
 def render(data):
     """The file text: the three header lines, then YAML with sorted keys."""
-    from kas.config.output import to_yaml
+    from kas.docio.writer import to_yaml
 
     return HEADER + to_yaml(data, sort=True)
 

@@ -39,8 +39,8 @@ def setup_parser(parser):
 
 def run(ctx, args):
     from kas.config.compare import changed_values, comparable
-    from kas.config.output import write_stdout
     from kas.difftext import Palette, render_json, render_text
+    from kas.docio.writer import write_stdout
 
     first_data, first_repos = setup_config(ctx, args, args.config1, FIRST_SKIPS)
     second_data, second_repos = setup_config(ctx, args, args.config2, SECOND_SKIPS)
@@ -65,21 +65,24 @@ def setup_config(ctx, args, config_argument, skips):
 
 
 def repo_commits(ctx, changes, first_repos, second_repos):
-    """CLI-162: repo id -> commits between the two revisions."""
+    """CLI-162: repo id -> commits between the two revisions; as in kas
+    5.5, a repo with none (the same commit) is left out (issue 24.3)."""
     from kas.config.compare import changed_revisions
 
     vcs = {}
     for repo_id, (old, new) in changed_revisions(changes).items():
         specs = [s for s in (second_repos.get(repo_id), first_repos.get(repo_id)) if s]
         commits = commits_in_either(ctx, specs, old, new)
-        if commits is not None:
+        if commits:
             vcs[repo_id] = commits
     return vcs
 
 
 def commits_in_either(ctx, specs, old, new):
     """The commits from ``old`` to ``new`` in the first checkout that knows
-    both; None if no side has a checkout at all."""
+    both, or, when ``new`` is an ancestor of ``old`` (an older release),
+    those from ``new`` to ``old``, as kas 5.5 lists them (issue 24.3); None
+    if no side has a checkout at all."""
     from kas.vcs.query import History
 
     tried = None
@@ -90,7 +93,7 @@ def commits_in_either(ctx, specs, old, new):
         history.unshallow()
         old_id, new_id = history.resolve(old), history.resolve(new)
         if old_id and new_id:
-            return history.commits(old_id, new_id)
+            return history.commits(old_id, new_id) or history.commits(new_id, old_id)
         tried = (spec, old_id, new_id)
     if tried is None:
         return None

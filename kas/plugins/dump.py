@@ -84,7 +84,7 @@ def check_arguments(args):
 
 
 def run(ctx, args):
-    from kas.config.output import print_config, write_stdout
+    from kas.docio.writer import print_config, write_stdout
 
     check_arguments(args)
     if args.inplace:

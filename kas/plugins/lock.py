@@ -26,8 +26,8 @@ def setup_parser(parser):
 
 
 def run(ctx, args):
-    from kas.config.output import write_stdout
     from kas.difftext import moved_commits_text
+    from kas.docio.writer import write_stdout
 
     moved = run_lock(ctx, args)
     write_stdout(moved_commits_text(moved, not ctx.no_color))

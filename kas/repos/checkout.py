@@ -22,10 +22,14 @@ log = logging.getLogger(__name__)
 
 def checkout_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Check out the remote repos among ``specs``.  The work runs in
-    parallel; messages and errors come in configuration order."""
+    parallel; messages and errors come in configuration order.  Signed
+    repos without url are verified first (issue 24.2)."""
     verifier = SignatureVerifier(ctx)
     remote = [s for s in specs if not s.is_local]
-    verifier.prepare(remote)
+    verifier.prepare(specs)
+    for spec in specs:
+        if spec.is_local and spec.signed:
+            verifier.verify_local(backend_for(ctx, spec))
     with progress_for(ctx) as progress:
         tasks = [functools.partial(checkout_repo, ctx, s, progress, verifier)
                  for s in remote]

@@ -56,8 +56,10 @@ def recorded_task(ctx: Context, phase: str, spec: RepoSpec,
             raise
         finally:
             record.duration += time.monotonic() - started
-        record.add_action(result if phase == "fetch" else
-                          "patched" if phase == "patch" else None)
+        if phase == "fetch":        # a fetch task returns its action (or None)
+            record.add_action(result if isinstance(result, str) else None)
+        elif phase == "patch":
+            record.add_action("patched")
         record.commit_after = _head(ctx, spec)
         return result
 

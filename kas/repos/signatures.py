@@ -3,7 +3,8 @@ CF-800 ... CF-802).
 
 A repo with ``signed: true`` is verified right before its checkout, so
 nothing unverified ever reaches its work tree (its clone was made with
-``--no-checkout``).  GPG keys live in the kas-private keyring
+``--no-checkout``).  A signed repo without url, which kas never checks
+out, is verified on every run all the same (issue 24.2).  GPG keys live in the kas-private keyring
 ``<KAS_WORK_DIR>/.kas_gnupg``; SSH keys are listed per repo in an
 ``allowedSigners`` file below ``<KAS_WORK_DIR>/.kas_ssh-handler``.
 
@@ -99,19 +100,45 @@ class SignatureVerifier:
         spec = _repo_spec(backend)
         target = backend.target()
         if spec.tag:
-            argv = ["git", "verify-tag", "--raw", tag_ref(spec.tag)]
+            self._check(backend, ["verify-tag", "--raw", tag_ref(spec.tag)])
         else:
-            argv = ["git", "verify-commit", "--raw", git_backend(backend).commit_id(target.rev)]
+            commit = git_backend(backend).commit_id(target.rev)
+            self._check(backend, ["verify-commit", "--raw", commit])
+        return target
+
+    def verify_local(self, backend: Backend) -> None:
+        """CLI-092 for a repo without url (issue 24.2), which kas never
+        checks out: its configured tag, else its configured commit, else
+        the commit its work tree is at (HEAD), on every run.  Its git
+        config is left alone: the allowed signers are passed to this one
+        git command only."""
+        spec = _repo_spec(backend)
+        if not os.path.lexists(os.path.join(spec.path, backend.MARKER)):
+            raise untrusted(spec, f"{spec.path} is not the top of a git checkout")
+        if spec.tag:
+            command = ["verify-tag", "--raw", tag_ref(spec.tag)]
+        else:
+            command = ["verify-commit", "--raw", "--end-of-options", spec.commit or "HEAD"]
+        self._check(backend, command, keep_config=False)
+
+    def _check(self, backend: Backend, command: list[str], keep_config: bool = True) -> None:
+        """Run git ``command`` (verify-tag or verify-commit) in the repo and
+        accept only a good signature by one of the repo's allowed signers."""
+        spec = _repo_spec(backend)
         if spec.signers[0].type == "ssh":
-            principals = self._write_allowed_signers(backend)
-            result = backend.run(argv, check=False)
+            allowed, principals = self._write_allowed_signers(spec)
+            if keep_config:
+                backend.run(["git", "config", "gpg.ssh.allowedSignersFile", allowed])
+                options = []
+            else:
+                options = ["-c", f"gpg.ssh.allowedSignersFile={allowed}"]
+            result = backend.run(["git", *options, *command], check=False)
             description = ssh_result(spec, principals, result)
         else:
             fingerprints = {self._gpg_keys[s.id]: s for s in spec.signers}
-            result = backend.run(argv, check=False)
+            result = backend.run(["git", *command], check=False)
             description = gpg_result(spec, fingerprints, result)
         log.info("Repository %s signature valid: %s", spec.name, description)
-        return target
 
     # -- gpg -----------------------------------------------------------
 
@@ -191,10 +218,9 @@ class SignatureVerifier:
 
     # -- ssh -----------------------------------------------------------
 
-    def _write_allowed_signers(self, backend: Backend) -> dict[str, str]:
-        """The repo's allowedSigners file, registered in its .git/config.
-        Returns principal -> description of every allowed key."""
-        spec = _repo_spec(backend)
+    def _write_allowed_signers(self, spec: RepoSpec) -> tuple[str, dict[str, str]]:
+        """The repo's allowedSigners file and, for each principal in it, the
+        description of its key."""
         lines: list[str] = []
         principals: dict[str, str] = {}
         for signer in spec.signers:
@@ -207,8 +233,7 @@ class SignatureVerifier:
         allowed = os.path.join(directory, "allowedSigners")
         with open(allowed, "w") as f:
             f.writelines(lines)
-        backend.run(["git", "config", "gpg.ssh.allowedSignersFile", allowed])
-        return principals
+        return allowed, principals
 
 
 def git_backend(backend: Backend) -> GitBackend:

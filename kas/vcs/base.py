@@ -214,11 +214,17 @@ class Backend(abc.ABC):
 
     @property
     def url(self) -> str:
-        from kas.vcs.urls import effective_url
+        """The URL clones and fetches use: the configured one after
+        KAS_PREMIRRORS.  A relative path is relative to KAS_WORK_DIR, as
+        kas 5.5 clones it; it is made absolute here because the VCS commands
+        run in other directories (a private partial-clone directory, the
+        checkout itself), where it would name another path (issue 24.1)."""
+        from kas.vcs.urls import absolute_url, effective_url
 
         assert self.spec.url is not None, "local repositories have no backend"
 
-        return effective_url(self.spec.url, self.settings.premirrors)
+        return absolute_url(effective_url(self.spec.url, self.settings.premirrors),
+                            self.ctx.work_dir)
 
     @property
     def repo(self) -> LocalRepo:

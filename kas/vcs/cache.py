@@ -41,7 +41,7 @@ from kas.vcs.base import RemoteFetchFailed
 from kas.vcs.urls import qualified_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from kas.context import Context
     from kas.vcs.base import Backend, CheckoutSpec
@@ -348,7 +348,7 @@ def repo_cache(ctx: Context, offline: bool) -> RepoCache | None:
     return RepoCache(ctx, root, offline)
 
 
-def warn_offline_pins(ctx: Context, specs: list, offline: bool) -> None:
+def warn_offline_pins(ctx: Context, specs: Sequence[CheckoutSpec], offline: bool) -> None:
     """``kas lock`` / ``dump --resolve-refs`` offline: say that floating
     refs are pinned to the local state, not the remotes' latest."""
     if offline and any(not spec.commit for spec in specs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from urllib.parse import urlparse
@@ -30,6 +31,27 @@ def effective_url(url: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
         if regex.match(url):
             return regex.sub(replacement, url, count=1)
     return url
+
+
+def is_relative_path(url: str) -> bool:
+    """Whether ``url`` is a relative file system path such as ``../example``:
+    not absolute, and no ``:`` before the first ``/`` (which would make it a
+    scheme, ``scheme://...``, or git's scp-like ``host:path``)."""
+    if not url or os.path.isabs(url):
+        return False
+    colon, slash = url.find(":"), url.find("/")
+    return colon < 0 or 0 <= slash < colon
+
+
+def absolute_url(url: str, work_dir: str) -> str:
+    """``url`` with a relative path made absolute against ``work_dir``, so
+    that it means the same to git and hg whatever directory they run in
+    (issue 24.1); any other URL unchanged.  ``..`` goes up from the real
+    work directory, as it does for a command run in it, and the result is
+    normalised as ``hg clone`` records it (so hg sees no changed URL)."""
+    if not is_relative_path(url):
+        return url
+    return os.path.normpath(os.path.join(os.path.realpath(work_dir), url))
 
 
 def qualified_name(url: str) -> str:

@@ -1,4 +1,5 @@
-"""Reading one configuration file (CF-001 ... CF-004).
+"""Reading one YAML or JSON document: a configuration or a lock file
+(CF-001 ... CF-004).
 
 YAML is read with PyYAML's safe loader (libyaml when available), JSON with
 the standard parser.  Errors name the file and the line and column.
@@ -10,8 +11,6 @@ import json
 import json.scanner
 import os
 import stat
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -112,12 +111,16 @@ def _check_expansion(data: Any, path: str) -> None:
 _MAX_FAST_BRACKETS = 1000
 
 
-def _parse_yaml(path: str, raw: bytes) -> Any:
-    loader = _YamlLoader
+def yaml_loader_for(raw: bytes) -> type[yaml.CSafeLoader | yaml.SafeLoader]:
+    """The fast loader, unless the document could be too deep for it."""
     if raw.count(b"[") + raw.count(b"{") > _MAX_FAST_BRACKETS:
-        loader = yaml.SafeLoader
+        return yaml.SafeLoader
+    return _YamlLoader
+
+
+def _parse_yaml(path: str, raw: bytes) -> Any:
     try:
-        return yaml.load(raw, Loader=loader)
+        return yaml.load(raw, Loader=yaml_loader_for(raw))
     except RecursionError:
         raise ConfigError(f"Configuration file is nested too deeply: {path}") from None
     except yaml.reader.ReaderError as err:
@@ -158,56 +161,3 @@ def _parse_json(path: str, raw: bytes) -> Any:
             f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
     except ValueError as err:  # undecodable bytes
         raise ConfigError(f"Configuration file is not valid JSON: {path} ({err})") from None
-
-
-def compose(raw: bytes) -> yaml.Node | None:
-    """The YAML node tree of ``raw`` (YAML or JSON), with positions, or None.
-
-    Only used to report errors, so the slower pure-Python composer that
-    keeps node positions costs nothing on the good path.
-    """
-    # The composer recurses once per nesting level: allow deep documents.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 5000))
-    try:
-        return yaml.compose(raw, Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, RecursionError):
-        return None
-    finally:
-        sys.setrecursionlimit(limit)
-
-
-def locate(node: yaml.Node | None, key_path: Sequence[object]) -> tuple[int, int] | None:
-    """(line, column), 1-based, of the node at ``key_path`` below the
-    composed document ``node``, or the closest ancestor found; None if the
-    document could not be composed."""
-    mark = node.start_mark if node is not None else None
-    for key in key_path:
-        if isinstance(node, yaml.MappingNode):
-            # The last occurrence of a duplicate key is the one that counts.
-            for key_node, value_node in reversed(node.value):
-                if isinstance(key_node, yaml.ScalarNode) and _same_key(key_node, key):
-                    node, mark = value_node, key_node.start_mark
-                    break
-            else:
-                return _position(mark)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
-                and key < len(node.value):
-            node = node.value[key]
-            mark = node.start_mark
-        else:
-            break
-    return _position(mark)
-
-
-def _same_key(key_node: yaml.ScalarNode, key: object) -> bool:
-    if key_node.value == str(key):
-        return True
-    if isinstance(key, bool) or key is None:
-        constructed = yaml.safe_load(key_node.value) if key_node.style is None else None
-        return constructed == key and type(constructed) is type(key)
-    return False
-
-
-def _position(mark: yaml.Mark | None) -> tuple[int, int] | None:
-    return (mark.line + 1, mark.column + 1) if mark is not None else None
