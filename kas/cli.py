@@ -2,6 +2,35 @@
 
 The dispatcher knows no command by name: it asks :mod:`kas.plugins` for the
 plugin modules and gives each one a sub-parser.
+
+:func:`main` is the process's entry point and owns what SIGINT and SIGTERM
+do (docs/repositories.md, "Interrupting kas").  What kas guarantees
+depends on the moment the signal arrives:
+
+* Before kas has installed its handler (while Python starts and imports
+  kas, the first few ten milliseconds): Python's default.  The process
+  ends by the signal (a shell shows 130 for SIGINT, 143 for SIGTERM; for
+  SIGINT Python may print a ``KeyboardInterrupt`` traceback), unless kas
+  was started with the signal ignored (SIGINT, for an asynchronous
+  command of a script); kas has read nothing and changed nothing yet.
+  The handler is the first thing ``main`` installs, also over an
+  inherited "ignore", as kas always did.
+* During the run, until the command's outcome is known: the first signal
+  cancels the run (children stopped and waited for, cleanups run, the
+  journal written with status ``cancelled``), one ERROR line
+  ``kas execution cancelled``, exit 130.  A second signal ends kas at once
+  (``kas terminated forcefully``, exit 130).
+* Once the command has returned or failed, its outcome is kept: a signal
+  no longer cancels.  A first one is ignored while kas runs its cleanups
+  and writes the journal (a second one still ends kas at once, exit 130);
+  when that is done, kas ignores both signals at the kernel level
+  (``SIG_IGN``, which Python keeps through the interpreter's shutdown), so
+  a signal that arrives while the process exits cannot kill it: kas exits
+  with the outcome of its work.  A signal that comes too late to stop the
+  work is not a failure.
+
+Tests put a signal at each of these moments with the pause points of
+:mod:`kas.testhook` (``start``, ``command``, ``finishing``, ``exit``).
 """
 
 import argparse
@@ -14,6 +43,7 @@ from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
 from kas.errors import Cancelled, KasUserError
 from kas.log import LEVELS, setup_logging
 from kas.process import EXIT_INTERRUPTED, force_exit
+from kas.testhook import pause_at
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +106,44 @@ def describe_os_error(err):
     return f"{err.strerror or err}: {where}" if where else str(err.strerror or err)
 
 
-def _install_signal_handlers():
-    """First SIGINT/SIGTERM cancels gracefully, a second one exits at once."""
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def graceful(signum, frame):
-        signal.signal(signal.SIGINT, force_exit)
-        signal.signal(signal.SIGTERM, force_exit)
-        raise Cancelled(signum)
 
-    signal.signal(signal.SIGINT, graceful)
-    signal.signal(signal.SIGTERM, graceful)
+class _SignalPolicy:
+    """What SIGINT and SIGTERM do during a run (the module docstring):
+    cancel until the command's outcome is known, then leave that outcome
+    alone; a second signal always ends kas at once.
+
+    ``outcome_known`` is set by a plain assignment where the command has
+    returned or failed, never by a method: Python runs a pending signal
+    handler at a call, and the handler must not raise ``Cancelled`` after
+    the work is done.  A signal handled just before the assignment still
+    cancels; its handler installs ``force_exit`` first, so no second
+    ``Cancelled`` can break into the ``finally`` that runs the cleanups."""
+
+    def __init__(self):
+        self.outcome_known = False
+
+    def install(self):
+        for signum in _SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        for other in _SIGNALS:
+            signal.signal(other, force_exit)
+        if not self.outcome_known:
+            raise Cancelled(signum)
+
+    def ignore_late_signals(self):
+        """The run is over: ignore both signals in the kernel, so that one
+        arriving during the interpreter's shutdown (when Python puts its
+        own handlers back to the default) cannot kill the process.  After
+        a first signal (``force_exit`` installed) a second one still ends
+        kas at once."""
+        self.outcome_known = True
+        for signum in _SIGNALS:
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def _fill_closed_descriptors():
@@ -136,12 +194,21 @@ def _isatty(stream):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    pause_at("start")
+    signals = _SignalPolicy()
+    signals.install()
+    status = _main(sys.argv[1:] if argv is None else argv, signals)
+    signals.outcome_known = True        # an assignment: see _SignalPolicy
+    signals.ignore_late_signals()
+    pause_at("exit")
+    return status
+
+
+def _main(argv, signals):
     prog = program_name()
     _fill_closed_descriptors()
     if os.environ.get("NO_COLOR") == "":
         del os.environ["NO_COLOR"]
-    _install_signal_handlers()
     try:
         try:
             parser = build_parser(prog)
@@ -160,7 +227,7 @@ def main(argv=None):
         if args.cmd is None:
             parser.print_help()
             return 0
-        return _run_command(args, [prog, *argv])
+        return _run_command(args, [prog, *argv], signals)
     except (Cancelled, KeyboardInterrupt):
         log.error("kas execution cancelled")
         return EXIT_INTERRUPTED
@@ -168,6 +235,10 @@ def main(argv=None):
         for line in err.log_lines():
             log.error("%s", line)
         return err.exit_code
+    except SystemExit as exit_:
+        # argparse ends --help, --version and a usage error this way; the
+        # status is returned so that main still settles the signals.
+        return 0 if exit_.code is None else exit_.code
 
 
 def work_dir_lock_mode(plugin, args):
@@ -177,7 +248,7 @@ def work_dir_lock_mode(plugin, args):
     return mode(args) if callable(mode) else mode
 
 
-def _run_command(args, argv):
+def _run_command(args, argv, signals):
     from kas.context import Context
     from kas.journal import Journal
     from kas.pipeline import lock_work_dir
@@ -189,22 +260,27 @@ def _run_command(args, argv):
         ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
         ctx.journal = journal
         lock_work_dir(ctx, work_dir_lock_mode(args.plugin, args))
+        pause_at("command")
         status = args.plugin.run(ctx, args) or 0
         from kas.docio.writer import write_stdout
         write_stdout("")    # flush: a lost output must not pass as success
+        signals.outcome_known = True
         outcome[:2] = [status, "success"]
         return status
     except KasUserError as err:
+        signals.outcome_known = True
         for line in err.log_lines():
             log.error("%s", line)
         outcome[:] = [err.exit_code, "failed", "\n".join(err.log_lines())]
         return err.exit_code
     except (Cancelled, KeyboardInterrupt):
+        signals.outcome_known = True
         outcome[:] = [EXIT_INTERRUPTED, "cancelled", "kas execution cancelled"]
         if ctx is not None:
             ctx.runner.cancel()
         raise
     except OSError as err:
+        signals.outcome_known = True
         # The file system said no (permissions, a file where a directory
         # should be, disk full): the user's to fix, not a bug.
         log.debug("Details:", exc_info=True)
@@ -212,12 +288,14 @@ def _run_command(args, argv):
         outcome[:] = [KasUserError.exit_code, "failed", describe_os_error(err)]
         return KasUserError.exit_code
     except Exception as err:
+        signals.outcome_known = True
         log.exception("%s: %s", type(err).__name__, err)  # noqa: TRY401 - message first
         log.error("This is a bug in kas, not in your configuration: "
                   "please report it together with the output above.")
         outcome[:] = [1, "failed", f"{type(err).__name__}: {err}"]
         return 1
     finally:
+        pause_at("finishing")
         if ctx is not None:
             ctx.run_cleanups()
         if journal is not None and (journal.pipeline or hasattr(args, "skip")):

@@ -469,7 +469,22 @@ def test_failing_bitbake_is_exit_2(proj):
     proj.config()
     result = proj.kas("build", "kas.yml", "--", "-v", "a b", ok=False)
     failed_bitbake(result, "-c build -v 'a b' core-image-minimal", 3)
-    assert "ERROR: task failed" in result.errors()
+    # Logged live, then repeated with the command after the failure, as
+    # kas 5.5 does (found by bench/parity).
+    command = f"{proj.bitbake} -c build -v 'a b' core-image-minimal"
+    assert result.errors() == ["ERROR: task failed",
+                               f'Command "{proj.build_dir()}$ {command}" failed:',
+                               f'Command "{command}" failed with error 3'], result
+    assert ' failed:\nERROR: task failed\n' in result.stderr, result
+
+
+def test_failing_bitbake_without_error_output(proj):
+    """CLI-105: nothing on stderr, nothing repeated (kas 5.5 alike)."""
+    proj.control("exit 4\n")
+    proj.config()
+    result = proj.kas("build", "kas.yml", ok=False)
+    failed_bitbake(result, "-c build core-image-minimal", 4)
+    assert len(result.errors()) == 1, result
 
 
 def test_unknown_target(proj):

@@ -369,6 +369,18 @@ def test_fetch_failure_leaves_nothing_behind(workdir, tmp_path):
     assert partials(workdir, "bad") == []
 
 
+def test_fetch_failure_passes_git_error_on_verbatim(workdir, own_upstream):
+    """CLI-023: a failed fetch of a cloned repo quotes git's error output as
+    git wrote it, its final newline included (an empty line in the log, as
+    in kas 5.5's; found by bench/parity)."""
+    setup_project(workdir, {"up": remote(own_upstream.path, branch="main")})
+    checkout(workdir)
+    shutil.rmtree(own_upstream.path)
+    result = checkout_fails(workdir, "--update")
+    assert result.errors()[0].startswith('Fetching of repo: "up" failed: fatal: ')
+    assert result.stderr.endswith("and the repository exists.\n\n"), result
+
+
 def test_branch_commit_not_yet_in_local_branch_is_fetched_step5(workdir,
                                                                         own_upstream):
     """CLI-088 step 5: with branch and commit, a commit that exists locally

@@ -1,24 +1,56 @@
 """Ctrl-C during ``kas checkout --update`` never leaves repos stuck
 (issue 21.2).
 
-Big repos whose every file changes between commits make each ``git
-checkout`` take long enough to be interrupted for real: SIGINT goes to the
-kas process group, as a terminal sends it, while git writes the trees.
+Repos whose every file changes between commits make each ``git
+checkout`` write hundreds of files.  The test decides where it is cut
+short: a git smudge filter on one file of one repository (configured in
+that repository's own ``.git/config`` and ``.git/info/attributes``) holds
+git in the middle of writing the tree, holding its ``index.lock``, until
+the test has sent its signal (tests/helpers/pause.py), so no round depends
+on how fast the machine is (issue 28.1).  SIGINT goes to the kas process
+group, as a terminal sends it; kas stops its git processes itself.
 """
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
-import time
+import sys
 
 import pytest
+from helpers.pause import PausePoint
 from helpers.repos import git, make_git_repo, write
-from helpers.run import clean_env, kas_command, kas_ok
+from helpers.run import clean_env, infos, kas_command, kas_ok
 
-FILES = 2000
+FILES = 300
+FIRST, MIDDLE, LAST = (f"f{i:04}" for i in (0, FILES // 2, FILES - 1))
 BIG = ("a", "b", "c", "d")
 MARKER = "kas-checkout-target"
+
+# A smudge filter gets a file's content on stdin and gives it back on
+# stdout.  This one first waits at the pause point of the FIFO argv[1]
+# (kas's own test hook: announce, then wait for the release, never longer
+# than the hook's patience), once: the first checkout that reaches the file
+# while "<fifo>.armed" exists claims it.
+HOLDING_FILTER = """\
+#!{python}
+import os
+import sys
+
+from kas.testhook import pause_at
+
+fifo = sys.argv[1]
+try:
+    os.rename(fifo + ".armed", fifo + ".claimed")
+except OSError:
+    pass
+else:
+    with open(fifo + ".pid", "w") as f:
+        f.write(str(os.getpid()))
+    pause_at("checkout", {{"_KAS_TEST_PAUSE": "checkout:" + fifo}})
+sys.stdout.buffer.write(sys.stdin.buffer.read())
+"""
 
 
 def commit_everything(repo, round_):
@@ -51,37 +83,51 @@ def project(tmp_path):
     return upstreams, work, env
 
 
-def git_dir_files(work, name):
-    return {n for n in (MARKER, "index.lock") if os.path.exists(work / name / ".git" / n)}
+class HeldCheckout:
+    """Holds the next ``git checkout`` of ``repo`` in ``work`` when it
+    writes ``path``: kas's marker and git's index.lock are there, the tree
+    is half-written."""
+
+    def __init__(self, tmp_path, work, repo, path):
+        self.pause = PausePoint(tmp_path, "checkout")
+        filter_script = write(tmp_path / "holding-filter",
+                              HOLDING_FILTER.format(python=sys.executable))
+        os.chmod(filter_script, 0o755)
+        git(work / repo, "config", "filter.kas-test-hold.smudge",
+            f"{filter_script} {self.pause.fifo}")
+        write(work / repo / ".git" / "info" / "attributes", f"{path} filter=kas-test-hold\n")
+        write(f"{self.pause.fifo}.armed", "")
+
+    def process_group(self):
+        """The process group of the held git (and its filter)."""
+        with open(f"{self.pause.fifo}.pid") as f:
+            return os.getpgid(int(f.read()))
 
 
-def interrupt_checkout(work, env, delay, signum=signal.SIGINT, kill_git=False):
-    """Start ``kas checkout --update``; once a big repo's checkout runs
-    (git holds its index.lock, or kas's marker is there), wait ``delay``
-    and send ``signum`` to kas's process group (with ``kill_git`` also to
-    the git processes, which run in groups of their own)."""
-    proc = subprocess.Popen(kas_command() + ["checkout", "--update", "kas.yml"], cwd=work,
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+def run_checkout_update(work, env, pause):
+    return subprocess.Popen(kas_command() + ["checkout", "--update", "kas.yml"], cwd=work,
+                            env={**env, **(pause.env() if pause else {})},
+                            start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+
+
+def interrupt(proc, pause, send):
+    """Once ``pause`` holds the run, ``send()`` the signals; returns (exit
+    status, stderr)."""
     try:
-        deadline = time.monotonic() + 60
-        while not any(git_dir_files(work, name) for name in BIG):
-            assert proc.poll() is None, "kas ended before any checkout was seen"
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-        time.sleep(delay)
-        if kill_git:
-            for pid in git_processes_in(work):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signum)
+        pause.wait(proc)
+        send()
+        pause.release()
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     return proc.returncode, stderr
+
+
+def git_dir_files(work, name):
+    return {n for n in (MARKER, "index.lock") if os.path.exists(work / name / ".git" / n)}
 
 
 def git_processes_in(work):
@@ -105,54 +151,88 @@ def left_behind(work):
             if git_dir_files(work, name) or git(work / name, "status", "--porcelain")]
 
 
+def new_round(upstreams, round_):
+    """Move every upstream on; returns the new heads of the big repos."""
+    heads = {name: commit_everything(upstreams[name], round_) for name in BIG}
+    write(os.path.join(upstreams["mine"], "notes"), f"v{round_}\n")
+    git(upstreams["mine"], "commit", "-q", "-am", f"round {round_}")
+    return heads
+
+
 @pytest.mark.slow
-def test_sigint_during_checkout_update_is_finished_by_the_next_run(project):
-    """Issue 21.2: SIGINT to the process group at several points during
-    ``kas checkout --update`` while the remotes moved; the next run
-    finishes the interrupted checkouts: every repo at the new head and
-    clean.  A repo the user edited by hand stays untouched."""
+def test_sigint_during_checkout_update_is_finished_by_the_next_run(project, tmp_path):
+    """Issue 21.2: SIGINT to the process group at several points of ``kas
+    checkout --update`` while the remotes moved: with git held in the
+    middle of a tree (first, middle and last file of different repos), and
+    after kas has done all its work (issue 28.1: exit 0 then, nothing left
+    to finish).  The next run finishes the interrupted checkouts: every repo
+    at the new head and clean.  A repo the user edited by hand stays
+    untouched."""
     upstreams, work, env = project
     write(work / "mine" / "notes", "my own change\n")
     mine_before = git(work / "mine", "rev-parse", "HEAD")
-    interrupted = []
-    for round_, delay in enumerate((0.0, 0.05, 0.2), start=1):
-        heads = {name: commit_everything(upstreams[name], round_) for name in BIG}
-        write(os.path.join(upstreams["mine"], "notes"), f"v{round_}\n")
-        git(upstreams["mine"], "commit", "-q", "-am", f"round {round_}")
-        returncode, stderr = interrupt_checkout(work, env, delay)
-        # On a busy machine kas may finish before the signal arrives; the
-        # rounds that were cut short are counted below.
-        assert returncode in (0, 130), stderr
-        interrupted += left_behind(work)
+    where = [("a", FIRST), ("c", MIDDLE), ("d", LAST), (None, "exit")]
+    for round_, (held_repo, point) in enumerate(where, start=1):
+        heads = new_round(upstreams, round_)
+        round_dir = tmp_path / f"round{round_}"
+        round_dir.mkdir()
+        if held_repo:
+            pause = HeldCheckout(round_dir, work, held_repo, point).pause
+            proc = run_checkout_update(work, env, None)
+        else:
+            pause = PausePoint(round_dir, point)
+            proc = run_checkout_update(work, env, pause)
+        returncode, stderr = interrupt(proc, pause,
+                                       functools.partial(os.killpg, proc.pid, signal.SIGINT))
+        if held_repo:
+            assert returncode == 130, stderr
+            assert "kas execution cancelled" in stderr
+            assert held_repo in left_behind(work)
+            assert git_dir_files(work, held_repo) == {MARKER}
+        else:
+            # Issue 28.1: a signal that comes after the work is not a failure.
+            assert returncode == 0, stderr
+            assert left_behind(work) == []
         result = kas_ok("checkout", "--update", "kas.yml", cwd=work, env=env)
         for name in BIG:
             assert git(work / name, "rev-parse", "HEAD") == heads[name], (name, result.stderr)
             assert git(work / name, "status", "--porcelain") == "", name
             assert git_dir_files(work, name) == set()
+        finished = [line for line in infos(result) if "that an interrupted kas run" in line]
+        if held_repo:
+            assert f"Repo {held_repo}: completed the checkout to {heads[held_repo]} that an " \
+                   "interrupted kas run had begun" in finished, result.stderr
+        else:
+            assert finished == [], result.stderr
         assert "Repo mine is dirty - no checkout" in result.warnings()
         assert (work / "mine" / "notes").read_text() == "my own change\n"
         assert git(work / "mine", "rev-parse", "HEAD") == mine_before
-    # The test proves something only if checkouts were really cut short.
-    assert interrupted, "no round interrupted a checkout"
 
 
 @pytest.mark.slow
-def test_git_killed_hard_leaves_index_lock_that_the_next_run_removes(project):
-    """Issue 21.2: kas and its git checkouts killed with SIGKILL leave
-    git's index.lock behind; the next run, finding kas's marker and no git
-    at work there, removes the lock with a warning and finishes the
-    checkout."""
+def test_git_killed_hard_leaves_index_lock_that_the_next_run_removes(project, tmp_path):
+    """Issue 21.2: kas and its git checkout killed with SIGKILL while git
+    writes the tree leave git's index.lock behind; the next run, finding
+    kas's marker and no git at work there, removes the lock with a warning
+    and finishes the checkout."""
     upstreams, work, env = project
-    heads = {name: commit_everything(upstreams[name], 1) for name in BIG}
-    returncode, _ = interrupt_checkout(work, env, 0.05, signal.SIGKILL, kill_git=True)
+    heads = new_round(upstreams, 1)
+    held = HeldCheckout(tmp_path, work, "b", MIDDLE)
+    proc = run_checkout_update(work, env, None)
+
+    def kill_everything():
+        os.killpg(held.process_group(), signal.SIGKILL)
+        for pid in git_processes_in(work):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
+
+    returncode, _ = interrupt(proc, held.pause, kill_everything)
     assert returncode == -signal.SIGKILL
-    stale = [name for name in BIG if git_dir_files(work, name) == {MARKER, "index.lock"}]
-    assert stale, "no checkout was killed while git held its index.lock"
+    assert git_dir_files(work, "b") == {MARKER, "index.lock"}
     result = kas_ok("checkout", "--update", "kas.yml", cwd=work, env=env)
-    for name in stale:
-        lock = work / name / ".git" / "index.lock"
-        assert f"Removing {lock} left by an interrupted git in repository {name}" \
-            in result.warnings()
+    lock = work / "b" / ".git" / "index.lock"
+    assert f"Removing {lock} left by an interrupted git in repository b" in result.warnings()
     for name in BIG:
         assert git(work / name, "rev-parse", "HEAD") == heads[name]
         assert git(work / name, "status", "--porcelain") == ""

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ import tempfile
 import pytest
 import test_kas_container as tkc
 from helpers.containerfakes import BASIC_TOOLS, controlled_path
+from helpers.containers import scratch_podman_home
 from helpers.ns import HELPER
 from helpers.repos import write
 from helpers.run import REPO_ROOT
@@ -95,6 +97,17 @@ def needs_root():
         pytest.skip("needs root: only root can map every id into a test namespace")
 
 
+@pytest.fixture
+def no_engine_path():
+    """A PATH with every usual program but the container engines: for tests
+    of the host checks, which must not depend on whether podman or docker
+    is installed and set up (.ci/setup-containers), nor run them as the
+    test user (a first `podman info` initialises that user's storage)."""
+    path = tool_dir_without({"podman", "docker"})
+    yield path
+    shutil.rmtree(path)
+
+
 def in_namespace(user, setup, argv, cwd, **env):
     """``setup`` as root in an identity-mapped user+mount namespace, then
     ``argv`` as ``user`` there (tests/nshelpers.py)."""
@@ -110,13 +123,25 @@ def in_namespace(user, setup, argv, cwd, **env):
 # ---------------------------------------------------------------------------
 # Subordinate ids: kasci (all ok) and kasci-nosub (FAIL with the usermod fix)
 
+def needs_uidmap():
+    if shutil.which("newuidmap", path=PATH) is None or shutil.which("newgidmap", path=PATH) is None:
+        pytest.skip("newuidmap/newgidmap are not installed: install uidmap, then run "
+                    "`sudo sh .ci/setup-test-users`")
+
+
 @pytest.mark.root
-def test_doctor_user_with_subordinate_ids_is_ok(kasci, project):
-    """issue 20.1/20.3: kasci with rootless podman: every user namespace
-    check ok, including a real nested namespace with its ranges."""
-    rc, checks, result = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman")
+def test_doctor_user_with_subordinate_ids_is_ok(kasci, project, no_engine_path):
+    """issue 20.1/20.3: kasci for rootless podman: every user namespace
+    check ok, including a real nested namespace with its ranges.  Needs
+    only .ci/setup-test-users: the engine itself is not asked (it is not
+    on PATH), and /dev/net/tun, which the container set-up makes usable,
+    has a test of its own (issues 26.6 and 28.2: this one failed on a host
+    with the test users but without .ci/setup-containers)."""
+    needs_uidmap()
+    rc, checks, result = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman",
+                                PATH=no_engine_path)
     for name in ("subuid", "subgid", "newuidmap", "newgidmap", "max-user-ns",
-                 "nested-userns", "net-tun", "mode"):
+                 "nested-userns", "mode"):
         assert status(checks, name) == "ok", (name, result.stdout)
     assert checks["subuid"][0]["found"] == "kasci has 65536 subordinate uids"
     assert checks["mode"][0]["found"] == ("isar-rootless with podman: rootless podman, "
@@ -126,15 +151,15 @@ def test_doctor_user_with_subordinate_ids_is_ok(kasci, project):
 
 
 @pytest.mark.root
-def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path):
+def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path, no_engine_path):
     """issue 20.1/20.3: kasci-nosub: FAIL, the fix adds a free range."""
     user = get_user("kasci-nosub", need_subids=False)
     cwd = project_for(user)
+    env = {"KAS_CONTAINER_ENGINE": "podman", "PATH": no_engine_path}
     try:
         result = user.run([KAS_CONTAINER, "--isar-rootless", "doctor", "isar.yml"], cwd=cwd,
-                          env=user_env(user, KAS_CONTAINER_ENGINE="podman"), timeout=120)
-        rc, checks, _ = doctor(user, cwd, "--isar-rootless", "isar.yml",
-                               KAS_CONTAINER_ENGINE="podman")
+                          env=user_env(user, **env), timeout=120)
+        rc, checks, _ = doctor(user, cwd, "--isar-rootless", "isar.yml", **env)
     finally:
         shutil.rmtree(cwd, ignore_errors=True)
     assert rc == 1 and result.returncode == 1, result
@@ -219,7 +244,7 @@ def tool_dir_without(names):
 def test_doctor_newuidmap_missing_or_without_setuid(kasci, project):
     """issue 20.1: newuidmap not installed (not in PATH), newgidmap without
     its setuid bit (a plain copy first in PATH)."""
-    bin_dir = tool_dir_without({"newuidmap", "newgidmap"})
+    bin_dir = tool_dir_without({"newuidmap", "newgidmap", "podman", "docker"})
     try:
         real = shutil.which("newgidmap", path=PATH)
         if real is None:
@@ -303,10 +328,12 @@ def test_doctor_binfmt_handlers(kasci, project, machine, extra, expected):
 # Devices: /dev/loop-control, /dev/net/tun
 
 @pytest.mark.root
-def test_doctor_loop_control_missing(kasci, project):
+def test_doctor_loop_control_missing(kasci, project, no_engine_path):
     """issue 20.1: `doctor --with-loop-dev` checks /dev/loop-control (here
     hidden by a regular file mounted over it)."""
-    setup = "touch /tmp/kas-not-a-device && mount --bind /tmp/kas-not-a-device /dev/loop-control"
+    # A missing device is missing already; a present one is hidden.
+    setup = ("if [ -e /dev/loop-control ]; then touch /tmp/kas-not-a-device && "
+             "mount --bind /tmp/kas-not-a-device /dev/loop-control; fi")
     argv = [KAS_CONTAINER, "doctor", "--with-loop-dev", "--format", "json", "isar.yml"]
     _, checks, _ = parse(in_namespace(kasci, setup, argv, project,
                                       KAS_CONTAINER_ENGINE="docker",
@@ -314,15 +341,60 @@ def test_doctor_loop_control_missing(kasci, project):
     assert checks["loop-control"] == [{"check": "loop-control", "status": "FAIL",
                                        "found": "/dev/loop-control is missing",
                                        "fix": "sudo modprobe loop"}]
-    _, checks, _ = doctor(kasci, project, KAS_CONTAINER_ENGINE="podman")
+    _, checks, _ = doctor(kasci, project, KAS_CONTAINER_ENGINE="podman", PATH=no_engine_path)
     assert "loop-control" not in checks
+
+
+def root_only_device(user):
+    """A character device ``user`` may not open for reading and writing
+    (for a /dev/net/tun only root may use), or skip."""
+    groups = set(os.getgrouplist(user.name, user.gid))
+    for path in ("/dev/loop-control", "/dev/kmsg", "/dev/mem", "/dev/console"):
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            if stat.S_ISCHR(st.st_mode) and st.st_uid != user.uid and (
+                    st.st_mode & 0o006 != 0o006) and (
+                    st.st_gid not in groups or st.st_mode & 0o060 != 0o060):
+                return path
+    pytest.skip("no root-only character device to stand for an unusable /dev/net/tun")
+
+
+def tun_setup(state, user):
+    """Root's namespace set-up that makes /dev/net/tun ``state``, whatever
+    the host's is: a tmpfs over /dev/net, with a device node every user may
+    open (/dev/null) or a root-only one mounted at tun."""
+    missing = "mount -t tmpfs tmpfs /dev/net"
+    if state == "missing":
+        return missing
+    device = "/dev/null" if state == "usable" else root_only_device(user)
+    return f"{missing} && touch /dev/net/tun && mount --bind {device} /dev/net/tun"
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("state, expected", [
+    ("usable", ("ok", "/dev/net/tun usable", "")),
+    ("root-only", ("FAIL", "/dev/net/tun is not usable by kasci (rootless network)",
+                   "sudo chmod 0666 /dev/net/tun")),
+    ("missing", ("FAIL", "/dev/net/tun is missing (rootless network)", "sudo modprobe tun")),
+])
+def test_doctor_net_tun(kasci, project, no_engine_path, state, expected):
+    """issue 20.1: rootless podman's network needs /dev/net/tun: ok when
+    kasci may open it, FAIL with the fix when only root may or when it is
+    missing.  (The container set-up makes the host's usable; this test
+    holds on a host with or without it, issue 28.2.)"""
+    argv = [KAS_CONTAINER, "doctor", "--format", "json", "isar.yml"]
+    rc, checks, _ = parse(in_namespace(kasci, tun_setup(state, kasci), argv, project,
+                                       KAS_CONTAINER_ENGINE="podman", PATH=no_engine_path))
+    (entry,) = checks["net-tun"]
+    assert (entry["status"], entry["found"], entry["fix"]) == expected
+    if expected[0] == "FAIL":
+        assert rc == 1
 
 
 @pytest.mark.root
 def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
     """issue 20.2: rootless podman needs /dev/net/tun; a root-only device
-    there (loop-control mounted over it) stops `build` with the doctor's
-    line before podman runs."""
+    there stops `build` with the doctor's line before podman runs."""
     write(os.path.join(project, "kas.yml"), "header:\n  version: 14\n")
     os.chown(os.path.join(project, "kas.yml"), kasci.uid, kasci.gid)
     marker = os.path.join(project, "podman-ran")
@@ -330,7 +402,7 @@ def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
     os.chmod(fake, 0o755)
     write(os.path.join(fake, "podman"), f"#!/bin/sh\ntouch {marker}\n")
     os.chmod(os.path.join(fake, "podman"), 0o755)
-    setup = "mount --bind /dev/loop-control /dev/net/tun"
+    setup = tun_setup("root-only", kasci)
     try:
         result = in_namespace(kasci, setup, [KAS_CONTAINER, "build", "kas.yml"], project,
                               KAS_CONTAINER_ENGINE="podman", PATH=f"{fake}:{PATH}")
@@ -356,28 +428,10 @@ def test_preflight_stops_on_unusable_tun_before_the_engine(kasci, project):
 def test_doctor_podman_vfs_storage_warns(kasci, project):
     """issue 20.1: rootless podman on vfs (a fresh HOME whose storage.conf
     asks for it) answers, with a warning and the overlay fix."""
-    home = tempfile.mkdtemp(prefix="kas-doctor-home-")
-    write(os.path.join(home, ".config", "containers", "storage.conf"),
-          '[storage]\ndriver = "vfs"\n')
-    os.makedirs(os.path.join(home, "run"), mode=0o700)
-    subprocess.run(["chown", "-R", f"{kasci.uid}:{kasci.gid}", home], check=True)
-    os.chmod(home, 0o755)
-    env = {"HOME": home, "XDG_RUNTIME_DIR": os.path.join(home, "run"),
-           "KAS_CONTAINER_ENGINE": "podman"}
-    try:
-        _, checks, _ = doctor(kasci, project, "isar.yml", **env)
-    finally:
-        # Stop the pause process podman started for this runtime dir.
-        pid_file = os.path.join(home, "run", "libpod", "tmp", "pause.pid")
-        if os.path.exists(pid_file):
-            with open(pid_file) as f:
-                pid = int(f.read().strip() or 0)
-            if pid > 0:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-        kasci.run(["podman", "unshare", "rm", "-rf", os.path.join(home, ".local")],
-                  env=user_env(kasci, **env))
-        shutil.rmtree(home, ignore_errors=True)
+    if shutil.which("podman", path=PATH) is None:
+        pytest.skip("podman is not installed: run `sudo sh .ci/setup-containers`")
+    with scratch_podman_home(kasci, '[storage]\ndriver = "vfs"\n') as env:
+        _, checks, _ = doctor(kasci, project, "isar.yml", KAS_CONTAINER_ENGINE="podman", **env)
     # .ci/setup-containers gives kasci a working rootless podman.
     assert checks["engine-answers"][0]["found"] == "podman answers (rootless)", checks
     (entry,) = checks["storage-driver"]
@@ -578,26 +632,34 @@ def test_doctor_usage_errors(tmp_path):
         assert r.returncode == 1 and "Usage:" in r.stderr, r
 
 
-def test_preflight_is_cheap(tmp_path):
-    """issue 20.2: the preflight costs well under 50 ms (bench/container
-    measures it precisely; here a generous bound against a loaded machine)."""
-    import time
+def test_preflight_asks_the_engine_nothing_and_makes_no_namespace(tmp_path):
+    """issue 20.2: the preflight before a run is cheap because it only reads
+    files: it adds no engine call (no `podman info` or `image inspect`:
+    the stand-in podman sees the same calls with and without it) and makes
+    no user namespace (`unshare`, which the doctor's nested-namespace check
+    runs, is never called).  It does run: a recorded host with too few
+    subordinate ids stops the same command.  (How long it takes is
+    bench/container's business, issue 26.6: no timed assert here.)"""
     kc = tkc.KasContainer(tmp_path)
     repo = tkc.git_tree(tmp_path / "proj", files={"kas.yml": tkc.KAS_YML})
-    root = fake_root(tmp_path / "root")
-    times = {}
-    for key, skip in (("on", None), ("off", "1")):
-        best = None
-        for _ in range(5):
-            start = time.perf_counter()
-            run_fake(kc, repo, root, "--isar-rootless", "build", "kas.yml",
-                     KAS_CONTAINER_SKIP_PREFLIGHT=skip)
-            elapsed = time.perf_counter() - start
-            best = elapsed if best is None else min(best, elapsed)
-        times[key] = best
-    assert times["on"] - times["off"] < 0.2, times
-
-
+    marker = tmp_path / "unshare-called"
+    bin_dir = controlled_path(tmp_path / "bin-cheap", fakes=("podman", "id"),
+                              tools=BASIC_TOOLS + ("newuidmap", "newgidmap", "df", "uname"))
+    write(os.path.join(bin_dir, "unshare"), f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    os.chmod(os.path.join(bin_dir, "unshare"), 0o755)
+    kc.paths[("podman", "id")] = bin_dir
+    args = ("--isar-rootless", "build", "kas.yml")
+    on = run_fake(kc, repo, fake_root(tmp_path / "root"), *args)
+    off = run_fake(kc, repo, fake_root(tmp_path / "root"), *args,
+                   KAS_CONTAINER_SKIP_PREFLIGHT="1")
+    assert on.returncode == 0 and len(on.runs) == 1, on
+    engine_calls = [[r["argv"] for r in result.records if r["prog"] == "podman"]
+                    for result in (on, off)]
+    assert engine_calls[0] == engine_calls[1]
+    assert not marker.exists()
+    stopped = run_fake(kc, repo, fake_root(tmp_path / "few", subuid="1000:100000:1000\n"),
+                       *args)
+    assert stopped.returncode == 1 and stopped.runs == [], stopped
 
 
 def test_doctor_with_a_relative_build_dir_that_does_not_exist(tmp_path):

@@ -24,7 +24,7 @@ def ruff_command():
 
 
 def test_ruff_check_is_clean():
-    paths = ["kas", "tests", "bench/startup", "bench/checkout", "bench/build",
+    paths = ["kas", "tests", "bench/startup", "bench/checkout", "bench/build", "bench/parity",
              "examples/bitbake/lib",
              "examples/bitbake/lib/bitbake-main", "examples/bitbake/lib/bitbake-server",
              "examples/bitbake/lib/bitbake-worker"]
@@ -42,7 +42,8 @@ def test_mypy_is_clean():
 
 
 SHELL_SCRIPTS = [(".ci/run", "sh"), (".ci/setup-test-users", "sh"),
-                 (".ci/setup-containers", "sh"), (".ci/setup-docker", "sh"),
+                 (".ci/setup-containers", "sh"), (".ci/podman-overlay", "sh"),
+                 (".ci/setup-docker", "sh"),
                  ("kas-container", "sh"), ("container-entrypoint", "sh"),
                  ("contrib/build-images", "sh"), ("contrib/oe-git-proxy", "sh"),
                  ("examples/bitbake/bin/bitbake", "sh"),

@@ -283,7 +283,7 @@ def test_private_home_removed_after_a_failing_run(workdir):
     path_file, record = home_recorder(workdir)
     command = record + "; exit 7"
     result = for_all(workdir, command, ok=False)
-    assert_user_error(result, f'Command "{command}" failed with error 7')
+    assert_user_error(result, f'Command "\'{command}\'" failed with error 7')
     assert not os.path.exists(read(path_file))
 
 

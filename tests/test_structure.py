@@ -186,7 +186,8 @@ LAYERS = (
      "kas.provenance", "kas.journal", "kas.difftext"),
     ("kas.vcs",),
     ("kas", "kas.process", "kas.context", "kas.environment", "kas.errors", "kas.docio",
-     "kas.fsutil", "kas.fslock", "kas.log", "kas.userns"),
+     "kas.fsutil", "kas.fslock", "kas.log", "kas.userns",
+     "kas.testhook"),
 )
 
 

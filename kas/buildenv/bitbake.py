@@ -34,20 +34,31 @@ def run_bitbake(ctx, argv):
     command line (the bitbake exit code is not forwarded, CLI-105)."""
     if ctx.journal is not None:
         ctx.journal.bitbake_started(argv)
+    errors = []
     try:
         if ctx.stdout_isatty:
             log.info("%s$ %s", ctx.build_dir, format_command(argv))
             returncode = run_supervised(argv, ctx.build_dir, ctx.bitbake_env, foreground=True)
         else:
             returncode = run_supervised(argv, ctx.build_dir, ctx.bitbake_env, foreground=False,
-                                        on_stdout=log.info, on_stderr=log.error)
+                                        on_stdout=log.info,
+                                        on_stderr=lambda line: log_error(line, errors))
     except BaseException:
         wait_for_server_exit(ctx.build_dir)
         raise
     if ctx.journal is not None:
         ctx.journal.bitbake_finished(returncode)
     if returncode != 0:
-        raise CommandError(argv, returncode)
+        # Without a terminal, kas 5.5 repeats bitbake's error output after
+        # the failure, as for every failed command ("Command "<dir>$ ..."
+        # failed:" and the lines).
+        raise CommandError(argv, returncode, stderr="\n".join(errors) or None,
+                           cwd=ctx.build_dir)
+
+
+def log_error(line, collected):
+    log.error(line)
+    collected.append(line)
 
 
 def wait_for_server_exit(build_dir, timeout=SERVER_EXIT_TIMEOUT):

@@ -127,6 +127,10 @@ VARIABLES = (
     (("_KAS_REPO_DIR_HOST",), "kas", "menu",
      ("Set by kas-container: host path of the repository, written as "
       "`_source_dir_host`.")),
+    (("_KAS_TEST_PAUSE",), "kas", ALL,
+     ("For kas's own tests only (tests/README.md): `<point>:<fifo>` makes kas "
+      "wait at that point of its run until the test lets it go on. Without an "
+      "existing FIFO `<fifo>` nothing happens.")),
     # Terminal and miscellaneous
     (("BB_NUMBER_THREADS", "PARALLEL_MAKE"), "kas, kas-container", BUILD,
      "Passed to bitbake when non-empty."),

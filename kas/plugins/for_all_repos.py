@@ -3,7 +3,7 @@
 
 import logging
 
-from kas.errors import KasUserError
+from kas.errors import KasUserError, format_command
 from kas.pipeline import add_setup_options, requested_skips, run_setup
 
 log = logging.getLogger(__name__)
@@ -46,4 +46,6 @@ def run(ctx, args):
         env = dict(base, **repo_variables(spec))
         returncode = run_interactive(["/bin/sh", "-c", args.command], cwd=spec.path, env=env)
         if returncode != 0:
-            raise KasUserError(f'Command "{args.command}" failed with error {returncode}')
+            # Quoted like every failed command (kas 5.5: "'git log -1'").
+            raise KasUserError(f'Command "{format_command([args.command])}" failed with error '
+                               f'{returncode}')

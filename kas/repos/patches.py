@@ -133,10 +133,13 @@ def apply_repo_patches(backend: Backend, work: PatchWork) -> None:
         for entry, files in work:
             for file in files:
                 message = f"kas: {entry.id}\n\npatch {file} applied by kas"
-                problem = backend.apply_patch(file, message, patch_date(file))
-                if problem is not None:
+                failure = backend.apply_patch(file, message, patch_date(file))
+                if failure is not None:
+                    # The layout of kas 5.5's message: one line per fact.
                     raise KasUserError(
-                        "Could not apply patch. Please fix repos and patches: "
-                        f"{_describe(file, spec, entry)}\n{problem}")
-            log.info("Patch applied. (patch path: %s, repo: %s, patch entry: %s)",
-                     entry.path, spec.name, entry.id)
+                        "Could not apply patch. Please fix repos and patches:\n"
+                        f"patch path: {file}, repo: {spec.name}, patch entry: {entry.id}\n"
+                        f"vcs command: {failure.command}\nvcs error:\n{failure.error}")
+                # One line per file with its full path, as kas 5.5 logs it.
+                log.info("Patch applied. (patch path: %s, repo: %s, patch entry: %s)",
+                         file, spec.name, entry.id)

@@ -251,8 +251,9 @@ class Backend(abc.ABC):
     # handling), worded the same for every backend.
 
     def fetch_failed(self, output: str) -> RemoteFetchFailed:
+        # The tool's output as it wrote it, final newline included (kas 5.5).
         return RemoteFetchFailed(f'Fetching of repo: "{self.spec.name}" failed: '
-                                 f"{redact(output.strip())}")
+                                 f"{redact(output)}")
 
     def not_found(self, kind: str, value: str) -> RefNotFound:
         return RefNotFound(f'{kind} "{value}" cannot be found in repository '
@@ -446,8 +447,16 @@ class Backend(abc.ABC):
         """Switch to ``branch``; on failure restore the pre-patch state."""
 
     @abc.abstractmethod
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
-        """Apply and commit one patch file; None, or the tool's complaint."""
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
+        """Apply and commit one patch file; None, or what failed."""
+
+
+@dataclass(frozen=True)
+class PatchFailure:
+    """A patch the VCS refused: its command line and the tool's complaint."""
+
+    command: str
+    error: str
 
 
 class CacheMechanics(abc.ABC):

@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from kas.errors import CommandError
+from kas.errors import CommandError, format_command
 from kas.fsutil import build_dir, remove_abandoned
 from kas.vcs.base import (
     DATE_FORMAT,
@@ -18,6 +18,7 @@ from kas.vcs.base import (
     Commit,
     LocalRepo,
     PatchDate,
+    PatchFailure,
     Target,
     is_full_sha,
     verify_commit,
@@ -462,15 +463,16 @@ class GitBackend(Backend):
                 self.run(["git", "branch", "-D", branch], check=False)
             raise
 
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
         """Apply one patch file and commit it as kas (CLI-093).
 
         ``--index`` stages exactly what the patch touches, so files the
         user keeps untracked are neither committed nor lost on rollback."""
-        result = self.run(["git", "apply", "--index", "--whitespace=nowarn", path],
-                          check=False)
+        argv = ["git", "apply", "--index", "--whitespace=nowarn", path]
+        result = self.run(argv, check=False)
         if result.returncode != 0:
-            return result.stderr.strip() or f"git apply failed with error {result.returncode}"
+            return PatchFailure(format_command(argv), result.stderr.strip()
+                                or f"git apply failed with error {result.returncode}")
         env = dict(self.env, **PATCH_IDENTITY, GIT_COMMITTER_DATE=date.git())
         self.run(["git", "commit", "-q", "--no-verify", "--allow-empty",
                   "--date", date.git(), "-m", message], env=env)

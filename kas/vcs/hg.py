@@ -8,13 +8,14 @@ import os
 import re
 from collections.abc import Iterator
 
-from kas.errors import CommandError, KasUserError
+from kas.errors import CommandError, KasUserError, format_command
 from kas.vcs.base import (
     Backend,
     CacheMechanics,
     Commit,
     LocalRepo,
     PatchDate,
+    PatchFailure,
     Target,
     verify_commit,
     warn_short_hash,
@@ -263,10 +264,11 @@ class HgBackend(Backend):
                 os.remove(os.path.join(self.path, name))
             raise
 
-    def apply_patch(self, path: str, message: str, date: PatchDate) -> str | None:
-        result = self.run(["hg", "import", "-q", "--no-commit", path], check=False)
+    def apply_patch(self, path: str, message: str, date: PatchDate) -> PatchFailure | None:
+        argv = ["hg", "import", "-q", "--no-commit", path]
+        result = self.run(argv, check=False)
         if result.returncode != 0:
-            return (result.stderr or result.stdout).strip()
+            return PatchFailure(format_command(argv), (result.stderr or result.stdout).strip())
         self.run(["hg", "commit", "-q", "--user", PATCH_USER, "--date", date.hg(),
                   "-m", message])
         return None

@@ -18,6 +18,7 @@ test module, e.g.::
 """
 
 import atexit
+import contextlib
 import grp
 import os
 import pwd
@@ -98,11 +99,49 @@ def podman_missing(user):
         return f"podman is not installed: {SETUP_HINT}"
     if not os.path.isdir(user.runtime_dir):
         return f"{user.runtime_dir} (XDG_RUNTIME_DIR of {user.name}) is missing: {SETUP_HINT}"
+    # Rootless podman's network (slirp4netns) opens /dev/net/tun, which
+    # this kind of VM gives mode 0600 until the container set-up runs.
+    tun = user.run(["sh", "-c", "[ -r /dev/net/tun ] && [ -w /dev/net/tun ]"], cwd="/")
+    if tun.returncode != 0:
+        return f"/dev/net/tun is missing or not usable by {user.name}: {SETUP_HINT}"
     result = user.podman("image", "exists", BASE_IMAGE, timeout=120)
     if result.returncode != 0:
         return (f"base image {BASE_IMAGE} is not in the podman storage of {user.name} "
                 f"({result.stderr.strip() or 'podman image exists failed'}): {SETUP_HINT}")
     return None
+
+
+@contextlib.contextmanager
+def scratch_podman_home(user, storage_conf=None):
+    """A fresh HOME and XDG_RUNTIME_DIR for ``user``'s podman, so that a
+    test can put podman's storage into any state without touching the
+    user's real one; yields the environment variables that select it.
+    ``storage_conf``: the text of that HOME's
+    ``.config/containers/storage.conf``.  Afterwards the pause process
+    podman started for the runtime directory is stopped and everything is
+    removed (also files owned by the user's subordinate ids)."""
+    home = tempfile.mkdtemp(prefix="kas-podman-home-")
+    if storage_conf is not None:
+        conf_dir = os.path.join(home, ".config", "containers")
+        os.makedirs(conf_dir)
+        with open(os.path.join(conf_dir, "storage.conf"), "w") as f:
+            f.write(storage_conf)
+    os.makedirs(os.path.join(home, "run"), mode=0o700)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", home], check=True)
+    os.chmod(home, 0o755)
+    env = {"HOME": home, "XDG_RUNTIME_DIR": os.path.join(home, "run")}
+    try:
+        yield env
+    finally:
+        pid_file = os.path.join(home, "run", "libpod", "tmp", "pause.pid")
+        with contextlib.suppress(OSError, ValueError):
+            with open(pid_file) as f:
+                pid = int(f.read().strip() or 0)
+            if pid > 0:
+                os.kill(pid, 9)
+        user.run(["podman", "unshare", "rm", "-rf", os.path.join(home, ".local")],
+                 env={**user.env(), "PATH": "/usr/local/bin:/usr/bin:/bin", **env})
+        shutil.rmtree(home, ignore_errors=True)
 
 
 _USER = []
