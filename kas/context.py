@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from kas.fslock import FileLock
     from kas.journal import Journal
     from kas.repos.model import RepoSpec
+    from kas.vcs import FetchSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class Context:
         self.fresh_clones: set[str] = set()     # repo directories cloned by this run
         self.journal: Journal | None = None     # when KAS_JOURNAL is set
         self.work_dir_lock: FileLock | None = None  # held on the work directory
+        # The run's fetch settings, made by kas.vcs.fetch_settings on first use.
+        self.fetch_settings: FetchSettings | None = None
         self._warned: set[Hashable] = set()
         self._cleanups: list[Callable[[], object]] = []
 

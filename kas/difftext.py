@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from kas.config.compare import Change
-    from kas.vcs.query import Commit
+    from kas.vcs.base import Commit
 
 _RED, _GREEN, _YELLOW, _BLUE, _RESET = ("\033[31m", "\033[32m", "\033[33m", "\033[34m",
                                         "\033[0m")

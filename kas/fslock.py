@@ -116,6 +116,23 @@ class FileLock:
         os.close(fd)        # closing the last descriptor drops the flock
 
 
+# In a directory private to the process building it (kas.fsutil.build_dir):
+# the owner's lock, held while the directory is in use.
+OWNER_LOCK = "owner.lock"
+
+
+def own_directory(directory: str) -> FileLock:
+    """Take the owner lock of ``directory``, made by the caller just now
+    (so nobody else can hold it), until released or the process ends."""
+    return FileLock(os.path.join(directory, OWNER_LOCK), timeout=0).acquire()
+
+
+def abandoned(directory: str) -> FileLock | None:
+    """The owner lock of ``directory``, taken, if its owner is gone (killed
+    or finished); None while an owner lives or if there is no lock."""
+    return try_lock(os.path.join(directory, OWNER_LOCK))
+
+
 def try_lock(path: str) -> FileLock | None:
     """An exclusive lock on the existing file ``path`` if nobody holds it
     now, else None (also if the file does not exist)."""

@@ -1,22 +1,36 @@
 """Small file-system helpers shared by every layer (issue 17.4): the one
-atomic file writer, the one "is this path inside that directory" test and
-the one program lookup.
+atomic file writer, the one way to build a directory (issue 26.4), the one
+"is this path inside that directory" test and the one program lookup.
 
-Bottom layer: imports nothing from kas but kas.errors.
+Bottom layer: imports nothing from kas but kas.errors and kas.fslock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from typing import Callable, TypeVar
 
 from kas.errors import KasUserError
+from kas.fslock import abandoned, own_directory
+
+log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".kas-tmp"
+
+# A directory is built in a private sibling ``.<name>.kas-partial.<random>``
+# (the temporary-name pattern of every directory kas builds: partial
+# clones, repo cache entries, reference repositories) holding the
+# builder's owner lock and the build itself, BUILD.
+PARTIAL_INFIX = ".kas-partial."
+BUILD = "repo"
+
+T = TypeVar("T")
 
 
 def write_atomic(path: str, text: str, mode: int | None = None, backup: str | None = None,
@@ -114,6 +128,93 @@ def default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def partial_prefix(path: str) -> str:
+    """The name prefix of the private directories in which ``path`` is
+    built (``.<name>.kas-partial.<random>``, next to ``path``)."""
+    parent, name = os.path.split(path)
+    return os.path.join(parent, f".{name}{PARTIAL_INFIX}")
+
+
+def is_partial_name(name: str) -> bool:
+    """Whether ``name`` is that of a directory in which kas builds another."""
+    return name.startswith(".") and PARTIAL_INFIX in name
+
+
+def build_dir(path: str, build: Callable[[str], T], purpose: str,
+              replace: bool = False) -> tuple[bool, T]:
+    """Build the directory ``path`` so that nobody sees it half-made: what
+    killed runs left of earlier builds of ``path`` is removed, then
+    ``build(into)`` makes the not yet existing directory ``into`` inside a
+    private sibling, which is renamed to ``path`` when complete.
+
+    If ``path`` exists by then, ``replace`` swaps it out (removed after);
+    otherwise another process was faster, its copy is kept and this build
+    dropped.  Returns (whether this build is ``path`` now, what ``build``
+    returned).  ``purpose`` ("clones a repository") names the work in the
+    error about a foreign file at a private directory's name."""
+    remove_abandoned(path, purpose)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    temp = tempfile.mkdtemp(prefix=os.path.basename(partial_prefix(path)), dir=parent)
+    owner = own_directory(temp)
+    try:
+        into = os.path.join(temp, BUILD)
+        result = build(into)
+        if replace and os.path.lexists(path):
+            # The old one goes into the private directory, removed with it.
+            os.rename(path, os.path.join(temp, "old"))
+        try:
+            os.rename(into, path)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            return False, result
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        owner.release()
+    return True, result
+
+
+def remove_abandoned(path: str, purpose: str) -> None:
+    """Remove the private build directories of ``path`` whose owners are
+    gone (killed runs'); those of running builds stay."""
+    prefix = partial_prefix(path)
+    parent, start = os.path.dirname(prefix), os.path.basename(prefix)
+    try:
+        names = sorted(os.listdir(parent))
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(start):
+            remove_if_abandoned(os.path.join(parent, name), purpose)
+
+
+def remove_if_abandoned(temp: str, purpose: str) -> bool:
+    """Remove the private build directory ``temp`` if its owner is gone;
+    whether it did."""
+    refuse_foreign_partial(temp, purpose)
+    owner = abandoned(temp)
+    if owner is None:
+        return False        # still being built, or not provably abandoned
+    try:
+        log.debug("Removing %s, left by an interrupted kas", temp)
+        shutil.rmtree(temp, ignore_errors=True)
+    finally:
+        owner.release()
+    return True
+
+
+def refuse_foreign_partial(temp: str, purpose: str) -> None:
+    """Only a real directory at a private build name is kas's to delete: a
+    symlink or a file there was put by someone else, and following or
+    deleting it could destroy data that is not kas's."""
+    if os.path.islink(temp) or not os.path.isdir(temp):
+        kind = "a symbolic link" if os.path.islink(temp) else "not a directory"
+        raise KasUserError(
+            f"{temp} is where kas {purpose} before moving it into place, "
+            f"but it is {kind}: remove or rename it and run kas again")
 
 
 def within(path: str, root: str, *, resolve: bool = False) -> bool:

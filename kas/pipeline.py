@@ -21,7 +21,7 @@ from kas.errors import ArgumentsError, KasUserError
 if TYPE_CHECKING:
     from kas.config.model import Config
     from kas.context import Context
-    from kas.vcs.query import Commit
+    from kas.vcs.base import Commit
 
 log = logging.getLogger(__name__)
 

@@ -129,9 +129,10 @@ def pinned_commit(ctx, spec, checkout):
     nothing upstream knows), else the checked-out HEAD."""
     if spec.is_local or not spec.patches:
         return checkout.commit
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import resolve_configured_ref
 
-    return backend_for(ctx, spec, FetchSettings(ctx)).resolve_commit()
+    ref = resolve_configured_ref(ctx, spec)
+    return ref.commit if ref is not None else None
 
 
 def config_dependencies(ctx):

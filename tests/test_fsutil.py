@@ -11,6 +11,7 @@ import pytest
 from helpers.repos import read, write
 
 from kas import fsutil
+from kas.errors import KasUserError
 
 
 def entries(directory):
@@ -175,3 +176,85 @@ def test_require_program_names_the_purpose(tmp_path):
         fsutil.require_program("no-such-tool", {"PATH": str(tmp_path)}, "testing")
     assert caught.value.message == 'Program "no-such-tool" is required for: testing'
     assert fsutil.require_program("sh", {}, "testing").endswith("/sh")
+
+
+# --- build_dir ----------------------------------------------------------------
+# The one way kas builds a directory (issue 26.4): partial clones, repo
+# cache entries and reference repositories.
+
+
+def make(content):
+    """A build function writing ``content`` into the new directory."""
+    def build(into):
+        os.mkdir(into)
+        write(os.path.join(into, "data"), content)
+        return content
+    return build
+
+
+def test_build_dir_renames_the_finished_build_into_place(tmp_path):
+    target = tmp_path / "sub" / "repo"
+    assert fsutil.build_dir(str(target), make("new\n"), "builds a test") == (True, "new\n")
+    assert read(target / "data") == "new\n"
+    assert entries(tmp_path / "sub") == ["repo"]
+
+
+def test_build_dir_keeps_what_another_process_built_first(tmp_path):
+    target = tmp_path / "repo"
+
+    def faster(into):
+        write(target / "data", "theirs\n")       # another kas finished meanwhile
+        return make("mine\n")(into)
+
+    assert fsutil.build_dir(str(target), faster, "builds a test") == (False, "mine\n")
+    assert read(target / "data") == "theirs\n"
+    assert entries(tmp_path) == ["repo"]
+
+
+def test_build_dir_replaces_an_existing_directory_when_asked(tmp_path):
+    target = tmp_path / "repo"
+    write(target / "data", "old\n")
+    assert fsutil.build_dir(str(target), make("new\n"), "builds a test", replace=True)[0]
+    assert read(target / "data") == "new\n"
+    assert entries(tmp_path) == ["repo"]
+
+
+def test_build_dir_failure_leaves_nothing_behind(tmp_path):
+    def broken(into):
+        os.mkdir(into)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        fsutil.build_dir(str(tmp_path / "repo"), broken, "builds a test")
+    assert entries(tmp_path) == []
+
+
+def test_abandoned_builds_are_removed_live_ones_kept(tmp_path):
+    """A private directory whose owner lock nobody holds (a killed run's)
+    goes; one whose owner lives stays."""
+    from kas.fslock import own_directory
+
+    target = tmp_path / "repo"
+    prefix = os.path.basename(fsutil.partial_prefix(str(target)))
+    killed = tmp_path / (prefix + "killed")
+    write(killed / "repo" / "junk", "x\n")
+    write(killed / "owner.lock", "999999\n")
+    live = tmp_path / (prefix + "live")
+    live.mkdir()
+    owner = own_directory(str(live))
+    try:
+        fsutil.remove_abandoned(str(target), "builds a test")
+        assert entries(tmp_path) == [prefix + "live"]
+    finally:
+        owner.release()
+    assert fsutil.is_partial_name(prefix + "live") and not fsutil.is_partial_name("repo")
+
+
+def test_a_foreign_file_at_a_build_name_is_refused(tmp_path):
+    target = tmp_path / "repo"
+    foreign = tmp_path / (os.path.basename(fsutil.partial_prefix(str(target))) + "x")
+    os.symlink(tmp_path, foreign)
+    with pytest.raises(KasUserError, match="is where kas builds a test before moving it "
+                                           "into place, but it is a symbolic link"):
+        fsutil.build_dir(str(target), make("new\n"), "builds a test")
+    assert os.path.islink(foreign)

@@ -661,6 +661,38 @@ def test_reference_dir_shared_by_concurrent_runs(upstream, tmp_path):
         assert head(workdir / "up") == upstream.c1
 
 
+# Stands in for git on the PATH: the bare clone of a reference repository
+# kills the kas that started it (as kill -9 or a crash would); anything
+# else is the real git.
+KILLING_GIT = """#!/bin/sh
+case " $* " in
+    *" --bare "*) kill -9 "$PPID"; exit 1 ;;
+esac
+exec {git} "$@"
+"""
+
+
+def test_reference_clone_left_by_a_killed_run_is_removed(workdir, upstream, tmp_path):
+    """Issue 26.4: a run killed while it clones the reference repository
+    leaves its temporary clone in KAS_REPO_REF_DIR; the next run removes
+    it, so only the reference repository remains."""
+    ref_dir = tmp_path / "refs"
+    fake_bin = tmp_path / "bin"
+    write(fake_bin / "git", KILLING_GIT.format(git=shutil.which("git")))
+    os.chmod(fake_bin / "git", 0o755)
+    setup_project(workdir, {"up": remote(MIRRORED_URL, commit=upstream.c1)})
+    env = premirror_env(upstream.path, KAS_REPO_REF_DIR=str(ref_dir))
+    killed = run_kas("checkout", "kas.yml", cwd=workdir,
+                     env=dict(env, PATH=f"{fake_bin}{os.pathsep}{env['PATH']}"))
+    assert killed.returncode == -9, killed
+    left = os.listdir(ref_dir)
+    assert left and MIRRORED_QUALIFIED_NAME not in left, left
+    checkout(workdir, env=env)
+    assert os.listdir(ref_dir) == [MIRRORED_QUALIFIED_NAME]
+    assert_uses_reference(workdir / "up", str(ref_dir / MIRRORED_QUALIFIED_NAME))
+    assert head(workdir / "up") == upstream.c1
+
+
 # --------------------------------------------------------------------------
 # CLI-086, ENV-032: shallow clones
 

@@ -279,6 +279,20 @@ def test_no_import_cycles(graph):
     assert cycles(graph) == []
 
 
+def test_vcs_interfaces_import_nothing_else_of_the_vcs_layer(graph):
+    """Issue 26.1: kas.vcs.base, the interfaces of a VCS kind, is the bottom
+    of kas/vcs: the kinds, the cache and the registry build on it, so it
+    reaches none of them, directly or through others (it once set up the
+    cache inside FetchSettings, an import inside a function)."""
+    reached, pending = set(), ["kas.vcs.base"]
+    while pending:
+        for target in graph[pending.pop()] - reached:
+            reached.add(target)
+            pending.append(target)
+    # kas.vcs.urls is a leaf helper (URL rewriting), below the interfaces.
+    assert sorted(m for m in reached if m.startswith("kas.vcs")) == ["kas.vcs.urls"]
+
+
 def test_no_module_imports_a_private_name_of_another():
     """Issue 17: a name starting with ``_`` is its module's own business;
     what another module needs is made public."""

@@ -74,8 +74,8 @@ def changed_revisions(changes: list[Change]) -> dict[str, tuple[str, str]]:
         if new is not None:
             new_values[repo][key] = str(new)
     revisions: dict[str, tuple[str, str]] = {}
-    for repo in old_values:
-        old_rev = first_of(old_values[repo], OLD_REVISION_KEYS)
+    for repo, old_keys in old_values.items():
+        old_rev = first_of(old_keys, OLD_REVISION_KEYS)
         new_rev = first_of(new_values[repo], NEW_REVISION_KEYS)
         if old_rev and new_rev:
             revisions[repo] = (old_rev, new_rev)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kas.errors import KasUserError
@@ -20,20 +19,10 @@ if TYPE_CHECKING:
     from kas.config.model import Config
     from kas.context import Context
     from kas.repos.model import RepoSpec
-    from kas.vcs.query import Commit
+    from kas.vcs import ResolvedRef
+    from kas.vcs.base import Commit
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ResolvedRef:
-    """What a repo's configured ref points to now."""
-
-    commit: str                     # full commit id
-    tag_object: str | None = None   # id of an annotated tag object, or None
-
-    def matches(self, locked: str) -> bool:
-        return locked in (self.commit, self.tag_object)
 
 
 def managed_repos(ctx: Context) -> list[RepoSpec]:
@@ -48,21 +37,17 @@ def floating_repos(ctx: Context) -> list[RepoSpec]:
 
 def resolve_refs(ctx: Context, specs: list[RepoSpec]) -> dict[str, ResolvedRef]:
     """repo id -> ResolvedRef of the checked-out repositories."""
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import fetch_settings, resolve_configured_ref
     from kas.vcs.cache import warn_offline_pins
 
-    settings = FetchSettings(ctx)
-    warn_offline_pins(ctx, specs, settings.offline)
+    warn_offline_pins(ctx, specs, fetch_settings(ctx).offline)
     resolved: dict[str, ResolvedRef] = {}
     for spec in specs:
-        backend = backend_for(ctx, spec, settings)
-        backend.require_checkout()
-        tag_object = backend.tag_object() if spec.tag else None
-        commit = backend.resolve_commit()
-        if commit is None:      # not a pin to write (hg finds no changeset)
+        ref = resolve_configured_ref(ctx, spec)
+        if ref is None:     # not a pin to write (hg finds no changeset)
             raise KasUserError(f'Cannot resolve the ref of repository "{spec.name}" to a '
                                "commit")
-        resolved[spec.id] = ResolvedRef(commit, tag_object)
+        resolved[spec.id] = ref
     return resolved
 
 

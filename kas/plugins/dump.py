@@ -160,20 +160,18 @@ def resolve_local_repos(ctx, data):
 
 def resolve_refs(ctx, data):
     """CLI-142: pin every managed repo to the commit its ref resolves to."""
-    from kas.vcs import FetchSettings, backend_for
+    from kas.vcs import fetch_settings, resolve_configured_ref
     from kas.vcs.cache import warn_offline_pins
 
-    settings = FetchSettings(ctx)
     # Offline, floating refs resolve to local state: say so (issue 19.2).
     warn_offline_pins(ctx, [s for s in ctx.repos.values() if not s.is_local],
-                      settings.offline)
+                      fetch_settings(ctx).offline)
     for repo_id, spec in ctx.repos.items():
         if spec.is_local:
             continue
         entry = data["repos"][repo_id] or {}
-        backend = backend_for(ctx, spec, settings)
-        backend.require_checkout()
-        commit = backend.resolve_commit()
+        ref = resolve_configured_ref(ctx, spec)
+        commit = ref.commit if ref is not None else None
         if spec.refspec is not None:
             entry["refspec"] = commit
         else:

@@ -2,30 +2,26 @@
 
 Each repository is one task on a bounded thread pool (kas.repos.parallel);
 the first failure cancels the others.
-A clone goes to a temporary sibling directory that is renamed into place
-only when complete, so an interrupted clone never looks like a good repo.
-That directory is private to the kas process making it: its name is unique
-and the process holds a lock in it while it clones, so a leftover is
-removed only once its owner is gone, never while another kas still clones
-into it.
+A clone is built like every directory kas builds (kas.fsutil.build_dir):
+in a temporary sibling directory that is renamed into place only when
+complete, so an interrupted clone never looks like a good repo.  That
+directory is private to the kas process making it: its name is unique and
+the process holds a lock in it while it clones, so a leftover is removed
+only once its owner is gone, never while another kas still clones into it.
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
-import shutil
-import tempfile
 from typing import TYPE_CHECKING
 
-from kas.errors import KasUserError
-from kas.fslock import FileLock, try_lock
+from kas.fsutil import build_dir, remove_abandoned
 from kas.repos.parallel import run_parallel
 from kas.repos.record import recorded
 from kas.repos.status import progress_for
-from kas.vcs import FetchSettings, backend_for
+from kas.vcs import backend_for, fetch_settings
 
 if TYPE_CHECKING:
     from kas.context import Context
@@ -35,21 +31,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Inside a partial clone directory: the owner's lock and the clone itself.
-OWNER_LOCK = "owner.lock"
-CLONE = "repo"
-
-
-def partial_prefix(path: str) -> str:
-    """The name prefix of the directories in which clones of ``path`` are
-    made (``.<name>.kas-partial.<random>``, next to ``path``)."""
-    parent, name = os.path.split(path)
-    return os.path.join(parent, f".{name}.kas-partial.")
+# What a partial clone is, for the error about a foreign file at its name.
+CLONE_PURPOSE = "clones a repository"
 
 
 def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
     """Fetch the remote repos among ``specs`` concurrently."""
-    settings = FetchSettings(ctx)
+    settings = fetch_settings(ctx)
     remote = [s for s in specs if not s.is_local]
     if not remote:
         return
@@ -57,22 +45,22 @@ def fetch_all(ctx: Context, specs: list[RepoSpec]) -> None:
         from kas.vcs.cache import offline_check
 
         # Issue 19.2: everything or nothing, before any checkout is touched.
-        offline_check(ctx, [backend_for(ctx, s, settings) for s in remote])
+        offline_check(ctx, [backend_for(ctx, s) for s in remote])
     with progress_for(ctx) as progress:
-        tasks = [functools.partial(fetch_repo, ctx, s, settings, progress) for s in remote]
-        run_parallel(ctx, recorded(ctx, "fetch", remote, tasks, settings))
+        tasks = [functools.partial(fetch_repo, ctx, s, progress) for s in remote]
+        run_parallel(ctx, recorded(ctx, "fetch", remote, tasks))
 
 
-def fetch_repo(ctx: Context, spec: RepoSpec, settings: FetchSettings,
-               progress: Progress) -> str:
+def fetch_repo(ctx: Context, spec: RepoSpec, progress: Progress) -> str:
     """CLI-088 for one repository; returns cloned, fetched or unchanged."""
-    backend = backend_for(ctx, spec, settings)
+    backend = backend_for(ctx, spec)
+    settings = backend.settings
     if settings.depth and spec.refspec is not None:
         ctx.warn_once(("shallow-refspec", spec.name),
                       'Shallow cloning is not supported for legacy refspec on repository '
                       '"%s". Performing full clone.', spec.name)
     origin_ok = False
-    remove_abandoned_clones(spec.path)
+    remove_abandoned(spec.path, CLONE_PURPOSE)
     if not os.path.exists(spec.path) or _is_empty_dir(spec.path):
         log.info("Cloning repository %s", spec.name)
         progress.start(spec.name, "cloning")
@@ -109,58 +97,10 @@ def clone_atomically(backend: Backend) -> tuple[bool, bool]:
     """Clone into a private temporary sibling and rename it to the repo
     path.  Returns (whether this clone is the repo now, whether its origin
     already is the effective URL)."""
-    path = backend.path
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    temp = tempfile.mkdtemp(prefix=os.path.basename(partial_prefix(path)), dir=parent)
-    owner = FileLock(os.path.join(temp, OWNER_LOCK)).acquire()
-    try:
-        origin_ok = backend.clone(os.path.join(temp, CLONE))
-        try:
-            os.rename(os.path.join(temp, CLONE), path)
-        except OSError as err:
-            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            # Another kas reading the same work directory (which needs
-            # only a shared lock) was faster: its clone is as good.
-            log.debug("Repository %s was cloned by another kas meanwhile", backend.spec.name)
-            return False, False
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-        owner.release()
+    cloned, origin_ok = build_dir(backend.path, backend.clone, CLONE_PURPOSE)
+    if not cloned:
+        # Another kas reading the same work directory (which needs only a
+        # shared lock) was faster: its clone is as good.
+        log.debug("Repository %s was cloned by another kas meanwhile", backend.spec.name)
+        return False, False
     return True, origin_ok
-
-
-def remove_abandoned_clones(path: str) -> None:
-    """Remove the partial clones of ``path`` whose owners are gone: those
-    whose owner lock nobody holds any more."""
-    prefix = partial_prefix(path)
-    parent, start = os.path.dirname(prefix), os.path.basename(prefix)
-    try:
-        names = sorted(os.listdir(parent))
-    except FileNotFoundError:
-        return
-    for name in names:
-        if not name.startswith(start):
-            continue
-        temp = os.path.join(parent, name)
-        refuse_foreign_partial(temp)
-        owner = try_lock(os.path.join(temp, OWNER_LOCK))
-        if owner is None:
-            continue        # still cloning, or not provably abandoned
-        try:
-            log.debug("Removing %s, left by an interrupted kas", temp)
-            shutil.rmtree(temp, ignore_errors=True)
-        finally:
-            owner.release()
-
-
-def refuse_foreign_partial(temp: str) -> None:
-    """Only a real directory at a partial-clone name is kas's to delete: a
-    symlink or a file there was put by someone else, and following or
-    deleting it could destroy data that is not kas's."""
-    if os.path.islink(temp) or not os.path.isdir(temp):
-        kind = "a symbolic link" if os.path.islink(temp) else "not a directory"
-        raise KasUserError(
-            f"{temp} is where kas clones a repository before moving it into place, "
-            f"but it is {kind}: remove or rename it and run kas again")

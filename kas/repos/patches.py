@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from kas.errors import KasUserError
 from kas.fsutil import within
 from kas.repos.record import recorded_task
-from kas.vcs import FetchSettings, backend_for
+from kas.vcs import backend_for
 from kas.vcs.git import strip_refs
 
 if TYPE_CHECKING:
@@ -115,17 +115,16 @@ def apply_all(ctx: Context, repos: dict[str, RepoSpec]) -> None:
     The patch files of all repos are located (and checked to stay inside
     their repo) before any repo is touched, so a bad entry leaves every
     repo as it was."""
-    settings = FetchSettings(ctx)
     plan = [(spec, [(entry, patch_files(spec, entry, repos)) for entry in spec.patches])
             for spec in repos.values() if not spec.is_local and spec.patches]
     for spec, work in plan:
-        backend = backend_for(ctx, spec, settings)
+        backend = backend_for(ctx, spec)
         backend.require_checkout()
         if backend.is_dirty():
             log.warning("Repo %s is dirty - no patching", spec.name)
             continue
-        recorded_task(ctx, "patch", spec, lambda: apply_repo_patches(backend, work),  # noqa: B023
-                      settings)()
+        recorded_task(ctx, "patch", spec,
+                      lambda: apply_repo_patches(backend, work))()  # noqa: B023
 
 
 def apply_repo_patches(backend: Backend, work: PatchWork) -> None:

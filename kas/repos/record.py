@@ -20,26 +20,24 @@ if TYPE_CHECKING:
 
     from kas.context import Context
     from kas.repos.model import RepoSpec
-    from kas.vcs import FetchSettings
 
 T = TypeVar("T")
 
 
 def recorded(ctx: Context, phase: str, specs: Sequence[RepoSpec],
-             tasks: Sequence[Callable[[], T]],
-             settings: FetchSettings) -> Sequence[Callable[[], T]]:
+             tasks: Sequence[Callable[[], T]]) -> Sequence[Callable[[], T]]:
     """``tasks`` (one per spec) wrapped for the journal, or unchanged."""
     if ctx.journal is None:
         return tasks
     # zip(strict=True) needs Python 3.10; kas still runs on 3.9.
     if len(specs) != len(tasks):
         raise ValueError("recorded: one task per repository expected")
-    return [recorded_task(ctx, phase, spec, task, settings)
+    return [recorded_task(ctx, phase, spec, task)
             for spec, task in zip(specs, tasks)]
 
 
-def recorded_task(ctx: Context, phase: str, spec: RepoSpec, task: Callable[[], T],
-                  settings: FetchSettings) -> Callable[[], T]:
+def recorded_task(ctx: Context, phase: str, spec: RepoSpec,
+                  task: Callable[[], T]) -> Callable[[], T]:
     """``task`` for ``spec`` wrapped for the journal, or unchanged."""
     journal = ctx.journal
     if journal is None:
@@ -49,7 +47,7 @@ def recorded_task(ctx: Context, phase: str, spec: RepoSpec, task: Callable[[], T
         record = journal.repo(spec)
         if phase == "fetch" and not record.fetch_seen:
             record.fetch_seen = True
-            record.commit_before = _head(ctx, spec, settings)
+            record.commit_before = _head(ctx, spec)
         started = time.monotonic()
         try:
             result = task()
@@ -62,16 +60,16 @@ def recorded_task(ctx: Context, phase: str, spec: RepoSpec, task: Callable[[], T
             record.add_action(result if isinstance(result, str) else None)
         elif phase == "patch":
             record.add_action("patched")
-        record.commit_after = _head(ctx, spec, settings)
+        record.commit_after = _head(ctx, spec)
         return result
 
     return run
 
 
-def _head(ctx: Context, spec: RepoSpec, settings: FetchSettings) -> str | None:
+def _head(ctx: Context, spec: RepoSpec) -> str | None:
     """The commit the checkout of ``spec`` is at, None if there is none."""
     try:
-        backend = backend_for(ctx, spec, settings)
+        backend = backend_for(ctx, spec)
         if not os.path.exists(os.path.join(spec.path, backend.MARKER)):
             return None
         return backend.head()

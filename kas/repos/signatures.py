@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, cast
 
 from kas.errors import KasUserError
 from kas.fsutil import require_program, within
-from kas.vcs.base import is_full_sha
-from kas.vcs.git import tag_ref
+from kas.vcs.git import GitBackend, tag_ref
 
 if TYPE_CHECKING:
     import subprocess
@@ -103,7 +102,7 @@ class SignatureVerifier:
         if spec.tag:
             self._check(backend, ["verify-tag", "--raw", tag_ref(spec.tag)])
         else:
-            commit = self._commit_of(backend, target.rev)
+            commit = git_backend(backend).commit_id(target.rev)
             self._check(backend, ["verify-commit", "--raw", commit])
         return target
 
@@ -140,13 +139,6 @@ class SignatureVerifier:
             result = backend.run(["git", *command], check=False)
             description = gpg_result(spec, fingerprints, result)
         log.info("Repository %s signature valid: %s", spec.name, description)
-
-    @staticmethod
-    def _commit_of(backend: Backend, rev: str) -> str:
-        if is_full_sha(rev):
-            return rev
-        return backend.output(["git", "rev-parse", "--verify", "--end-of-options",
-                               f"{rev}^{{commit}}"])
 
     # -- gpg -----------------------------------------------------------
 
@@ -242,6 +234,12 @@ class SignatureVerifier:
         with open(allowed, "w") as f:
             f.writelines(lines)
         return allowed, principals
+
+
+def git_backend(backend: Backend) -> GitBackend:
+    """Signed repos are git repos (kas.repos.model refuses others)."""
+    assert isinstance(backend, GitBackend), f"{backend.spec.name}: signed, but not git"
+    return backend
 
 
 def _repo_spec(backend: Backend) -> RepoSpec:

@@ -1,4 +1,11 @@
-"""The interface of a version-control backend.
+"""The interfaces of a version-control kind: the local repository and the
+backend.
+
+A :class:`LocalRepo` is one repository on disk (a checkout or a repo
+cache entry) of one VCS kind, queried: the commit a revision names, its
+refs, history and status.  Whoever needs that knowledge (the backend, the
+cache, signature checks, ``kas diff``) asks the kind's LocalRepo instead
+of spelling the VCS commands again.
 
 A backend works on one checkout (anything shaped like :class:`CheckoutSpec`,
 in practice the repository engine's ``RepoSpec``) and knows how to clone,
@@ -14,15 +21,20 @@ import contextlib
 import logging
 import os
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from kas.errors import CommandError, KasUserError, redact
 
 if TYPE_CHECKING:
+    import re
     import subprocess
 
     from kas.context import Context
+    from kas.vcs.cache import RepoCache
+
+    # Runs one command in a repository: ``run(argv, check=...)``.
+    RunCommand = Callable[..., subprocess.CompletedProcess[str]]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +60,20 @@ class CheckoutSpec(Protocol):
     signed: bool
 
 
+class FetchError(KasUserError):
+    """Getting a repository's revisions failed."""
+
+
+class RemoteFetchFailed(FetchError):
+    """The VCS could not clone or fetch (the remote unreachable or refusing,
+    or a local repository it reads from broken)."""
+
+
+class RefNotFound(FetchError):
+    """A configured revision (commit, tag, branch) is not in the repository:
+    the configuration's mistake, which no refetch or rebuild mends."""
+
+
 @dataclass(frozen=True)
 class Target:
     """What :meth:`Backend.checkout` checks out (CLI-090)."""
@@ -56,36 +82,129 @@ class Target:
     branch: str | None = None   # git: local branch reset to ``rev``; None: detached
 
 
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a history listing."""
+
+    commit: str         # full id
+    author: str         # name only
+    email: str
+    commit_date: str    # YYYY-MM-DD HH:MM:SS, in the commit's own time zone
+    message: str        # full message as stored (git: trailing newline kept)
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    @classmethod
+    def from_record(cls, record: str) -> Commit:
+        """A commit from the fields the kinds' log formats print, split by
+        US (the message last, so a stray separator in it cannot shift
+        fields)."""
+        commit, author, email, date, message = record.lstrip("\n").split("\x1f", 4)
+        # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.  The
+        # message stays byte for byte as the VCS stores it: git's %B is the raw
+        # message; hg stores descriptions already stripped.
+        return cls(commit, author, email, date[:19], message)
+
+
+class LocalRepo(abc.ABC):
+    """One local repository of a VCS kind: what it says about itself.
+
+    Queries answer None (or nothing) when the VCS finds no answer; only
+    :meth:`is_dirty` raises when the VCS cannot tell.  ``run``, if given,
+    runs the commands instead of the context's runner (a backend passes its
+    own, so its checkout is asked the same way)."""
+
+    # The file or directory that marks the top of a repository.
+    MARKER: str
+    # Files below MARKER that every fetch rewrites (the first one present
+    # tells when the repository was last fetched into).
+    FETCH_STAMPS: tuple[tuple[str, ...], ...]
+
+    def __init__(self, ctx: Context, path: str, run: RunCommand | None = None) -> None:
+        self.ctx = ctx
+        self.path = path
+        self._runner = run
+
+    @classmethod
+    def at(cls, ctx: Context, path: str) -> LocalRepo | None:
+        """The repository at ``path``, or None if it is none of this kind."""
+        if not os.path.lexists(os.path.join(path, cls.MARKER)):
+            return None
+        return cls(ctx, path)
+
+    def run(self, argv: list[str], check: bool = False) -> subprocess.CompletedProcess[str]:
+        """``argv`` run in the repository; with ``check`` a non-zero exit
+        raises CommandError."""
+        if self._runner is not None:
+            return self._runner(argv, check=check)
+        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=check)
+
+    @abc.abstractmethod
+    def commit_of(self, rev: str) -> str | None:
+        """Full id of the one commit ``rev`` names (commit id, tag, branch;
+        a tag is followed to its commit), or None."""
+
+    @abc.abstractmethod
+    def head(self) -> str | None:
+        """Full commit id of the work tree, None if there is none."""
+
+    @abc.abstractmethod
+    def is_dirty(self) -> bool:
+        """Whether tracked files differ from the work tree's commit
+        (CommandError if the VCS cannot tell)."""
+
+    @abc.abstractmethod
+    def commits(self, old: str, new: str) -> list[Commit]:
+        """Commits reachable from ``new`` but not from ``old``, newest
+        first; both full ids."""
+
+    @abc.abstractmethod
+    def unshallow(self) -> None:
+        """Fetch the history a shallow clone lacks (CLI-162)."""
+
+
+@dataclass(frozen=True)
+class ResolvedRef:
+    """What a repo's configured ref points to now."""
+
+    commit: str                     # full commit id
+    tag_object: str | None = None   # id of an annotated tag object, or None
+
+    def matches(self, locked: str) -> bool:
+        return locked in (self.commit, self.tag_object)
+
+
+@dataclass(frozen=True)
 class FetchSettings:
-    """What the environment and the command line say about fetching."""
+    """What the environment and the command line say about fetching: one
+    object per run, made by :func:`kas.vcs.fetch_settings`."""
 
-    def __init__(self, ctx: Context) -> None:
-        from kas.vcs.urls import clone_depth, premirror_rules
-
-        self.depth = clone_depth(ctx.caller_env)                     # KAS_CLONE_DEPTH (CLI-086)
-        self.premirrors = premirror_rules(ctx.caller_env)            # KAS_PREMIRRORS (CLI-083)
-        ref_dir = ctx.caller_env.get("KAS_REPO_REF_DIR")
-        self.ref_dir = os.path.abspath(ref_dir) if ref_dir else None
-        if self.ref_dir and os.path.exists(self.ref_dir) and not os.path.isdir(self.ref_dir):
-            raise KasUserError(f"KAS_REPO_REF_DIR {self.ref_dir} is not a directory")
-        self.update = ctx.update
-        from kas.vcs.cache import repo_cache
-        from kas.vcs.urls import offline_requested
-
-        # Issue 19: KAS_OFFLINE and the managed cache, which replaces the
-        # reference repositories when both are set.
-        self.offline = offline_requested(ctx.caller_env)
-        self.cache = repo_cache(ctx, self.offline)
-        if self.cache is not None:
-            self.ref_dir = None
-        self.force_checkout = bool(getattr(ctx.args, "force_checkout", False))
+    depth: int                      # KAS_CLONE_DEPTH (CLI-086)
+    premirrors: list[tuple[re.Pattern[str], str]]     # KAS_PREMIRRORS (CLI-083)
+    ref_dir: str | None             # KAS_REPO_REF_DIR (None while a repo cache is used)
+    update: bool                    # --update
+    offline: bool                   # KAS_OFFLINE (issue 19)
+    cache: RepoCache | None         # KAS_REPO_CACHE_DIR (issue 19)
+    force_checkout: bool            # --force-checkout
 
 
 class Backend(abc.ABC):
     """One checkout.  Subclasses implement the VCS specific commands."""
 
-    # The file or directory that marks the top of a checkout.
+    # The kind's local repository, and the file or directory that marks
+    # the top of a checkout (REPO.MARKER).
+    REPO: type[LocalRepo]
     MARKER: str
+    # How the kind keeps a repo cache entry (kas.vcs.cache).
+    CACHE_MECHANICS: type[CacheMechanics]
 
     def __init__(self, ctx: Context, spec: CheckoutSpec, settings: FetchSettings) -> None:
         self.ctx = ctx
@@ -108,6 +227,11 @@ class Backend(abc.ABC):
                             self.ctx.work_dir)
 
     @property
+    def repo(self) -> LocalRepo:
+        """The checkout as a local repository, asked through :meth:`run`."""
+        return self.REPO(self.ctx, self.path, self.run)
+
+    @property
     def env(self) -> dict[str, str]:
         """The environment of VCS commands (the managed one, non-interactive)."""
         return self.ctx.vcs_env()
@@ -126,13 +250,14 @@ class Backend(abc.ABC):
     # The user-facing errors of fetch and checkout (CLI spec §4, repository
     # handling), worded the same for every backend.
 
-    def fetch_failed(self, output: str) -> KasUserError:
+    def fetch_failed(self, output: str) -> RemoteFetchFailed:
         # The tool's output as it wrote it, final newline included (kas 5.5).
-        return KasUserError(f'Fetching of repo: "{self.spec.name}" failed: {redact(output)}')
+        return RemoteFetchFailed(f'Fetching of repo: "{self.spec.name}" failed: '
+                                 f"{redact(output)}")
 
-    def not_found(self, kind: str, value: str) -> KasUserError:
-        return KasUserError(f'{kind} "{value}" cannot be found in repository '
-                            f'"{self.spec.name}"')
+    def not_found(self, kind: str, value: str) -> RefNotFound:
+        return RefNotFound(f'{kind} "{value}" cannot be found in repository '
+                           f'"{self.spec.name}"')
 
     def tag_mismatch(self, tag_commit: str) -> KasUserError:
         spec = self.spec
@@ -225,6 +350,16 @@ class Backend(abc.ABC):
 
     # -- the repo cache and offline mode (kas.vcs.cache) -------------------
 
+    def at(self, path: str) -> Backend:
+        """The same repo's backend, working on the repository at ``path``."""
+        other = type(self)(self.ctx, self.spec, self.settings)
+        other.path = path
+        return other
+
+    def cache_mechanics(self, path: str) -> CacheMechanics:
+        """The kind's mechanics for this repo's cache entry at ``path``."""
+        return self.CACHE_MECHANICS(self, path)
+
     def clone_from_cache(self, into: str) -> bool:
         """Make the clone at ``into`` from the repo cache, if there is one;
         True if it did (origin then still names the cache)."""
@@ -277,9 +412,9 @@ class Backend(abc.ABC):
     def fetch(self) -> None:
         """Fetch what the configured ref needs from origin."""
 
-    @abc.abstractmethod
     def is_dirty(self) -> bool:
         """Whether tracked files differ from HEAD."""
+        return self.repo.is_dirty()
 
     @abc.abstractmethod
     def verify(self, commit: str) -> str:
@@ -322,6 +457,68 @@ class PatchFailure:
 
     command: str
     error: str
+
+
+class CacheMechanics(abc.ABC):
+    """What a VCS kind does to keep one repo cache entry at ``path`` for the
+    repo of ``backend``.  The cache (kas.vcs.cache) owns the policy: where
+    entries live, when to refresh or rebuild one, the locking."""
+
+    def __init__(self, backend: Backend, path: str) -> None:
+        self.backend = backend
+        self.path = path
+
+    def run(self, argv: list[str], cwd: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``argv`` in ``cwd`` (default: the entry)."""
+        return self.backend.ctx.runner.run(argv, cwd=cwd or self.path, env=self.backend.env,
+                                           check=check)
+
+    def fails(self, argv: list[str], cwd: str | None = None) -> str | None:
+        """None if ``argv`` succeeds, else its last line of complaint."""
+        result = self.run(argv, cwd, check=False)
+        if result.returncode == 0:
+            return None
+        lines = (result.stderr or result.stdout or "").strip().splitlines()
+        return lines[-1] if lines else f"{argv[0]} exited with {result.returncode}"
+
+    def holds_ref(self) -> bool:
+        """Whether the entry holds what the repo's configuration names."""
+        return self.view().present_ref() is not None
+
+    @abc.abstractmethod
+    def is_repository(self) -> bool:
+        """Whether the entry's directory has the files of a repository."""
+
+    @abc.abstractmethod
+    def view(self) -> Backend:
+        """The repo's backend, working on the entry."""
+
+    @abc.abstractmethod
+    def usable(self) -> bool:
+        """Holds the ref, and the files of its commit are all there (a
+        local clone copies objects without reading them)."""
+
+    @abc.abstractmethod
+    def init(self) -> None:
+        """Create the empty entry at ``path`` (not yet existing)."""
+
+    @abc.abstractmethod
+    def fetch_remote(self) -> None:
+        """Fetch the remote into the entry (RemoteFetchFailed if it fails)."""
+
+    @abc.abstractmethod
+    def health_problem(self) -> str | None:
+        """What makes the entry unusable (a full check: slow), or None."""
+
+    @abc.abstractmethod
+    def clone_into(self, into: str) -> None:
+        """A fresh checkout at ``into`` from the entry (local; CommandError)."""
+
+    @abc.abstractmethod
+    def fetch_into_checkout(self) -> None:
+        """Bring the configured ref from the entry into the backend's
+        existing checkout (local; CommandError)."""
 
 
 class PatchDate(Protocol):

@@ -31,20 +31,20 @@ import os
 import shutil
 import threading
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from kas.errors import CommandError, KasUserError
 from kas.fslock import FileLock, LockTimeout
+from kas.fsutil import build_dir
+from kas.vcs.base import RemoteFetchFailed
 from kas.vcs.urls import qualified_name
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Iterator, Sequence
 
     from kas.context import Context
     from kas.vcs.base import Backend, CheckoutSpec
-    from kas.vcs.git import GitBackend
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ STAMP = "kas-fetched"
 URL_FILE = "kas-url"
 # A file touched whenever a work dir is set up from the entry (pruning).
 USED = "kas-used"
+
+# What an entry's temporary directory is, for the error about a foreign
+# file at its name.
+ENTRY_PURPOSE = "builds a repo cache entry"
 
 # How long a kas waits for another one that holds an entry.
 LOCK_TIMEOUT = 3600.0
@@ -167,7 +171,7 @@ class CacheEntry:
         self.path = path
         self.lock_path = path + ".lock"
         self.backend = backend
-        self.ops = GitOps() if backend.spec.type == "git" else HgOps()
+        self.ops = backend.cache_mechanics(path)
 
     # -- state --------------------------------------------------------
 
@@ -175,7 +179,8 @@ class CacheEntry:
         return os.path.isdir(self.path)
 
     def looks_valid(self) -> bool:
-        return self.ops.looks_valid(self.path)
+        """A repository, and a completed fetch from the remote."""
+        return os.path.exists(os.path.join(self.path, STAMP)) and self.ops.is_repository()
 
     def fetched_at(self) -> float | None:
         try:
@@ -185,34 +190,12 @@ class CacheEntry:
 
     def holds_ref(self) -> bool:
         """Whether the entry holds what the repo's configuration names."""
-        if not self.looks_valid():
-            return False
-        return self.ops.view(self.backend, self.path).present_ref() is not None
+        return self.looks_valid() and self.ops.holds_ref()
 
     def usable(self) -> bool:
         """Holds the ref, and the files of its commit are all there (a
         local clone copies objects without reading them)."""
-        spec = self.backend.spec
-        if spec.commit and not spec.tag and spec.type == "git" and self.looks_valid():
-            # The common pin, in fewer processes: the commit's files, then
-            # (like present_ref) that the cached branch contains it.
-            view = cast("GitBackend", self.ops.view(self.backend, self.path))
-            if self.ops.ref_problem(self.backend, self.path, spec.commit) is not None:
-                return False
-            return not spec.branch or view.shallow() or view.succeeds(
-                ["git", "merge-base", "--is-ancestor", spec.commit, view.remote_branch()])
-        if not self.holds_ref():
-            return False
-        rev: str | None
-        if spec.commit:
-            rev = spec.commit
-        elif spec.tag:
-            rev = spec.tag if spec.tag.startswith("refs/") else "refs/tags/" + spec.tag
-        elif spec.branch:
-            rev = cache_branch_ref(spec.branch)
-        else:
-            rev = spec.refspec
-        return self.ops.ref_problem(self.backend, self.path, rev) is None
+        return self.looks_valid() and self.ops.usable()
 
     def mark_used(self) -> None:
         with contextlib.suppress(OSError), open(os.path.join(self.path, USED), "w"):
@@ -256,8 +239,10 @@ class CacheEntry:
         """Fetch from the remote into the entry; a broken entry is rebuilt."""
         try:
             self._fetch_remote(self.path)
-        except KasUserError as err:
-            problem = self.ops.health_problem(self.backend, self.path)
+        except RemoteFetchFailed as err:
+            # Perhaps the entry is what is broken; anything else (a
+            # missing program, a lock) is not mended by a rebuild.
+            problem = self.ops.health_problem()
             if problem is None:
                 raise err from None
             self._rebuild(problem)
@@ -267,36 +252,28 @@ class CacheEntry:
         # check is slow on big repos: it runs only when the configured
         # ref is still not usable (missing upstream, or the entry broken).
         if not self.usable():
-            problem = self.ops.health_problem(self.backend, self.path)
+            problem = self.ops.health_problem()
             if problem is not None:
                 self._rebuild(problem)
 
     def _fetch_remote(self, path: str) -> None:
         log.info("Fetching %s into the repo cache", self.backend.spec.name)
-        self.ops.fetch_remote(self.backend, path)
+        self.backend.cache_mechanics(path).fetch_remote()
         with open(os.path.join(path, STAMP), "w"):
             pass
         with _fetched_guard:
             _fetched_by_us.add(self.path)
 
     def _build(self) -> None:
-        """Create the entry in a temporary directory and rename it into place."""
-        temp = f"{self.path}.new.{os.getpid()}.{threading.get_ident()}"
-        shutil.rmtree(temp, ignore_errors=True)
-        try:
-            self.ops.init(self.backend, temp)
-            with open(os.path.join(temp, URL_FILE), "w") as f:
+        """Create the entry in a temporary directory and rename it into
+        place, replacing a broken one (the caller holds the entry's lock)."""
+        def make(into: str) -> None:
+            self.backend.cache_mechanics(into).init()
+            with open(os.path.join(into, URL_FILE), "w") as f:
                 f.write(anonymous_url(self.backend.spec.url or "") + "\n")
-            self._fetch_remote(temp)
-            if os.path.lexists(self.path):
-                old = f"{self.path}.old.{os.getpid()}.{threading.get_ident()}"
-                os.rename(self.path, old)
-                os.rename(temp, self.path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(temp, self.path)
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+            self._fetch_remote(into)
+
+        build_dir(self.path, make, ENTRY_PURPOSE, replace=True)
 
     def _rebuild(self, problem: str) -> None:
         log.warning("Repo cache entry %s of repo %s is broken (%s); rebuilding it from "
@@ -321,7 +298,7 @@ class CacheEntry:
         for attempt in (1, 2):
             try:
                 with entry_lock(self.lock_path, shared=True):
-                    self.ops.clone_local(self.backend, self.path, into)
+                    self.ops.clone_into(into)
                     self.mark_used()
                 break
             except CommandError as err:
@@ -339,7 +316,7 @@ class CacheEntry:
         for attempt in (1, 2):
             try:
                 with entry_lock(self.lock_path, shared=True):
-                    self.ops.fetch_local(self.backend, self.path)
+                    self.ops.fetch_into_checkout()
                     self.mark_used()
                 return
             except CommandError as err:
@@ -348,163 +325,9 @@ class CacheEntry:
                 self._repair_after(err)
 
 
-def backend_at(backend: Backend, path: str) -> Backend:
-    """The same repo's backend, working on the checkout at ``path``."""
-    other = type(backend)(backend.ctx, backend.spec, backend.settings)
-    other.path = path
-    return other
-
-
 def is_floating(spec: CheckoutSpec) -> bool:
     """A ref whose meaning changes upstream: a branch or refspec without commit."""
     return spec.commit is None and spec.tag is None and bool(spec.branch or spec.refspec)
-
-
-# --- git and hg -------------------------------------------------------------
-
-def _run(backend: Backend, argv: list[str], cwd: str) -> subprocess.CompletedProcess[str]:
-    return backend.ctx.runner.run(argv, cwd=cwd, env=backend.env)
-
-
-def _fails(backend: Backend, argv: list[str], cwd: str) -> str | None:
-    """None if ``argv`` succeeds, else its last line of complaint."""
-    result = backend.ctx.runner.run(argv, cwd=cwd, env=backend.env, check=False)
-    if result.returncode == 0:
-        return None
-    lines = (result.stderr or result.stdout or "").strip().splitlines()
-    return lines[-1] if lines else f"{argv[0]} exited with {result.returncode}"
-
-
-class GitOps:
-    """A bare repository whose refs/heads and refs/tags mirror the remote's."""
-
-    @staticmethod
-    def looks_valid(path: str) -> bool:
-        return all(os.path.exists(os.path.join(path, name))
-                   for name in ("HEAD", "objects", "refs", STAMP))
-
-    @staticmethod
-    def view(backend: Backend, path: str) -> Backend:
-        class EntryView(type(backend)):  # type: ignore[misc]  # the git backend
-            # In the entry, origin's branches are its own refs/heads.
-            def remote_branch(self) -> str:
-                return cache_branch_ref(self.spec.branch)
-
-        view = EntryView(backend.ctx, backend.spec, backend.settings)
-        view.path = path
-        return view
-
-    @staticmethod
-    def ref_problem(backend: Backend, path: str, rev: str | None) -> str | None:
-        """Why the files of ``rev``'s commit cannot all be read, or None."""
-        return _fails(backend, ["git", "rev-list", "--objects", "--missing=error", "-n", "1",
-                                "--end-of-options", rev or "HEAD"], path)
-
-    @staticmethod
-    def init(backend: Backend, path: str) -> None:
-        _run(backend, ["git", "init", "-q", "--bare", path], os.path.dirname(path))
-        for key, value in (("gc.autoDetach", "false"),
-                           ("uploadpack.allowAnySHA1InWant", "true")):
-            _run(backend, ["git", "config", key, value], path)
-
-    @staticmethod
-    def fetch_remote(backend: Backend, path: str) -> None:
-        spec = backend.spec
-        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        if spec.branch and spec.branch.startswith("refs/") and \
-                not spec.branch.startswith("refs/heads/"):
-            refspecs.append(f"+{spec.branch}:{spec.branch}")
-        argv = ["git", "fetch", "-q", "--no-write-fetch-head", "--", backend.url]
-        result = backend.ctx.runner.run(argv + refspecs, cwd=path, env=backend.env,
-                                        check=False)
-        if result.returncode != 0:
-            raise backend.fetch_failed(result.stderr)
-        commit = spec.commit
-        if commit and len(commit) in (40, 64) and \
-                _fails(backend, ["git", "cat-file", "-e", f"{commit}^{{commit}}"], path):
-            # A commit no branch or tag reaches: keep it under a ref of its own.
-            backend.ctx.runner.run(argv + [f"+{commit}:refs/kas/commits/{commit}"],
-                                   cwd=path, env=backend.env, check=False)
-
-    @staticmethod
-    def health_problem(backend: Backend, path: str) -> str | None:
-        return _fails(backend, ["git", "fsck", "--connectivity-only", "--no-dangling",
-                                "--no-progress"], path)
-
-    @staticmethod
-    def clone_local(backend: Backend, path: str, into: str) -> None:
-        # A path clone hard-links the object files (or copies them across
-        # file systems): no alternates, so the checkout owns its objects.
-        _run(backend, ["git", "clone", "-q", "--no-checkout", "--", path, into],
-             os.path.dirname(into))
-        # The work tree is filled by the checkout step; an unborn HEAD keeps
-        # the empty tree from looking dirty to a later run.
-        with open(os.path.join(into, ".git", "HEAD"), "w") as f:
-            f.write(f"ref: {cast('GitBackend', backend).UNBORN_HEAD}\n")
-
-    @staticmethod
-    def fetch_local(backend: Backend, path: str) -> None:
-        git = cast("GitBackend", backend)
-        spec = backend.spec
-        refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
-        if spec.branch and spec.branch.startswith("refs/") and \
-                not spec.branch.startswith("refs/heads/"):
-            refspecs.append(f"+{spec.branch}:{git.remote_branch()}")
-        _run(backend, ["git", "fetch", "-q", "--", path] + refspecs, backend.path)
-        commit = spec.commit
-        if commit and len(commit) in (40, 64) and git.object_type(commit) is None:
-            backend.ctx.runner.run(["git", "fetch", "-q", "--", path, commit],
-                                   cwd=backend.path, env=backend.env, check=False)
-
-
-def cache_branch_ref(branch: str) -> str:
-    """Where the entry keeps the remote's ``branch``."""
-    if branch.startswith("refs/"):
-        return branch
-    return "refs/heads/" + branch
-
-
-class HgOps:
-    """An hg repository without work tree holding everything the remote has."""
-
-    @staticmethod
-    def looks_valid(path: str) -> bool:
-        return all(os.path.exists(os.path.join(path, name))
-                   for name in (".hg/store", ".hg/requires", STAMP))
-
-    view = staticmethod(backend_at)
-
-    @staticmethod
-    def ref_problem(backend: Backend, path: str, rev: str | None) -> str | None:
-        return None     # a missing revlog fails the clone, which repairs
-
-    @staticmethod
-    def init(backend: Backend, path: str) -> None:
-        _run(backend, ["hg", "init", path], os.path.dirname(path))
-
-    @staticmethod
-    def fetch_remote(backend: Backend, path: str) -> None:
-        result = backend.ctx.runner.run(["hg", "pull", "-q", "--", backend.url], cwd=path,
-                                        env=backend.env, check=False)
-        if result.returncode != 0:
-            raise backend.fetch_failed(result.stderr or result.stdout)
-
-    @staticmethod
-    def health_problem(backend: Backend, path: str) -> str | None:
-        return _fails(backend, ["hg", "verify", "-q"], path)
-
-    @staticmethod
-    def clone_local(backend: Backend, path: str, into: str) -> None:
-        # A local hg clone hard-links the revlogs (Mercurial breaks the link
-        # before it writes to one), or copies them across file systems.
-        _run(backend, ["hg", "clone", "-q", "-U", "--", path, into], os.path.dirname(into))
-        # As if cloned from the remote: its URL is the default path.
-        with open(os.path.join(into, ".hg", "hgrc"), "w") as f:
-            f.write(f"[paths]\ndefault = {backend.url}\n")
-
-    @staticmethod
-    def fetch_local(backend: Backend, path: str) -> None:
-        _run(backend, ["hg", "pull", "-q", "--", path], backend.path)
 
 
 # --- settings and offline ---------------------------------------------------
@@ -576,9 +399,7 @@ def _offline_source(backend: Backend) -> tuple[str, float | None] | None:
 
 
 def _checkout_fetched_at(backend: Backend) -> float | None:
-    names = (("FETCH_HEAD",), ("packed-refs",), ("HEAD",)) if backend.MARKER == ".git" \
-        else (("store", "00changelog.i"),)
-    for name in names:
+    for name in backend.REPO.FETCH_STAMPS:
         with contextlib.suppress(OSError):
             return os.stat(os.path.join(backend.path, backend.MARKER, *name)).st_mtime
     return None

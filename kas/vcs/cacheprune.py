@@ -19,6 +19,8 @@ import time
 from typing import TextIO
 
 from kas.errors import KasUserError
+from kas.fslock import abandoned
+from kas.fsutil import is_partial_name
 from kas.vcs.cache import STAMP, URL_FILE, USED, entry_lock
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -47,15 +49,17 @@ def _entry_dirs(root: str) -> list[tuple[str, str]]:
     return found
 
 
-# What kas.vcs.cache appends to an entry's name while it creates or
-# rebuilds it: ``.new.<pid>.<thread>`` or ``.old.<pid>.<thread>``.  Entry
-# names come from URLs and may contain ".new." themselves.
-TEMPORARY_SUFFIX = re.compile(r"\.(new|old)\.\d+\.\d+$")
+# What kas before issue 26.4 appended to an entry's name while it created
+# or rebuilt it: ``.new.<pid>.<thread>`` or ``.old.<pid>.<thread>`` (entry
+# names come from URLs and may contain ".new." themselves).  Such leftovers
+# of killed runs may still be in a cache.
+OLD_TEMPORARY_SUFFIX = re.compile(r"\.(new|old)\.\d+\.\d+$")
 
 
 def _is_temporary(name: str) -> bool:
-    """A directory a kas run creates or rebuilds an entry in."""
-    return TEMPORARY_SUFFIX.search(name) is not None
+    """A directory a kas run creates or rebuilds an entry in (entry names
+    never start with a dot: kas.fsutil.is_partial_name)."""
+    return is_partial_name(name) or OLD_TEMPORARY_SUFFIX.search(name) is not None
 
 
 def entries(root: str) -> list[str]:
@@ -97,8 +101,16 @@ def prune(root: str, older_than: float, dry_run: bool = False,
             print(f"{'would remove' if dry_run else 'removed'} {path}"
                   + (f" ({url})" if url else ""), file=out)
     for path in leftovers(root, limit):
+        owner = None
+        if is_partial_name(os.path.basename(path)):
+            # One that a running kas still builds stays.
+            owner = abandoned(path)
+            if owner is None:
+                continue
         if not dry_run:
             shutil.rmtree(path, ignore_errors=True)
+        if owner is not None:
+            owner.release()
         removed.append(path)
         print(f"{'would remove' if dry_run else 'removed'} {path} (left by an interrupted "
               "kas)", file=out)

@@ -7,13 +7,16 @@ import contextlib
 import logging
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 
 from kas.errors import CommandError, format_command
+from kas.fsutil import build_dir, remove_abandoned
 from kas.vcs.base import (
+    DATE_FORMAT,
     Backend,
+    CacheMechanics,
+    Commit,
+    LocalRepo,
     PatchDate,
     PatchFailure,
     Target,
@@ -36,6 +39,10 @@ UNVERIFIED_HEAD = "refs/heads/kas-unverified"
 
 HEADS, TAGS = "refs/heads/", "refs/tags/"
 
+# What a reference repository's temporary directory is, for the error
+# about a foreign file at its name.
+REFERENCE_PURPOSE = "clones a reference repository"
+
 
 def strip_refs(name: str) -> str:
     """``refs/heads/x`` -> ``heads/x``: the part kept below refs/remotes/origin."""
@@ -46,6 +53,14 @@ def tag_ref(tag: str) -> str:
     """The full ref of a configured tag: ``4.3`` and ``refs/tags/4.3`` are
     the same tag (issue 16.3)."""
     return tag if tag.startswith(TAGS) else TAGS + tag
+
+
+def cache_branch_ref(branch: str) -> str:
+    """Where a repo cache entry keeps the remote's ``branch``: it mirrors
+    the remote's refs/heads and refs/tags."""
+    if branch.startswith("refs/"):
+        return branch
+    return HEADS + branch
 
 
 def remote_branch_ref(branch: str) -> str:
@@ -62,9 +77,62 @@ def local_branch_name(branch: str) -> str:
     return name.removeprefix("heads/")
 
 
+def peeled(rev: str) -> str:
+    """The revision naming the commit ``rev`` points to (a tag is followed
+    to its commit): git's one spelling of it for kas."""
+    return f"{rev}^{{commit}}"
+
+
 def checkout_rev(rev: str) -> str:
     """CLI-090 step 8: a full id can never be taken for a branch name."""
-    return f"{rev}^{{commit}}" if is_full_sha(rev) else rev
+    return peeled(rev) if is_full_sha(rev) else rev
+
+
+# git log record: fields split by US, records ended by NUL (-z); the
+# message comes last so a stray separator in it cannot shift fields.
+LOG_FORMAT = "%H%x1f%an%x1f%ae%x1f%cd%x1f%B"
+
+
+class GitRepo(LocalRepo):
+    """A git repository (a checkout, or a bare repo cache entry)."""
+
+    MARKER = ".git"
+    FETCH_STAMPS = (("FETCH_HEAD",), ("packed-refs",), ("HEAD",))
+
+    def commit_of(self, rev: str) -> str | None:
+        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
+                           peeled(rev)])
+        ids = result.stdout.split() if result.returncode == 0 else []
+        return ids[-1] if ids else None
+
+    def object_type(self, ref: str) -> str | None:
+        """The type of the object ``ref`` names (commit, tag...), or None."""
+        if ref.startswith("-"):
+            return None
+        result = self.run(["git", "cat-file", "-t", ref])
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def head(self) -> str | None:
+        result = self.run(["git", "rev-parse", "-q", "--verify", "HEAD"])
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def is_dirty(self) -> bool:
+        result = self.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                          check=True)
+        return bool(result.stdout.strip())
+
+    def commits(self, old: str, new: str) -> list[Commit]:
+        result = self.run(["git", "log", "-z", f"--format={LOG_FORMAT}",
+                           f"--date=format:{DATE_FORMAT}", f"{old}..{new}", "--"])
+        if result.returncode != 0:
+            return []
+        return [Commit.from_record(record) for record in result.stdout.split("\0")
+                if record.strip()]
+
+    def unshallow(self) -> None:
+        result = self.run(["git", "rev-parse", "--is-shallow-repository"])
+        if result.stdout.strip() == "true":
+            self.run(["git", "fetch", "-q", "--unshallow"])
 
 
 def git_runs_in(path: str) -> bool:
@@ -92,15 +160,28 @@ def _list_proc() -> list[str]:
 
 
 class GitBackend(Backend):
-    MARKER = ".git"
+    REPO = GitRepo
+    CACHE_MECHANICS: type[GitCacheMechanics]
+    MARKER = GitRepo.MARKER
     # Where HEAD points while nothing is checked out (the repo cache's clones).
     UNBORN_HEAD = UNVERIFIED_HEAD
+    # Set on the view of a repo cache entry: origin's branches are its own
+    # refs/heads there.
+    in_cache_entry = False
 
     # -- fetch ---------------------------------------------------------
 
     def remote_branch(self) -> str:
         assert self.spec.branch is not None
+        if self.in_cache_entry:
+            return cache_branch_ref(self.spec.branch)
         return remote_branch_ref(self.spec.branch)
+
+    def contains(self, commit: str) -> bool:
+        """Whether the configured branch contains ``commit`` (a shallow
+        clone cannot tell, and is trusted)."""
+        return self.shallow() or self.succeeds(
+            ["git", "merge-base", "--is-ancestor", commit, self.remote_branch()])
 
     def shallow(self) -> bool:
         return self.settings.depth > 0 and self.spec.refspec is None
@@ -148,17 +229,14 @@ class GitBackend(Backend):
         assert ref_dir is not None and url is not None, "only called with KAS_REPO_REF_DIR"
         os.makedirs(ref_dir, exist_ok=True)
         target = os.path.join(ref_dir, qualified_name(url))
+        # Also when the reference exists: a run killed while making it
+        # left its temporary clone (issue 26.4).
+        remove_abandoned(target, REFERENCE_PURPOSE)
         if os.path.isdir(target):
             return target
-        temp = tempfile.mkdtemp(prefix=os.path.basename(target) + ".", dir=ref_dir)
-        try:
-            self._git_clone(["-q", "--bare", "--", self.url, temp], ref_dir)
-            # Another kas instance may have been faster; its copy is as good.
-            with contextlib.suppress(OSError):
-                os.rename(temp, target)
-        finally:
-            if os.path.exists(temp):
-                shutil.rmtree(temp, ignore_errors=True)
+        # Another kas instance may be faster; its copy is as good.
+        build_dir(target, lambda into: self._git_clone(["-q", "--bare", "--", self.url, into],
+                                                       ref_dir), REFERENCE_PURPOSE)
         return target
 
     def sync_origin(self) -> None:
@@ -177,11 +255,12 @@ class GitBackend(Backend):
         match = re.search(r'^\[remote "origin"\]\n\s*url = (.*)$', text, re.MULTILINE)
         return match.group(1) if match else None
 
+    @property
+    def repo(self) -> GitRepo:
+        return GitRepo(self.ctx, self.path, self.run)
+
     def object_type(self, ref: str) -> str | None:
-        if ref.startswith("-"):
-            return None
-        result = self.run(["git", "cat-file", "-t", ref], check=False)
-        return result.stdout.strip() if result.returncode == 0 else None
+        return self.repo.object_type(ref)
 
     def present_ref(self) -> tuple[str, str] | None:
         """CLI-088 step 5: (ref, object type) if nothing needs fetching."""
@@ -231,25 +310,20 @@ class GitBackend(Backend):
 
     # -- checkout ------------------------------------------------------
 
-    def is_dirty(self) -> bool:
-        return bool(self.output(["git", "status", "--porcelain", "--untracked-files=no"]))
-
     def verify(self, commit: str) -> str:
-        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                           f"{commit}^{{commit}}"], check=False)
-        if result.returncode != 0:
+        resolved = self.repo.commit_of(commit)
+        if resolved is None:
             raise self.not_found("Commit", commit)
-        return verify_commit(self, result.stdout.strip(), commit)
+        return verify_commit(self, resolved, commit)
 
     def _pins_commit(self, commit: str, tag_commit: str) -> bool:
         """Whether the configured ``commit`` is ``tag_commit``.  A commit
         the clone lacks (a shallow clone has only the tag's history) is
         not the tag's commit: that is a mismatch, not a missing commit."""
-        result = self.run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                           f"{commit}^{{commit}}"], check=False)
-        if result.returncode != 0:
+        resolved = self.repo.commit_of(commit)
+        if resolved is None:
             return False
-        return verify_commit(self, result.stdout.strip(), commit) == tag_commit
+        return verify_commit(self, resolved, commit) == tag_commit
 
     def tag_ids(self) -> tuple[str, str] | None:
         """(tag object id, commit id) of the configured tag, or None."""
@@ -258,7 +332,8 @@ class GitBackend(Backend):
         result = self.run(["git", "rev-parse", "--verify", "-q", ref], check=False)
         if result.returncode != 0:
             return None
-        return result.stdout.strip(), self.output(["git", "rev-parse", f"{ref}^{{commit}}"])
+        commit = self.repo.commit_of(ref)
+        return (result.stdout.strip(), commit) if commit is not None else None
 
     def tag_object(self) -> str | None:
         ids = self.tag_ids()
@@ -356,11 +431,16 @@ class GitBackend(Backend):
         return self.output(["git", "rev-parse", "HEAD"])
 
     def resolve_commit(self) -> str:
-        rev = self.target().rev
+        return self.commit_id(self.target().rev)
+
+    def commit_id(self, rev: str) -> str:
+        """The full commit id of a :meth:`target` revision."""
         if is_full_sha(rev):
             return rev
-        return self.output(["git", "rev-parse", "--verify", "--end-of-options",
-                            f"{rev}^{{commit}}"])
+        commit = self.repo.commit_of(rev)
+        if commit is None:
+            raise self.not_found("Revision", rev)
+        return commit
 
     # -- patches -------------------------------------------------------
 
@@ -374,7 +454,7 @@ class GitBackend(Backend):
         try:
             yield self
         except BaseException:
-            restore = symbolic[len("refs/heads/"):] if symbolic else f"{before}^{{commit}}"
+            restore = symbolic[len("refs/heads/"):] if symbolic else peeled(before)
             if symbolic:
                 self.run(["git", "checkout", "-q", "-B", restore, before, "--force"])
             else:
@@ -397,3 +477,96 @@ class GitBackend(Backend):
         self.run(["git", "commit", "-q", "--no-verify", "--allow-empty",
                   "--date", date.git(), "-m", message], env=env)
         return None
+
+
+class GitCacheMechanics(CacheMechanics):
+    """A bare repository whose refs/heads and refs/tags mirror the remote's."""
+
+    backend: GitBackend
+
+    def is_repository(self) -> bool:
+        return all(os.path.exists(os.path.join(self.path, name))
+                   for name in ("HEAD", "objects", "refs"))
+
+    def view(self) -> GitBackend:
+        view = GitBackend(self.backend.ctx, self.backend.spec, self.backend.settings)
+        view.path = self.path
+        view.in_cache_entry = True
+        return view
+
+    def ref_problem(self, rev: str | None) -> str | None:
+        """Why the files of ``rev``'s commit cannot all be read, or None."""
+        return self.fails(["git", "rev-list", "--objects", "--missing=error", "-n", "1",
+                           "--end-of-options", rev or "HEAD"])
+
+    def usable(self) -> bool:
+        spec = self.backend.spec
+        if spec.commit and not spec.tag:
+            # The common pin, in fewer processes: the commit's files, then
+            # (like present_ref) that the cached branch contains it.
+            if self.ref_problem(spec.commit) is not None:
+                return False
+            return not spec.branch or self.view().contains(spec.commit)
+        if not self.holds_ref():
+            return False
+        rev: str | None
+        if spec.commit:
+            rev = spec.commit
+        elif spec.tag:
+            rev = spec.tag if spec.tag.startswith("refs/") else TAGS + spec.tag
+        elif spec.branch:
+            rev = cache_branch_ref(spec.branch)
+        else:
+            rev = spec.refspec
+        return self.ref_problem(rev) is None
+
+    def init(self) -> None:
+        self.run(["git", "init", "-q", "--bare", self.path], os.path.dirname(self.path))
+        for key, value in (("gc.autoDetach", "false"),
+                           ("uploadpack.allowAnySHA1InWant", "true")):
+            self.run(["git", "config", key, value])
+
+    def fetch_remote(self) -> None:
+        backend, spec = self.backend, self.backend.spec
+        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        if spec.branch and spec.branch.startswith("refs/") and \
+                not spec.branch.startswith(HEADS):
+            refspecs.append(f"+{spec.branch}:{spec.branch}")
+        argv = ["git", "fetch", "-q", "--no-write-fetch-head", "--", backend.url]
+        result = self.run(argv + refspecs, check=False)
+        if result.returncode != 0:
+            raise backend.fetch_failed(result.stderr)
+        commit = spec.commit
+        if commit and len(commit) in (40, 64) and \
+                GitRepo(backend.ctx, self.path).commit_of(commit) is None:
+            # A commit no branch or tag reaches: keep it under a ref of its own.
+            self.run(argv + [f"+{commit}:refs/kas/commits/{commit}"], check=False)
+
+    def health_problem(self) -> str | None:
+        return self.fails(["git", "fsck", "--connectivity-only", "--no-dangling",
+                           "--no-progress"])
+
+    def clone_into(self, into: str) -> None:
+        # A path clone hard-links the object files (or copies them across
+        # file systems): no alternates, so the checkout owns its objects.
+        self.run(["git", "clone", "-q", "--no-checkout", "--", self.path, into],
+                 os.path.dirname(into))
+        # The work tree is filled by the checkout step; an unborn HEAD keeps
+        # the empty tree from looking dirty to a later run.
+        with open(os.path.join(into, ".git", "HEAD"), "w") as f:
+            f.write(f"ref: {self.backend.UNBORN_HEAD}\n")
+
+    def fetch_into_checkout(self) -> None:
+        backend, spec = self.backend, self.backend.spec
+        refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+        if spec.branch and spec.branch.startswith("refs/") and \
+                not spec.branch.startswith(HEADS):
+            refspecs.append(f"+{spec.branch}:{backend.remote_branch()}")
+        self.run(["git", "fetch", "-q", "--", self.path] + refspecs, backend.path)
+        commit = spec.commit
+        if commit and len(commit) in (40, 64) and backend.object_type(commit) is None:
+            self.run(["git", "fetch", "-q", "--", self.path, commit], backend.path,
+                     check=False)
+
+
+GitBackend.CACHE_MECHANICS = GitCacheMechanics

@@ -7,23 +7,19 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Callable
 
 from kas.errors import CommandError, KasUserError, format_command
 from kas.vcs.base import (
     Backend,
+    CacheMechanics,
+    Commit,
+    LocalRepo,
     PatchDate,
     PatchFailure,
     Target,
     verify_commit,
     warn_short_hash,
 )
-
-if TYPE_CHECKING:
-    import subprocess
-
-    # Runs one command in the checkout; never raises on a non-zero exit.
-    RunCommand = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 log = logging.getLogger(__name__)
 
@@ -43,39 +39,83 @@ def _literal(name: str) -> str:
     return revset_string("literal:" + name)
 
 
-def resolve_nodes(run: RunCommand, rev: str | None) -> list[str]:
-    """The nodes of the changesets Mercurial resolves ``rev`` to (none if
-    it does not resolve).  ``rev`` is first looked up as one name or id,
-    quoted so that no character of it is revset syntax; only if that finds
-    nothing is it read as a revision expression such as ``0:3e52...``.
-    ``run(argv)`` returns the finished process without raising."""
-    if not rev:
-        return []
-    # No name may contain ':', so ``0:3e52...`` needs only one hg process.
-    revsets = (rev,) if ":" in rev else (revset_string(rev), rev)
-    for revset in revsets:
-        result = run(["hg", "log", "-r", revset, "--template", "{node}\n"])
-        nodes = result.stdout.split() if result.returncode == 0 else []
-        if nodes:
-            return nodes
-    return []
-
-
 def branch_name(name: str) -> str:
     """``name`` as a Mercurial branch name: ':' is not allowed in one."""
     return name.replace(":", "-")
 
 
-class HgBackend(Backend):
-    MARKER = ".hg"
+LOG_TEMPLATE = ("{node}\\x1f{person(author)}\\x1f{email(author)}\\x1f"
+                "{date|isodatesec}\\x1f{desc}\\x00")
 
-    def _node(self, revset: str) -> str | None:
-        result = self.run(["hg", "log", "-r", revset, "--template", "{node}\n"], check=False)
-        nodes = result.stdout.split() if result.returncode == 0 else []
+
+class HgRepo(LocalRepo):
+    """A Mercurial repository (a checkout, or a repo cache entry)."""
+
+    MARKER = ".hg"
+    FETCH_STAMPS = (("store", "00changelog.i"),)
+
+    def node(self, revset: str) -> str | None:
+        """The last changeset of ``revset``, or None."""
+        nodes = self._log(revset)
         return nodes[-1] if nodes else None
 
+    def _log(self, revset: str) -> list[str]:
+        result = self.run(["hg", "log", "-r", revset, "--template", "{node}\n"])
+        return result.stdout.split() if result.returncode == 0 else []
+
+    def nodes(self, rev: str | None) -> list[str]:
+        """The nodes of the changesets Mercurial resolves ``rev`` to (none
+        if it does not resolve).  ``rev`` is first looked up as one name or
+        id, quoted so that no character of it is revset syntax; only if
+        that finds nothing is it read as a revision expression such as
+        ``0:3e52...``."""
+        if not rev:
+            return []
+        # No name may contain ':', so ``0:3e52...`` needs only one hg process.
+        revsets = (rev,) if ":" in rev else (revset_string(rev), rev)
+        for revset in revsets:
+            nodes = self._log(revset)
+            if nodes:
+                return nodes
+        return []
+
+    def commit_of(self, rev: str) -> str | None:
+        nodes = self.nodes(rev)
+        return nodes[0] if len(nodes) == 1 else None
+
+    def head(self) -> str | None:
+        return self.node(".")
+
+    def is_dirty(self) -> bool:
+        result = self.run(["hg", "status", "-mard"], check=True)
+        return bool(result.stdout.strip())
+
+    def commits(self, old: str, new: str) -> list[Commit]:
+        result = self.run(["hg", "log", "-r", f"reverse(only({new}, {old}))",
+                           "--template", LOG_TEMPLATE])
+        if result.returncode != 0:
+            return []
+        return [Commit.from_record(record) for record in result.stdout.split("\0")
+                if record.strip()]
+
+    def unshallow(self) -> None:
+        pass        # kas makes no shallow hg clones
+
+
+class HgBackend(Backend):
+    REPO = HgRepo
+    CACHE_MECHANICS: type[HgCacheMechanics]
+    MARKER = HgRepo.MARKER
+
+    @property
+    def repo(self) -> HgRepo:
+        return HgRepo(self.ctx, self.path, self.run)
+
+    def _node(self, revset: str) -> str | None:
+        return self.repo.node(revset)
+
     def _nodes(self, rev: str) -> list[str]:
-        return resolve_nodes(lambda argv: self.run(argv, check=False), rev)
+        return self.repo.nodes(rev)
 
     # -- fetch ---------------------------------------------------------
 
@@ -130,9 +170,6 @@ class HgBackend(Backend):
             raise self.fetch_failed(result.stderr or result.stdout)
 
     # -- checkout ------------------------------------------------------
-
-    def is_dirty(self) -> bool:
-        return bool(self.output(["hg", "status", "-mard"]))
 
     def verify(self, commit: str) -> str:
         """CLI-091 for any revision that names exactly one changeset."""
@@ -235,3 +272,43 @@ class HgBackend(Backend):
         self.run(["hg", "commit", "-q", "--user", PATCH_USER, "--date", date.hg(),
                   "-m", message])
         return None
+
+
+class HgCacheMechanics(CacheMechanics):
+    """An hg repository without work tree holding everything the remote has."""
+
+    def is_repository(self) -> bool:
+        return all(os.path.exists(os.path.join(self.path, name))
+                   for name in (".hg/store", ".hg/requires"))
+
+    def view(self) -> Backend:
+        return self.backend.at(self.path)
+
+    def usable(self) -> bool:
+        # A missing revlog fails the clone, which repairs the entry.
+        return self.holds_ref()
+
+    def init(self) -> None:
+        self.run(["hg", "init", self.path], os.path.dirname(self.path))
+
+    def fetch_remote(self) -> None:
+        result = self.run(["hg", "pull", "-q", "--", self.backend.url], check=False)
+        if result.returncode != 0:
+            raise self.backend.fetch_failed(result.stderr or result.stdout)
+
+    def health_problem(self) -> str | None:
+        return self.fails(["hg", "verify", "-q"])
+
+    def clone_into(self, into: str) -> None:
+        # A local hg clone hard-links the revlogs (Mercurial breaks the link
+        # before it writes to one), or copies them across file systems.
+        self.run(["hg", "clone", "-q", "-U", "--", self.path, into], os.path.dirname(into))
+        # As if cloned from the remote: its URL is the default path.
+        with open(os.path.join(into, ".hg", "hgrc"), "w") as f:
+            f.write(f"[paths]\ndefault = {self.backend.url}\n")
+
+    def fetch_into_checkout(self) -> None:
+        self.run(["hg", "pull", "-q", "--", self.path], self.backend.path)
+
+
+HgBackend.CACHE_MECHANICS = HgCacheMechanics

@@ -15,17 +15,17 @@ Every command runs through the context's runner, like the backends'.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kas.errors import CommandError
 from kas.fsutil import find_program
-from kas.vcs.hg import resolve_nodes
+from kas.vcs import local_repo
+from kas.vcs.base import Commit
 
 if TYPE_CHECKING:
-    import subprocess
-
     from kas.context import Context
+    from kas.vcs.base import LocalRepo
 
 
 def _query(ctx: Context, argv: list[str], cwd: str) -> str | None:
@@ -99,92 +99,32 @@ def _strip(text: str | None) -> str | None:
     return text.strip() or None if text is not None else None
 
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-# git log record: fields split by US, records ended by NUL (-z); the
-# message comes last so a stray separator in it cannot shift fields.
-_GIT_FORMAT = "%H%x1f%an%x1f%ae%x1f%cd%x1f%B"
-_HG_TEMPLATE = ("{node}\\x1f{person(author)}\\x1f{email(author)}\\x1f"
-                "{date|isodatesec}\\x1f{desc}\\x00")
-
-
-@dataclass(frozen=True)
-class Commit:
-    """One commit of a history listing."""
-
-    commit: str         # full id
-    author: str         # name only
-    email: str
-    commit_date: str    # YYYY-MM-DD HH:MM:SS, in the commit's own time zone
-    message: str        # full message as stored (git: trailing newline kept)
-
-    def as_json(self) -> dict[str, str]:
-        return asdict(self)
-
-    @property
-    def subject(self) -> str:
-        return self.message.split("\n", 1)[0]
-
-
 class History:
-    """Read-only history queries on the checkout at ``path``."""
+    """Read-only history queries on the checkout at ``path``, answered by
+    its VCS kind (:class:`kas.vcs.base.LocalRepo`)."""
 
-    def __init__(self, ctx: Context, vcs_type: str, path: str) -> None:
-        self.ctx = ctx
-        self.type = vcs_type
-        self.path = path
+    def __init__(self, repo: LocalRepo) -> None:
+        self.repo = repo
 
     @classmethod
     def of(cls, ctx: Context, vcs_type: str, path: str) -> History | None:
         """The History of ``path``, or None if it is no checkout of that type."""
-        marker = ".hg" if vcs_type == "hg" else ".git"
-        if not os.path.lexists(os.path.join(path, marker)):
-            return None
-        return cls(ctx, vcs_type, path)
-
-    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        return self.ctx.runner.run(argv, cwd=self.path, env=self.ctx.vcs_env(), check=False)
+        repo = local_repo(ctx, vcs_type, path)
+        return cls(repo) if repo is not None else None
 
     def resolve(self, rev: str | None) -> str | None:
         """Full commit id of ``rev`` (commit id, tag or branch; for hg any
         revision naming one changeset), or None."""
         if not rev or rev.startswith("-"):
             return None
-        if self.type == "hg":
-            nodes = resolve_nodes(self._run, rev)
-            return nodes[0] if len(nodes) == 1 else None
-        result = self._run(["git", "rev-parse", "--verify", "-q", "--end-of-options",
-                            f"{rev}^{{commit}}"])
-        ids = result.stdout.split() if result.returncode == 0 else []
-        return ids[-1] if ids else None
+        return self.repo.commit_of(rev)
 
     def unshallow(self) -> None:
         """A shallow git clone lacks the history in between (CLI-162)."""
-        if self.type != "git":
-            return
-        result = self._run(["git", "rev-parse", "--is-shallow-repository"])
-        if result.stdout.strip() == "true":
-            self._run(["git", "fetch", "-q", "--unshallow"])
+        self.repo.unshallow()
 
     def commits(self, old: str, new: str) -> list[Commit]:
         """Commits reachable from ``new`` but not from ``old``, newest first.
 
         Both must be full ids returned by :meth:`resolve`."""
-        if self.type == "hg":
-            argv = ["hg", "log", "-r", f"reverse(only({new}, {old}))",
-                    "--template", _HG_TEMPLATE]
-        else:
-            argv = ["git", "log", "-z", f"--format={_GIT_FORMAT}",
-                    f"--date=format:{DATE_FORMAT}", f"{old}..{new}", "--"]
-        result = self._run(argv)
-        if result.returncode != 0:
-            return []
-        return [_commit(record) for record in result.stdout.split("\0") if record.strip()]
-
-
-def _commit(record: str) -> Commit:
-    commit, author, email, date, message = record.lstrip("\n").split("\x1f", 4)
-    # hg prints "YYYY-MM-DD HH:MM:SS +ZZZZ": keep date and time only.  The
-    # message stays byte for byte as the VCS stores it: git's %B is the raw
-    # message; hg stores descriptions already stripped.
-    return Commit(commit, author, email, date[:19], message)
+        return self.repo.commits(old, new)
