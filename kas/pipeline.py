@@ -156,7 +156,8 @@ def finish_setup_repos(ctx):
     from kas.repos.fetch import fetch_all
 
     fetch_all(ctx, list(ctx.repos.values()))
-    log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
+    if log.isEnabledFor(logging.DEBUG):     # printing a large config takes a while
+        log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
 
 
 def repos_checkout(ctx):
