@@ -59,6 +59,13 @@ VARIABLES = (
      ("`1` (or yes/true/on): no network at all; everything comes from the "
       "existing checkouts and the cache, or kas fails before touching any "
       "checkout, listing what is missing. bitbake gets `BB_NO_NETWORK=1`.")),
+    (("KAS_VALIDATION_CACHE",), "kas", SETUP,
+     ("`0` (or no/false/off): validate every configuration file, instead of "
+      "remembering the contents that passed in `$XDG_CACHE_HOME/kas/validated` "
+      "(default `~/.cache/kas/validated`; harmless to delete, never used by "
+      "another kas version or schema).")),
+    (("XDG_CACHE_HOME",), "kas", SETUP,
+     "Where the validation cache lives (`KAS_VALIDATION_CACHE`). Default: `~/.cache`."),
     (("KAS_FETCH_JOBS",), "kas", SETUP,
      "How many repositories are fetched at once (default: 8 per CPU, 8 to 64)."),
     (("KAS_LOCK_TIMEOUT",), "kas, kas-container", SETUP + ", clean, cleansstate, cleanall, purge",
