@@ -24,17 +24,16 @@ def program_name(argv0=None):
     return "kas" if name in ("__main__.py", "") else name
 
 
-def build_parser(prog):
+def build_parser(prog, argv=None):
+    """The parser of every command; given the command line ``argv``, only
+    the command it names gets its options (issue 27: the others' cost as
+    much as a trivial ``kas dump``), the others are listed in the help."""
     from kas import plugins
 
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Setup tool for bitbake based projects")
-    parser.add_argument(
-        "--version", action="version",
-        version=f"%(prog)s {__version__} (configuration format version "
-                f"{CONFIG_FORMAT_VERSION}, earliest compatible version "
-                f"{COMPAT_FORMAT_VERSION})")
+    parser.add_argument("--version", action="version", version=version_line("%(prog)s"))
     parser.add_argument(
         "-l", "--log-level", choices=LEVELS, default="info",
         help="Set log level (default: info)")
@@ -43,16 +42,38 @@ def build_parser(prog):
         help="Disable colored output (also honours NO_COLOR)")
     sub = parser.add_subparsers(dest="cmd", metavar="<command>",
                                 title="commands")
-    for plugin in plugins.discover():
+    found = plugins.discover()
+    chosen = _command_in(argv, {p.COMMAND for p in found}) if argv is not None else None
+    if chosen is not None:
+        from kas.ssh import check_agent_conflict
+
+        # CLI-060 is checked while the parser is built, whatever the command.
+        check_agent_conflict(os.environ)
+    for plugin in found:
         # The epilog's form is what kas.completion.model.example_of reads;
         # every command of ours has an EXAMPLE (tests/test_reference_docs.py).
         example = getattr(plugin, "EXAMPLE", None)
         sub_parser = sub.add_parser(plugin.COMMAND, help=plugin.HELP,
                                     description=plugin.HELP,
                                     epilog=f"Example: {example}" if example else None)
-        plugin.setup_parser(sub_parser)
+        if chosen in (None, plugin.COMMAND):
+            plugin.setup_parser(sub_parser)
         sub_parser.set_defaults(plugin=plugin)
     return parser
+
+
+def _command_in(argv, commands):
+    """The command ``argv`` names, None if that is not certain."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in ("-l", "--log-level"):
+            index += 2
+        elif arg.startswith("-"):
+            index += 1
+        else:
+            return arg if arg in commands else None
+    return None
 
 
 def start_line(prog):
@@ -143,8 +164,10 @@ def main(argv=None):
         del os.environ["NO_COLOR"]
     _install_signal_handlers()
     try:
+        if argv == ["--version"] and _print_version(prog):
+            return 0
         try:
-            parser = build_parser(prog)
+            parser = build_parser(prog, argv)
         except KasUserError as err:
             # Raised before logging is configured (e.g. CLI-060's check).
             setup_logging("info", False)
@@ -170,6 +193,25 @@ def main(argv=None):
         return err.exit_code
 
 
+def version_line(prog):
+    return (f"{prog} {__version__} (configuration format version "
+            f"{CONFIG_FORMAT_VERSION}, earliest compatible version {COMPAT_FORMAT_VERSION})")
+
+
+def _print_version(prog):
+    """``kas --version`` without building the parser of every command
+    (issue 27); False where argparse would wrap the line (a narrow
+    terminal), which the parser then prints."""
+    import shutil
+
+    line = version_line(prog)
+    if len(line) > shutil.get_terminal_size().columns - 2:
+        return False
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return True
+
+
 def work_dir_lock_mode(plugin, args):
     """The work directory lock the command takes: its ``WORK_DIR_LOCK``
     ("exclusive", "shared" or None), which may depend on the arguments."""
@@ -179,11 +221,13 @@ def work_dir_lock_mode(plugin, args):
 
 def _run_command(args, argv):
     from kas.context import Context
-    from kas.journal import Journal
     from kas.pipeline import lock_work_dir
 
     ctx = None
-    journal = Journal.from_environ(os.environ, argv)
+    journal = None
+    if os.environ.get("KAS_JOURNAL"):       # only then is the journal loaded
+        from kas.journal import Journal
+        journal = Journal.from_environ(os.environ, argv)
     outcome = [1, "failed", None]       # exit status, status, error message
     try:
         ctx = Context(args, stdout_isatty=_isatty(sys.stdout))
