@@ -368,3 +368,46 @@ def test_a_dirty_repo_is_reported_as_before(project, recorder, change):
     result, runs = kas_recorded(recorder, work, "checkout", "kas.yml")
     assert any(" status " in line for line in runs_in(runs, work, "pinned"))
     assert "Repo pinned is dirty - no checkout" in result.stderr
+
+
+# -- the top repository of a configuration ---------------------------------
+
+def git_top_level(directory):
+    """vcs_root's question, asked of real git: the root or None."""
+    proc = subprocess.run(["git", "rev-parse", "--show-toplevel",
+                           "--show-superproject-working-tree"], cwd=directory,
+                          capture_output=True, text=True, check=False)
+    paths = [line for line in proc.stdout.splitlines() if line]
+    return min(paths) if proc.returncode == 0 and paths else None
+
+
+def test_the_top_level_is_found_like_git(clone, tmp_path):
+    from kas.vcs.gitfiles import top_level
+
+    outside = tmp_path / "outside" / "deeper"
+    outside.mkdir(parents=True)
+    for directory in (clone, os.path.join(clone, "dir"), str(outside)):
+        known = top_level(directory, ENV)
+        assert known is not None, directory
+        assert known.root == git_top_level(directory), directory
+
+
+@pytest.mark.parametrize("layout", ["linked worktree", "nested", "submodule", "GIT_DIR"])
+def test_an_unusual_top_level_is_asked_of_git(clone, tmp_path, layout):
+    from kas.vcs.gitfiles import top_level
+
+    env = dict(ENV)
+    directory = clone
+    if layout == "linked worktree":
+        directory = str(tmp_path / "linked")
+        git(clone, "worktree", "add", "-q", "--detach", directory)
+    elif layout == "nested":
+        directory = make_git_repo(os.path.join(clone, "inner"))
+    elif layout == "submodule":
+        inner = make_git_repo(tmp_path / "inner")
+        subprocess.run(["git", "-C", clone, "-c", "protocol.file.allow=always", "submodule",
+                        "add", "-q", inner, "sub"], check=True)
+        directory = os.path.join(clone, "sub")
+    else:
+        env["GIT_DIR"] = os.path.join(clone, ".git")
+    assert top_level(directory, env) is None

@@ -102,6 +102,53 @@ class GitFiles:
             return None
 
 
+@dataclass(frozen=True)
+class TopLevel:
+    """What ``git rev-parse --show-toplevel --show-superproject-working-tree``
+    finds for a directory: the root, or None outside any git work tree."""
+
+    root: str | None
+
+
+def top_level(directory: str, env: Mapping[str, str]) -> TopLevel | None:
+    """The work tree holding ``directory`` if the files make it certain:
+    no ``.git`` in it or any parent (git finds nothing), or exactly one
+    ``.git`` directory above it, on the same file system, owned by us, of
+    a plain repository with no enclosing one (which could make it a
+    submodule).  None: ask git."""
+    if any(name.startswith("GIT_") and not name.startswith(HARMLESS_ENV_PREFIXES)
+           for name in env):
+        return None
+    try:
+        current = os.path.realpath(directory)
+        device = os.stat(current).st_dev
+        found = None
+        while True:
+            try:
+                st = os.lstat(os.path.join(current, ".git"))
+            except FileNotFoundError:
+                pass
+            else:
+                if found is not None or not stat.S_ISDIR(st.st_mode):
+                    return None     # nested repositories, linked work trees
+                found = current
+            if found is None and os.stat(current).st_dev != device:
+                return None         # git stops at file system boundaries
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        if found is None:
+            return TopLevel(None)
+        uid = os.geteuid()
+        if os.stat(found).st_uid != uid or os.stat(os.path.join(found, ".git")).st_uid != uid:
+            return None             # git's safe.directory rules decide
+        Layout.of(found, PackCache())
+        return TopLevel(found)
+    except (Unsure, OSError, ValueError):
+        return None
+
+
 def _answer(layout: Layout, args: list[str]) -> Answer | None:
     if args[:2] == ["cat-file", "-t"] and len(args) == 3:
         return Answer(layout.object_type(layout.resolve(args[2])) + "\n")
