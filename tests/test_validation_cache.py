@@ -79,13 +79,36 @@ def test_the_cache_can_be_turned_off_deleted_or_unwritable(tmp_path):
         assert result.returncode == 0 and "jsonschema" in modules, result.stderr
 
 
-def test_an_entry_is_not_trusted_by_another_schema(tmp_path):
+def test_an_entry_is_not_trusted_by_another_schema_nor_when_damaged(tmp_path):
     schema_a = write(tmp_path / "a.json", '{"type": "object"}')
     schema_b = write(tmp_path / "b.json", '{"type": "object", "required": ["x"]}')
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     raw = VALID.encode()
-    ValidationCache.from_environ(env, schema_a).remember("kas.yml", raw)
-    assert ValidationCache.from_environ(env, schema_a).passed("kas.yml", raw)
-    assert not ValidationCache.from_environ(env, schema_b).passed("kas.yml", raw)
+    data = {"header": {"version": 14}, "shared": [1, {"a": None}]}
+    ValidationCache.from_environ(env, schema_a).remember("kas.yml", raw, data)
+    assert ValidationCache.from_environ(env, schema_a).lookup("kas.yml", raw) == data
+    assert ValidationCache.from_environ(env, schema_b).lookup("kas.yml", raw) is None
     # Nor the same bytes read as another format.
-    assert not ValidationCache.from_environ(env, schema_a).passed("kas.json", raw)
+    assert ValidationCache.from_environ(env, schema_a).lookup("kas.json", raw) is None
+    # A damaged entry is not used.
+    [entry] = entries(tmp_path / "cache")
+    with open(entry, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        f.write(b"\xff")
+    assert ValidationCache.from_environ(env, schema_a).lookup("kas.yml", raw) is None
+
+
+def test_yaml_aliases_stay_shared_and_dates_are_not_cached(tmp_path):
+    """What the cache gives back is what the parser gives: an alias is the
+    same object as its anchor; values marshal cannot keep are parsed."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cache = ValidationCache.from_environ(env, os.path.join(
+        os.path.dirname(__import__("kas").__file__), "schema-kas.json"))
+    import datetime
+    cache.remember("d.yml", b"x", {"when": datetime.date(2024, 1, 1)})
+    assert cache.lookup("d.yml", b"x") is None
+    shared = {"anchor": [1, 2]}
+    data = {"a": shared, "b": shared}
+    cache.remember("s.yml", b"y", data)
+    back = cache.lookup("s.yml", b"y")
+    assert back == data and back["a"] is back["b"]

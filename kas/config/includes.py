@@ -199,13 +199,29 @@ class _Pass:
         if len(chain) > MAX_INCLUDE_DEPTH:
             raise IncludeError(
                 f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
-        data, raw = files.parse(path)
-        schema.validate(data, path, raw, loader.validation_cache)
+        data = self._parsed_and_validated(path)
         version = schema.check_version(data, path)
         loader.check_file_rules(data, path, is_first)
         if scope.repo_root is None:     # known once _source_dir has been seen
             scope = replace(scope, repo_root=loader.top_repo_path)
         return _OpenFile(path, real, data, version, scope, is_lock)
+
+    def _parsed_and_validated(self, path: str) -> Any:
+        """The data of ``path``, parsed and validated, or as it was the
+        last time this content passed (issue 27)."""
+        cache = self.loader.validation_cache
+        if cache is None:
+            data, raw = files.parse(path)
+            schema.validate(data, path, raw)
+            return data
+        files.file_format(path)
+        raw = files.read_bytes(path)
+        data = cache.lookup(path, raw)
+        if data is None:
+            data = files.parse_bytes(path, raw)
+            schema.validate(data, path, raw)
+            cache.remember(path, raw, data)
+        return data
 
     def _children(self, opened: _OpenFile) -> Iterator[_Child]:
         """The files ``opened`` brings in, in load order, as arguments of

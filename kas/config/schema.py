@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import ValidationError
 
-    from kas.config.validcache import ValidationCache
-
     # Keys and list indexes from the top of a file down to a value.
     KeyPath = tuple[object, ...]
 
@@ -63,17 +61,12 @@ def _get_validator() -> Draft7Validator:
     return _validator
 
 
-def validate(data: Any, path: str, raw: bytes, cache: ValidationCache | None = None) -> None:
-    """Raise ConfigValidationError listing every violation in ``data``
-    (parsed from ``raw``); ``cache`` remembers the contents that passed."""
+def validate(data: Any, path: str, raw: bytes) -> None:
+    """Raise ConfigValidationError listing every violation in ``data``."""
     problems = list(_structure_problems(data))
     if not problems:
-        if cache is not None and cache.passed(path, raw):
-            return
         problems = [_describe(err) for err in _get_validator().iter_errors(data)]
     if not problems:
-        if cache is not None:
-            cache.remember(path, raw)
         return
     problems.sort(key=lambda p: (format_key_path(p[0]), p[1]))
     document = compose(raw)

@@ -1,28 +1,39 @@
-"""Remembering which configuration files passed validation (issue 27).
+"""Remembering the configuration files that were parsed and passed
+validation (issue 27).
 
 Validating a file needs jsonschema, whose import alone costs more than
-the rest of a trivial ``kas dump``.  A file whose exact content already
-passed validation against the exact same schema passes again, so kas
-remembers passes as empty files named by a hash of (kas version, schema
-content, file format, file content) in ``$XDG_CACHE_HOME/kas/validated``
+the rest of a trivial ``kas dump``, and parsing hundreds of included
+files costs more than everything else kas does with them.  A file whose
+exact content already passed validation against the exact same schema
+passes again and parses to the same data, so kas keeps that data,
+marshalled, in a file named by a hash of (kas version, PyYAML version,
+schema, file format, file content) under ``$XDG_CACHE_HOME/kas/validated``
 (default ``~/.cache/kas/validated``).
 
-Only passes are remembered: a file with errors is validated every time
-and reported in full.  A new kas version or schema changes every key, so
-nothing is trusted across them.  Deleting the directory is harmless (the
-next run validates again); ``KAS_VALIDATION_CACHE=0`` turns the cache
-off, and any error writing it is ignored.
+Only passes are remembered: a file with errors is parsed and validated
+every time and reported in full.  A new kas, PyYAML or schema changes
+every key, so nothing is trusted across them.  An entry is written
+atomically and carries a checksum of its data; one that does not match
+is ignored.  Deleting the directory is harmless (the next run validates
+again); ``KAS_VALIDATION_CACHE=0`` turns the cache off, and any error
+reading or writing it is ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import tempfile
 from collections.abc import Mapping
+from typing import Any
+
+import yaml
 
 from kas import __version__
 
 OFF = ("0", "no", "false", "off")
+DIGEST = hashlib.sha256().digest_size
 
 
 class ValidationCache:
@@ -30,7 +41,8 @@ class ValidationCache:
         self.directory = directory
         with open(schema_path, "rb") as f:
             schema = f.read()
-        self._salt = hashlib.sha256(__version__.encode() + b"\0" + schema).digest()
+        self._salt = hashlib.sha256(f"{__version__}\0{yaml.__version__}\0".encode()
+                                    + schema).digest()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], schema_path: str) -> ValidationCache | None:
@@ -47,19 +59,42 @@ class ValidationCache:
         return cls(os.path.join(base, "kas", "validated"), schema_path)
 
     def _entry(self, path: str, raw: bytes) -> str:
-        fmt = os.path.splitext(path)[1].lower().encode()
+        fmt = os.path.splitext(path)[1].encode()
         digest = hashlib.sha256(self._salt + fmt + b"\0" + raw).hexdigest()
         return os.path.join(self.directory, digest[:2], digest[2:])
 
-    def passed(self, path: str, raw: bytes) -> bool:
-        """Whether this content of ``path`` passed validation before."""
-        return os.path.exists(self._entry(path, raw))
+    def lookup(self, path: str, raw: bytes) -> Any | None:
+        """The data ``raw`` (the content of ``path``) parsed to, if it
+        passed validation before; else None."""
+        try:
+            with open(self._entry(path, raw), "rb") as f:
+                blob = f.read()
+        except OSError:
+            return None
+        checksum, payload = blob[:DIGEST], blob[DIGEST:]
+        if hashlib.sha256(payload).digest() != checksum:
+            return None
+        try:
+            return marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            return None
 
-    def remember(self, path: str, raw: bytes) -> None:
+    def remember(self, path: str, raw: bytes, data: Any) -> None:
+        """Record that ``raw`` parsed to ``data``, which passed validation."""
+        try:
+            payload = marshal.dumps(data)
+        except ValueError:
+            return          # dates and other values marshal cannot keep
         entry = self._entry(path, raw)
         try:
             os.makedirs(os.path.dirname(entry), exist_ok=True)
-            with open(entry, "wb"):
-                pass
+            fd, temp = tempfile.mkstemp(dir=os.path.dirname(entry), prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(hashlib.sha256(payload).digest() + payload)
+                os.replace(temp, entry)
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
         except OSError:
             pass            # a cache that cannot be written is no cache

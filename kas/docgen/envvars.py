@@ -60,8 +60,8 @@ VARIABLES = (
       "existing checkouts and the cache, or kas fails before touching any "
       "checkout, listing what is missing. bitbake gets `BB_NO_NETWORK=1`.")),
     (("KAS_VALIDATION_CACHE",), "kas", SETUP,
-     ("`0` (or no/false/off): validate every configuration file, instead of "
-      "remembering the contents that passed in `$XDG_CACHE_HOME/kas/validated` "
+     ("`0` (or no/false/off): parse and validate every configuration file, instead "
+      "of remembering the contents that passed, parsed, in `$XDG_CACHE_HOME/kas/validated` "
       "(default `~/.cache/kas/validated`; harmless to delete, never used by "
       "another kas version or schema).")),
     (("XDG_CACHE_HOME",), "kas", SETUP,
