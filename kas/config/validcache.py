@@ -21,7 +21,6 @@ reading or writing it is ignored.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import tempfile
@@ -33,7 +32,26 @@ import yaml
 from kas import __version__
 
 OFF = ("0", "no", "false", "off")
-DIGEST = hashlib.sha256().digest_size
+
+
+def _sha256_type() -> Any:
+    """CPython's own SHA-256 (_sha2 from Python 3.12, _sha256 before):
+    hashlib would load OpenSSL, which costs more memory than the rest of
+    a no-op run.  The digests are the same."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256
+        except ImportError:
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+sha256 = _sha256_type()
+DIGEST = 32
 
 
 class ValidationCache:
@@ -41,7 +59,7 @@ class ValidationCache:
         self.directory = directory
         with open(schema_path, "rb") as f:
             schema = f.read()
-        self._salt = hashlib.sha256(f"{__version__}\0{yaml.__version__}\0".encode()
+        self._salt = sha256(f"{__version__}\0{yaml.__version__}\0".encode()
                                     + schema).digest()
 
     @classmethod
@@ -60,7 +78,7 @@ class ValidationCache:
 
     def _entry(self, path: str, raw: bytes) -> str:
         fmt = os.path.splitext(path)[1].encode()
-        digest = hashlib.sha256(self._salt + fmt + b"\0" + raw).hexdigest()
+        digest = sha256(self._salt + fmt + b"\0" + raw).hexdigest()
         return os.path.join(self.directory, digest[:2], digest[2:])
 
     def lookup(self, path: str, raw: bytes) -> Any | None:
@@ -72,7 +90,7 @@ class ValidationCache:
         except OSError:
             return None
         checksum, payload = blob[:DIGEST], blob[DIGEST:]
-        if hashlib.sha256(payload).digest() != checksum:
+        if sha256(payload).digest() != checksum:
             return None
         try:
             return marshal.loads(payload)
@@ -91,7 +109,7 @@ class ValidationCache:
             fd, temp = tempfile.mkstemp(dir=os.path.dirname(entry), prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(hashlib.sha256(payload).digest() + payload)
+                    f.write(sha256(payload).digest() + payload)
                 os.replace(temp, entry)
             finally:
                 if os.path.exists(temp):
