@@ -69,6 +69,7 @@ def test_the_cache_can_be_turned_off_deleted_or_unwritable(tmp_path):
     assert not cache.exists()
     # Without XDG_CACHE_HOME: below HOME.
     home_env = clean_env(HOME=str(tmp_path / "home"))
+    home_env.pop("XDG_CACHE_HOME", None)
     assert dump(work, home_env)[0].returncode == 0
     assert len(entries(tmp_path / "home" / ".cache" / "kas" / "validated")) == 1
     # A cache directory that cannot be made: kas validates and goes on.
