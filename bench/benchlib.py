@@ -76,7 +76,14 @@ def resolve(spec: str | None, tmp: str) -> Kas:
 
 
 def exported_kas(ref: str, tmp: str) -> Kas:
-    """The kas of commit ``ref``, exported from git, run by this interpreter."""
+    """The kas of commit ``ref``, exported from git, run by this interpreter
+    as an installed kas would run: with this venv's site-packages on the
+    path, but without processing its .pth files (-S).  An editable
+    install's .pth finder costs some 20 ms at every start, which an
+    installed kas never pays; a regular venv's site processing (the
+    reference's) costs about 5 ms."""
+    import sysconfig
+
     sha = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", ref],
                          check=True, capture_output=True, text=True).stdout.strip()
     tree = os.path.join(tmp, f"tree-{sha}")
@@ -86,13 +93,13 @@ def exported_kas(ref: str, tmp: str) -> Kas:
         archive = subprocess.run(["git", "-C", REPO_ROOT, "archive", sha, "kas"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-        # sys.path comes before the editable install's finder, so this runs
-        # the exported tree with the same interpreter and dependencies.
+        site_packages = sysconfig.get_paths()["purelib"]
         with open(launcher, "w") as f:
-            f.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {tree!r})\n"
+            f.write(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {tree!r})\n"
+                    f"sys.path.append({site_packages!r})\n"
                     "from kas.cli import main\nsys.exit(main())\n")
         os.chmod(launcher, 0o755)
-    return Kas([launcher], f"{ref} ({sha})")
+    return Kas([launcher], f"{ref} ({sha}, exported)")
 
 
 def warm_up(*commands: Kas) -> None:
@@ -140,14 +147,14 @@ class Workload:
     rounds: list[list[Sample]] = field(default_factory=list)
 
     def measure(self, kases: list[Kas], argv: list[str], cwds: list[str], index: int,
-                before=None) -> None:
-        """One round: ``kases[i]`` runs ``argv`` in ``cwds[i]``, after
-        ``before()`` if given."""
+                before=None, argvs_of: list[list[str]] | None = None) -> None:
+        """One round: ``kases[i]`` runs ``argv`` (or ``argvs_of[i]``) in
+        ``cwds[i]``, after ``before()`` if given."""
         samples: list[Sample | None] = [None] * len(kases)
         for i in rotated(list(range(len(kases))), index):
             if before is not None:
                 before()
-            samples[i] = run([*kases[i].argv, *argv], cwds[i])
+            samples[i] = run([*kases[i].argv, *(argvs_of[i] if argvs_of else argv)], cwds[i])
         self.rounds.append(samples)
 
     def median(self, i: int, what: str = "wall") -> float:
