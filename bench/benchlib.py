@@ -93,6 +93,10 @@ def exported_kas(ref: str, tmp: str) -> Kas:
         archive = subprocess.run(["git", "-C", REPO_ROOT, "archive", sha, "kas"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        # Byte code as an installed kas has it: compiling in a measured run
+        # would cost time and, more, memory.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", tree], check=True,
+                       stdout=subprocess.DEVNULL)
         site_packages = sysconfig.get_paths()["purelib"]
         with open(launcher, "w") as f:
             f.write(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {tree!r})\n"
