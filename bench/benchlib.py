@@ -101,7 +101,9 @@ def exported_kas(ref: str, tmp: str) -> Kas:
         with open(launcher, "w") as f:
             f.write(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {tree!r})\n"
                     f"sys.path.append({site_packages!r})\n"
-                    "from kas.cli import main\nsys.exit(main())\n")
+                    "try:\n    from kas.entry import main\n"
+                    "except ImportError:\n    from kas.cli import main\n"
+                    "sys.exit(main())\n")
         os.chmod(launcher, 0o755)
     return Kas([launcher], f"{ref} ({sha}, exported)")
 

@@ -10,7 +10,8 @@ import os
 import signal
 import sys
 
-from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
+from kas import __version__, version_line
+from kas import program_name as kas_program_name
 from kas.errors import Cancelled, KasUserError
 from kas.log import LEVELS, setup_logging
 from kas.process import EXIT_INTERRUPTED, force_exit
@@ -20,8 +21,7 @@ log = logging.getLogger(__name__)
 
 def program_name(argv0=None):
     """The name argparse would derive, with ``python -m kas`` shown as kas."""
-    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
-    return "kas" if name in ("__main__.py", "") else name
+    return kas_program_name(argv0 if argv0 is not None else sys.argv[0])
 
 
 def build_parser(prog, argv=None):
@@ -164,8 +164,6 @@ def main(argv=None):
         del os.environ["NO_COLOR"]
     _install_signal_handlers()
     try:
-        if argv == ["--version"] and _print_version(prog):
-            return 0
         try:
             parser = build_parser(prog, argv)
         except KasUserError as err:
@@ -191,25 +189,6 @@ def main(argv=None):
         for line in err.log_lines():
             log.error("%s", line)
         return err.exit_code
-
-
-def version_line(prog):
-    return (f"{prog} {__version__} (configuration format version "
-            f"{CONFIG_FORMAT_VERSION}, earliest compatible version {COMPAT_FORMAT_VERSION})")
-
-
-def _print_version(prog):
-    """``kas --version`` without building the parser of every command
-    (issue 27); False where argparse would wrap the line (a narrow
-    terminal), which the parser then prints."""
-    import shutil
-
-    line = version_line(prog)
-    if len(line) > shutil.get_terminal_size().columns - 2:
-        return False
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-    return True
 
 
 def work_dir_lock_mode(plugin, args):

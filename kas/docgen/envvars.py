@@ -143,6 +143,8 @@ VARIABLES = (
      ("Only for `~/.ssh/config`, `~/.gitconfig` (in a managed CI environment) and "
       "the AWS SSO cache; the commands kas runs get a private HOME.")),
     (("PATH",), "kas", ALL, "Where git, hg, ssh, gpg and bitbake's tools are looked up."),
+    (("COLUMNS",), "kas", ALL,
+     "Width of help texts and of the `--version` line (default: the terminal's)."),
     # kas-container only
     (("KAS_CONTAINER_ENGINE",), "kas-container", ALL,
      "`docker` or `podman`; unset: detected."),
