@@ -87,9 +87,11 @@ def exported_kas(ref: str, tmp: str) -> Kas:
     sha = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", ref],
                          check=True, capture_output=True, text=True).stdout.strip()
     tree = os.path.join(tmp, f"tree-{sha}")
-    launcher = os.path.join(tmp, f"kas-{sha}")
+    # Named kas, as installed: the name is part of some output (--version).
+    launcher = os.path.join(tmp, f"bin-{sha}", "kas")
     if not os.path.exists(launcher):
         os.makedirs(tree)
+        os.makedirs(os.path.dirname(launcher))
         archive = subprocess.run(["git", "-C", REPO_ROOT, "archive", sha, "kas"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
