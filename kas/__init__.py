@@ -1,7 +1,8 @@
 """kas: set up and run bitbake based builds (OpenEmbedded/Yocto and Isar).
 
-Only constants live here so that ``import kas`` stays cheap; everything
-else is imported lazily by the command that needs it.
+Only constants and the two functions ``kas --version`` needs live here,
+so that ``import kas`` stays cheap; everything else is imported lazily by
+the command that needs it.
 """
 
 __version__ = "5.5"
@@ -14,3 +15,17 @@ COMPAT_FORMAT_VERSION = 1
 LOCKFILE_VERSION = 14
 
 DOCS_URL = f"https://kas.readthedocs.io/en/{__version__}/userguide/project-configuration.html"
+
+
+def program_name(argv0: str) -> str:
+    """The name argparse would derive, with ``python -m kas`` shown as kas."""
+    import os
+
+    name = os.path.basename(argv0)
+    return "kas" if name in ("__main__.py", "") else name
+
+
+def version_line(prog: str) -> str:
+    """What ``kas --version`` prints."""
+    return (f"{prog} {__version__} (configuration format version "
+            f"{CONFIG_FORMAT_VERSION}, earliest compatible version {COMPAT_FORMAT_VERSION})")

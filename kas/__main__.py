@@ -2,6 +2,6 @@
 
 import sys
 
-from kas.cli import main
+from kas.entry import main
 
 sys.exit(main())

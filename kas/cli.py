@@ -39,7 +39,8 @@ import os
 import signal
 import sys
 
-from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, __version__
+from kas import __version__, version_line
+from kas import program_name as kas_program_name
 from kas.errors import Cancelled, KasUserError
 from kas.log import LEVELS, setup_logging
 from kas.process import EXIT_INTERRUPTED, force_exit
@@ -50,21 +51,19 @@ log = logging.getLogger(__name__)
 
 def program_name(argv0=None):
     """The name argparse would derive, with ``python -m kas`` shown as kas."""
-    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
-    return "kas" if name in ("__main__.py", "") else name
+    return kas_program_name(argv0 if argv0 is not None else sys.argv[0])
 
 
-def build_parser(prog):
+def build_parser(prog, argv=None):
+    """The parser of every command; given the command line ``argv``, only
+    the command it names gets its options (issue 27: the others' cost as
+    much as a trivial ``kas dump``), the others are listed in the help."""
     from kas import plugins
 
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Setup tool for bitbake based projects")
-    parser.add_argument(
-        "--version", action="version",
-        version=f"%(prog)s {__version__} (configuration format version "
-                f"{CONFIG_FORMAT_VERSION}, earliest compatible version "
-                f"{COMPAT_FORMAT_VERSION})")
+    parser.add_argument("--version", action="version", version=version_line("%(prog)s"))
     parser.add_argument(
         "-l", "--log-level", choices=LEVELS, default="info",
         help="Set log level (default: info)")
@@ -73,16 +72,38 @@ def build_parser(prog):
         help="Disable colored output (also honours NO_COLOR)")
     sub = parser.add_subparsers(dest="cmd", metavar="<command>",
                                 title="commands")
-    for plugin in plugins.discover():
+    found = plugins.discover()
+    chosen = _command_in(argv, {p.COMMAND for p in found}) if argv is not None else None
+    if chosen is not None:
+        from kas.ssh import check_agent_conflict
+
+        # CLI-060 is checked while the parser is built, whatever the command.
+        check_agent_conflict(os.environ)
+    for plugin in found:
         # The epilog's form is what kas.completion.model.example_of reads;
         # every command of ours has an EXAMPLE (tests/test_reference_docs.py).
         example = getattr(plugin, "EXAMPLE", None)
         sub_parser = sub.add_parser(plugin.COMMAND, help=plugin.HELP,
                                     description=plugin.HELP,
                                     epilog=f"Example: {example}" if example else None)
-        plugin.setup_parser(sub_parser)
+        if chosen in (None, plugin.COMMAND):
+            plugin.setup_parser(sub_parser)
         sub_parser.set_defaults(plugin=plugin)
     return parser
+
+
+def _command_in(argv, commands):
+    """The command ``argv`` names, None if that is not certain."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in ("-l", "--log-level"):
+            index += 2
+        elif arg.startswith("-"):
+            index += 1
+        else:
+            return arg if arg in commands else None
+    return None
 
 
 def start_line(prog):
@@ -211,7 +232,7 @@ def _main(argv, signals):
         del os.environ["NO_COLOR"]
     try:
         try:
-            parser = build_parser(prog)
+            parser = build_parser(prog, argv)
         except KasUserError as err:
             # Raised before logging is configured (e.g. CLI-060's check).
             setup_logging("info", False)
@@ -250,11 +271,13 @@ def work_dir_lock_mode(plugin, args):
 
 def _run_command(args, argv, signals):
     from kas.context import Context
-    from kas.journal import Journal
     from kas.pipeline import lock_work_dir
 
     ctx = None
-    journal = Journal.from_environ(os.environ, argv)
+    journal = None
+    if os.environ.get("KAS_JOURNAL"):       # only then is the journal loaded
+        from kas.journal import Journal
+        journal = Journal.from_environ(os.environ, argv)
     outcome = [1, "failed", None]       # exit status, status, error message
     try:
         ctx = Context(args, stdout_isatty=_isatty(sys.stdout))

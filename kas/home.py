@@ -201,8 +201,6 @@ def gitlab_rewrites(environ):
 
 def _write_aws(environ, home):
     """CLI-071: static credentials, SSO cache, web identity."""
-    import configparser
-
     aws = os.path.join(home, ".aws")
     config_file = existing_path(environ, "AWS_CONFIG_FILE")
     credentials = existing_path(environ, "AWS_SHARED_CREDENTIALS_FILE")
@@ -223,6 +221,8 @@ def _write_aws(environ, home):
                 _make_private(os.path.join(aws, "sso"))
                 break
     if token and environ.get("AWS_ROLE_ARN"):
+        import configparser
+
         os.makedirs(aws, exist_ok=True)
         token_copy = os.path.join(aws, "web_identity_token")
         shutil.copyfile(token, token_copy)

@@ -166,8 +166,9 @@ def finish_setup_repos(ctx: Context) -> None:
 
     fetch_all(ctx, list(ctx.repos.values()))
     # Nothing is loaded when the loading steps were skipped: run_setup
-    # then says that the command needs them.
-    if ctx.config is not None:
+    # then says that the command needs them.  Printing a large config takes
+    # a while: only when it is shown.
+    if ctx.config is not None and log.isEnabledFor(logging.DEBUG):
         log.debug("Configuration from config file:\n%s", redact(to_yaml(ctx.config.data)))
 
 

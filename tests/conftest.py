@@ -1,6 +1,15 @@
 """Fixtures shared by the tests; the helpers are in the ``helpers`` package."""
 
+import os
+
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_home(tmp_path_factory):
+    """The configuration cache of kas (issue 27) of this test run, not the
+    user's: no test depends on what an earlier run left there."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 @pytest.fixture

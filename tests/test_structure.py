@@ -179,7 +179,7 @@ def test_cycles_finds_a_cycle_through_three_modules():
 # constants only.
 LAYERS = (
     ("kas.completion", "kas.docgen", "kas.cache"),   # python3 -m tools
-    ("kas.cli", "kas.__main__", "kas.plugins"),      # the commands
+    ("kas.cli", "kas.__main__", "kas.entry", "kas.plugins"),   # the commands
     ("kas.clean",),
     ("kas.pipeline",),
     ("kas.config", "kas.lock", "kas.repos", "kas.buildenv", "kas.menu", "kas.home", "kas.ssh",

@@ -19,17 +19,16 @@ removes it and installs again instead of using it.
 
 import contextlib
 import glob
-import hashlib
 import logging
-import netrc
 import os
 import platform
 import shutil
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 
+# hashlib, netrc and urllib.request (with ssl) are imported where a
+# download needs them: every build and shell loads this module, and they
+# would cost more memory than the rest of a no-op run (issue 27).
 from kas.buildenv.initscript import MINIMAL_PATH
 from kas.errors import CommandError, KasUserError
 
@@ -215,6 +214,8 @@ def environment_setup(install_dir):
 # --- download -----------------------------------------------------------------
 
 def _verify(path, expected):
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
@@ -235,6 +236,8 @@ def _temp_file(directory):
 
 def _download(ctx, url, directory):
     """Download ``url`` to a temporary file in ``directory``; returns its path."""
+    import urllib.error
+
     shown = safe_url(url)
     log.info("Downloading buildtools installer from %s", shown)
     fd, path = _temp_file(directory)
@@ -253,6 +256,8 @@ def _download(ctx, url, directory):
 
 
 def _reason(err):
+    import urllib.error
+
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP error {err.code}: {err.reason}"
     if isinstance(err, urllib.error.URLError):
@@ -262,12 +267,16 @@ def _reason(err):
 
 def _request(url):
     """The request for ``url`` with the user information taken out."""
+    import urllib.request
+
     return urllib.request.Request(safe_url(url), headers={"User-Agent": "kas"})
 
 
 def _opener(ctx, url):
     """An opener that answers auth challenges with the URL's credentials or,
     like wget would, with those of the private HOME's .netrc (CLI-070)."""
+    import urllib.request
+
     parts = urllib.parse.urlsplit(url)
     handlers = []
     user, password = parts.username, parts.password
@@ -284,6 +293,8 @@ def _opener(ctx, url):
 
 
 def _netrc_credentials(ctx, host):
+    import netrc
+
     home = ctx.managed_env.get("HOME")
     path = os.path.join(home, ".netrc") if home else None
     if not path or not host or not os.path.isfile(path):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kas.config import schema
+from kas.config.validcache import ValidationCache
 from kas.errors import ConfigError, IncludeError
 from kas.fsutil import within
 from kas.lock import lock_file_of
@@ -61,6 +62,7 @@ class ConfigLoader:
     def __init__(self, ctx: Context, top_files: Iterable[str]) -> None:
         self.ctx = ctx
         self.top_files = list(top_files)
+        self.validation_cache = ValidationCache.from_environ(ctx.caller_env, schema.SCHEMA_PATH)
         self._top_repo_path: str | None = None
         self._vcs_roots: dict[str, str | None] = {}
         self._check_same_repository()
@@ -198,7 +200,7 @@ class _Pass:
         if len(chain) > MAX_INCLUDE_DEPTH:
             raise IncludeError(
                 f"Includes nested more than {MAX_INCLUDE_DEPTH} levels deep at {path}")
-        data, raw, version = schema.read_config_file(path)
+        data, raw, version = schema.read_config_file(path, self.loader.validation_cache)
         loader.check_file_rules(data, path, is_first)
         if scope.repo_root is None:     # known once _source_dir has been seen
             scope = replace(scope, repo_root=loader.top_repo_path)

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kas import COMPAT_FORMAT_VERSION, CONFIG_FORMAT_VERSION, DOCS_URL
 from kas.docio.positions import locate, read_positions
-from kas.docio.reader import file_format, parse
+from kas.docio.reader import file_format, parse, parse_bytes, read_bytes
 from kas.errors import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import ValidationError
+
+    from kas.config.validcache import ValidationCache
 
     # Keys and list indexes from the top of a file down to a value.
     KeyPath = tuple[object, ...]
@@ -179,10 +181,21 @@ class ConfigFile(NamedTuple):
     version: int            # the integer format version
 
 
-def read_config_file(path: str) -> ConfigFile:
+def read_config_file(path: str, cache: ValidationCache | None = None) -> ConfigFile:
     """Parse, validate and version-check the file at ``path``: what every
     reader of a configuration file does before using it (the loader, the
-    clean commands' build system, ``kas menu``'s stored values)."""
-    data, raw = parse(path)
-    validate(data, path, raw)
+    clean commands' build system, ``kas menu``'s stored values).  With a
+    ``cache``, content that passed validation before is not validated
+    again (issue 27: a re-run need not load jsonschema)."""
+    if cache is None:
+        data, raw = parse(path)
+        validate(data, path, raw)
+    else:
+        file_format(path)
+        raw = read_bytes(path)
+        data = cache.lookup(path, raw)
+        if data is None:
+            data = parse_bytes(path, raw)
+            validate(data, path, raw)
+            cache.remember(path, raw, data)
     return ConfigFile(data, raw, check_version(data, path))

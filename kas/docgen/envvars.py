@@ -59,6 +59,13 @@ VARIABLES = (
      ("`1` (or yes/true/on): no network at all; everything comes from the "
       "existing checkouts and the cache, or kas fails before touching any "
       "checkout, listing what is missing. bitbake gets `BB_NO_NETWORK=1`.")),
+    (("KAS_VALIDATION_CACHE",), "kas", SETUP,
+     ("`0` (or no/false/off): parse and validate every configuration file, instead "
+      "of remembering the contents that passed, parsed, in `$XDG_CACHE_HOME/kas/validated` "
+      "(default `~/.cache/kas/validated`; harmless to delete, never used by "
+      "another kas version or schema).")),
+    (("XDG_CACHE_HOME",), "kas", SETUP,
+     "Where the validation cache lives (`KAS_VALIDATION_CACHE`). Default: `~/.cache`."),
     (("KAS_FETCH_JOBS",), "kas", SETUP,
      "How many repositories are fetched at once (default: 8 per CPU, 8 to 64)."),
     (("KAS_LOCK_TIMEOUT",), "kas, kas-container", SETUP + ", clean, cleansstate, cleanall, purge",
@@ -144,6 +151,8 @@ VARIABLES = (
      ("Only for `~/.ssh/config`, `~/.gitconfig` (in a managed CI environment) and "
       "the AWS SSO cache; the commands kas runs get a private HOME.")),
     (("PATH",), "kas", ALL, "Where git, hg, ssh, gpg and bitbake's tools are looked up."),
+    (("COLUMNS",), "kas", ALL,
+     "Width of help texts and of the `--version` line (default: the terminal's)."),
     # kas-container only
     (("KAS_CONTAINER_ENGINE",), "kas-container", ALL,
      "`docker` or `podman`; unset: detected."),

@@ -74,13 +74,18 @@ def read_bytes(path: str) -> bytes:
 
 def parse(path: str) -> tuple[Any, bytes]:
     """Parse the file at ``path``; returns (data, raw bytes)."""
-    kind = file_format(path)
+    file_format(path)
     raw = read_bytes(path)
-    if kind == "yaml":
+    return parse_bytes(path, raw), raw
+
+
+def parse_bytes(path: str, raw: bytes) -> Any:
+    """Parse ``raw``, the content of ``path``."""
+    if file_format(path) == "yaml":
         data = _parse_yaml(path, raw)
         _check_expansion(data, path)
-        return data, raw
-    return _parse_json(path, raw), raw
+        return data
+    return _parse_json(path, raw)
 
 
 def _check_expansion(data: Any, path: str) -> None:

@@ -19,16 +19,29 @@ inside ``run``.
 """
 
 import importlib
-import pkgutil
+import os
+
+
+def _module_names():
+    """The modules of this package.  A directory listing: pkgutil would
+    import inspect, which costs more than the rest of ``kas --version``
+    (issue 27)."""
+    names = set()
+    for directory in __path__:
+        for entry in os.listdir(directory):
+            stem, ext = os.path.splitext(entry)
+            if ext in (".py", ".pyc") and stem.isidentifier():
+                names.add(stem)
+    return sorted(names)
 
 
 def discover():
     """Return all plugin modules, in help order."""
     modules = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+    for name in _module_names():
+        if name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         if hasattr(module, "COMMAND"):
             modules.append(module)
     return sorted(modules, key=lambda m: (m.HELP_ORDER, m.COMMAND))

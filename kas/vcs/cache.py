@@ -25,7 +25,6 @@ stored in the entry's configuration, and ``FETCH_HEAD`` is not written.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -111,6 +110,8 @@ def entry_name(vcs_type: str, url: str) -> str:
     (the reference-repo name) plus a hash of the URL, so that URLs that
     differ only in characters the name replaces cannot share an entry."""
     key = anonymous_url(url)
+    import hashlib  # OpenSSL: only runs with a cache pay for it (issue 27)
+
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return os.path.join(vcs_type, f"{qualified_name(key).lstrip('.')}-{digest}")
 

@@ -40,6 +40,11 @@ def _query(ctx: Context, argv: list[str], cwd: str) -> str | None:
 def vcs_root(ctx: Context, directory: str) -> str | None:
     """Root of the checkout containing ``directory`` (a submodule counts as
     its superproject), or None outside version control."""
+    from kas.vcs.gitfiles import top_level
+
+    known = top_level(directory, ctx.vcs_env())      # no git process if certain
+    if known is not None:
+        return known.root or hg_root(directory)
     out = _query(ctx, ["git", "rev-parse", "--show-toplevel",
                        "--show-superproject-working-tree"], directory)
     if out is not None:
