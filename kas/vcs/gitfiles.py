@@ -505,13 +505,8 @@ class Pack:
                 return OBJECT_TYPES[kind], b""
             return OBJECT_TYPES[kind], _inflate(pack, pos, size)
         if kind == OFS_DELTA:
-            byte = pack[pos]
-            pos += 1
-            distance = byte & 0x7F
-            while byte & 0x80:
-                byte = pack[pos]
-                pos += 1
-                distance = ((distance + 1) << 7) | (byte & 0x7F)
+            # The distance back to the base uses the index's offset varint.
+            distance, pos = _varint(pack, pos)
             base_kind, base = self._read_at(offset - distance, header_only, depth + 1)
         elif kind == REF_DELTA:
             base_offset = self.offset_of(bytes(pack[pos:pos + 20]))
@@ -670,7 +665,7 @@ def _parse_index(data: bytes) -> tuple[list[IndexEntry], tuple[int, str] | None]
     return entries, root
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | mmap.mmap, pos: int) -> tuple[int, int]:
     byte = data[pos]
     pos += 1
     value = byte & 0x7F
