@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from helpers.users import UserDirs
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -18,3 +19,12 @@ def workdir(tmp_path):
     d = tmp_path / "work"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def user_dir():
+    """``user_dir(user)``: a new directory owned by ``user``, removed after
+    the test."""
+    dirs = UserDirs()
+    yield dirs
+    dirs.remove_all()

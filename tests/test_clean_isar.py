@@ -15,7 +15,7 @@ import pytest
 from helpers.clean import snapshot
 from helpers.repos import write
 from helpers.run import assert_user_error
-from helpers.users import UserDirs, get_user, user_namespace_works
+from helpers.users import get_user, user_namespace_works
 
 # As the test users kasci / kasci-nosub, with sudo and unshare.
 pytestmark = pytest.mark.root
@@ -54,14 +54,6 @@ def owners(path):
         for name in [*dirs, *files]:
             found.add(os.lstat(os.path.join(root, name)).st_uid)
     return found
-
-
-@pytest.fixture
-def user_dir():
-    """``user_dir(user)``: a new directory owned by ``user``."""
-    dirs = UserDirs()
-    yield dirs
-    dirs.remove_all()
 
 
 @pytest.fixture

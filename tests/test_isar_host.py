@@ -22,7 +22,7 @@ import tempfile
 import pytest
 from helpers.repos import Bitbake, Project, write
 from helpers.run import make_context
-from helpers.users import UserDirs, get_user
+from helpers.users import get_user
 from test_kas_container_doctor import PATH, in_namespace, tool_dir_without
 
 from kas.buildenv.isarhost import HostProbe, Missing, parse_version
@@ -87,13 +87,6 @@ def isar_project(user, path, build_system="isar-rootless", extra_repos=""):
     project.init_script(bitbake.init_script(), name="isar-init-build-env")
     project.config(CONFIG.format(build_system=build_system) + extra_repos)
     return project
-
-
-@pytest.fixture
-def user_dir():
-    dirs = UserDirs()
-    yield dirs
-    dirs.remove_all()
 
 
 @pytest.fixture
