@@ -158,7 +158,7 @@ class Runner:
 
 
 @pytest.fixture
-def runner(user, images, cache, shared):
+def runner(user, cache, images, shared):
     project = user.mkdtemp(prefix="kas-isar-project-")
     example_project(user, project)
     yield Runner(user, images, cache, shared, project)
@@ -255,7 +255,7 @@ def in_roots_storage(user, image):
         rootful_image(user, image)
 
 
-def test_doctor_isar_rootless_is_content_with_this_host(user, images, cache, runner):
+def test_doctor_isar_rootless_is_content_with_this_host(runner):
     """issue 25.2: doctor --isar-rootless on the host the builds run on:
     no FAIL, exit 0, the image present, nested user namespaces work."""
     result = runner.run("doctor", "--isar-rootless", ROOTLESS, timeout=300)
@@ -270,7 +270,7 @@ def test_doctor_isar_rootless_is_content_with_this_host(user, images, cache, run
     assert f"{runner.image} present" in result.stdout
 
 
-def test_doctor_isar_rootless_names_the_fix_for_a_missing_image(user, cache, runner):
+def test_doctor_isar_rootless_names_the_fix_for_a_missing_image(runner):
     """issue 25.2: a missing piece is a FAIL with the command that fixes it
     (the other pieces: tests/test_kas_container_doctor.py)."""
     runner.env["KAS_CONTAINER_IMAGE"] = "localhost/kas/kas-isar:0.0-missing"
@@ -320,7 +320,7 @@ def test_interrupted_builds_cleaned_by_kas_container_and_by_host_kas(runner, tmp
     assert_built(runner, runner.run("--isar-rootless", "build", ROOTLESS))
 
 
-def test_privileged_container_build(runner, user, images):
+def test_privileged_container_build(user, cache, images, runner):
     """issue 25.2: isar-privileged through `sudo podman` builds the other
     example here (the VM's rootful podman needs the runc/ulimit settings of
     .ci/setup-containers); real sudo on both sides, as the mode requires.

@@ -116,9 +116,9 @@ class IsarCache:
     def __init__(self, user):
         bundle = bundle_path()
         if not os.path.isfile(bundle):
-            missing(f"no Isar bundle at {bundle} (a clone of this project has none: set "
-                    "KAS_TEST_ISAR_BUNDLE to a bundle of https://github.com/ilbers/isar.git "
-                    f"with {ISAR_COMMIT}, or deselect with -m 'not isar')")
+            missing(f"no Isar bundle at {bundle} (only the CI machines have ../shared next "
+                    "to the clone): set KAS_TEST_ISAR_BUNDLE to a git bundle of "
+                    f"{ISAR_URL} with commit {ISAR_COMMIT}, or deselect with -m 'not isar'")
         problem = debian_mirror_problem()
         if problem:
             missing(f"{problem}: the Isar builds need it (deselect with -m 'not isar')")
