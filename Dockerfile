@@ -5,7 +5,7 @@
 #
 # contrib/build-images does this with the right tags.  The base image is a
 # build argument so that CI can build offline from a local image, e.g.
-#   --build-arg BASE_IMAGE=localhost/debian-base:bookworm --build-arg DEBIAN_TAG=bookworm
+#   --build-arg BASE_IMAGE=localhost/debian-base:trixie --build-arg DEBIAN_TAG=trixie
 #
 # Layer order (deviation from the reference layout, KC-155 allows it): all apt
 # installs come first; kas itself is installed in the separate stage
@@ -91,15 +91,33 @@ ENV LC_ALL=en_US.UTF-8
 
 # /etc/kas-isar is the marker that enables the Isar-only parts of
 # container-entrypoint (binfmt_misc registration, /etc/subuid and /etc/subgid).
+# The host tools of Isar's user manual plus what its rootless mode
+# (ISAR_ROOTLESS, build_system: isar-rootless) calls directly: unshare
+# --map-users inner:outer:count needs util-linux 2.39 or newer, and
+# mmdebstrap before 1.4 leaves ./dev out of the rootfs; Debian 13 (trixie,
+# the default base) has both, Debian 12 has neither.  The en_US.UTF-8 locale
+# Isar insists on comes from kas-base.  The check below makes an image from
+# a too old base fail here, naming the package, rather than minutes into an
+# Isar build.
 RUN apt-get update && \
     apt-get install -y --no-install-recommends \
         bzip2 mmdebstrap arch-test apt-utils dosfstools dpkg-dev gettext-base \
         git mtools parted python3 quilt qemu-user-static reprepro sudo unzip \
         git-buildpackage pristine-tar sbuild schroot zstd umoci skopeo \
-        python3-botocore bubblewrap debootstrap uidmap acl && \
+        python3-botocore bubblewrap debootstrap uidmap acl binfmt-support \
+        xz-utils e2fsprogs fdisk && \
     rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old && \
     sbuild-adduser builder >/dev/null && \
     touch /etc/kas-isar
+RUN for need in "util-linux 2.39" "mmdebstrap 1.4"; do \
+        set -- $need; \
+        have=$(dpkg-query -W -f='${Version}' "$1"); \
+        dpkg --compare-versions "$have" ge "$2" || { \
+            echo "kas-isar: $1 $have is older than $2 (rootless Isar builds):" \
+                 "build from Debian 13 (trixie) or newer" >&2; exit 1; }; \
+    done && \
+    locale -a | grep -qix 'en_US.utf8' || { \
+        echo "kas-isar: no en_US.UTF-8 locale (Isar needs it)" >&2; exit 1; }
 
 COPY --from=kas-install /usr/local/ /usr/local/
 COPY --from=kas-install /usr/bin/oe-git-proxy /usr/bin/oe-git-proxy

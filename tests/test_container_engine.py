@@ -15,10 +15,9 @@ test_kas_container.py checks every argument against recording stand-ins.
 
 import os
 import shutil
-import subprocess
 
 import pytest
-from helpers.containers import bitbake_test_image, kas_images, podman_user
+from helpers.containers import bitbake_test_image, kas_images, podman_user, rootful_image
 from helpers.repos import write
 from helpers.run import REPO_ROOT
 
@@ -243,38 +242,13 @@ def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images,
     assert_cleaned(result, project)
 
 
-def as_root(*argv):
-    """``argv`` as root: directly when the tests run as root, else sudo -n."""
-    return list(argv) if os.getuid() == 0 else ["sudo", "-n", *argv]
-
-
-def image_id(argv):
-    result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 @pytest.fixture(scope="module")
 def rootful_isar_image(user, images):
     """The kas-isar image in root's podman storage, where `sudo podman run`
-    finds it (copied from the user's storage when it differs)."""
+    finds it."""
     if user.run(["sudo", "-n", "true"]).returncode != 0:
         pytest.skip(f"{user.name} has no passwordless sudo: run `sudo sh .ci/setup-test-users`")
-    name = images["kas-isar"]
-    inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", name]
-    wanted = user.podman(*inspect[1:]).stdout.strip()
-    if image_id(as_root(*inspect)) != wanted:
-        save = subprocess.Popen(["podman", "save", name], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=user.env(),
-                                user=None if user.is_me else user.uid,
-                                group=None if user.is_me else user.gid, extra_groups=[],
-                                cwd=user.home)
-        load = subprocess.run(as_root("podman", "load", "-q"), stdin=save.stdout,
-                              check=False, capture_output=True, text=True, timeout=900)
-        save.stdout.close()
-        assert save.wait(timeout=60) == 0
-        assert load.returncode == 0, load.stderr
-    assert image_id(as_root(*inspect)) == wanted
-    return name
+    return rootful_image(user, images["kas-isar"])
 
 
 ROOT_LEFTOVERS = r"""

@@ -19,6 +19,7 @@ def example(name):
     ("poky.yml", "openembedded", "poky", ["core-image-minimal"]),
     ("oe-core.yml", "openembedded", "openembedded-core", ["core-image-minimal"]),
     ("isar.yml", "isar-privileged", "isar", ["mc:qemuamd64-bookworm:isar-image-base"]),
+    ("isar-rootless.yml", "isar-rootless", "isar", ["isar-image-base"]),
 ])
 def test_network_examples_are_valid(name, build_system, script_repo, targets):
     config = load_config([example(name)], REPO_ROOT, environ={})

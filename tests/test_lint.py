@@ -25,6 +25,7 @@ def ruff_command():
 
 def test_ruff_check_is_clean():
     paths = ["kas", "tests", "bench/startup", "bench/checkout", "bench/build", "bench/parity",
+             "bench/isar",
              "examples/bitbake/lib",
              "examples/bitbake/lib/bitbake-main", "examples/bitbake/lib/bitbake-server",
              "examples/bitbake/lib/bitbake-worker"]

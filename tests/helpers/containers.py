@@ -2,7 +2,8 @@
 
 `.ci/setup-test-users` creates ``kasci`` (subordinate ids, sudo) and
 `.ci/setup-containers` sets up rootless podman for it with the Debian base
-image ``localhost/debian-base:bookworm`` in its storage.  When the tests run
+image ``localhost/debian-base:trixie`` in its storage (Debian 13: the
+kas-isar image needs its util-linux and mmdebstrap for rootless Isar).  When the tests run
 as root they switch to ``kasci``; a non-root developer with rootless podman
 and that base image is used directly.  Whatever is missing is named in the
 skip reason.
@@ -35,7 +36,7 @@ from helpers.run import REPO_ROOT
 from helpers.users import User, get_user
 
 PODMAN_USER = "kasci"
-BASE_IMAGE = "localhost/debian-base:bookworm"
+BASE_IMAGE = "localhost/debian-base:trixie"
 SETUP_HINT = "run `sudo sh .ci/setup-test-users && sudo sh .ci/setup-containers` once"
 PREFIX = "localhost/kas"
 BUILD_TIMEOUT = 3600
@@ -189,6 +190,41 @@ def kas_images(user):
         return {"kas": KAS_IMAGE, "kas-isar": KAS_ISAR_IMAGE}
 
     return _once("images", build)
+
+
+def as_root(*argv):
+    """``argv`` as root: directly when the tests run as root, else sudo -n."""
+    return list(argv) if os.getuid() == 0 else ["sudo", "-n", *argv]
+
+
+def _image_id(argv):
+    result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def rootful_image(user, name):
+    """``name`` from ``user``'s podman storage also in root's, where
+    `sudo podman run` (isar-privileged) finds it; copied once per session,
+    and only when root's copy differs."""
+    def copy():
+        inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", name]
+        wanted = user.podman(*inspect[1:]).stdout.strip()
+        if _image_id(as_root(*inspect)) != wanted:
+            save = subprocess.Popen(["podman", "save", name], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, env=user.env(),
+                                    user=None if user.is_me else user.uid,
+                                    group=None if user.is_me else user.gid,
+                                    extra_groups=None if user.is_me else [], cwd=user.home)
+            load = subprocess.run(as_root("podman", "load", "-q"), stdin=save.stdout,
+                                  check=False, capture_output=True, text=True,
+                                  timeout=BUILD_TIMEOUT)
+            save.stdout.close()
+            assert save.wait(timeout=60) == 0, f"podman save {name} failed"
+            assert load.returncode == 0, load.stderr
+        assert _image_id(as_root(*inspect)) == wanted
+        return name
+
+    return _once(("rootful", name), copy)
 
 
 # examples/bitbake's launcher copies bitbake-server/-worker next to the bb
