@@ -21,7 +21,7 @@ import tempfile
 
 import pytest
 from helpers.repos import Bitbake, Project, write
-from helpers.run import make_context
+from helpers.run import REPO_ROOT, make_context
 from helpers.users import get_user
 from test_kas_container_doctor import PATH, in_namespace, tool_dir_without
 
@@ -156,6 +156,33 @@ def test_build_refuses_before_fetching_and_before_bitbake(kasci, user_dir, tools
     body = assert_refused(result, project, pieces)
     assert MMDEBSTRAP_MISSING in body and (LOCALE_MISSING in body) != has_en_us_utf8()
     assert not os.path.exists(os.path.join(base, "remote"))
+
+
+def test_the_shipped_example_is_refused_before_isar_is_fetched(kasci, user_dir, tools):
+    """issue 25.1: `kas build examples/isar-rootless.yml` as a user would
+    run it on this host (the example and its patch in the user's own git
+    checkout): the host check stops it with exit 2 before Isar is cloned
+    from github.com, so the user learns at once instead of from a task
+    log (or, here without network, from a failed fetch)."""
+    base = user_dir(kasci)
+    patch = "0001-rootfs-do-not-bind-mount-over-symlinked-top-level-dirs.patch"
+    for name in ("examples/isar-rootless.yml", f"examples/patches/isar/{patch}"):
+        target = os.path.join(base, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join(REPO_ROOT, name), target)
+    for root, dirs, files in os.walk(base):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), kasci.uid, kasci.gid)
+    kasci.sh("git init -q -b main . && git add . && "
+             "git -c user.name=t -c user.email=t@e commit -q -m example", cwd=base)
+    result = kasci.kas("build", "examples/isar-rootless.yml", cwd=base,
+                       env=kasci.env(PATH=tools("mmdebstrap")))
+    assert "Traceback" not in result.stderr, result
+    assert result.returncode == 2, result
+    assert result.errors() == [TITLE], result
+    assert MMDEBSTRAP_MISSING in check_message(result), result
+    assert not os.path.exists(os.path.join(base, "isar")), os.listdir(base)
+    assert not os.path.exists(os.path.join(base, "build", "conf")), result
 
 
 def test_util_linux_of_this_host_is_named_with_its_own_words(kasci, user_dir, tools):
