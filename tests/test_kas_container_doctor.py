@@ -443,6 +443,52 @@ def test_doctor_podman_vfs_storage_warns(kasci, project):
     assert "contrib/build-images --target kas-isar --engine podman" in checks["image"][0]["fix"]
 
 
+def build_scratch_image(user, env, name, debian_tag):
+    """A config-only image ``name`` (FROM scratch, no network) whose
+    environment says it was built on Debian ``debian_tag``, as the kas
+    images' DEBIAN_BASE_IMAGE_TAG does."""
+    context = tempfile.mkdtemp(prefix="kas-doctor-image-")
+    os.chmod(context, 0o755)
+    write(os.path.join(context, "Containerfile"),
+          f"FROM scratch\nENV DEBIAN_BASE_IMAGE_TAG={debian_tag}\n")
+    built = user.run(["podman", "build", "-q", "-t", name, context], cwd=context,
+                     env=user_env(user, **env), timeout=300)
+    shutil.rmtree(context)
+    assert built.returncode == 0, built
+
+
+@pytest.mark.container
+@pytest.mark.root
+def test_doctor_isar_rootless_fails_on_an_image_from_debian_12(kasci, project):
+    """issue 25.2: a kas-isar image built on Debian 12 (an old image left in
+    the storage) lacks the util-linux and mmdebstrap a rootless Isar build
+    needs: doctor --isar-rootless says so, with the command that builds a
+    new one, instead of the build failing minutes later.  A Debian 13
+    image is fine."""
+    if shutil.which("podman", path=PATH) is None:
+        pytest.skip("podman is not installed: run `sudo sh .ci/setup-containers`")
+    old, new = "localhost/kas-doctor/isar:bookworm", "localhost/kas-doctor/isar:trixie"
+    with scratch_podman_home(kasci) as env:
+        build_scratch_image(kasci, env, old, "bookworm-slim")
+        build_scratch_image(kasci, env, new, "trixie")
+        code, checks, result = doctor(kasci, project, "--isar-rootless", "isar.yml",
+                                      KAS_CONTAINER_ENGINE="podman", KAS_CONTAINER_IMAGE=old,
+                                      **env)
+        _, current, _ = doctor(kasci, project, "--isar-rootless", "isar.yml",
+                               KAS_CONTAINER_ENGINE="podman", KAS_CONTAINER_IMAGE=new, **env)
+    assert code == 1, result
+    (entry,) = checks["image"]
+    assert entry["status"] == "FAIL", entry
+    assert entry["found"] == (f"{old} is built on Debian bookworm-slim: its util-linux and "
+                              "mmdebstrap are too old for a rootless Isar build (Debian 13 "
+                              "or newer)")
+    assert entry["fix"] == (f"{REPO_ROOT}/contrib/build-images --target kas-isar --engine "
+                            "podman (from Debian 13 by default)")
+    assert status(checks, "engine-answers") == "ok", checks
+    assert status(current, "image") == "ok", current
+    assert current["image"][0]["found"] == f"{new} present (Debian trixie)"
+
+
 def stale_socket(directory):
     """A unix socket nobody listens on: what a stopped daemon leaves."""
     path = os.path.join(directory, "docker.sock")
