@@ -479,6 +479,24 @@ def test_insteadof_rewrite_applies_and_the_key_is_the_configured_url(tmp_path, u
     assert head_of(project, "up") == git(upstream, "rev-parse", "HEAD")
 
 
+def test_relative_urls_of_two_work_dirs_do_not_share_an_entry(tmp_path):
+    """A relative ``url`` means a path below the work directory: the same
+    ``../layer`` in two work dirs names two repositories, and each gets
+    the commit of its own from a shared cache (the entry used to be keyed
+    by the configured text, so the second work dir got the first's repo)."""
+    cache = tmp_path / "cache"
+    heads = []
+    for name in ("a", "b"):
+        layer = make_git_repo(tmp_path / name / "layer")
+        heads.append(commit(layer, f"layer of {name}\n"))
+        project = work_dir(tmp_path / name, "work")
+        configure(project, {"layer": {"url": "../layer", "branch": "main"}})
+        checkout(project, cache)
+        assert head_of(project, "layer") == heads[-1]
+    assert heads[0] != heads[1]
+    assert len(entries(cache)) == 2
+
+
 def test_other_refs_branch_through_the_cache(tmp_path, upstream):
     """Issue 19.1 with issue 16.3: a refs/... branch that is no head is kept
     in the entry and reaches a fresh work dir as refs/remotes/origin/..."""

@@ -37,7 +37,7 @@ from kas.errors import CommandError, KasUserError
 from kas.fslock import FileLock, LockTimeout
 from kas.fsutil import build_dir
 from kas.vcs.base import RemoteFetchFailed
-from kas.vcs.urls import qualified_name
+from kas.vcs.urls import absolute_url, qualified_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -116,6 +116,15 @@ def entry_name(vcs_type: str, url: str) -> str:
     return os.path.join(vcs_type, f"{qualified_name(key).lstrip('.')}-{digest}")
 
 
+def cache_url(backend: Backend) -> str:
+    """The URL an entry is kept under: the configured one (not what
+    KAS_PREMIRRORS or insteadOf make of it), a relative path made absolute
+    against the work directory, so that ``../layer`` of two work dirs that
+    means two repositories cannot share one entry."""
+    assert backend.spec.url is not None
+    return absolute_url(backend.spec.url, backend.ctx.work_dir)
+
+
 def age_text(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
@@ -158,10 +167,8 @@ class RepoCache:
         self.offline = offline
 
     def entry(self, backend: Backend) -> CacheEntry:
-        spec = backend.spec
-        assert spec.url is not None
-        return CacheEntry(self, os.path.join(self.root, entry_name(spec.type, spec.url)),
-                          backend)
+        name = entry_name(backend.spec.type, cache_url(backend))
+        return CacheEntry(self, os.path.join(self.root, name), backend)
 
 
 class CacheEntry:
@@ -271,7 +278,7 @@ class CacheEntry:
         def make(into: str) -> None:
             self.backend.cache_mechanics(into).init()
             with open(os.path.join(into, URL_FILE), "w") as f:
-                f.write(anonymous_url(self.backend.spec.url or "") + "\n")
+                f.write(anonymous_url(cache_url(self.backend)) + "\n")
             self._fetch_remote(into)
 
         build_dir(self.path, make, ENTRY_PURPOSE, replace=True)
