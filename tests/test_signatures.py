@@ -391,6 +391,13 @@ def test_key_server_answering_with_another_key(project, keys, upstream):
 # SSH
 
 
+def ssh_valid(key, comment="bob-key", repo="sig"):
+    """The INFO line of a good ssh signature, worded as kas 5.5 words it:
+    the key's type name and its comment."""
+    return (f"Repository {repo} signature valid: Fingerprint {key.fingerprint} (ssh-ed25519) "
+            f'from "{comment}"')
+
+
 def test_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
     """A commit SSH-signed by an allowed key is checked out; the allowed
     signers file is written for git (CLI-092)."""
@@ -398,12 +405,23 @@ def test_ssh_signed_commit_of_an_allowed_key(project, keys, upstream):
                                         "signed: true", "allowed_signers: [bob, eve]"])
     result = checkout(project)
     assert result.returncode == 0, result
-    assert ("Repository sig signature valid: bob (ED25519 key "
-            f"{keys['bob'].fingerprint})") in result.stderr
+    assert ssh_valid(keys["bob"]) in result.stderr
     allowed = project / ".kas_ssh-handler" / "sig" / "allowedSigners"
     assert 'namespaces="git" ssh-ed25519 ' in allowed.read_text()
     assert git(project / "sig", "config", "gpg.ssh.allowedSignersFile") == str(allowed)
     assert "bob.txt" in files(project)
+
+
+def test_ssh_key_without_a_comment(project, keys, upstream):
+    """A public key file without a comment: the valid-signature line says
+    "no comment", as ssh-keygen and kas 5.5 do."""
+    configure(project, keys, upstream, [f"commit: {upstream['c3']}", "branch: main",
+                                        "signed: true", "allowed_signers: [bob]"])
+    key_type, key = (project / "keys" / "bob.pub").read_text().split()[:2]
+    write(project / "keys" / "bob.pub", f"{key_type} {key}\n")
+    result = checkout(project)
+    assert result.returncode == 0, result
+    assert ssh_valid(keys["bob"], comment="no comment") in result.stderr
 
 
 def test_ssh_signature_of_a_key_not_allowed(project, keys, upstream):
@@ -422,7 +440,7 @@ def test_ssh_signed_tag(project, keys, upstream):
                                         "signed: true", "allowed_signers: [bob]"])
     result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: bob" in result.stderr
+    assert ssh_valid(keys["bob"]) in result.stderr
 
 
 def test_gpg_signature_does_not_satisfy_ssh_signers(project, keys, upstream):
@@ -513,7 +531,7 @@ def test_verified_again_when_already_at_the_wanted_revision(project, keys, upstr
     configure(project, keys, upstream, lines, signers=bob_signer("keys/bob.pub"))
     result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: bob" in result.stderr
+    assert ssh_valid(keys["bob"]) in result.stderr
 
 
 def test_gpg_verified_again_when_already_at_the_wanted_tag(project, keys, upstream):
@@ -589,7 +607,7 @@ def test_repo_without_url_is_verified_on_every_run(project, keys, upstream, tmp_
                     signers)
     result = checkout(project)
     assert result.returncode == 0, result
-    assert f"Repository local signature valid: {signer} (" in result.stderr
+    assert "Repository local signature valid: " in result.stderr
 
     if kind == "ssh":
         fresh = SshKey(tmp_path, "fresh")

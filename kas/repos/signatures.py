@@ -226,7 +226,7 @@ class SignatureVerifier:
         for signer in spec.signers:
             key_type, key, description = ssh_public_key(self.ctx, signer)
             principal = f"kas-signer-{len(principals)}"
-            principals[principal] = f"{signer.id} ({description})"
+            principals[principal] = description
             lines.append(f'{principal} namespaces="git" {key_type} {key}\n')
         directory = os.path.join(self.ctx.work_dir, SSH_DIR, safe_name(spec.name))
         os.makedirs(directory, exist_ok=True)
@@ -291,8 +291,10 @@ def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
         raise key_error(signer, "No keys imported")
     if len(listed) > 1:
         raise key_error(signer, "Multiple keys imported")
+    # "<bits> <fingerprint> <comment words, or 'no comment'> (<TYPE>)"
     fields = listed[0].split()
     fingerprint, key_type = fields[1], fields[-1].strip("()")
+    comment = " ".join(fields[2:-1])
     if key_type not in SSH_KEY_TYPES:
         raise key_error(signer, f"Unsupported key type {key_type}")
     if signer.fingerprint and fingerprint != signer.fingerprint:
@@ -304,7 +306,9 @@ def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
     # "<type> <base64>" line; kas needs exactly that line.
     if len(keys) != 1 or len(keys[0]) < 2 or not keys[0][0].startswith(("ssh-", "ecdsa-")):
         raise key_error(signer, "not an OpenSSH public key file (<type> <key> [comment])")
-    return keys[0][0], keys[0][1], f"{key_type} key {fingerprint}"
+    # As kas 5.5 reports a valid signature: the key's own type name and its
+    # comment (ssh-keygen's "no comment" when it has none).
+    return keys[0][0], keys[0][1], f'Fingerprint {fingerprint} ({keys[0][0]}) from "{comment}"'
 
 
 def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
