@@ -117,6 +117,13 @@ def files(workdir):
 # GPG
 
 
+def gpg_valid(fingerprint, uid="Alice <alice@example.com>", repo="sig"):
+    """The INFO line of a good gpg signature, worded as kas 5.5 words it:
+    the fingerprint in groups of four and the signature's user id."""
+    grouped = " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+    return f'Repository {repo} signature valid: Fingerprint {grouped} from "{uid}"'
+
+
 def test_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
     """A commit GPG-signed by an allowed key is checked out, and the valid
     signature is logged with signer and fingerprint (CLI-092)."""
@@ -126,8 +133,7 @@ def test_gpg_signed_commit_of_an_allowed_key(project, keys, upstream):
     result = checkout(project)
     assert result.returncode == 0, result
     fpr = keys["alice"].fingerprint
-    assert (f"Repository sig signature valid: alice (Alice <alice@example.com>, {fpr})"
-            in result.stderr)
+    assert gpg_valid(fpr) in result.stderr
     assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
     assert "alice.txt" in files(project)
     # CLI-092: the kas keyring is private and kept between runs.
@@ -203,7 +209,7 @@ def test_with_a_tag_only_the_tag_signature_counts(project, keys, upstream):
                                         "signed: true", "allowed_signers: [alice]"])
     result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: alice" in result.stderr
+    assert gpg_valid(keys["alice"].fingerprint) in result.stderr
     configure(project, keys, upstream, ["tag: v-mallory", f"commit: {upstream['c1']}",
                                         "signed: true", "allowed_signers: [alice]"])
     assert_user_error(checkout(project), "Repository sig is not signed with a trusted key: "
@@ -217,7 +223,7 @@ def test_signed_absolute_tag(project, keys, upstream):
                                         "signed: true", "allowed_signers: [alice]"])
     result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: alice" in result.stderr
+    assert gpg_valid(keys["alice"].fingerprint) in result.stderr
     assert git(project / "sig", "rev-parse", "HEAD") == upstream["c1"]
 
 
@@ -354,7 +360,7 @@ def test_cached_key_is_not_fetched_from_the_key_server(project, keys, upstream):
               signers=signer)
     result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: alice" in result.stderr
+    assert gpg_valid(keys["alice"].fingerprint) in result.stderr
 
 
 def keyserver_signer(url, fingerprint):
@@ -370,7 +376,7 @@ def test_key_received_from_a_key_server(project, keys, upstream):
                   signers=keyserver_signer(server.url, keys["alice"].fingerprint))
         result = checkout(project)
     assert result.returncode == 0, result
-    assert "Repository sig signature valid: alice" in result.stderr
+    assert gpg_valid(keys["alice"].fingerprint) in result.stderr
     assert [r for r in server.requests if keys["alice"].fingerprint in r]
 
 

@@ -323,7 +323,9 @@ def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
     primary = valid[-1] if valid else None
     if (result.returncode == 0 and good and primary in fingerprints
             and not any(bad in words for bad in GPG_BAD)):
-        return f"{fingerprints[primary].id} ({uid}, {primary})"
+        # As kas 5.5 reports it: the fingerprint in groups of four, the uid.
+        grouped = " ".join(primary[i:i + 4] for i in range(0, len(primary), 4))
+        return f'Fingerprint {grouped} from "{uid}"'
     if primary:
         raise untrusted(spec, f"{uid} ({primary})")
     for keyword in ("ERRSIG", "NO_PUBKEY", "BADSIG", "EXPKEYSIG", "REVKEYSIG"):
