@@ -104,6 +104,43 @@ class HeldCheckout:
             return os.getpgid(int(f.read()))
 
 
+# git runs the reference-transaction hook with "prepared" once it holds
+# the lock files of the refs it is about to move (listed on stdin); this
+# one waits there the first time a branch moves (not the fetch's
+# refs/remotes), like the filter above.
+HOLDING_REF_HOOK = """\
+#!{python}
+import os
+import sys
+
+from kas.testhook import pause_at
+
+moves_a_branch = " refs/heads/" in sys.stdin.read()
+fifo = {fifo!r}
+if sys.argv[1] == "prepared" and moves_a_branch:
+    try:
+        os.rename(fifo + ".armed", fifo + ".claimed")
+    except OSError:
+        pass
+    else:
+        with open(fifo + ".pid", "w") as f:
+            f.write(str(os.getpid()))
+        pause_at("checkout", {{"_KAS_TEST_PAUSE": "checkout:" + fifo}})
+"""
+
+
+class HeldRefUpdate(HeldCheckout):
+    """Holds the next ``git checkout -B`` of ``repo`` in ``work`` after it
+    wrote the tree, while it holds the locks of the refs it moves."""
+
+    def __init__(self, tmp_path, work, repo):
+        self.pause = PausePoint(tmp_path, "checkout")
+        hook = write(work / repo / ".git" / "hooks" / "reference-transaction",
+                     HOLDING_REF_HOOK.format(python=sys.executable, fifo=self.pause.fifo))
+        os.chmod(hook, 0o755)
+        write(f"{self.pause.fifo}.armed", "")
+
+
 def run_checkout_update(work, env, pause):
     return subprocess.Popen(kas_command() + ["checkout", "--update", "kas.yml"], cwd=work,
                             env={**env, **(pause.env() if pause else {})},
@@ -237,3 +274,39 @@ def test_git_killed_hard_leaves_index_lock_that_the_next_run_removes(project, tm
         assert git(work / name, "rev-parse", "HEAD") == heads[name]
         assert git(work / name, "status", "--porcelain") == ""
         assert git_dir_files(work, name) == set()
+
+
+@pytest.mark.slow
+def test_git_killed_hard_while_moving_the_branch_leaves_ref_locks_the_next_run_removes(
+        project, tmp_path):
+    """Issue 21.2: kas and its git killed with SIGKILL after git wrote the
+    tree, while it holds the locks of the branch and HEAD it is moving
+    (``refs/heads/main.lock``): the next run removes every lock the killed
+    git left and finishes the checkout (it used to stop at git's "cannot
+    lock ref")."""
+    upstreams, work, env = project
+    heads = new_round(upstreams, 1)
+    held = HeldRefUpdate(tmp_path, work, "c")
+    proc = run_checkout_update(work, env, None)
+
+    def kill_everything():
+        os.killpg(held.process_group(), signal.SIGKILL)
+        for pid in git_processes_in(work):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
+
+    returncode, _ = interrupt(proc, held.pause, kill_everything)
+    assert returncode == -signal.SIGKILL
+    ref_lock = work / "c" / ".git" / "refs" / "heads" / "main.lock"
+    assert ref_lock.exists()
+    assert MARKER in git_dir_files(work, "c")
+    os.unlink(work / "c" / ".git" / "hooks" / "reference-transaction")
+    result = kas_ok("checkout", "--update", "kas.yml", cwd=work, env=env)
+    assert (f"Removing {ref_lock} left by an interrupted git in repository c"
+            in result.warnings()), result.stderr
+    for name in BIG:
+        assert git(work / name, "rev-parse", "HEAD") == heads[name]
+        assert git(work / name, "status", "--porcelain") == ""
+        assert git_dir_files(work, name) == set()
+    assert list((work / "c" / ".git").rglob("*.lock")) == []

@@ -155,6 +155,17 @@ def git_runs_in(path: str) -> bool:
     return False
 
 
+def git_lock_files(meta_dir: str) -> list[str]:
+    """The lock files git left in ``meta_dir``: index, HEAD, packed-refs
+    and every ref (``<name>.lock`` next to the file it guards)."""
+    locks = [os.path.join(meta_dir, name)
+             for name in ("index.lock", "HEAD.lock", "ORIG_HEAD.lock", "packed-refs.lock")]
+    found = [lock for lock in locks if os.path.lexists(lock)]
+    for root, _dirs, files in os.walk(os.path.join(meta_dir, "refs")):
+        found += sorted(os.path.join(root, name) for name in files if name.endswith(".lock"))
+    return found
+
+
 def _list_proc() -> list[str]:
     try:
         return os.listdir("/proc")
@@ -439,15 +450,20 @@ class GitBackend(Backend):
                 and head.stdout.strip() == wanted.stdout.strip())
 
     def remove_stale_locks(self) -> None:
-        """A git killed hard keeps its index.lock, and every later git
-        command that writes the index fails on it."""
-        lock = os.path.join(self.meta_dir(), "index.lock")
-        if not os.path.exists(lock) or git_runs_in(self.path):
+        """A git killed hard keeps the lock files it held, and every later
+        git command that takes the same lock fails on it: ``index.lock``
+        while it writes the tree, then ``HEAD.lock`` and the branch's
+        ``refs/heads/<branch>.lock`` while ``checkout -B`` moves them.  Only
+        called for a checkout kas's marker says was interrupted, and only
+        when no git works in the repository."""
+        locks = git_lock_files(self.meta_dir())
+        if not locks or git_runs_in(self.path):
             return
-        log.warning("Removing %s left by an interrupted git in repository %s",
-                    lock, self.spec.name)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
+        for lock in locks:
+            log.warning("Removing %s left by an interrupted git in repository %s",
+                        lock, self.spec.name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
 
     def head(self) -> str:
         return self.output(["git", "rev-parse", "HEAD"])
