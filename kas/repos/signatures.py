@@ -15,6 +15,7 @@ signature belongs to one of *this* repo's allowed signers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -126,14 +127,14 @@ class SignatureVerifier:
         accept only a good signature by one of the repo's allowed signers."""
         spec = _repo_spec(backend)
         if spec.signers[0].type == "ssh":
-            allowed, principals = self._write_allowed_signers(spec)
+            allowed, descriptions = self._write_allowed_signers(spec)
             if keep_config:
                 backend.run(["git", "config", "gpg.ssh.allowedSignersFile", allowed])
                 options = []
             else:
                 options = ["-c", f"gpg.ssh.allowedSignersFile={allowed}"]
             result = backend.run(["git", *options, *command], check=False)
-            description = ssh_result(spec, principals, result)
+            description = ssh_result(spec, descriptions, result)
         else:
             fingerprints = {self._gpg_keys[s.id]: s for s in spec.signers}
             result = backend.run(["git", *command], check=False)
@@ -219,21 +220,22 @@ class SignatureVerifier:
     # -- ssh -----------------------------------------------------------
 
     def _write_allowed_signers(self, spec: RepoSpec) -> tuple[str, dict[str, str]]:
-        """The repo's allowedSigners file and, for each principal in it, the
-        description of its key."""
+        """The repo's allowedSigners file and, for the fingerprint of each
+        key in it, the description of the key.  Each key's principal is its
+        comment, quoted, as kas 5.5 writes the file."""
         lines: list[str] = []
-        principals: dict[str, str] = {}
+        descriptions: dict[str, str] = {}
         for signer in spec.signers:
-            key_type, key, description = ssh_public_key(self.ctx, signer)
-            principal = f"kas-signer-{len(principals)}"
-            principals[principal] = description
-            lines.append(f'{principal} namespaces="git" {key_type} {key}\n')
+            key = ssh_public_key(self.ctx, signer)
+            descriptions[key.fingerprint] = key.description
+            principal = key.comment.replace('"', "'")
+            lines.append(f'"{principal}" namespaces="git" {key.key_type} {key.key}\n')
         directory = os.path.join(self.ctx.work_dir, SSH_DIR, safe_name(spec.name))
         os.makedirs(directory, exist_ok=True)
         allowed = os.path.join(directory, "allowedSigners")
         with open(allowed, "w") as f:
             f.writelines(lines)
-        return allowed, principals
+        return allowed, descriptions
 
 
 def git_backend(backend: Backend) -> GitBackend:
@@ -280,8 +282,23 @@ def one_fingerprint(signer: Signer, fingerprints: list[str]) -> str:
     return found
 
 
-def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
-    """(type, base64 key, description) of the ssh public key of ``signer``."""
+@dataclasses.dataclass(frozen=True)
+class SshPublicKey:
+    """An allowed signer's ssh public key, as ssh-keygen lists it."""
+    key_type: str           # the key file's type name, e.g. ssh-ed25519
+    key: str                # base64
+    fingerprint: str        # SHA256:...
+    comment: str            # ssh-keygen's "no comment" when there is none
+
+    @property
+    def description(self) -> str:
+        """How a valid signature by this key is reported (as kas 5.5 does)."""
+        return f'Fingerprint {self.fingerprint} ({self.key_type}) from "{self.comment}"'
+
+
+def ssh_public_key(ctx: Context, signer: Signer) -> SshPublicKey:
+    """The ssh public key of ``signer``, checked: one key, a supported
+    type, the configured fingerprint, an OpenSSH public key line."""
     path = key_file(signer)
     require_program("ssh-keygen", ctx.caller_env, "signature verification")
     result = ctx.runner.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path],
@@ -293,10 +310,9 @@ def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
         raise key_error(signer, "Multiple keys imported")
     # "<bits> <fingerprint> <comment words, or 'no comment'> (<TYPE>)"
     fields = listed[0].split()
-    fingerprint, key_type = fields[1], fields[-1].strip("()")
-    comment = " ".join(fields[2:-1])
-    if key_type not in SSH_KEY_TYPES:
-        raise key_error(signer, f"Unsupported key type {key_type}")
+    fingerprint, listed_type = fields[1], fields[-1].strip("()")
+    if listed_type not in SSH_KEY_TYPES:
+        raise key_error(signer, f"Unsupported key type {listed_type}")
     if signer.fingerprint and fingerprint != signer.fingerprint:
         raise key_error(signer, f'Fingerprints do not match: Key has "{fingerprint}". '
                                 f'Expected "{signer.fingerprint}".')
@@ -306,9 +322,7 @@ def ssh_public_key(ctx: Context, signer: Signer) -> tuple[str, str, str]:
     # "<type> <base64>" line; kas needs exactly that line.
     if len(keys) != 1 or len(keys[0]) < 2 or not keys[0][0].startswith(("ssh-", "ecdsa-")):
         raise key_error(signer, "not an OpenSSH public key file (<type> <key> [comment])")
-    # As kas 5.5 reports a valid signature: the key's own type name and its
-    # comment (ssh-keygen's "no comment" when it has none).
-    return keys[0][0], keys[0][1], f'Fingerprint {fingerprint} ({keys[0][0]}) from "{comment}"'
+    return SshPublicKey(keys[0][0], keys[0][1], fingerprint, " ".join(fields[2:-1]))
 
 
 def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
@@ -334,15 +348,17 @@ def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
     raise untrusted(spec)
 
 
-SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with ', re.MULTILINE)
+# git verify-*: 'Good "git" signature for <principal> with <TYPE> key <fingerprint>'
+SSH_GOOD = re.compile(r'^Good "git" signature for .* with \S+ key (\S+)', re.MULTILINE)
 SSH_KEY = re.compile(r" with (\S+ key \S+)")
 
 
-def ssh_result(spec: CheckoutSpec, principals: dict[str, str],
+def ssh_result(spec: CheckoutSpec, descriptions: dict[str, str],
                result: subprocess.CompletedProcess[str]) -> str:
-    """Judge git's --raw SSH output; the description of the key."""
+    """Judge git's --raw SSH output: a good signature by a key of
+    ``descriptions`` (by fingerprint); the description of that key."""
     good = SSH_GOOD.search(result.stderr)
-    if result.returncode == 0 and good and good.group(1) in principals:
-        return principals[good.group(1)]
+    if result.returncode == 0 and good and good.group(1) in descriptions:
+        return descriptions[good.group(1)]
     key = SSH_KEY.search(result.stderr)
     raise untrusted(spec, key.group(1) if key else None)
