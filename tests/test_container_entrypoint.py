@@ -16,6 +16,7 @@ import subprocess
 import pytest
 from helpers.containers import kas_images, podman_user
 from helpers.run import REPO_ROOT, parse_env
+from helpers.users import subordinate_ranges
 
 ENTRYPOINT = os.path.join(REPO_ROOT, "container-entrypoint")
 
@@ -184,12 +185,9 @@ def kas_container_options(user, isar=False, extra=()):
 
 def subordinate_range(user, table):
     """(start, count) of ``user``'s entry in /etc/subuid resp. /etc/subgid."""
-    with open(table) as f:
-        for line in f:
-            name, start, count = line.strip().split(":")
-            if name in (user.name, str(user.uid)):
-                return int(start), int(count)
-    raise AssertionError(f"no {table} entry for {user.name}")
+    ranges = subordinate_ranges(user.name, user.uid, table)
+    assert ranges, f"no {table} entry for {user.name}"
+    return ranges[0]
 
 
 def report(user, image, options, *args):

@@ -246,6 +246,29 @@ def test_sigint_during_checkout_update_is_finished_by_the_next_run(project, tmp_
         assert git(work / "mine", "rev-parse", "HEAD") == mine_before
 
 
+def kill_hard(work, held, proc):
+    """Once ``held`` holds the run ``proc``: SIGKILL to the held git, to
+    every git in ``work`` and to kas (a power cut, as far as the repos can
+    tell)."""
+    def kill_everything():
+        os.killpg(held.process_group(), signal.SIGKILL)
+        for pid in git_processes_in(work):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
+
+    returncode, _ = interrupt(proc, held.pause, kill_everything)
+    assert returncode == -signal.SIGKILL
+
+
+def assert_finished(work, heads):
+    """Every big repo at its new head, clean, without marker or lock."""
+    for name in BIG:
+        assert git(work / name, "rev-parse", "HEAD") == heads[name]
+        assert git(work / name, "status", "--porcelain") == ""
+        assert git_dir_files(work, name) == set()
+
+
 @pytest.mark.slow
 def test_git_killed_hard_leaves_index_lock_that_the_next_run_removes(project, tmp_path):
     """Issue 21.2: kas and its git checkout killed with SIGKILL while git
@@ -257,23 +280,12 @@ def test_git_killed_hard_leaves_index_lock_that_the_next_run_removes(project, tm
     held = HeldCheckout(tmp_path, work, "b", MIDDLE)
     proc = run_checkout_update(work, env, None)
 
-    def kill_everything():
-        os.killpg(held.process_group(), signal.SIGKILL)
-        for pid in git_processes_in(work):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        os.killpg(proc.pid, signal.SIGKILL)
-
-    returncode, _ = interrupt(proc, held.pause, kill_everything)
-    assert returncode == -signal.SIGKILL
+    kill_hard(work, held, proc)
     assert git_dir_files(work, "b") == {MARKER, "index.lock"}
     result = kas_ok("checkout", "--update", "kas.yml", cwd=work, env=env)
     lock = work / "b" / ".git" / "index.lock"
     assert f"Removing {lock} left by an interrupted git in repository b" in result.warnings()
-    for name in BIG:
-        assert git(work / name, "rev-parse", "HEAD") == heads[name]
-        assert git(work / name, "status", "--porcelain") == ""
-        assert git_dir_files(work, name) == set()
+    assert_finished(work, heads)
 
 
 @pytest.mark.slow
@@ -289,15 +301,7 @@ def test_git_killed_hard_while_moving_the_branch_leaves_ref_locks_the_next_run_r
     held = HeldRefUpdate(tmp_path, work, "c")
     proc = run_checkout_update(work, env, None)
 
-    def kill_everything():
-        os.killpg(held.process_group(), signal.SIGKILL)
-        for pid in git_processes_in(work):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        os.killpg(proc.pid, signal.SIGKILL)
-
-    returncode, _ = interrupt(proc, held.pause, kill_everything)
-    assert returncode == -signal.SIGKILL
+    kill_hard(work, held, proc)
     ref_lock = work / "c" / ".git" / "refs" / "heads" / "main.lock"
     assert ref_lock.exists()
     assert MARKER in git_dir_files(work, "c")
@@ -305,8 +309,5 @@ def test_git_killed_hard_while_moving_the_branch_leaves_ref_locks_the_next_run_r
     result = kas_ok("checkout", "--update", "kas.yml", cwd=work, env=env)
     assert (f"Removing {ref_lock} left by an interrupted git in repository c"
             in result.warnings()), result.stderr
-    for name in BIG:
-        assert git(work / name, "rev-parse", "HEAD") == heads[name]
-        assert git(work / name, "status", "--porcelain") == ""
-        assert git_dir_files(work, name) == set()
+    assert_finished(work, heads)
     assert list((work / "c" / ".git").rglob("*.lock")) == []

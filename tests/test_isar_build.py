@@ -243,18 +243,6 @@ def assert_no_tmp(runner):
     assert os.path.isdir(os.path.join(runner.build, "conf"))
 
 
-def in_roots_storage(user, image):
-    """``image`` (of ``user``'s storage) also in root's, for `sudo podman`:
-    tagged there when root has the same image already (the kas-isar copy of
-    tests/test_container_engine.py in this session), else copied."""
-    image_id = user.podman("image", "inspect", "--format", "{{.Id}}", image)
-    assert image_id.returncode == 0, image_id.stderr
-    tagged = subprocess.run(as_root("podman", "tag", image_id.stdout.strip(), image),
-                            check=False, capture_output=True, timeout=120)
-    if tagged.returncode != 0:
-        rootful_image(user, image)
-
-
 def test_doctor_isar_rootless_is_content_with_this_host(runner):
     """issue 25.2: doctor --isar-rootless on the host the builds run on:
     no FAIL, exit 0, the image present, nested user namespaces work."""
@@ -329,7 +317,7 @@ def test_privileged_container_build(user, cache, images, runner):
     if user.run(["sudo", "-n", "true"]).returncode != 0:
         missing(f"{user.name} has no passwordless sudo (isar-privileged runs `sudo podman`): "
                 "run `sudo sh .ci/setup-test-users`")
-    in_roots_storage(user, images["kas-isar"])
+    rootful_image(user, images["kas-isar"])
     runner.record_sudo = False
 
     result = runner.run("--isar-privileged", "build", PRIVILEGED)

@@ -136,7 +136,7 @@ class SignatureVerifier:
             result = backend.run(["git", *options, *command], check=False)
             description = ssh_result(spec, descriptions, result)
         else:
-            fingerprints = {self._gpg_keys[s.id]: s for s in spec.signers}
+            fingerprints = {self._gpg_keys[s.id] for s in spec.signers}
             result = backend.run(["git", *command], check=False)
             description = gpg_result(spec, fingerprints, result)
         log.info("Repository %s signature valid: %s", spec.name, description)
@@ -325,7 +325,7 @@ def ssh_public_key(ctx: Context, signer: Signer) -> SshPublicKey:
     return SshPublicKey(keys[0][0], keys[0][1], fingerprint, " ".join(fields[2:-1]))
 
 
-def gpg_result(spec: CheckoutSpec, fingerprints: dict[str, Signer],
+def gpg_result(spec: CheckoutSpec, fingerprints: set[str],
                result: subprocess.CompletedProcess[str]) -> str:
     """Judge git's --raw GPG status output; the description of the key."""
     status = [line.split()[1:] for line in result.stderr.splitlines()

@@ -204,11 +204,14 @@ def _image_id(argv):
 
 def rootful_image(user, name):
     """``name`` from ``user``'s podman storage also in root's, where
-    `sudo podman run` (isar-privileged) finds it; copied once per session,
-    and only when root's copy differs."""
+    `sudo podman run` (isar-privileged) finds it; once per session: tagged
+    when root has the same image under another name already, copied (2 GB)
+    only when it has not."""
     def copy():
         inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", name]
         wanted = user.podman(*inspect[1:]).stdout.strip()
+        subprocess.run(as_root("podman", "tag", wanted, name), check=False,
+                       capture_output=True, timeout=120)
         if _image_id(as_root(*inspect)) != wanted:
             save = subprocess.Popen(["podman", "save", name], stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL, env=user.env(),

@@ -31,6 +31,7 @@ import urllib.request
 import pytest
 
 from helpers.run import REPO_ROOT
+from helpers.users import subordinate_ranges
 
 ISAR_URL = "https://github.com/ilbers/isar.git"
 ISAR_COMMIT = "77cf2f7d987cb2790146f422701a3b311650a351"
@@ -148,17 +149,6 @@ def example_project(user, path):
             "commit -qm init", cwd=path)
 
 
-def subordinate_ranges(user, table="/etc/subuid"):
-    """The ``(start, count)`` ranges of ``user`` in ``table``."""
-    ranges = []
-    with open(table) as f:
-        for line in f:
-            fields = line.strip().split(":")
-            if len(fields) == 3 and fields[0] in (user.name, str(user.uid)):
-                ranges.append((int(fields[1]), int(fields[2])))
-    return ranges
-
-
 def tmp_entries(build_dir):
     """Every entry below the ``tmp*`` entries of ``build_dir`` (and those
     entries themselves), without following symlinks: lstat results by path."""
@@ -181,7 +171,7 @@ def tmp_entries(build_dir):
 def subordinate_owned(user, entries):
     """The paths in ``entries`` owned by a uid of ``user``'s subordinate
     ranges (not the user's own uid)."""
-    ranges = subordinate_ranges(user)
+    ranges = subordinate_ranges(user.name, user.uid)
     return sorted(path for path, st in entries.items()
                   if st.st_uid != user.uid
                   and any(start <= st.st_uid < start + count for start, count in ranges))

@@ -86,16 +86,23 @@ def _python_for(user):
     return None
 
 
+def subordinate_ranges(name, uid, table="/etc/subuid"):
+    """The ``(start, count)`` ranges of the user ``name``/``uid`` in
+    ``table`` (/etc/subuid or /etc/subgid; none if it does not exist)."""
+    ranges = []
+    try:
+        with open(table) as f:
+            for line in f:
+                fields = line.strip().split(":")
+                if len(fields) == 3 and fields[0] in (name, str(uid)):
+                    ranges.append((int(fields[1]), int(fields[2])))
+    except FileNotFoundError:
+        pass
+    return ranges
+
+
 def has_subordinate_ids(name, uid):
-    for table in ("/etc/subuid", "/etc/subgid"):
-        try:
-            with open(table) as f:
-                owners = {line.split(":", 1)[0] for line in f}
-        except FileNotFoundError:
-            return False
-        if not owners & {name, str(uid)}:
-            return False
-    return True
+    return all(subordinate_ranges(name, uid, table) for table in ("/etc/subuid", "/etc/subgid"))
 
 
 def get_user(name, need_subids):
