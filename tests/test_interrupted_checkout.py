@@ -28,27 +28,32 @@ FIRST, MIDDLE, LAST = (f"f{i:04}" for i in (0, FILES // 2, FILES - 1))
 BIG = ("a", "b", "c", "d")
 MARKER = "kas-checkout-target"
 
-# A smudge filter gets a file's content on stdin and gives it back on
-# stdout.  This one first waits at the pause point of the FIFO argv[1]
-# (kas's own test hook: announce, then wait for the release, never longer
-# than the hook's patience), once: the first checkout that reaches the file
-# while "<fifo>.armed" exists claims it.
-HOLDING_FILTER = """\
+# The held git's helper (a smudge filter or a hook) waits at the pause
+# point of the FIFO ``fifo`` (kas's own test hook: announce, then wait for
+# the release, never longer than the hook's patience), once: the first
+# helper that gets there while "<fifo>.armed" exists claims it.
+HOLD_ONCE = """\
 #!{python}
 import os
 import sys
 
 from kas.testhook import pause_at
 
-fifo = sys.argv[1]
-try:
-    os.rename(fifo + ".armed", fifo + ".claimed")
-except OSError:
-    pass
-else:
+
+def hold_once(fifo):
+    try:
+        os.rename(fifo + ".armed", fifo + ".claimed")
+    except OSError:
+        return
     with open(fifo + ".pid", "w") as f:
         f.write(str(os.getpid()))
     pause_at("checkout", {{"_KAS_TEST_PAUSE": "checkout:" + fifo}})
+"""
+
+# A smudge filter gets a file's content on stdin and gives it back on
+# stdout; this one holds first (its FIFO is argv[1]).
+HOLDING_FILTER = HOLD_ONCE + """
+hold_once(sys.argv[1])
 sys.stdout.buffer.write(sys.stdin.buffer.read())
 """
 
@@ -108,24 +113,10 @@ class HeldCheckout:
 # the lock files of the refs it is about to move (listed on stdin); this
 # one waits there the first time a branch moves (not the fetch's
 # refs/remotes), like the filter above.
-HOLDING_REF_HOOK = """\
-#!{python}
-import os
-import sys
-
-from kas.testhook import pause_at
-
+HOLDING_REF_HOOK = HOLD_ONCE + """
 moves_a_branch = " refs/heads/" in sys.stdin.read()
-fifo = {fifo!r}
 if sys.argv[1] == "prepared" and moves_a_branch:
-    try:
-        os.rename(fifo + ".armed", fifo + ".claimed")
-    except OSError:
-        pass
-    else:
-        with open(fifo + ".pid", "w") as f:
-            f.write(str(os.getpid()))
-        pause_at("checkout", {{"_KAS_TEST_PAUSE": "checkout:" + fifo}})
+    hold_once({fifo!r})
 """
 
 
