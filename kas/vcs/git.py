@@ -74,6 +74,13 @@ def remote_branch_ref(branch: str) -> str:
     return f"refs/remotes/origin/{name}"
 
 
+def outside_heads(branch: str) -> bool:
+    """Whether ``branch`` is a full ref outside refs/heads (refs/changes/...,
+    refs/pull/...): no ``refs/heads/*`` refspec brings it, it is fetched by
+    a refspec of its own."""
+    return branch.startswith("refs/") and not branch.startswith(HEADS)
+
+
 def local_branch_name(branch: str) -> str:
     """CLI-090 step 5: a leading ``refs/`` and then ``heads/`` are removed."""
     name = strip_refs(branch)
@@ -222,7 +229,7 @@ class GitBackend(Backend):
         branch = self.spec.branch
         if self.shallow():
             options += ["--depth", str(self.settings.depth)]
-            if branch and (not branch.startswith("refs/") or branch.startswith(HEADS)):
+            if branch and not outside_heads(branch):
                 options += ["--branch", local_branch_name(branch)]
         if self.spec.signed:
             # CLI-090 step 1: nothing unverified in the work tree, not even
@@ -567,15 +574,14 @@ class GitCacheMechanics(CacheMechanics):
     def fetch_remote(self) -> None:
         backend, spec = self.backend, self.backend.spec
         refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        if spec.branch and spec.branch.startswith("refs/") and \
-                not spec.branch.startswith(HEADS):
+        if spec.branch and outside_heads(spec.branch):
             refspecs.append(f"+{spec.branch}:{spec.branch}")
         argv = ["git", "fetch", "-q", "--no-write-fetch-head", "--", backend.url]
         result = self.run(argv + refspecs, check=False)
         if result.returncode != 0:
             raise backend.fetch_failed(result.stderr)
         commit = spec.commit
-        if commit and len(commit) in (40, 64) and \
+        if commit and is_full_sha(commit) and \
                 GitRepo(backend.ctx, self.path).commit_of(commit) is None:
             # A commit no branch or tag reaches: keep it under a ref of its own.
             self.run(argv + [f"+{commit}:refs/kas/commits/{commit}"], check=False)
@@ -597,12 +603,11 @@ class GitCacheMechanics(CacheMechanics):
     def fetch_into_checkout(self) -> None:
         backend, spec = self.backend, self.backend.spec
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
-        if spec.branch and spec.branch.startswith("refs/") and \
-                not spec.branch.startswith(HEADS):
+        if spec.branch and outside_heads(spec.branch):
             refspecs.append(f"+{spec.branch}:{backend.remote_branch()}")
         self.run(["git", "fetch", "-q", "--", self.path] + refspecs, backend.path)
         commit = spec.commit
-        if commit and len(commit) in (40, 64) and backend.object_type(commit) is None:
+        if commit and is_full_sha(commit) and backend.object_type(commit) is None:
             self.run(["git", "fetch", "-q", "--", self.path, commit], backend.path,
                      check=False)
 
