@@ -17,7 +17,8 @@ import pytest
 from helpers.repos import git, make_git_repo, write
 from helpers.run import clean_env, kas_ok
 
-from kas.vcs.gitfiles import GitFiles
+from kas.vcs import gitfiles
+from kas.vcs.gitfiles import MAX_STATUS_ENTRIES, Answer, GitFiles
 
 STATUS = ["git", "status", "--porcelain", "--untracked-files=no"]
 ENV = {"PATH": os.environ.get("PATH", os.defpath), "GIT_TERMINAL_PROMPT": "false"}
@@ -110,9 +111,9 @@ def test_a_loose_ref_wins_over_its_packed_value(clone):
 
 def test_detached_head_and_branches(clone):
     head = git(clone, "rev-parse", "HEAD")
-    assert GitFiles(clone).head_branch() == ("refs/heads/main", head)
+    assert GitFiles(clone).head_branch(ENV) == ("refs/heads/main", head)
     git(clone, "checkout", "-q", "--detach")
-    assert GitFiles(clone).head_branch() is None
+    assert GitFiles(clone).head_branch(ENV) is None
     assert assert_agrees(clone, ["git", "rev-parse", "HEAD"]).stdout == head + "\n"
 
 
@@ -203,7 +204,7 @@ def test_unusual_repositories_are_asked_of_git(clone, state):
     files = GitFiles(clone)
     for argv in [*QUERIES, ["git", "cat-file", "-t", head]]:
         assert files.answer(argv, env) is None, argv
-    assert files.head_branch() is None or state == "GIT_DIR in the environment"
+    assert files.head_branch(env) is None
 
 
 def test_failures_and_other_queries_are_left_to_git(clone):
@@ -216,6 +217,32 @@ def test_failures_and_other_queries_are_left_to_git(clone):
                  ["git", "fetch", "-q"],
                  ["git", "status"]):
         assert files.answer(argv, ENV) is None, argv
+
+
+def test_a_big_index_is_left_to_git(clone):
+    """Above MAX_STATUS_ENTRIES tracked files git's own status is faster
+    than stat-ing each file here: the files give no answer, git does."""
+    for i in range(MAX_STATUS_ENTRIES):
+        write(os.path.join(clone, "many", f"f{i}"), f"{i}\n")
+    git(clone, "add", "many")
+    git(clone, "commit", "-q", "-m", "many")
+    settle(clone)
+    assert GitFiles(clone).answer(STATUS, ENV) is None
+    git(clone, "rm", "-q", "-r", "many/f0", "many/f1", "many/f2")
+    git(clone, "commit", "-q", "-m", "fewer")
+    settle(clone)
+    assert assert_agrees(clone, STATUS) == Answer("")
+
+
+def test_other_commands_do_not_read_the_files():
+    """A git command the files cannot answer (most of what kas runs: fetch,
+    checkout, am...) costs no file reading: the layout is never made."""
+    def layout_of():
+        raise AssertionError("the files were read")
+
+    for argv in (["fetch", "-q"], ["checkout", "-q", "main"], ["status"],
+                 ["rev-parse", "--show-toplevel"], ["merge-base", "a", "b"]):
+        assert gitfiles._answer(layout_of, argv) is None, argv
 
 
 # -- kas itself, with a recording git --------------------------------------

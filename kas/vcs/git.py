@@ -410,7 +410,7 @@ class GitBackend(Backend):
         if self.settings.force_checkout or not is_full_sha(rev):
             return False
         if branch is not None:
-            return self.files.head_branch() == (f"refs/heads/{branch}", rev)
+            return self.files.head_branch(self.env) == (f"refs/heads/{branch}", rev)
         try:
             with open(os.path.join(self.path, ".git", "HEAD")) as f:
                 return f.read().strip() == rev

@@ -29,8 +29,9 @@ import re
 import stat
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from kas.vcs.base import CHECKOUT_MARKER
 
@@ -55,6 +56,11 @@ OFS_DELTA, REF_DELTA = 6, 7
 # Commits and tags are small; anything larger is left to git.
 MAX_OBJECT = 1 << 20
 MAX_DELTA_CHAIN = 64
+# Above this many tracked files, git's own (multi-threaded) status is
+# faster than stat-ing them here one by one: about 8 us a file against 2 to
+# 4 ms for starting git plus 1.3 us a file (20,000 files: 164 ms against
+# 27 ms, measured on 2 cores).
+MAX_STATUS_ENTRIES = 500
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,18 @@ class GitFiles:
     def answer(self, argv: Sequence[str], env: Mapping[str, str]) -> Answer | None:
         """git's successful answer to ``argv``, if the files make it
         certain; None: run git."""
-        if any(name.startswith("GIT_") and not name.startswith(HARMLESS_ENV_PREFIXES)
-               for name in env):
+        if _changes_git(env):
             return None
         try:
-            layout = Layout.of(self.path, self.packs)
-            return _answer(layout, list(argv[1:]))
+            return _answer(lambda: Layout.of(self.path, self.packs), list(argv[1:]))
         except (Unsure, OSError, ValueError, IndexError, struct.error, zlib.error):
             return None
 
-    def head_branch(self) -> tuple[str, str] | None:
+    def head_branch(self, env: Mapping[str, str]) -> tuple[str, str] | None:
         """(local branch ref, commit) if HEAD is on a branch; None if
         detached or not certain."""
+        if _changes_git(env):
+            return None
         try:
             layout = Layout.of(self.path, self.packs)
             target = layout.head_symref()
@@ -116,8 +122,7 @@ def top_level(directory: str, env: Mapping[str, str]) -> TopLevel | None:
     ``.git`` directory above it, on the same file system, owned by us, of
     a plain repository with no enclosing one (which could make it a
     submodule).  None: ask git."""
-    if any(name.startswith("GIT_") and not name.startswith(HARMLESS_ENV_PREFIXES)
-           for name in env):
+    if _changes_git(env):
         return None
     try:
         current = os.path.realpath(directory)
@@ -149,21 +154,34 @@ def top_level(directory: str, env: Mapping[str, str]) -> TopLevel | None:
         return None
 
 
-def _answer(layout: Layout, args: list[str]) -> Answer | None:
+def _changes_git(env: Mapping[str, str]) -> bool:
+    """Whether ``env`` sets a GIT_* variable that changes what git reads
+    (another git dir, index, object directory, config...)."""
+    return any(name.startswith("GIT_") and not name.startswith(HARMLESS_ENV_PREFIXES)
+               for name in env)
+
+
+def _answer(layout_of: Callable[[], Layout], args: list[str]) -> Answer | None:
+    """The answer to the git command ``args``; the files are looked at
+    (``layout_of()``) only for a command answered here: every other git
+    command the backend runs pays nothing."""
     if args[:2] == ["cat-file", "-t"] and len(args) == 3:
+        layout = layout_of()
         return Answer(layout.object_type(layout.resolve(args[2])) + "\n")
     if args and args[0] == "rev-parse":
         name = _rev_parse_argument(args[1:])
         if name is None:
             return None
+        layout = layout_of()
         peel = name.endswith("^{commit}")
         oid = layout.resolve(name.removesuffix("^{commit}"))
         oid = layout.peel_to_commit(oid) if peel else layout.existing(oid)
         return Answer(oid + "\n")
     if args == ["status", "--porcelain", "--untracked-files=no"]:
-        layout.check_clean()
+        layout_of().check_clean()
         return Answer("")
     if args[:2] == ["merge-base", "--is-ancestor"] and len(args) == 4:
+        layout = layout_of()
         ancestor = layout.peel_to_commit(layout.resolve(args[2]))
         tip = layout.peel_to_commit(layout.resolve(args[3]))
         if ancestor != tip:
@@ -224,7 +242,7 @@ class Layout:
             raise Unsure
         _check_config(_read_text(os.path.join(self.common_dir, "config")))
         if os.path.lexists(os.path.join(self.common_dir, "refs", "replace")) or any(
-                name.startswith("refs/replace/") for name in self._packed_refs()):
+                name.startswith("refs/replace/") for name in self._packed_refs):
             raise Unsure            # objects replaced by others (git replace)
 
     # -- refs ------------------------------------------------------------
@@ -263,12 +281,13 @@ class Layout:
                     name = text[len("ref: "):]
                     continue
                 raise Unsure
-            packed = self._packed_refs().get(name)
+            packed = self._packed_refs.get(name)
             if packed is None:
                 raise Unsure        # unknown here: git says what it is
             return packed
         raise Unsure
 
+    @cached_property
     def _packed_refs(self) -> dict[str, str]:
         path = os.path.join(self.common_dir, "packed-refs")
         try:
@@ -359,6 +378,8 @@ class Layout:
         with open(index, "rb") as f:
             index_stat = os.fstat(f.fileno())
             data = f.read()
+        if len(data) < 12 or struct.unpack_from(">I", data, 8)[0] > MAX_STATUS_ENTRIES:
+            raise Unsure
         entries, root_tree = _parse_index(data)
         # The cache tree is git's own record that the index holds this
         # tree; git keeps it up to date or drops it.
