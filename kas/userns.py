@@ -14,7 +14,7 @@ import pwd
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kas.errors import format_command
+from kas.errors import KasUserError, format_command
 from kas.fsutil import find_program
 
 SUBID_TABLES = ("/etc/subuid", "/etc/subgid")
@@ -52,6 +52,9 @@ def read_ranges(table: str) -> list[SubidRange]:
             lines = f.read().splitlines()
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as e:
+        # Normally world-readable; an unreadable one cannot be judged.
+        raise KasUserError(f"Cannot read {table}: {e.strerror}") from e
     ranges = []
     for line in lines:
         fields = line.strip().split(":")
@@ -68,6 +71,14 @@ def ranges_of(uid: int, table: str) -> list[SubidRange]:
     if name:
         owners.add(name)
     return [r for r in read_ranges(table) if r.owner in owners]
+
+
+def lacking_ranges(uid: int, size: int = 1,
+                   tables: Sequence[str] = SUBID_TABLES) -> list[tuple[str, str]]:
+    """``(table, "uid" or "gid")`` for each of ``tables`` in which the user
+    ``uid`` has no range of at least ``size`` ids."""
+    return [(table, kind) for table, kind in zip(tables, ("uid", "gid"))
+            if not any(r.count >= size for r in ranges_of(uid, table))]
 
 
 def free_range(tables: Sequence[str] = SUBID_TABLES) -> str:

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from helpers.users import UserDirs
+from helpers.users import UserDirs, get_user, user_namespace_works
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -28,3 +28,15 @@ def user_dir():
     dirs = UserDirs()
     yield dirs
     dirs.remove_all()
+
+
+@pytest.fixture
+def rootless_user():
+    """``kasci`` (subordinate ids, .ci/setup-test-users), skipped where it
+    cannot enter a user namespace with them (a kernel or AppArmor switch):
+    what the rootless Isar tests expect of the host depends on that."""
+    user = get_user("kasci", need_subids=True)
+    problem = user_namespace_works(user)
+    if problem:
+        pytest.skip(problem)
+    return user

@@ -15,7 +15,7 @@ import pytest
 from helpers.clean import snapshot
 from helpers.repos import write
 from helpers.run import assert_user_error
-from helpers.users import get_user, user_namespace_works
+from helpers.users import free_subid_fix, get_user, subordinate_ranges
 
 # As the test users kasci / kasci-nosub, with sudo and unshare.
 pytestmark = pytest.mark.root
@@ -54,15 +54,6 @@ def owners(path):
         for name in [*dirs, *files]:
             found.add(os.lstat(os.path.join(root, name)).st_uid)
     return found
-
-
-@pytest.fixture
-def rootless_user():
-    user = get_user("kasci", need_subids=True)
-    problem = user_namespace_works(user)
-    if problem:
-        pytest.skip(problem)
-    return user
 
 
 def build_dir_with(user, base, outside):
@@ -182,7 +173,7 @@ def test_rootless_without_subordinate_ids_names_the_fix(user_dir):
     assert_user_error(result, (
         f"{user.name} has no subordinate uid range in /etc/subuid, which is needed to "
         "remove the files of an isar-rootless build. Ask an administrator to add one, "
-        f"e.g.: usermod --add-subuids 100000-165535 {user.name}"))
+        f"e.g.: {free_subid_fix(user.name)}"))
     assert snapshot(base) == before
 
 
@@ -294,7 +285,8 @@ def test_plain_clean_names_the_owner_and_the_command(rootless_user, user_dir):
     [error] = result.errors()
     assert error.startswith(f"Could not remove everything in {tmp} (Permission denied): ")
     subordinate = sorted(owners(tmp) - {user.uid})
-    assert subordinate and all(100000 <= uid < 165536 for uid in subordinate), subordinate
+    [(start, count)] = subordinate_ranges(user.name, user.uid)
+    assert subordinate and all(start <= uid < start + count for uid in subordinate), subordinate
     shown = ", ".join(map(str, subordinate[:3])) + (" …" if len(subordinate) > 3 else "")
     plural = "s" if len(subordinate) > 1 else ""
     assert error.endswith(

@@ -22,7 +22,7 @@ import tempfile
 import pytest
 from helpers.repos import Bitbake, Project, write
 from helpers.run import REPO_ROOT, make_context
-from helpers.users import get_user
+from helpers.users import free_subid_fix, get_user
 from test_kas_container_doctor import PATH, in_namespace, tool_dir_without
 
 from kas.buildenv.isarhost import HostProbe, Missing, parse_version
@@ -90,8 +90,8 @@ def isar_project(user, path, build_system="isar-rootless", extra_repos=""):
 
 
 @pytest.fixture
-def kasci():
-    return get_user("kasci", need_subids=True)
+def kasci(rootless_user):
+    return rootless_user
 
 
 @pytest.fixture
@@ -252,16 +252,9 @@ def test_user_without_subordinate_ids(user_dir, tools):
     user = get_user("kasci-nosub", need_subids=False)
     project = isar_project(user, user_dir(user))
     result = project.kas("build", "kas.yml", PATH=tools("mmdebstrap"))
-    top = 100000
-    for table in ("/etc/subuid", "/etc/subgid"):
-        with open(table) as f:
-            for line in f:
-                _, start, count = line.strip().split(":")
-                top = max(top, int(start) + int(count))
-    expected = (f"  - {user.name} has no subordinate uid and gid range in /etc/subuid and "
-                "/etc/subgid (Isar maps the ids of the root file system onto them). Fix: "
-                f"sudo usermod --add-subuids {top}-{top + 65535} --add-subgids "
-                f"{top}-{top + 65535} {user.name}")
+    expected = (f"  - {user.name} has no subordinate uid and gid range of 65536 ids in "
+                "/etc/subuid and /etc/subgid (Isar maps the ids of the root file system "
+                f"onto them). Fix: {free_subid_fix(user.name)}")
     body = check_message(result)
     assert expected in body, body
     assert not any("mapping your subordinate ids" in line for line in body)

@@ -26,7 +26,7 @@ from helpers.containers import scratch_podman_home
 from helpers.ns import HELPER
 from helpers.repos import write
 from helpers.run import REPO_ROOT
-from helpers.users import get_user
+from helpers.users import SUBID_TABLES, get_user, subid_lines
 
 KAS_CONTAINER = os.path.join(REPO_ROOT, "kas-container")
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
@@ -171,11 +171,10 @@ def test_doctor_user_without_subordinate_ids_fails_with_usermod_fix(tmp_path, no
     first, last = (int(x) for x in fix[3].split("-"))
     assert last - first == 65535 and fix[4:6] == ["--add-subgids", fix[3]]
     # The range is free in both tables.
-    for table in ("/etc/subuid", "/etc/subgid"):
-        with open(table) as f:
-            for line in f:
-                _, start, count = line.strip().split(":")
-                assert first >= int(start) + int(count) or last < int(start), line
+    for table in SUBID_TABLES:
+        for line in subid_lines(table):
+            _, start, count = line
+            assert first >= start + count or last < start, line
     assert status(checks, "subgid") == "FAIL"
     assert status(checks, "nested-userns") == "FAIL"
     assert checks["nested-userns"][0]["fix"] == entry["fix"]

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING
 from kas.errors import CommandError, KasUserError, format_command
 from kas.fsutil import find_program
 from kas.userns import (
-    SUBID_TABLES,
+    SUBID_RANGE_SIZE,
+    lacking_ranges,
     mapping_failure,
     missing_idmap_tools,
-    ranges_of,
     subid_fix,
     sysctl_fix,
     user_name,
@@ -208,15 +208,16 @@ class HostProbe:
                         "without it)", fix)]
 
     def subordinate_ids(self) -> list[Missing]:
-        lacking = [(table, kind) for table, kind in zip(SUBID_TABLES, ("uid", "gid"))
-                   if not ranges_of(self.uid, table)]
+        # Isar maps the ids of a whole Debian root file system: a range
+        # smaller than that fails in do_bootstrap.
+        lacking = lacking_ranges(self.uid, SUBID_RANGE_SIZE)
         if not lacking:
             return []
         who = user_name(self.uid) or f"uid {self.uid}"
         kinds = " and ".join(kind for _, kind in lacking)
         tables = " and ".join(table for table, _ in lacking)
-        return [Missing(f"{who} has no subordinate {kinds} range in {tables} (Isar maps "
-                        "the ids of the root file system onto them)",
+        return [Missing(f"{who} has no subordinate {kinds} range of {SUBID_RANGE_SIZE} ids "
+                        f"in {tables} (Isar maps the ids of the root file system onto them)",
                         subid_fix(self.uid))]
 
     def user_namespaces(self, unshare: str | None) -> list[Missing]:

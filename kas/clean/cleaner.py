@@ -158,7 +158,7 @@ class Cleaner:
         if self.dry_run:
             return
         remover = self.own_remover()
-        if kept or self.build_system == "isar-rootless":
+        if kept:
             remover.remove(sorted(entries))
         else:
             remover.empty(directory)

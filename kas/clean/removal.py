@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 
 from kas.errors import KasUserError
 from kas.fsutil import find_program, require_program, within
-from kas.userns import SUBID_TABLES, mapping_failure, ranges_of, user_name, userns_blocker
+from kas.userns import (
+    SUBID_TABLES,
+    lacking_ranges,
+    mapping_failure,
+    ranges_of,
+    subid_fix,
+    user_name,
+    userns_blocker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +347,10 @@ class NamespaceRemover(PlainRemover):
             errors = remove_tree(path)
             report_leftovers([path], self.hint, errors)
 
+    def empty(self, directory):
+        # Entry by entry: any of them may hold files of subordinate ids.
+        self.remove(sorted(os.path.join(directory, n) for n in _list_dir(directory)))
+
     def _remove_in_namespace(self, entries):
         self._ensure_usable()
         for start in range(0, len(entries), ARGV_BATCH):
@@ -377,16 +389,15 @@ def foreign_entries(path, uid):
     return sorted(found)
 
 
-def check_subordinate_ids(uid, tables=SUBID_TABLES):
+def check_subordinate_ids(uid):
     """The caller needs a range in both tables for ``--map-auto``."""
-    name = user_name(uid)
-    for table, kind in zip(tables, ("uid", "gid")):
-        if not ranges_of(uid, table):
-            who = name or f"uid {uid}"
-            raise KasUserError(
-                f"{who} has no subordinate {kind} range in {table}, which is needed to "
-                f"remove the files of an isar-rootless build. Ask an administrator to add "
-                f"one, e.g.: usermod --add-sub{kind}s 100000-165535 {name or uid}")
+    lacking = lacking_ranges(uid)
+    if lacking:
+        table, kind = lacking[0]
+        raise KasUserError(
+            f"{user_name(uid) or f'uid {uid}'} has no subordinate {kind} range in {table}, "
+            "which is needed to remove the files of an isar-rootless build. Ask an "
+            f"administrator to add one, e.g.: {subid_fix(uid)}")
 
 
 def probe_user_namespace(ctx, unshare):

@@ -86,23 +86,42 @@ def _python_for(user):
     return None
 
 
-def subordinate_ranges(name, uid, table="/etc/subuid"):
-    """The ``(start, count)`` ranges of the user ``name``/``uid`` in
-    ``table`` (/etc/subuid or /etc/subgid; none if it does not exist)."""
-    ranges = []
+SUBID_TABLES = ("/etc/subuid", "/etc/subgid")
+
+
+def subid_lines(table):
+    """``(owner, start, count)`` of each well-formed line of ``table``
+    (/etc/subuid or /etc/subgid; none if it does not exist)."""
+    lines = []
     try:
         with open(table) as f:
             for line in f:
                 fields = line.strip().split(":")
-                if len(fields) == 3 and fields[0] in (name, str(uid)):
-                    ranges.append((int(fields[1]), int(fields[2])))
+                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                    lines.append((fields[0], int(fields[1]), int(fields[2])))
     except FileNotFoundError:
         pass
-    return ranges
+    return lines
+
+
+def subordinate_ranges(name, uid, table="/etc/subuid"):
+    """The ``(start, count)`` ranges of the user ``name``/``uid`` in
+    ``table``."""
+    return [(start, count) for owner, start, count in subid_lines(table)
+            if owner in (name, str(uid))]
 
 
 def has_subordinate_ids(name, uid):
-    return all(subordinate_ranges(name, uid, table) for table in ("/etc/subuid", "/etc/subgid"))
+    return all(subordinate_ranges(name, uid, table) for table in SUBID_TABLES)
+
+
+def free_subid_fix(name):
+    """The command kas proposes to give ``name`` subordinate ids: 65536 of
+    them above every range of both tables (100000 on an empty host)."""
+    top = max([start + count for table in SUBID_TABLES
+               for _, start, count in subid_lines(table)] + [100000])
+    return (f"sudo usermod --add-subuids {top}-{top + 65535} "
+            f"--add-subgids {top}-{top + 65535} {name}")
 
 
 def get_user(name, need_subids):
