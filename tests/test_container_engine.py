@@ -223,10 +223,14 @@ def assert_cleaned(result, project):
     assert os.path.isdir(os.path.join(project, "build", "conf"))
 
 
-def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images,
-                                                                         project):
+@pytest.mark.parametrize("mode", [["--isar-rootless"], []], ids=["flag", "build-dir"])
+def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images, project,
+                                                                 mode):
     """kas-container --isar-rootless clean removes what a rootless build
-    left owned by subordinate ids, which the user cannot remove (KC-027)."""
+    left owned by subordinate ids, which the user cannot remove (KC-027);
+    without flag or config, the build dir's local.conf (ISAR_ROOTLESS, as
+    kas wrote it) chooses the kas-isar image and rootless cleaning, as it
+    does for kas itself (issue 25.3)."""
     isar_project(user, project, "isar-rootless")
     made = kas_container(user, project, "--isar-rootless", "shell", "isar.yml",
                          "-c", LEFTOVERS)
@@ -237,7 +241,7 @@ def test_isar_rootless_clean_removes_subordinate_owned_leftovers(user, images,
     # What an interrupted rootless build leaves: the user cannot remove it.
     assert_user_cannot_remove(user, tmp)
 
-    result = kas_container(user, project, "--isar-rootless", "clean")
+    result = kas_container(user, project, *mode, "clean")
 
     assert_cleaned(result, project)
 

@@ -769,6 +769,39 @@ def test_clean_from_config_yaml(kc, tmp_path):
     assert r.image == IMAGE_ISAR
 
 
+@pytest.mark.parametrize("local_conf, expected_kas, image", [
+    ('ISAR_ROOTLESS ?= "1"\n', ["clean", "--isar-rootless"], IMAGE_ISAR),
+    ("ISAR_ROOTLESS = 'Yes'\n", ["clean", "--isar-rootless"], IMAGE_ISAR),
+    ('ISAR_ROOTLESS ??= "1"\nISAR_ROOTLESS = "0"\n', ["clean"], IMAGE_OE),
+    ('ISAR_ROOTLESS ?= "0"\nISAR_ROOTLESS ?= "1"\n', ["clean"], IMAGE_OE),
+    ('ISAR_ROOTLESSNESS = "1"\n', ["clean"], IMAGE_OE),
+    ('MACHINE = "qemuamd64"\n', ["clean"], IMAGE_OE),
+])
+def test_clean_of_a_rootless_build_dir(kc, tmp_path, local_conf, expected_kas, image):
+    """issue 25.3: clean without flag or config in a build dir whose
+    local.conf sets ISAR_ROOTLESS (picked as bitbake picks it) runs the
+    kas-isar image in isar-rootless mode, as kas itself would clean it."""
+    work = tmp_path / "w"
+    write(work / "build" / "conf" / "local.conf", local_conf)
+    r = kc("clean", cwd=work, fakes=("docker",))
+    assert r.kas == expected_kas
+    assert r.image == image
+
+
+def test_clean_of_a_rootless_build_dir_elsewhere(kc, tmp_path):
+    """The build dir is KAS_BUILD_DIR's when set; a config's build_system
+    beats the build dir."""
+    work = tmp_path / "w"
+    build = tmp_path / "b"
+    write(build / "conf" / "local.conf", 'ISAR_ROOTLESS ?= "1"\n')
+    write(work / "build" / "conf" / "local.conf", 'ISAR_ROOTLESS ?= "1"\n')
+    r = kc("cleanall", cwd=work, env={"KAS_BUILD_DIR": str(build)}, fakes=("docker",))
+    assert r.kas == ["cleanall", "--isar-rootless"]
+    write(work / ".config.yaml", "build_system: isar-privileged\n")
+    r = kc("clean", cwd=work, fakes=("docker",))
+    assert r.kas == ["clean", "--isar-privileged"]
+
+
 def test_clean_with_config_file(kc, tmp_path):
     """clean with a config file passes its build system as the mode option
     (KC-027)."""
