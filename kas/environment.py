@@ -38,6 +38,24 @@ MANAGED_ENVIRONMENTS = (
 )
 
 
+# The values that turn a KAS_* switch off (in any case, blanks around them
+# ignored).
+OFF_WORDS = ("0", "false", "no", "off")
+
+
+def switched_off(environ: Mapping[str, str], name: str) -> bool:
+    """Whether ``name`` is set to turn something off (a switch that is on
+    by default)."""
+    return environ.get(name, "").strip().lower() in OFF_WORDS
+
+
+def switched_on(environ: Mapping[str, str], name: str) -> bool:
+    """Whether ``name`` is set, to anything but an off value (a switch that
+    is off by default)."""
+    value = environ.get(name, "").strip()
+    return bool(value) and value.lower() not in OFF_WORDS
+
+
 def managed_ci(environ: Mapping[str, str]) -> str | None:
     """The name of the managed CI environment kas runs in, or None."""
     for variable, name in MANAGED_ENVIRONMENTS:

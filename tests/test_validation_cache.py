@@ -4,11 +4,12 @@ passes are remembered, keyed by the content and the schema; the cache is
 harmless to delete and can be turned off."""
 
 import os
+import shutil
 import subprocess
 import sys
 
 from helpers.repos import write
-from helpers.run import clean_env, run_kas
+from helpers.run import REPO_ROOT, clean_env, run_kas
 
 from kas.config.validcache import ValidationCache
 
@@ -113,3 +114,27 @@ def test_yaml_aliases_stay_shared_and_dates_are_not_cached(tmp_path):
     cache.remember("s.yml", b"y", data)
     back = cache.lookup("s.yml", b"y")
     assert back == data and back["a"] is back["b"]
+
+
+def test_a_change_to_the_checking_code_is_a_new_key(tmp_path):
+    """kas's version string stays "5.5" across our releases, so the code
+    that parses and checks a file (its limits are not in the schema) is
+    part of the key: a kas whose reader changed validates again."""
+    copy = tmp_path / "copy"
+    shutil.copytree(os.path.join(REPO_ROOT, "kas"), copy / "kas",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "work"
+    write(work / "kas.yml", VALID)
+    env = clean_env(XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(copy))
+    imported = subprocess.run([sys.executable, "-c", "import kas; print(kas.__file__)"],
+                              cwd=work, env=env, capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == str(copy / "kas" / "__init__.py")
+    for expected in (True, False):
+        result, modules = dump(work, env)
+        assert result.returncode == 0, result.stderr
+        assert ("jsonschema" in modules) is expected
+    with open(copy / "kas" / "docio" / "reader.py", "a") as f:
+        f.write("# another kas\n")
+    result, modules = dump(work, env)
+    assert result.returncode == 0, result.stderr
+    assert "jsonschema" in modules

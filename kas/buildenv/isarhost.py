@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kas.environment import switched_off
 from kas.errors import CommandError, KasUserError, format_command
 from kas.fsutil import find_program
 from kas.userns import (
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SKIP_VARIABLE = "KAS_ISAR_HOST_CHECK"
-SKIP_VALUES = ("0", "false", "no", "off")
 
 # Isar's own form and numbers (base.bbclass: 1:<subuid base + 1>:<count - 2>);
 # unshare parses the option before --version exits, so nothing is unshared.
@@ -93,7 +93,7 @@ def report(missing: Sequence[Missing], last_line: str) -> str:
 
 def check_requested(environ: Mapping[str, str]) -> bool:
     """False when KAS_ISAR_HOST_CHECK turns the check off."""
-    return environ.get(SKIP_VARIABLE, "").strip().lower() not in SKIP_VALUES
+    return not switched_off(environ, SKIP_VARIABLE)
 
 
 def check_isar_host(ctx: Context, refuse: bool = True) -> None:

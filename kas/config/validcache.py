@@ -7,12 +7,18 @@ files costs more than everything else kas does with them.  A file whose
 exact content already passed validation against the exact same schema
 passes again and parses to the same data, so kas keeps that data,
 marshalled, in a file named by a hash of (kas version, PyYAML version,
-schema, file format, file content) under ``$XDG_CACHE_HOME/kas/validated``
-(default ``~/.cache/kas/validated``).
+schema, the code that parses and checks a file, file format, file
+content) under ``$XDG_CACHE_HOME/kas/validated`` (default
+``~/.cache/kas/validated``).
 
 Only passes are remembered: a file with errors is parsed and validated
 every time and reported in full.  A new kas, PyYAML or schema changes
-every key, so nothing is trusted across them.  An entry is written
+every key, and so does any change to the modules that parse and check a
+file (RULE_MODULES: their limits and structure checks are not in the
+schema, and kas's version string stays that of the kas it replaces), so
+nothing is trusted across them.  jsonschema's version is not part of the
+key (finding it costs the import the cache saves): the schema's draft
+fixes what it means.  An entry is written
 atomically and carries a checksum of its data; one that does not match
 is ignored.  Deleting the directory is harmless (the next run validates
 again); ``KAS_VALIDATION_CACHE=0`` turns the cache off, and any error
@@ -30,8 +36,7 @@ from typing import Any
 import yaml
 
 from kas import __version__
-
-OFF = ("0", "no", "false", "off")
+from kas.environment import switched_off
 
 
 def _sha256_type() -> Any:
@@ -53,19 +58,25 @@ def _sha256_type() -> Any:
 sha256 = _sha256_type()
 DIGEST = 32
 
+# The modules whose code decides whether a file passes and what it parses
+# to, besides the schema.
+RULE_MODULES = (os.path.join(os.path.dirname(os.path.dirname(__file__)), "docio", "reader.py"),
+                os.path.join(os.path.dirname(__file__), "schema.py"))
+
 
 class ValidationCache:
     def __init__(self, directory: str, schema_path: str) -> None:
         self.directory = directory
-        with open(schema_path, "rb") as f:
-            schema = f.read()
-        self._salt = sha256(f"{__version__}\0{yaml.__version__}\0".encode()
-                                    + schema).digest()
+        salt = sha256(f"{__version__}\0{yaml.__version__}\0".encode())
+        for path in (schema_path, *RULE_MODULES):
+            with open(path, "rb") as f:
+                salt.update(f.read())
+        self._salt = salt.digest()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], schema_path: str) -> ValidationCache | None:
         """The cache the caller's environment asks for, None if off."""
-        if environ.get("KAS_VALIDATION_CACHE", "").strip().lower() in OFF:
+        if switched_off(environ, "KAS_VALIDATION_CACHE"):
             return None
         base = environ.get("XDG_CACHE_HOME", "")
         if not os.path.isabs(base):
@@ -74,7 +85,10 @@ class ValidationCache:
             if not os.path.isabs(home):
                 return None
             base = os.path.join(home, ".cache")
-        return cls(os.path.join(base, "kas", "validated"), schema_path)
+        try:
+            return cls(os.path.join(base, "kas", "validated"), schema_path)
+        except OSError:
+            return None     # its key cannot be made: no cache
 
     def _entry(self, path: str, raw: bytes) -> str:
         fmt = os.path.splitext(path)[1].encode()

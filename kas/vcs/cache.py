@@ -62,8 +62,6 @@ ENTRY_PURPOSE = "builds a repo cache entry"
 # How long a kas waits for another one that holds an entry.
 LOCK_TIMEOUT = 3600.0
 
-OFF_VALUES = ("", "0", "false", "no", "off")
-
 
 # --- the lock ---------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
+from kas.environment import switched_on
 from kas.errors import KasUserError
 
 
@@ -73,10 +74,6 @@ def clone_depth(environ: Mapping[str, str]) -> int:
     return int(value)
 
 
-# Values of KAS_OFFLINE that leave the network on.
-OFF_VALUES = ("", "0", "false", "no", "off")
-
-
 def offline_requested(environ: dict[str, str]) -> bool:
     """Whether KAS_OFFLINE asks for a run without network access."""
-    return environ.get("KAS_OFFLINE", "").strip().lower() not in OFF_VALUES
+    return switched_on(environ, "KAS_OFFLINE")
