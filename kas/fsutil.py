@@ -194,6 +194,8 @@ def remove_abandoned(path: str, purpose: str) -> None:
 def remove_if_abandoned(temp: str, purpose: str) -> bool:
     """Remove the private build directory ``temp`` if its owner is gone;
     whether it did."""
+    if not os.path.lexists(temp):
+        return False        # gone since it was listed: its owner finished
     refuse_foreign_partial(temp, purpose)
     owner = abandoned(temp)
     if owner is None:

@@ -258,3 +258,13 @@ def test_a_foreign_file_at_a_build_name_is_refused(tmp_path):
                                            "into place, but it is a symbolic link"):
         fsutil.build_dir(str(target), make("new\n"), "builds a test")
     assert os.path.islink(foreign)
+
+
+def test_a_build_dir_gone_since_it_was_listed_is_no_error(tmp_path):
+    """Another kas may finish (or remove a killed run's leftover) between
+    the listing and the removal: a name that is gone is not a foreign
+    file, nothing to do."""
+    target = tmp_path / "repo"
+    gone = tmp_path / (os.path.basename(fsutil.partial_prefix(str(target))) + "gone")
+    assert fsutil.remove_if_abandoned(str(gone), "builds a test") is False
+    assert entries(tmp_path) == []
