@@ -74,10 +74,13 @@ def build_parser(prog, argv=None):
                                 title="commands")
     found = plugins.discover()
     chosen = _command_in(argv, {p.COMMAND for p in found}) if argv is not None else None
-    if chosen is not None:
+    if argv is not None:
         from kas.ssh import check_agent_conflict
 
-        # CLI-060 is checked while the parser is built, whatever the command.
+        # An internal ssh-agent (SSH_PRIVATE_KEY*) cannot be combined with an
+        # external one (SSH_AUTH_SOCK, CLI-060): checked once, while the
+        # parser of a command line is built, whatever it asks for (--version
+        # and --help too, as kas 5.5 does).
         check_agent_conflict(os.environ)
     for plugin in found:
         # The epilog's form is what kas.completion.model.example_of reads;

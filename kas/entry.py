@@ -25,6 +25,9 @@ def _print_version() -> bool:
     an output that cannot be written is reported by kas.cli)."""
     if sys.stdout is None:
         return False
+    if "SSH_AUTH_SOCK" in os.environ and any(
+            name.startswith("SSH_PRIVATE_KEY") for name in os.environ):
+        return False        # kas.cli refuses an ssh-agent conflict (CLI-060) first
     line = version_line(program_name(sys.argv[0]))
     # argparse wraps at the terminal width less 2, which it finds as
     # shutil.get_terminal_size does: COLUMNS, else the terminal, else 80.

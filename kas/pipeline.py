@@ -240,10 +240,6 @@ def add_setup_options(parser: argparse.ArgumentParser, keep_config: bool = False
                       preserve_env: bool = False, config: bool = True) -> None:
     """--skip, --force-checkout, --update, optionally -k and -E, and (unless
     ``config`` is False: diff has two) the config argument."""
-    from kas.ssh import check_agent_conflict
-
-    # CLI-060: checked while the parser is built, as the reference does.
-    check_agent_conflict(os.environ)
     steps = steps_of_this_run(os.environ)
     parser.add_argument(
         "--skip", action="append", default=[], metavar="STEP", choices=steps,
