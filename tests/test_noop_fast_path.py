@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from helpers.repos import git, make_git_repo, write
+from helpers.repos import git, isolated_git_env, make_git_repo, write
 from helpers.run import clean_env, kas_ok
 
 from kas.vcs import gitfiles
@@ -40,7 +40,8 @@ def settle(repo):
 
 def real_git(repo, argv):
     """(exit status, stdout) of real git for ``argv``."""
-    proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True, check=False,
+                          env=isolated_git_env())
     return proc.returncode, proc.stdout
 
 
@@ -60,7 +61,7 @@ def clone(tmp_path):
     git(upstream, "tag", "-a", "-m", "tag one", "v1")
     commit(upstream, "a.txt", "two\n", "second")
     path = str(tmp_path / "clone")
-    subprocess.run(["git", "clone", "-q", upstream, path], check=True)
+    subprocess.run(["git", "clone", "-q", upstream, path], check=True, env=isolated_git_env())
     settle(path)
     return path
 
@@ -152,7 +153,7 @@ def test_anything_but_a_clean_tree_is_asked_of_git(clone, change):
         git(clone, "checkout", "-q", "-b", "other", "HEAD~1")
         commit(clone, "a.txt", "other\n", "other")
         subprocess.run(["git", "-C", clone, "merge", "-q", "main"], capture_output=True,
-                       check=False)
+                       check=False, env=isolated_git_env())
     elif change == "intent to add":
         write(os.path.join(clone, "new.txt"), "new\n")
         git(clone, "add", "-N", "new.txt")
@@ -433,7 +434,7 @@ def test_an_unusual_top_level_is_asked_of_git(clone, tmp_path, layout):
     elif layout == "submodule":
         inner = make_git_repo(tmp_path / "inner")
         subprocess.run(["git", "-C", clone, "-c", "protocol.file.allow=always", "submodule",
-                        "add", "-q", inner, "sub"], check=True)
+                        "add", "-q", inner, "sub"], check=True, env=isolated_git_env())
         directory = os.path.join(clone, "sub")
     else:
         env["GIT_DIR"] = os.path.join(clone, ".git")

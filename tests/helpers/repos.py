@@ -27,15 +27,29 @@ def read(path):
         return f.read()
 
 
+# The tests' own git commands see none of this machine's git configuration
+# (an identity, core.splitIndex, a reftable default, hooks... would change
+# what they make) and commit as the identity make_git_repo configures.
+ISOLATED_GIT = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def isolated_git_env():
+    return {**os.environ, **ISOLATED_GIT}
+
+
 def git(repo, *args):
     return subprocess.run(["git", "-C", str(repo)] + list(args), check=True,
-                          stdout=subprocess.PIPE, text=True).stdout.strip()
+                          env=isolated_git_env(), stdout=subprocess.PIPE,
+                          text=True).stdout.strip()
 
 
 def make_git_repo(path, files=None, origin=None):
     """A real git repository at ``path`` with one commit of ``files``."""
     os.makedirs(str(path), exist_ok=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True,
+                   env=isolated_git_env())
     git(path, "config", "user.email", "test@example.com")
     git(path, "config", "user.name", "Test")
     for name, text in (files or {"README": "test\n"}).items():
