@@ -306,9 +306,7 @@ class GitBackend(Backend):
                 return None
             if spec.tag and self.object_type(tag_ref(spec.tag)) is None:
                 return None
-            if spec.branch and not self.shallow() and not self.succeeds(
-                    ["git", "merge-base", "--is-ancestor", spec.commit,
-                     self.remote_branch()]):
+            if spec.branch and not self.contains(spec.commit):
                 return None
             return spec.commit, kind
         if spec.tag:
@@ -394,8 +392,7 @@ class GitBackend(Backend):
             rev = result.stdout.strip()
             if spec.commit:
                 rev = self.verify(spec.commit)
-                if not self.shallow() and not self.succeeds(
-                        ["git", "merge-base", "--is-ancestor", rev, remote]):
+                if not self.contains(rev):
                     raise self.branch_lacks_commit()
             return Target(rev, local_branch_name(spec.branch))
         if spec.commit:
