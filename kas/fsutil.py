@@ -33,19 +33,21 @@ BUILD = "repo"
 T = TypeVar("T")
 
 
-def write_atomic(path: str, text: str, mode: int | None = None, backup: str | None = None,
-                 follow_symlinks: bool = True) -> None:
-    """Replace the file at ``path`` by ``text`` (UTF-8).
+def write_atomic(path: str, text: str | bytes, mode: int | None = None,
+                 backup: str | None = None, follow_symlinks: bool = True,
+                 sync: bool = True) -> None:
+    """Replace the file at ``path`` by ``text`` (UTF-8; bytes as they are).
 
     Readers see the old content or the new one, never a partial file: the
-    text goes to a temporary sibling, is synced to disk, then renamed into
+    text goes to a temporary sibling, is synced to disk (unless ``sync`` is
+    false: a cache that may be lost in a crash), then renamed into
     place.  ``mode`` defaults to the mode of the existing file, else the
     umask default.  A symlink at ``path`` is followed (its target is
     replaced) unless ``follow_symlinks`` is false.  With ``backup``,
     whatever is there is first renamed to ``backup``.  On any error the
     temporary file is removed and an OSError naming ``path`` is raised.
     """
-    with _staged(path, text, mode, follow_symlinks) as (temp, target):
+    with _staged(path, text, mode, follow_symlinks, sync) as (temp, target):
         try:
             if backup is not None and os.path.lexists(target):
                 os.replace(target, backup)
@@ -73,8 +75,8 @@ def replace_files(contents: Mapping[str, str], mode: int | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _staged(path: str, text: str, mode: int | None,
-            follow_symlinks: bool) -> Iterator[tuple[str, str]]:
+def _staged(path: str, text: str | bytes, mode: int | None,
+            follow_symlinks: bool, sync: bool = True) -> Iterator[tuple[str, str]]:
     """Yield ``(temp, target)``: ``text`` written and synced to a temporary
     sibling of ``target`` (``path``, resolved if ``follow_symlinks``); the
     temporary file is removed when the block ends (after a successful
@@ -85,10 +87,11 @@ def _staged(path: str, text: str, mode: int | None,
         directory, name = os.path.split(target)
         file_mode = _mode_for(target) if mode is None else mode
         fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             f.flush()
-            os.fsync(f.fileno())    # the rename must never expose an empty file
+            if sync:
+                os.fsync(f.fileno())    # the rename must never expose an empty file
         os.chmod(temp, file_mode)
     except OSError as err:
         _remove(temp)

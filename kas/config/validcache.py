@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +36,7 @@ import yaml
 
 from kas import __version__
 from kas.environment import switched_off
+from kas.fsutil import write_atomic
 
 
 def _sha256_type() -> Any:
@@ -120,13 +120,7 @@ class ValidationCache:
         entry = self._entry(path, raw)
         try:
             os.makedirs(os.path.dirname(entry), exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=os.path.dirname(entry), prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(sha256(payload).digest() + payload)
-                os.replace(temp, entry)
-            finally:
-                if os.path.exists(temp):
-                    os.unlink(temp)
+            # Not synced: an entry lost in a crash is validated again.
+            write_atomic(entry, sha256(payload).digest() + payload, sync=False)
         except OSError:
             pass            # a cache that cannot be written is no cache
