@@ -21,7 +21,7 @@ import textwrap
 import time
 
 import pytest
-from helpers.pause import PausePoint
+from helpers.pause import PATIENCE, PausePoint
 from helpers.repos import MARKER, git, make_git_repo, slow_url, write
 from helpers.run import clean_env, kas_command, kas_ok, run_kas
 
@@ -80,8 +80,6 @@ def partials(work):
 # hour, which the much shorter safety timeouts below turn into a failure.
 # No assert measures how long kas took (a busy machine may be slow).
 FOREVER = 3600
-# How long a test waits for a state that must come (a safety net only).
-PATIENCE = 120.0
 
 
 def wait_for(predicate, timeout=PATIENCE):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from helpers.repos import git, isolated_git_env, make_git_repo, write
-from helpers.run import clean_env, kas_ok
+from helpers.run import clean_env, infos, kas_ok
 
 from kas.vcs import gitfiles
 from kas.vcs.gitfiles import MAX_STATUS_ENTRIES, Answer, GitFiles
@@ -307,11 +307,6 @@ def runs_in(runs, work, name):
     return [line for line in runs if line.split(" ", 1)[0] == str(work / name)]
 
 
-def info_lines(result):
-    return [line.split(" - INFO     - ", 1)[1] for line in result.stderr.splitlines()
-            if " - INFO     - " in line]
-
-
 def test_noop_rerun_runs_no_git_in_the_repos(project, recorder):
     _, work = project
     # A run whose every query goes to git: a reftable directory makes the
@@ -327,8 +322,8 @@ def test_noop_rerun_runs_no_git_in_the_repos(project, recorder):
         assert runs_in(runs, work, name) == [], runs
     # The same messages as a run that asked git (fetch messages come in
     # the order the repos finish).
-    assert sorted(info_lines(result)) == sorted(info_lines(before))
-    assert any("Repository onbranch checked out to" in line for line in info_lines(result))
+    assert sorted(infos(result)) == sorted(infos(before))
+    assert any("Repository onbranch checked out to" in line for line in infos(result))
 
 
 def test_a_detached_head_on_a_branch_repo_is_checked_out_by_git(project, recorder):
