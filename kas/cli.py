@@ -30,7 +30,8 @@ depends on the moment the signal arrives:
   work is not a failure.
 
 Tests put a signal at each of these moments with the pause points of
-:mod:`kas.testhook` (``start``, ``command``, ``finishing``, ``exit``).
+:mod:`kas.testhook` (``start``, ``installed``, ``command``, ``finishing``,
+``exit``).
 """
 
 import argparse
@@ -229,11 +230,14 @@ def main(argv=None):
 
 
 def _main(argv, signals):
-    prog = program_name()
-    _fill_closed_descriptors()
-    if os.environ.get("NO_COLOR") == "":
-        del os.environ["NO_COLOR"]
+    # Everything after the handlers were installed is inside the try: a
+    # signal at any moment is a cancelled run, never a traceback.
     try:
+        pause_at("installed")
+        prog = program_name()
+        _fill_closed_descriptors()
+        if os.environ.get("NO_COLOR") == "":
+            del os.environ["NO_COLOR"]
         try:
             parser = build_parser(prog, argv)
         except KasUserError as err:

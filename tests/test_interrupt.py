@@ -272,6 +272,21 @@ def test_signal_before_the_handler_ends_kas_by_the_signal_having_done_nothing(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_right_after_the_handler_is_a_cancelled_run(tmp_path, quick, signum):
+    """Issue 28.1 (b): from the moment the handler is installed, before the
+    command line is even read, a signal cancels the run: exit 130, "kas
+    execution cancelled" (logging is not set up yet: the bare message), no
+    traceback, nothing done."""
+    work, _, journal = quick
+    returncode, stderr, _ = signal_at(tmp_path, quick, "installed", [signum])
+    assert returncode == 130, stderr
+    assert "kas execution cancelled" in stderr
+    assert "Traceback" not in stderr
+    assert sorted(os.listdir(work)) == ["kas.yml", "oe-init-build-env"]
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_the_run_cancels_it(tmp_path, quick, signum):
     """Issue 28.1 (b), CLI-340: a signal while the command runs cancels it:
     exit 130, one ERROR line, the cleanups run (the work directory lock is
