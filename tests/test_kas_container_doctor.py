@@ -462,14 +462,19 @@ def test_doctor_isar_rootless_fails_on_an_image_from_debian_12(kasci, project):
     """issue 25.2: a kas-isar image built on Debian 12 (an old image left in
     the storage) lacks the util-linux and mmdebstrap a rootless Isar build
     needs: doctor --isar-rootless says so, with the command that builds a
-    new one, instead of the build failing minutes later.  A Debian 13
-    image is fine."""
+    new one, instead of the build failing minutes later (also when the
+    tag is a version number, 12-slim).  A Debian 13 image is fine."""
     if shutil.which("podman", path=PATH) is None:
         pytest.skip("podman is not installed: run `sudo sh .ci/setup-containers`")
     old, new = "localhost/kas-doctor/isar:bookworm", "localhost/kas-doctor/isar:trixie"
     with scratch_podman_home(kasci) as env:
         build_scratch_image(kasci, env, old, "bookworm-slim")
         build_scratch_image(kasci, env, new, "trixie")
+        numbered = "localhost/kas-doctor/isar:12"
+        build_scratch_image(kasci, env, numbered, "12-slim")
+        _, by_number, _ = doctor(kasci, project, "--isar-rootless", "isar.yml",
+                                 KAS_CONTAINER_ENGINE="podman", KAS_CONTAINER_IMAGE=numbered,
+                                 **env)
         code, checks, result = doctor(kasci, project, "--isar-rootless", "isar.yml",
                                       KAS_CONTAINER_ENGINE="podman", KAS_CONTAINER_IMAGE=old,
                                       **env)
@@ -485,6 +490,8 @@ def test_doctor_isar_rootless_fails_on_an_image_from_debian_12(kasci, project):
                             "podman (from Debian 13 by default)")
     assert status(checks, "engine-answers") == "ok", checks
     assert status(current, "image") == "ok", current
+    # The version number names Debian 12 as well as its code name does.
+    assert status(by_number, "image") == "FAIL", by_number
     assert current["image"][0]["found"] == f"{new} present (Debian trixie)"
 
 
