@@ -15,7 +15,7 @@ import pytest
 from helpers.clean import snapshot
 from helpers.repos import write
 from helpers.run import assert_user_error
-from helpers.users import free_subid_fix, get_user, subordinate_ranges
+from helpers.users import copies_without_setuid, free_subid_fix, get_user, subordinate_ranges
 
 # As the test users kasci / kasci-nosub, with sudo and unshare.
 pytestmark = pytest.mark.root
@@ -299,17 +299,6 @@ def test_plain_clean_names_the_owner_and_the_command(rootless_user, user_dir):
 
 
 # --- newuidmap installed but failing (issue 25.3) -----------------------------
-
-def copies_without_setuid(directory):
-    """This host's newuidmap and newgidmap, copied without the setuid bit."""
-    for name in ("newuidmap", "newgidmap"):
-        real = shutil.which(name)
-        if real is None:
-            pytest.skip(f"{name} is not installed: run `sudo sh .ci/setup-test-users`")
-        shutil.copy(real, os.path.join(directory, name))
-        os.chmod(os.path.join(directory, name), 0o755)
-    return [os.path.join(directory, name) for name in ("newuidmap", "newgidmap")]
-
 
 def newuidmap_fix(newuidmap, newgidmap):
     return (f"{newuidmap} and {newgidmap} are installed but could not map your subordinate "

@@ -22,7 +22,7 @@ import tempfile
 import pytest
 from helpers.repos import Bitbake, Project, write
 from helpers.run import REPO_ROOT, make_context
-from helpers.users import free_subid_fix, get_user
+from helpers.users import copies_without_setuid, free_subid_fix, get_user
 from test_kas_container_doctor import PATH, in_namespace, tool_dir_without
 
 from kas.buildenv.isarhost import HostProbe, Missing, parse_version
@@ -293,22 +293,11 @@ def test_newuidmap_not_installed(kasci, user_dir, tools):
     assert project.bitbake.runs() == []
 
 
-def copies_without_setuid(directory):
-    """newuidmap and newgidmap of this host copied into ``directory``:
-    the same programs, without their setuid bit."""
-    for name in ("newuidmap", "newgidmap"):
-        real = shutil.which(name, path=PATH)
-        if real is None:
-            pytest.skip(f"{name} is not installed: run `sudo sh .ci/setup-test-users`")
-        shutil.copy(real, os.path.join(directory, name))
-        os.chmod(os.path.join(directory, name), 0o755)
-
-
 def test_newuidmap_that_cannot_map_is_named_with_its_own_words(kasci, user_dir, tools):
     """issue 25.1/25.3: newuidmap is installed but cannot work (no setuid
     bit): the command and newuidmap's own message, not "install uidmap"."""
     bin_dir = tools("mmdebstrap", "newuidmap", "newgidmap")
-    copies_without_setuid(bin_dir)
+    copies_without_setuid(bin_dir, PATH)
     project = isar_project(kasci, user_dir(kasci))
     result = project.kas("build", "kas.yml", PATH=bin_dir)
     body = check_message(result)

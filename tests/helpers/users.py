@@ -124,6 +124,21 @@ def free_subid_fix(name):
             f"--add-subgids {top}-{top + 65535} {name}")
 
 
+def copies_without_setuid(directory, path=None):
+    """This host's newuidmap and newgidmap (found on ``path``, default the
+    PATH) copied into ``directory``: the same programs without their setuid
+    bit, which cannot map ids.  Returns their paths."""
+    copies = []
+    for name in ("newuidmap", "newgidmap"):
+        real = shutil.which(name, path=path)
+        if real is None:
+            pytest.skip(f"{name} is not installed: run `sudo sh .ci/setup-test-users`")
+        copies.append(os.path.join(directory, name))
+        shutil.copy(real, copies[-1])
+        os.chmod(copies[-1], 0o755)
+    return copies
+
+
 def get_user(name, need_subids):
     """The user ``name`` (when running as root) or the current user, ready
     to run kas, or skip naming what is missing."""
