@@ -39,7 +39,6 @@ from kas.environment import switched_off
 from kas.errors import CommandError, KasUserError, format_command
 from kas.fsutil import find_program
 from kas.userns import (
-    SUBID_RANGE_SIZE,
     lacking_ranges,
     mapping_failure,
     missing_idmap_tools,
@@ -208,16 +207,16 @@ class HostProbe:
                         "without it)", fix)]
 
     def subordinate_ids(self) -> list[Missing]:
-        # Isar maps the ids of a whole Debian root file system: a range
-        # smaller than that fails in do_bootstrap.
-        lacking = lacking_ranges(self.uid, SUBID_RANGE_SIZE)
+        # Any range: Isar maps as many ids as the range has (inside
+        # kas-container, builder's range is a little smaller than 65536).
+        lacking = lacking_ranges(self.uid)
         if not lacking:
             return []
         who = user_name(self.uid) or f"uid {self.uid}"
         kinds = " and ".join(kind for _, kind in lacking)
         tables = " and ".join(table for table, _ in lacking)
-        return [Missing(f"{who} has no subordinate {kinds} range of {SUBID_RANGE_SIZE} ids "
-                        f"in {tables} (Isar maps the ids of the root file system onto them)",
+        return [Missing(f"{who} has no subordinate {kinds} range in {tables} (Isar maps "
+                        "the ids of the root file system onto them)",
                         subid_fix(self.uid))]
 
     def user_namespaces(self, unshare: str | None) -> list[Missing]:
